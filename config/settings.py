@@ -1,0 +1,164 @@
+"""Typed settings read once from the environment.
+
+Every setting has the name an operator types (ARCHITECTURE §8). ``load_settings()`` validates
+them all at start and raises ``SettingsError`` naming the bad variable, so a typo fails fast
+instead of surfacing as a confusing error deep inside a request or a task.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105 - refused in production below
+DEFAULT_INSTANCE_PATH = Path.cwd() / "instance"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+    env: Literal["development", "production", "test"] = Field("development", alias="PANEL_ENV")
+    instance_path: Path = Field(DEFAULT_INSTANCE_PATH, alias="PANEL_INSTANCE_PATH")
+    database_url: str = Field("", alias="DATABASE_URL")
+    celery_broker_url: str | None = Field(None, alias="CELERY_BROKER_URL")
+    celery_result_backend: str | None = Field(None, alias="CELERY_RESULT_BACKEND")
+    secret_key: str = Field(DEFAULT_SECRET_KEY, alias="SECRET_KEY", min_length=16)
+    smtp_host: str | None = Field(None, alias="SMTP_HOST")
+    smtp_port: int = Field(25, alias="SMTP_PORT", ge=1, le=65535)
+    smtp_username: str | None = Field(None, alias="SMTP_USERNAME")
+    smtp_password: str | None = Field(None, alias="SMTP_PASSWORD")
+    smtp_starttls: bool = Field(False, alias="SMTP_STARTTLS")
+    smtp_ssl: bool = Field(False, alias="SMTP_SSL")
+    smtp_timeout_seconds: float = Field(10.0, alias="SMTP_TIMEOUT", gt=0)
+    mail_from: str = Field("Panel <no-reply@panel.invalid>", alias="MAIL_FROM")
+    base_url: str = Field("http://127.0.0.1:5000", alias="PANEL_BASE_URL")
+    timezone: str = Field("UTC", alias="PANEL_TIMEZONE")
+    small_cell_threshold: int = Field(11, alias="PANEL_SMALL_CELL_THRESHOLD", ge=1)
+    contact_cap: int = Field(2, alias="PANEL_CONTACT_CAP", ge=1)
+    contact_cap_days: int = Field(30, alias="PANEL_CONTACT_CAP_DAYS", ge=1)
+    match_chunk_size: int = Field(10_000, alias="PANEL_MATCH_CHUNK_SIZE", ge=1)
+    send_max_attempts: int = Field(8, alias="PANEL_SEND_MAX_ATTEMPTS", ge=1)
+    link_ttl_days: int = Field(30, alias="PANEL_LINK_TTL_DAYS", ge=1)
+    outbox_lease_seconds: int = Field(300, alias="PANEL_OUTBOX_LEASE_SECONDS", ge=5)
+    feasibility_rate_limit: str = Field("30 per hour", alias="PANEL_FEASIBILITY_RATE_LIMIT")
+    ratelimit_storage_uri: str = Field("memory://", alias="RATELIMIT_STORAGE_URI")
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    log_format: Literal["json", "console"] | None = Field(None, alias="LOG_FORMAT")
+    argon2_time_cost: int = Field(2, alias="PANEL_ARGON2_TIME_COST", ge=1)
+    argon2_memory_kib: int = Field(19_456, alias="PANEL_ARGON2_MEMORY_KIB", ge=8)
+    argon2_parallelism: int = Field(1, alias="PANEL_ARGON2_PARALLELISM", ge=1)
+    run_jobs_in_process: bool | None = Field(None, alias="PANEL_IN_PROCESS_JOBS")
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL: {value!r}") from exc
+        backend = url.get_backend_name()
+        if backend not in {"postgresql", "sqlite"}:
+            raise ValueError(f"unsupported database {backend!r}: use postgresql:// or sqlite://")
+        if backend == "postgresql" and url.drivername in {"postgresql", "postgres"}:
+            url = url.set(drivername="postgresql+psycopg")
+        return url.render_as_string(hide_password=False)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _fill_defaults_and_guard_production(self) -> Settings:
+        if not self.database_url:
+            path = self.instance_path / "panel.sqlite3"
+            object.__setattr__(self, "database_url", f"sqlite:///{path}")
+        if self.env == "production":
+            if self.secret_key == DEFAULT_SECRET_KEY:
+                raise ValueError("SECRET_KEY must be set in production (PANEL_ENV=production)")
+            if self.is_sqlite:
+                raise ValueError("DATABASE_URL must point at PostgreSQL in production, not SQLite")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def jobs_in_process(self) -> bool:
+        """Embedded mode: no broker configured, so the outbox relay runs jobs in a thread."""
+        if self.run_jobs_in_process is not None:
+            return self.run_jobs_in_process
+        return not self.celery_broker_url
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def result_backend(self) -> str | None:
+        return self.celery_result_backend or self.celery_broker_url
+
+    @property
+    def effective_log_format(self) -> str:
+        return self.log_format or ("json" if self.env == "production" else "console")
+
+
+ENV_NAMES = {field.alias: name for name, field in Settings.model_fields.items() if field.alias}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build settings from ``environ`` (default ``os.environ``) plus keyword overrides.
+
+    Empty strings count as unset, as they do in docker-compose files and shells.
+    """
+    source = os.environ if environ is None else environ
+    values: dict[str, object] = {alias: source[alias] for alias in ENV_NAMES if source.get(alias, "") != ""}
+    for name, value in overrides.items():
+        field = Settings.model_fields.get(name)
+        if field is None:
+            raise SettingsError(f"unknown setting {name!r}")
+        values[field.alias or name] = value
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        location = error["loc"]
+        if location:
+            field_name = str(location[0])
+            field = Settings.model_fields.get(field_name)
+            variable = field.alias if field and field.alias else field_name
+        else:
+            variable = "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{variable}: {message}")
+    return "invalid settings: " + "; ".join(problems)

@@ -1,0 +1,20 @@
+"""Closed sets of values that the database, the API and the forms all share."""
+
+from __future__ import annotations
+
+ROLES = ("participant", "coordinator", "reviewer", "admin")
+STAFF_ROLES = ("coordinator", "reviewer", "admin")
+SEXES = ("female", "male", "other")
+CONTACT_CHANNELS = ("email", "sms")
+LANGUAGES = ("en", "da")
+APPROVAL_KINDS = ("IRB", "IEC", "REC")
+
+STUDY_STATUSES = ("draft", "in_review", "approved", "recruiting", "paused", "closed", "rejected")
+VERSION_REVIEW_STATES = ("draft", "in_review", "approved", "rejected", "superseded")
+
+INVITATION_STATUSES = ("queued", "claimed", "sent", "cancelled", "ambiguous", "failed")
+INVITATION_RESPONSES = ("interested", "not_interested")
+
+MATCH_RUN_KINDS = ("recruit", "nightly", "import", "manual")
+TOKEN_PURPOSES = ("verify_email", "reset_password", "answer", "unsubscribe")
+CONSENT_KINDS = ("contact_about_studies",)

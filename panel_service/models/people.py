@@ -1,0 +1,134 @@
+"""Volunteers: identity, consent and the health profile, kept in separate tables.
+
+The profile tables hold no name, email or phone. Erasure deletes the profile and the
+identity fields but keeps the ``participants`` row as an anonymous tombstone so that
+invitation counts (and the at-most-once rule) survive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    func,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from panel_service.db import Base
+from panel_service.domain.vocab import CONSENT_KINDS, CONTACT_CHANNELS, LANGUAGES, SEXES
+from panel_service.models.types import BigId, CodeString, check_in, created_at, int_pk, timestamp
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+    __table_args__ = (
+        CheckConstraint(check_in("preferred_channel", CONTACT_CHANNELS), name="channel"),
+        CheckConstraint(check_in("language", LANGUAGES), name="language"),
+    )
+
+    id: Mapped[int_pk]
+    account_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("accounts.id", ondelete="SET NULL"), unique=True
+    )
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    preferred_channel: Mapped[str] = mapped_column(String(10), server_default="email", default="email")
+    language: Mapped[str] = mapped_column(String(5), server_default="en", default="en")
+    contact_paused_until: Mapped[dt.date | None] = mapped_column(Date)
+    erased_at: Mapped[timestamp | None]
+    created_at: Mapped[created_at]
+
+    profile: Mapped[Profile | None] = relationship(back_populates="participant", uselist=False)
+
+
+class Consent(Base):
+    __tablename__ = "consents"
+    __table_args__ = (
+        CheckConstraint(check_in("kind", CONSENT_KINDS), name="kind"),
+        # At most one active consent of a kind per volunteer.
+        Index(
+            "uq_consents_active",
+            "participant_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("withdrawn_at IS NULL"),
+            sqlite_where=text("withdrawn_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int_pk]
+    participant_id: Mapped[int] = mapped_column(BigId, ForeignKey("participants.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40), default="contact_about_studies")
+    text_version: Mapped[str] = mapped_column(String(40))
+    given_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    withdrawn_at: Mapped[timestamp | None]
+
+
+class Profile(Base):
+    __tablename__ = "profiles"
+    __table_args__ = (
+        CheckConstraint(check_in("sex", SEXES), name="sex"),
+        CheckConstraint("height_cm IS NULL OR (height_cm >= 40 AND height_cm <= 260)", name="height"),
+        CheckConstraint("weight_kg IS NULL OR (weight_kg >= 20 AND weight_kg <= 400)", name="weight"),
+        CheckConstraint("NOT (sex = 'male' AND pregnant)", name="male_not_pregnant"),
+        Index("ix_profiles_region", "region"),
+    )
+
+    participant_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
+    )
+    birth_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    sex: Mapped[str | None] = mapped_column(String(10))
+    region: Mapped[str | None] = mapped_column(String(10))
+    height_cm: Mapped[float | None] = mapped_column(Float)
+    weight_kg: Mapped[float | None] = mapped_column(Float)
+    # Derived from height and weight by panel_service.domain.profile.bmi(); stored so that
+    # the compiled criteria compare a plain indexed column.
+    bmi: Mapped[float | None] = mapped_column(Float)
+    smoker: Mapped[bool | None] = mapped_column(Boolean)
+    pregnant: Mapped[bool | None] = mapped_column(Boolean)
+    conditions_answered: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    medications_answered: Mapped[bool] = mapped_column(
+        Boolean, server_default=text("false"), default=False
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    participant: Mapped[Participant] = relationship(back_populates="profile")
+    conditions: Mapped[list[ProfileCondition]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="ProfileCondition.code"
+    )
+    medications: Mapped[list[ProfileMedication]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="ProfileMedication.code"
+    )
+
+
+class ProfileCondition(Base):
+    """One ICD-10 code a volunteer reported, normalised: upper case, no dot (``G2581``)."""
+
+    __tablename__ = "profile_conditions"
+    __table_args__ = (Index("ix_profile_conditions_code", "code", "participant_id"),)
+
+    participant_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("profiles.participant_id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(CodeString, primary_key=True)
+
+
+class ProfileMedication(Base):
+    """One ATC code a volunteer reported, normalised upper case (``A12CC``)."""
+
+    __tablename__ = "profile_medications"
+    __table_args__ = (Index("ix_profile_medications_code", "code", "participant_id"),)
+
+    participant_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("profiles.participant_id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(CodeString, primary_key=True)
