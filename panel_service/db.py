@@ -35,6 +35,9 @@ class Base(DeclarativeBase):
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling defers BEGIN and mishandles SAVEPOINT; turn it off
+    # and let SQLAlchemy emit BEGIN itself (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets the in-process job thread read while the web thread writes; foreign keys are
     # off by default in SQLite and our ON DELETE rules depend on them.
@@ -45,6 +48,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+    # writes fails at once with "database is locked" when another thread wrote meanwhile,
+    # whereas an immediate one waits for busy_timeout. The embedded mode has two writers.
+    # Read-only work (health probes, exports) opts out with execution_options(read_only=True).
+    if connection.get_execution_options().get("read_only"):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(database_url: str, *, pool: bool = True) -> Engine:
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
@@ -52,6 +66,7 @@ def make_engine(database_url: str, *, pool: bool = True) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(database_url, connect_args={"timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if not pool:

@@ -6,7 +6,12 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from panel_service.db import Base
-from panel_service.domain.vocab import INVITATION_RESPONSES, INVITATION_STATUSES, MATCH_RUN_KINDS, TOKEN_PURPOSES
+from panel_service.domain.vocab import (
+    INVITATION_RESPONSES,
+    INVITATION_STATUSES,
+    MATCH_RUN_KINDS,
+    TOKEN_PURPOSES,
+)
 from panel_service.models.types import BigId, check_in, created_at, int_pk, sha256_hex, timestamp
 
 
@@ -29,7 +34,9 @@ class Invitation(Base):
         Index("ix_invitations_participant", "participant_id", "status"),
     )
 
-    study_id: Mapped[int] = mapped_column(BigId, ForeignKey("studies.id", ondelete="CASCADE"), primary_key=True)
+    study_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("studies.id", ondelete="CASCADE"), primary_key=True
+    )
     participant_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
     )
@@ -68,7 +75,9 @@ class MatchRun(Base):
 class MatchChunk(Base):
     __tablename__ = "match_chunks"
 
-    run_id: Mapped[int] = mapped_column(BigId, ForeignKey("match_runs.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("match_runs.id", ondelete="CASCADE"), primary_key=True
+    )
     chunk_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     low_id: Mapped[int] = mapped_column(BigId)
     high_id: Mapped[int] = mapped_column(BigId)
@@ -85,7 +94,9 @@ class ActionToken(Base):
     token_hash: Mapped[sha256_hex] = mapped_column(primary_key=True)
     purpose: Mapped[str] = mapped_column(String(20))
     account_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"))
-    participant_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("participants.id", ondelete="CASCADE"))
+    participant_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("participants.id", ondelete="CASCADE")
+    )
     study_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("studies.id", ondelete="CASCADE"))
     created_at: Mapped[created_at]
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)

@@ -96,9 +96,7 @@ class Profile(Base):
     smoker: Mapped[bool | None] = mapped_column(Boolean)
     pregnant: Mapped[bool | None] = mapped_column(Boolean)
     conditions_answered: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
-    medications_answered: Mapped[bool] = mapped_column(
-        Boolean, server_default=text("false"), default=False
-    )
+    medications_answered: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
     participant: Mapped[Participant] = relationship(back_populates="profile")

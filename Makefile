@@ -1,0 +1,56 @@
+# Two commands a newcomer needs: `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PANEL_INSTANCE_PATH ?= $(CURDIR)/instance
+
+.PHONY: run demo test lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-pipeline clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Serve Panel on the embedded default (SQLite + in-process jobs) with demo data.
+run: $(STAMP)
+	$(BIN)/panel db upgrade
+	$(BIN)/panel demo --if-empty
+	$(BIN)/flask --app panel_service run --host 127.0.0.1 --port 5000
+
+services:
+	scripts/ensure-services.sh
+
+browsers:
+	scripts/ensure-chromium.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test-postgres: $(STAMP) services
+	PANEL_TEST_DATABASE=postgresql $(BIN)/pytest -p no:cacheprovider
+
+# The embedded default: every test that does not need PostgreSQL-only parts runs on SQLite too.
+test-sqlite: $(STAMP)
+	PANEL_TEST_DATABASE=sqlite $(BIN)/pytest -p no:cacheprovider -m "not postgres and not worker and not browser" tests/unit tests/integration
+
+## Everything: install, start services, lint, type-check, the suite on PostgreSQL and on SQLite.
+test: $(STAMP) services browsers lint typecheck test-postgres test-sqlite
+
+bench: bench-criteria bench-pipeline
+
+bench-criteria: $(STAMP) services
+	$(BIN)/python -m bench.criteria_bench --profiles 100000
+
+bench-pipeline: $(STAMP) services
+	$(BIN)/python -m bench.pipeline_bench --profiles 100000
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

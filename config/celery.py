@@ -1,0 +1,80 @@
+"""Celery settings as data, shared by the worker, beat and the web app's outbox relay.
+
+Why these values:
+- JSON only: payloads are ids; pickle would let a broker message run code.
+- acks_late + reject_on_worker_lost + prefetch 1: a task killed mid-way is redelivered,
+  and a worker holds at most one unacknowledged message. Every job is idempotent for this.
+- time limits well under the Redis visibility timeout: otherwise Redis would hand a still
+  running task to a second worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from config.settings import Settings
+
+QUEUES = ("matching", "contact", "maintenance", "default")
+VISIBILITY_TIMEOUT_SECONDS = 3600
+TASK_SOFT_TIME_LIMIT_SECONDS = 240
+TASK_TIME_LIMIT_SECONDS = 270
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    """A periodic job: every ``every_seconds``, or daily at ``daily_at`` (HH:MM, panel time zone)."""
+
+    name: str
+    task: str
+    queue: str
+    every_seconds: int | None = None
+    daily_at: str | None = None
+
+
+SCHEDULE: tuple[ScheduleEntry, ...] = (
+    ScheduleEntry("outbox-reconcile", "outbox.reconcile", "maintenance", every_seconds=15),
+    ScheduleEntry("outbox-purge", "outbox.purge", "maintenance", daily_at="03:30"),
+)
+
+
+def celery_settings(settings: Settings, schedule: tuple[ScheduleEntry, ...] = SCHEDULE) -> dict[str, Any]:
+    from celery.schedules import crontab
+    from kombu import Queue
+
+    beat_schedule: dict[str, dict[str, Any]] = {}
+    for entry in schedule:
+        when: Any
+        if entry.every_seconds is not None:
+            when = float(entry.every_seconds)
+        else:
+            hour, minute = (entry.daily_at or "00:00").split(":")
+            when = crontab(hour=hour, minute=minute)
+        beat_schedule[entry.name] = {"task": entry.task, "schedule": when, "options": {"queue": entry.queue}}
+    return {
+        "broker_url": settings.celery_broker_url,
+        "result_backend": settings.result_backend,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": TASK_SOFT_TIME_LIMIT_SECONDS,
+        "task_time_limit": TASK_TIME_LIMIT_SECONDS,
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        "broker_connection_retry_on_startup": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_ignore_result": True,
+        "result_expires": 3600,
+        "task_default_queue": "default",
+        "task_queues": [Queue(name) for name in QUEUES],
+        "task_create_missing_queues": False,
+        "beat_schedule": beat_schedule,
+        "timezone": settings.timezone,
+        "enable_utc": True,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+    }

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from apiflask import APIFlask
+from flask import Flask
+from flask_babel import get_locale
+
+from config.logging import configure_logging, get_logger
+from config.settings import Settings, load_settings
+from panel_service import extensions
+from panel_service.runtime import Runtime
+from panel_service.web import register_blueprints
+from panel_service.web.middleware import install_middleware
+
+log = get_logger(__name__)
+
+
+def build_app(settings: Settings | None, *, start_background_jobs: bool | None) -> Flask:
+    settings = settings or load_settings()
+    configure_logging(settings)
+    app = APIFlask(
+        __name__,
+        title="Panel API",
+        version="1.0.0",
+        spec_path="/api/v1/openapi.json",
+        docs_path="/api/v1/docs",
+        json_errors=False,
+        instance_path=str(settings.instance_path.resolve()),
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        PANEL_SETTINGS=settings,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.env == "production",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        MAX_CONTENT_LENGTH=10 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires anyway
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
+        BABEL_DEFAULT_LOCALE="en",
+        BABEL_DEFAULT_TIMEZONE=settings.timezone,
+        TESTING=settings.env == "test",
+    )
+    runtime = Runtime(settings)
+    app.extensions["panel_runtime"] = runtime
+    if settings.is_sqlite:
+        _migrate_embedded_database(runtime)
+
+    extensions.csrf.init_app(app)
+    extensions.login_manager.init_app(app)
+    extensions.limiter.init_app(app)
+    extensions.babel.init_app(app, locale_selector=_select_locale)
+    app.teardown_appcontext(extensions.close_db_session)
+    install_middleware(app)
+    register_blueprints(app)
+    endpoints = _url_rules(app)
+    app.jinja_env.globals["url_rules"] = endpoints
+    app.jinja_env.globals["get_locale"] = get_locale
+
+    if start_background_jobs is None:
+        start_background_jobs = settings.jobs_in_process and settings.env != "test"
+    if start_background_jobs and settings.jobs_in_process:
+        runtime.relay.start()  # type: ignore[attr-defined]
+    return app
+
+
+def _migrate_embedded_database(runtime: Runtime) -> None:
+    """The embedded default migrates its SQLite file on first start (ARCHITECTURE §7)."""
+    from panel_service.migrate import upgrade
+
+    upgrade(runtime.database.engine)
+
+
+def _select_locale() -> str | None:
+    from panel_service.web.i18n import select_locale
+
+    return select_locale()
+
+
+def _url_rules(app: Flask) -> set[str]:
+    return {rule.endpoint for rule in app.url_map.iter_rules()}

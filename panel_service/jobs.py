@@ -1,0 +1,76 @@
+"""Registry of background jobs by task name.
+
+Services declare jobs with ``@job("matching.match_chunk", queue="matching")``. The Celery
+worker turns each into a task of that name; the embedded mode runs the same handler in a
+thread. Handlers take the ``Runtime`` and keyword ids only, and must be idempotent: the
+outbox and Celery's late acknowledgement may deliver a job more than once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from config.celery import QUEUES
+
+if TYPE_CHECKING:
+    from panel_service.runtime import Runtime
+
+JobHandler = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    handler: JobHandler
+    queue: str
+
+
+JOBS: dict[str, JobSpec] = {}
+
+
+def job(name: str, *, queue: str = "default") -> Callable[[JobHandler], JobHandler]:
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
+
+    def register(handler: JobHandler) -> JobHandler:
+        existing = JOBS.get(name)
+        if existing is not None and existing.handler is not handler:
+            raise ValueError(f"job {name!r} registered twice")
+        JOBS[name] = JobSpec(name=name, handler=handler, queue=queue)
+        return handler
+
+    return register
+
+
+def load_all_jobs() -> dict[str, JobSpec]:
+    """Import every service module so that their ``@job`` declarations register."""
+    import panel_service.services as services
+
+    importlib.import_module("panel_service.outbox")
+    for module in pkgutil.walk_packages(services.__path__, prefix="panel_service.services."):
+        importlib.import_module(module.name)
+    return JOBS
+
+
+def queue_for(task_name: str) -> str:
+    spec = JOBS.get(task_name)
+    return spec.queue if spec else "default"
+
+
+def run_job(runtime: Runtime, task_name: str, payload: dict[str, Any], outbox_id: int | None = None) -> Any:
+    """Run one job by name; mark its outbox row done afterwards (idempotently)."""
+    from panel_service.outbox import is_completed, mark_completed
+
+    spec = JOBS.get(task_name) or load_all_jobs().get(task_name)
+    if spec is None:
+        raise LookupError(f"no job named {task_name!r}")
+    if outbox_id is not None and is_completed(runtime.database, outbox_id):
+        return None  # a duplicate delivery of work already done
+    result = spec.handler(runtime, **payload)
+    if outbox_id is not None:
+        mark_completed(runtime.database, outbox_id)
+    return result

@@ -1,0 +1,83 @@
+"""Sending email: SMTP when ``SMTP_HOST`` is set, otherwise the message is written to the log
+(the embedded default, so `make run` shows verification and invitation links)."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+from config.logging import get_logger
+from config.settings import Settings
+
+log = get_logger(__name__)
+
+
+class MailError(Exception):
+    """The SMTP server refused the message or could not be reached."""
+
+
+class Mailer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def build(
+        self,
+        *,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None = None,
+        message_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        to_name: str | None = None,
+    ) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.settings.mail_from
+        message["To"] = formataddr((to_name or "", to))
+        message["Subject"] = subject
+        message["Message-ID"] = message_id or make_msgid(domain="panel.invalid")
+        for name, value in (headers or {}).items():
+            message[name] = value
+        message.set_content(text)
+        if html is not None:
+            message.add_alternative(html, subtype="html")
+        return message
+
+    def send(self, message: EmailMessage) -> None:
+        if not self.settings.smtp_host:
+            log.info(
+                "email.logged",
+                to=message["To"],
+                subject=message["Subject"],
+                message_id=message["Message-ID"],
+                body=_plain_body(message),
+            )
+            return
+        try:
+            with self._connect() as smtp:
+                smtp.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise MailError(f"{type(exc).__name__}: {exc}") from exc
+        log.info("email.sent", to_domain=message["To"].split("@")[-1], message_id=message["Message-ID"])
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        host = s.smtp_host or "localhost"
+        if s.smtp_ssl:
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                host, s.smtp_port, timeout=s.smtp_timeout_seconds, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(host, s.smtp_port, timeout=s.smtp_timeout_seconds)
+            if s.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+        if s.smtp_username:
+            smtp.login(s.smtp_username, s.smtp_password or "")
+        return smtp
+
+
+def _plain_body(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    return part.get_content() if part is not None else ""

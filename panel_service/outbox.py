@@ -1,0 +1,166 @@
+"""Transactional outbox: record work with the change that needs it, publish after commit.
+
+``enqueue()`` adds a row in the caller's transaction. When that transaction commits, the
+session hook hands the new ids to the relay, which leases and publishes them (to Celery,
+or to the in-process runner in the embedded mode). ``reconcile`` runs on beat and
+publishes anything due whose lease ran out unfinished, so a crash between commit and
+broker, or a broker that was down, loses nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from config.logging import get_logger
+from panel_service.db import Database
+from panel_service.jobs import job
+from panel_service.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from panel_service.runtime import Runtime
+
+log = get_logger(__name__)
+SESSION_KEY = "panel_outbox_ids"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def enqueue(
+    session: Session,
+    task_name: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    dedup_key: str | None = None,
+    delay: dt.timedelta | None = None,
+) -> OutboxMessage | None:
+    """Record a job in the caller's transaction. With a ``dedup_key`` already present, nothing
+    is added and None is returned (the work is already recorded)."""
+    message = OutboxMessage(
+        task_name=task_name,
+        payload=payload or {},
+        dedup_key=dedup_key,
+        available_at=utcnow() + (delay or dt.timedelta(0)),
+    )
+    if dedup_key is None:
+        session.add(message)
+        session.flush()
+    else:
+        try:
+            with session.begin_nested():
+                session.add(message)
+                session.flush()
+        except IntegrityError:
+            return None
+    session.info.setdefault(SESSION_KEY, []).append(message.id)
+    return message
+
+
+def take_committed_ids(session: Session) -> list[int]:
+    ids: list[int] = session.info.pop(SESSION_KEY, [])
+    return ids
+
+
+def forget_ids(session: Session) -> None:
+    session.info.pop(SESSION_KEY, None)
+
+
+def lease(
+    database: Database, lease_seconds: int, *, ids: list[int] | None = None, limit: int = 500
+) -> list[OutboxMessage]:
+    """Claim due rows (all due ones, or just ``ids``) for publishing and return them."""
+    now = utcnow()
+    with database.session_scope() as session:
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.completed_at.is_(None),
+                OutboxMessage.available_at <= now,
+                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        if ids is not None:
+            query = query.where(OutboxMessage.id.in_(ids))
+        if not database.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        rows = list(session.scalars(query))
+        for row in rows:
+            row.lease_until = now + dt.timedelta(seconds=lease_seconds)
+            row.published_at = now
+            row.publish_count += 1
+        session.flush()
+        session.expunge_all()
+        return rows
+
+
+def release(database: Database, outbox_id: int, error: str) -> None:
+    """Publishing failed: drop the lease so the reconciler tries again soon."""
+    with database.session_scope() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id)
+            .values(lease_until=None, last_error=error[:2000])
+        )
+
+
+def is_completed(database: Database, outbox_id: int) -> bool:
+    with database.session_scope() as session:
+        completed = session.scalar(select(OutboxMessage.completed_at).where(OutboxMessage.id == outbox_id))
+        return completed is not None
+
+
+def mark_completed(database: Database, outbox_id: int) -> None:
+    with database.session_scope() as session:
+        complete_in(session, outbox_id)
+
+
+def complete_in(session: Session, outbox_id: int) -> None:
+    """Mark done inside the handler's own transaction, so work and completion commit together."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id, OutboxMessage.completed_at.is_(None))
+        .values(completed_at=utcnow())
+    )
+
+
+def pending_count(session: Session) -> int:
+    from sqlalchemy import func
+
+    return (
+        session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.completed_at.is_(None))
+        )
+        or 0
+    )
+
+
+@job("outbox.reconcile", queue="maintenance")
+def reconcile(runtime: Runtime) -> int:
+    """Publish every due row whose lease is free or expired. Safe on two beats at once:
+    leasing is a conditional update under row locks."""
+    published = runtime.relay.publish_due()
+    if published:
+        log.info("outbox.reconciled", published=published)
+    return published
+
+
+@job("outbox.purge", queue="maintenance")
+def purge(runtime: Runtime, keep_days: int = 14) -> int:
+    from sqlalchemy import delete
+
+    cutoff = utcnow() - dt.timedelta(days=keep_days)
+    with runtime.database.session_scope() as session:
+        result = session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.completed_at.is_not(None), OutboxMessage.completed_at < cutoff
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

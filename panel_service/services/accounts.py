@@ -1,0 +1,212 @@
+"""Accounts, passwords, API tokens and server-side web sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from panel_service.domain.vocab import ROLES
+from panel_service.models import Account, ApiToken, Organisation, WebSession
+from panel_service.services.audit import record
+from panel_service.services.errors import Conflict, ValidationFailed
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 128
+WEB_SESSION_IDLE = dt.timedelta(hours=12)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _hasher(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+
+
+def password_hasher(settings: Settings) -> PasswordHasher:
+    # OWASP's argon2id minimum (19 MiB, t=2, p=1): ~10x cheaper than argon2-cffi's defaults
+    # on this hardware while still memory-hard (PERFORMANCE-NOTES "Web and passwords").
+    return _hasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+
+
+def hash_password(settings: Settings, password: str) -> str:
+    return password_hasher(settings).hash(password)
+
+
+# A fixed hash to verify against when the email is unknown, so that the answer takes as long
+# as for a known email (membership of a health panel is itself sensitive).
+_DUMMY_PASSWORD = secrets.token_urlsafe(16)
+
+
+def verify_password(settings: Settings, password_hash: str | None, password: str) -> bool:
+    hasher = password_hasher(settings)
+    if not password_hash:
+        hasher.verify(_dummy_hash(settings), _DUMMY_PASSWORD)
+        return False
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash_for(time_cost: int, memory_kib: int, parallelism: int) -> str:
+    return _hasher(time_cost, memory_kib, parallelism).hash(_DUMMY_PASSWORD)
+
+
+def _dummy_hash(settings: Settings) -> str:
+    return _dummy_hash_for(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+
+
+def normalise_email(raw: str) -> str:
+    """Lower-cased, syntax-checked (no DNS look-up). Raises ValidationFailed naming ``email``."""
+    try:
+        checked = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationFailed("Enter a valid email address.", {"email": str(exc)}) from None
+    return checked.normalized.lower()
+
+
+def find_account(session: Session, email: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.email == email.strip().lower()))
+
+
+def get_or_create_organisation(session: Session, name: str) -> Organisation:
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise ValidationFailed("An organisation needs a name.", {"organisation": "must not be empty"})
+    organisation = session.scalar(select(Organisation).where(Organisation.name == cleaned))
+    if organisation is None:
+        organisation = Organisation(name=cleaned)
+        session.add(organisation)
+        session.flush()
+    return organisation
+
+
+def create_staff_account(
+    session: Session, *, email: str, role: str, organisation: str | None = None, actor: Account | None = None
+) -> Account:
+    """Create a coordinator, reviewer or admin. No password: staff set theirs via a reset link."""
+    if role not in ROLES or role == "participant":
+        raise ValidationFailed(
+            f"Unknown staff role {role!r}.", {"role": "must be one of coordinator, reviewer, admin"}
+        )
+    normalised = normalise_email(email)
+    if find_account(session, normalised) is not None:
+        raise Conflict(f"An account with email {normalised} already exists.", {"email": "already registered"})
+    organisation_id = None
+    if role == "coordinator":
+        if not organisation:
+            raise ValidationFailed(
+                "A coordinator belongs to an organisation.", {"organisation": "required for a coordinator"}
+            )
+        organisation_id = get_or_create_organisation(session, organisation).id
+    account = Account(
+        email=normalised,
+        role=role,
+        organisation_id=organisation_id,
+        email_verified_at=utcnow(),
+        is_active=True,
+    )
+    session.add(account)
+    session.flush()
+    record(session, actor, "account.create", "account", account.id, {"role": role})
+    return account
+
+
+def create_api_token(session: Session, account: Account, label: str = "") -> str:
+    """Return a new bearer token; only its hash is stored, so it is shown this once."""
+    token = "pnl_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(account_id=account.id, token_hash=sha256(token), label=label[:200]))
+    session.flush()
+    record(session, account, "token.create", "account", account.id, {"label": label})
+    return token
+
+
+def account_for_token(session: Session, token: str) -> Account | None:
+    row = session.execute(
+        select(ApiToken, Account)
+        .join(Account, Account.id == ApiToken.account_id)
+        .where(
+            ApiToken.token_hash == sha256(token), ApiToken.revoked_at.is_(None), Account.is_active.is_(True)
+        )
+    ).first()
+    if row is None:
+        return None
+    api_token, account = row
+    api_token.last_used_at = utcnow()
+    return account
+
+
+def revoke_api_token(session: Session, account: Account, token_id: int) -> bool:
+    result = session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id, ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def open_web_session(session: Session, account: Account, user_agent: str = "") -> str:
+    """A fresh random session id at every login (rotation); the cookie carries it, we keep its hash."""
+    session_id = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(account_id=account.id, session_hash=sha256(session_id), user_agent=user_agent[:300])
+    )
+    session.flush()
+    return session_id
+
+
+def account_for_web_session(session: Session, session_id: str) -> Account | None:
+    row = session.execute(
+        select(WebSession, Account)
+        .join(Account, Account.id == WebSession.account_id)
+        .where(
+            WebSession.session_hash == sha256(session_id),
+            WebSession.revoked_at.is_(None),
+            Account.is_active.is_(True),
+        )
+    ).first()
+    if row is None:
+        return None
+    web_session, account = row
+    now = utcnow()
+    last_seen = web_session.last_seen_at
+    if last_seen.tzinfo is None:
+        last_seen = last_seen.replace(tzinfo=dt.UTC)
+    if now - last_seen > WEB_SESSION_IDLE:
+        web_session.revoked_at = now
+        return None
+    if now - last_seen > dt.timedelta(minutes=5):
+        web_session.last_seen_at = now
+    return account
+
+
+def close_web_session(session: Session, session_id: str) -> None:
+    session.execute(
+        update(WebSession)
+        .where(WebSession.session_hash == sha256(session_id), WebSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def close_all_web_sessions(session: Session, account_id: int) -> None:
+    session.execute(
+        update(WebSession)
+        .where(WebSession.account_id == account_id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )

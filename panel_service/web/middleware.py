@@ -1,0 +1,61 @@
+"""Request id, structured request logging, metrics and security headers."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import structlog
+from flask import Flask, Response, g, request
+
+from config.logging import get_logger
+from panel_service.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+log = get_logger("panel.web")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+# Pages anyone may cache; everything else can show private data and is marked no-store.
+PUBLIC_ENDPOINTS = {"static", "public.home", "public.healthz"}
+
+
+def install_middleware(app: Flask) -> None:
+    production = app.config["PANEL_SETTINGS"].env == "production"
+
+    @app.before_request
+    def _start() -> None:
+        g.request_started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isascii() else uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=g.request_id)
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        endpoint = request.endpoint or "unmatched"
+        elapsed = time.perf_counter() - g.get("request_started", time.perf_counter())
+        HTTP_REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(endpoint).observe(elapsed)
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if production:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if endpoint not in PUBLIC_ENDPOINTS:
+            headers["Cache-Control"] = "no-store"
+        if endpoint != "public.metrics":
+            log.info(
+                "http.request",
+                method=request.method,
+                path=request.path,
+                status=response.status_code,
+                ms=round(elapsed * 1000, 1),
+            )
+        return response

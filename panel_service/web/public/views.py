@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import select, text
+
+from panel_service.extensions import db_session, runtime
+from panel_service.models import Study, StudyVersion
+
+bp = Blueprint("public", __name__)
+
+
+@bp.get("/")
+def home() -> str:
+    rows = (
+        db_session()
+        .execute(
+            select(Study.id, Study.title, Study.summary, StudyVersion.site_region)
+            .join(StudyVersion, StudyVersion.id == Study.active_version_id)
+            .where(Study.status == "recruiting")
+            .order_by(Study.id.desc())
+            .limit(20)
+        )
+        .all()
+    )
+    return render_template("public/home.html", studies=rows)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    checks: dict[str, Any] = {}
+    healthy = True
+    try:
+        with runtime().database.engine.connect() as connection:
+            connection.execution_options(read_only=True).execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        healthy = False
+        checks["database"] = f"error: {type(exc).__name__}"
+    broker = runtime().settings.celery_broker_url
+    if broker:
+        checks["broker"] = _broker_status(broker)
+        healthy = healthy and checks["broker"] == "ok"
+    else:
+        checks["broker"] = "in-process"
+    return jsonify(status="ok" if healthy else "unavailable", checks=checks), (200 if healthy else 503)
+
+
+def _broker_status(url: str) -> str:
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+        return "ok"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
