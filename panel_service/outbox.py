@@ -20,16 +20,13 @@ from config.logging import get_logger
 from panel_service.db import Database
 from panel_service.jobs import job
 from panel_service.models import OutboxMessage
+from panel_service.timeutil import utcnow
 
 if TYPE_CHECKING:
     from panel_service.runtime import Runtime
 
 log = get_logger(__name__)
 SESSION_KEY = "panel_outbox_ids"
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def enqueue(

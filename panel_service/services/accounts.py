@@ -18,14 +18,11 @@ from panel_service.domain.vocab import ROLES
 from panel_service.models import Account, ApiToken, Organisation, WebSession
 from panel_service.services.audit import record
 from panel_service.services.errors import Conflict, ValidationFailed
+from panel_service.timeutil import as_utc, utcnow
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
 WEB_SESSION_IDLE = dt.timedelta(hours=12)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def sha256(value: str) -> str:
@@ -185,9 +182,7 @@ def account_for_web_session(session: Session, session_id: str) -> Account | None
         return None
     web_session, account = row
     now = utcnow()
-    last_seen = web_session.last_seen_at
-    if last_seen.tzinfo is None:
-        last_seen = last_seen.replace(tzinfo=dt.UTC)
+    last_seen = as_utc(web_session.last_seen_at)
     if now - last_seen > WEB_SESSION_IDLE:
         web_session.revoked_at = now
         return None

@@ -1,0 +1,96 @@
+"""The life of a study (ARCHITECTURE §5), in one place.
+
+``draft → in_review → approved → recruiting ⇄ paused → closed``, with
+``in_review → rejected → draft``. A study that already has an approved (active) version
+keeps its status while a newer version goes through review on its own track
+(``VERSION_TRANSITIONS``): the approved version keeps recruiting until the new one is approved.
+"""
+
+from __future__ import annotations
+
+STUDY_TRANSITIONS: dict[str, dict[str, str]] = {
+    "submit": {"draft": "in_review"},
+    "edit": {
+        "draft": "draft",
+        "in_review": "draft",  # an edit takes it out of the reviewer's queue
+        "rejected": "draft",
+        "approved": "approved",
+        "recruiting": "recruiting",
+        "paused": "paused",
+    },
+    "approve": {"in_review": "approved"},
+    "reject": {"in_review": "rejected"},
+    "recruit": {"approved": "recruiting", "paused": "recruiting"},
+    "pause": {"recruiting": "paused"},
+    "expire": {"recruiting": "paused", "approved": "approved", "paused": "paused"},
+    "close": {
+        "draft": "closed",
+        "in_review": "closed",
+        "rejected": "closed",
+        "approved": "closed",
+        "recruiting": "closed",
+        "paused": "closed",
+    },
+}
+
+VERSION_TRANSITIONS: dict[str, dict[str, str]] = {
+    "submit": {"draft": "in_review"},
+    "edit": {"draft": "superseded", "in_review": "superseded", "rejected": "superseded"},
+    "approve": {"in_review": "approved"},
+    "reject": {"in_review": "rejected"},
+}
+
+ACTION_WORDS = {
+    "submit": "submit for review",
+    "edit": "edit",
+    "approve": "approve",
+    "reject": "reject",
+    "recruit": "start recruiting",
+    "pause": "pause",
+    "expire": "expire",
+    "close": "close",
+}
+
+STATUS_WORDS = {
+    "draft": "a draft",
+    "in_review": "in review",
+    "approved": "approved",
+    "recruiting": "recruiting",
+    "paused": "paused",
+    "closed": "closed",
+    "rejected": "rejected",
+}
+
+
+class IllegalTransition(Exception):
+    """Refused with 409 and this message."""
+
+    def __init__(self, status: str, action: str, hint: str = "") -> None:
+        self.status = status
+        self.action = action
+        allowed = ", ".join(sorted(STUDY_TRANSITIONS.get(action, {}))) or "no status"
+        message = (
+            f"Cannot {ACTION_WORDS.get(action, action)} a study that is {STATUS_WORDS.get(status, status)}"
+            f" (allowed from: {allowed})."
+        )
+        super().__init__(message + (f" {hint}" if hint else ""))
+        self.message = str(self)
+
+
+def next_status(status: str, action: str) -> str:
+    try:
+        return STUDY_TRANSITIONS[action][status]
+    except KeyError:
+        raise IllegalTransition(status, action) from None
+
+
+def next_version_state(state: str, action: str) -> str:
+    try:
+        return VERSION_TRANSITIONS[action][state]
+    except KeyError:
+        raise IllegalTransition(state, action, "That version is not open for this step.") from None
+
+
+def may_match(status: str) -> bool:
+    """Only a recruiting study is matched or contacts anyone (P1, P5)."""
+    return status == "recruiting"

@@ -1,0 +1,92 @@
+"""Single-use, expiring link tokens (email verification, password reset, invitation answers,
+unsubscribe). The link carries a random token; only its SHA-256 is stored, with its purpose
+and subject. ``peek`` checks without using (for a GET that only shows a confirmation page);
+``consume`` checks and marks used in the caller's transaction (for the POST)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from panel_service.domain.vocab import TOKEN_PURPOSES
+from panel_service.models import ActionToken
+from panel_service.services.accounts import sha256
+from panel_service.timeutil import as_utc, utcnow
+
+
+class TokenInvalid(Exception):
+    """Unknown, expired, already used, or for another purpose. One message for all: a link
+    must not tell an attacker which of these it was."""
+
+
+def issue(
+    session: Session,
+    purpose: str,
+    *,
+    ttl: dt.timedelta,
+    account_id: int | None = None,
+    participant_id: int | None = None,
+    study_id: int | None = None,
+) -> str:
+    if purpose not in TOKEN_PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    token = secrets.token_urlsafe(32)
+    session.add(
+        ActionToken(
+            token_hash=sha256(token),
+            purpose=purpose,
+            account_id=account_id,
+            participant_id=participant_id,
+            study_id=study_id,
+            expires_at=utcnow() + ttl,
+        )
+    )
+    session.flush()
+    return token
+
+
+def peek(session: Session, token: str, purpose: str) -> ActionToken:
+    row = session.get(ActionToken, sha256(token))
+    if row is None or row.purpose != purpose or row.used_at is not None or _expired(row):
+        raise TokenInvalid("This link is not valid any more.")
+    return row
+
+
+def consume(session: Session, token: str, purpose: str) -> ActionToken:
+    """Mark used with a conditional update, so two concurrent POSTs cannot both succeed."""
+    row = peek(session, token, purpose)
+    result = session.execute(
+        update(ActionToken)
+        .where(ActionToken.token_hash == row.token_hash, ActionToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise TokenInvalid("This link is not valid any more.")
+    return row
+
+
+def purge_expired(session: Session, now: dt.datetime | None = None) -> int:
+    now = now or utcnow()
+    result = session.execute(
+        delete(ActionToken).where(
+            or_(ActionToken.expires_at < now, ActionToken.used_at < now - dt.timedelta(days=7))
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _expired(row: ActionToken) -> bool:
+    return as_utc(row.expires_at) <= utcnow()
+
+
+def tokens_for(session: Session, purpose: str, participant_id: int) -> list[ActionToken]:
+    return list(
+        session.scalars(
+            select(ActionToken).where(
+                ActionToken.purpose == purpose, ActionToken.participant_id == participant_id
+            )
+        )
+    )
