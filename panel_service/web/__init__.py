@@ -1,17 +1,31 @@
-"""Blueprints, one package per area, each exposing ``bp``."""
+"""Blueprints, one package per area. Each package exposes ``bp`` in its ``__init__`` or in
+its ``views`` module; ``register_blueprints`` finds them, so adding an area touches no list."""
 
 from __future__ import annotations
 
-from flask import Flask
+import importlib
+import pkgutil
+
+from flask import Blueprint, Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from panel_service.web.accounts.views import bp as accounts_bp
-    from panel_service.web.api import bp as api_bp
-    from panel_service.web.coordinators import bp as coordinators_bp
-    from panel_service.web.public.views import bp as public_bp
-    from panel_service.web.review import bp as review_bp
-    from panel_service.web.volunteers import bp as volunteers_bp
+    import panel_service.web as web
 
-    for blueprint in (public_bp, accounts_bp, volunteers_bp, coordinators_bp, review_bp, api_bp):
-        app.register_blueprint(blueprint)
+    for module in sorted(pkgutil.iter_modules(web.__path__), key=lambda m: m.name):
+        if not module.ispkg:
+            continue
+        blueprint = _find_blueprint(f"panel_service.web.{module.name}")
+        if blueprint is not None:
+            app.register_blueprint(blueprint)
+
+
+def _find_blueprint(package: str) -> Blueprint | None:
+    found = getattr(importlib.import_module(package), "bp", None)
+    if found is None:
+        try:
+            found = getattr(importlib.import_module(f"{package}.views"), "bp", None)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{package}.views":
+                raise
+    return found if isinstance(found, Blueprint) else None
