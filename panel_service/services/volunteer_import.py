@@ -235,38 +235,31 @@ def _upsert_identities(
             )
         ).all()
     )
-    to_create = [
-        line for line in batch if line.email in account_ids and account_ids[line.email] not in participants
-    ]
-    if to_create:
-        participant_rows = session.execute(
-            _insert(session, Participant.__table__).returning(Participant.account_id, Participant.id),
-            [
-                {
-                    "account_id": account_ids[line.email],
-                    "name": line.name,
-                    "phone": line.phone,
-                    "language": line.language,
-                    "preferred_channel": "email",
-                }
-                for line in to_create
-            ],
-        ).all()
-        participants.update({account_id: pid for account_id, pid in participant_rows})
-    created_accounts = {account_ids[line.email] for line in to_create}
-    to_update = [
-        line
-        for line in batch
-        if line.email in account_ids and account_ids[line.email] not in created_accounts
-    ]
-    for line in to_update:
-        session.execute(
-            update(Participant)
-            .where(Participant.id == participants[account_ids[line.email]])
-            .values(name=line.name, phone=line.phone, language=line.language)
-        )
+    lines = [line for line in batch if line.email in account_ids]
+    if not lines:
+        return {}, staff
+    to_create = [line for line in lines if account_ids[line.email] not in participants]
+    statement = _insert(session, Participant.__table__)
+    statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
+        index_elements=["account_id"],
+        set_={column: statement.excluded[column] for column in ("name", "phone", "language")},  # type: ignore[attr-defined]
+    ).returning(Participant.account_id, Participant.id)
+    participant_rows = session.execute(
+        statement,
+        [
+            {
+                "account_id": account_ids[line.email],
+                "name": line.name,
+                "phone": line.phone,
+                "language": line.language,
+                "preferred_channel": "email",
+            }
+            for line in lines
+        ],
+    ).all()
+    participants.update({account_id: pid for account_id, pid in participant_rows})
     report.created += len(to_create)
-    report.updated += len(to_update)
+    report.updated += len(lines) - len(to_create)
     return {email: participants[account_id] for email, account_id in account_ids.items()}, staff
 
 
