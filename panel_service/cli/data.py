@@ -20,7 +20,7 @@ def import_group() -> None:
 
 @import_group.command("profiles")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 50_000))
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 50_000))
 @click.option(
     "--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal)."
 )

@@ -162,3 +162,26 @@ def test_import_emails_nobody_and_queues_no_per_line_work(committed_runtime: Run
     assert after["action_tokens"] == 0
     expected_consents = sum(1 for line in lines if line["consent"])
     assert after["consents"] == expected_consents
+
+
+def test_withdrawn_consent_cancels_queued_contact(committed_runtime: Runtime, tmp_path: Path) -> None:
+    from panel_service.models import Invitation
+    from tests.factories import make_study_version
+
+    run_panel(committed_runtime, "import", "profiles", str(write_lines(tmp_path / "a.jsonl", [GOOD])))
+    with committed_runtime.database.session_scope() as session:
+        version = make_study_version(session)
+        participant_id = session.scalar(select(Participant.id))
+        assert participant_id is not None
+        session.add(
+            Invitation(study_id=version.study_id, participant_id=participant_id, study_version_id=version.id)
+        )
+    withdrawn = {**GOOD, "consent": False}
+    result = run_panel(
+        committed_runtime, "import", "profiles", str(write_lines(tmp_path / "b.jsonl", [withdrawn]))
+    )
+    assert result.returncode == 0, result.stderr
+    with committed_runtime.database.session_scope() as session:
+        invitation = session.scalar(select(Invitation))
+        assert invitation is not None
+        assert (invitation.status, invitation.reason) == ("cancelled", "consent_withdrawn")
