@@ -135,7 +135,7 @@ class FeasibilityOut(Schema):
     version = Integer()
     criteria = String(metadata={"description": "The criteria counted, in the text form."})
     criteria_hash = String()
-    on = Date()
+    on = String(metadata={"description": "The day counted (YYYY-MM-DD, PANEL_TIMEZONE)."})
     matching = Raw(metadata={"description": COUNT_DESCRIPTION})
     attrition = List(Nested(AttritionOut))
 

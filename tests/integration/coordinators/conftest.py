@@ -140,3 +140,50 @@ def api(client: FlaskClient, method: str, path: str, who: Staff | None = None, *
     if who is not None:
         headers.update(who.headers)
     return client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
+
+
+def make_volunteer(
+    db: Session,
+    *,
+    age: int = 40,
+    conditions: tuple[str, ...] = ("G2581",),
+    consent: bool = True,
+    paused_until: dt.date | None = None,
+    erased: bool = False,
+    name: str | None = None,
+) -> int:
+    """A volunteer with a profile; by default one the example study would invite."""
+    from panel_service.models import Consent, Participant, Profile, ProfileCondition
+
+    number = next(_counter)
+    account = Account(email=f"person{number}@example.org", role="participant")
+    db.add(account)
+    db.flush()
+    participant = Participant(
+        account_id=account.id,
+        name=name or f"Person {number}",
+        phone=f"+45 2000 {number:04d}",
+        contact_paused_until=paused_until,
+        erased_at=dt.datetime.now(dt.UTC) if erased else None,
+    )
+    db.add(participant)
+    db.flush()
+    today = dt.date.today()
+    db.add(
+        Profile(
+            participant_id=participant.id,
+            birth_date=today.replace(year=today.year - age - 1),
+            sex="female",
+            region="DK-84",
+            pregnant=False,
+            conditions_answered=True,
+            medications_answered=True,
+        )
+    )
+    db.flush()
+    for code in conditions:
+        db.add(ProfileCondition(participant_id=participant.id, code=code))
+    if consent:
+        db.add(Consent(participant_id=participant.id, text_version="1"))
+    db.flush()
+    return participant.id
