@@ -369,7 +369,7 @@ def approve_study(study_id: int, body: dict[str, Any]) -> dict[str, Any]:
         letter_sha256=body["letter_sha256"],
     )
     study = studies.approve_study(
-        db_session(), actor(*REVIEWER), study_id, fields, today=panel_today(settings())
+        db_session(), actor(*STAFF), study_id, fields, today=panel_today(settings())
     )
     return _committed(study)
 
@@ -380,7 +380,7 @@ def approve_study(study_id: int, body: dict[str, Any]) -> dict[str, Any]:
 @bp.output(StudyOut)
 @bp.doc(summary="Reject the submitted version, with a reason (reviewers)", **_doc(400, 409, 422))
 def reject_study(study_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    study = studies.reject_study(db_session(), actor(*REVIEWER), study_id, body["reason"])
+    study = studies.reject_study(db_session(), actor(*STAFF), study_id, body["reason"])
     return _committed(study)
 
 
