@@ -359,6 +359,9 @@ class ApprovalFields:
     letter_sha256: str | None = None
     letter: bytes | None = None
     letter_filename: str | None = None
+    # The version number the reviewer read; when given, approving anything else is refused, so
+    # an edit and re-submit between reading and deciding cannot slip under the approval (P5).
+    version: int | None = None
 
 
 def approval_in_force(approval: EthicsApproval | None, today: dt.date) -> bool:
@@ -408,7 +411,9 @@ def _clean_approval(fields: ApprovalFields, today: dt.date) -> ApprovalFields:
     )
 
 
-def _reviewed(session: Session, actor: Account, study_id: int) -> tuple[Study, StudyVersion]:
+def _reviewed(
+    session: Session, actor: Account, study_id: int, expected_version: int | None = None
+) -> tuple[Study, StudyVersion]:
     if actor.role not in REVIEWER_ROLES:
         if actor.role == "coordinator":
             get_study(session, actor, study_id)  # another organisation's study stays a 404
@@ -420,6 +425,12 @@ def _reviewed(session: Session, actor: Account, study_id: int) -> tuple[Study, S
             f"Study {study.id} has no version awaiting review"
             f" (it is {lifecycle.STATUS_WORDS.get(study.status, study.status)})."
         )
+    if expected_version is not None and expected_version != latest.number:
+        raise Conflict(
+            f"Version {expected_version} is no longer the one awaiting review; version {latest.number} is."
+            " Read it before deciding.",
+            {"version": f"version {latest.number} awaits review"},
+        )
     return study, latest
 
 
@@ -427,7 +438,7 @@ def approve_study(
     session: Session, actor: Account, study_id: int, fields: ApprovalFields, *, today: dt.date
 ) -> Study:
     """Record the approval of the exact version that was submitted (P5)."""
-    study, version = _reviewed(session, actor, study_id)
+    study, version = _reviewed(session, actor, study_id, fields.version)
     cleaned = _clean_approval(fields, today)
     assert cleaned.letter_sha256 is not None
     previous_active = study.active_version
@@ -475,8 +486,10 @@ def approve_study(
     return study
 
 
-def reject_study(session: Session, actor: Account, study_id: int, reason: str) -> Study:
-    study, version = _reviewed(session, actor, study_id)
+def reject_study(
+    session: Session, actor: Account, study_id: int, reason: str, *, version: int | None = None
+) -> Study:
+    study, submitted = _reviewed(session, actor, study_id, version)
     cleaned = str(reason or "").strip()
     if not cleaned:
         raise ValidationFailed("A rejection needs a reason.", {"reason": "must not be empty"})
@@ -484,13 +497,15 @@ def reject_study(session: Session, actor: Account, study_id: int, reason: str) -
         raise ValidationFailed(
             "The reason is too long.", {"reason": f"must be at most {MAX_REASON} characters"}
         )
-    version.review_state = lifecycle.next_version_state(version.review_state, "reject")
-    version.rejected_at = utcnow()
-    version.rejection_reason = cleaned
+    submitted.review_state = lifecycle.next_version_state(submitted.review_state, "reject")
+    submitted.rejected_at = utcnow()
+    submitted.rejection_reason = cleaned
     if study.active_version_id is None:
         study.status = lifecycle.next_status(study.status, "reject")
     study.updated_at = utcnow()
-    record(session, actor, "study.reject", "study", study.id, {"version": version.number, "reason": cleaned})
+    record(
+        session, actor, "study.reject", "study", study.id, {"version": submitted.number, "reason": cleaned}
+    )
     session.flush()
     return study
 

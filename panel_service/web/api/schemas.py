@@ -47,10 +47,18 @@ class ApprovalIn(StrictSchema):
     letter_sha256 = String(
         required=True, validate=Regexp(r"^[0-9a-fA-F]{64}$", error="must be 64 hexadecimal digits")
     )
+    version = Integer(
+        strict=True,
+        validate=Range(min=1, max=1_000_000),
+        metadata={
+            "description": "Optional: the version number you reviewed; anything else is refused (409)."
+        },
+    )
 
 
 class RejectIn(StrictSchema):
     reason = String(required=True, validate=Length(min=1, max=2000))
+    version = Integer(strict=True, validate=Range(min=1, max=1_000_000))
 
 
 class PageQuery(Schema):

@@ -367,6 +367,7 @@ def approve_study(study_id: int, body: dict[str, Any]) -> dict[str, Any]:
         approved_on=body["approved_on"],
         expires_on=body["expires_on"],
         letter_sha256=body["letter_sha256"],
+        version=body.get("version"),
     )
     study = studies.approve_study(
         db_session(), actor(*STAFF), study_id, fields, today=panel_today(settings())
@@ -380,7 +381,9 @@ def approve_study(study_id: int, body: dict[str, Any]) -> dict[str, Any]:
 @bp.output(StudyOut)
 @bp.doc(summary="Reject the submitted version, with a reason (reviewers)", **_doc(400, 409, 422))
 def reject_study(study_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    study = studies.reject_study(db_session(), actor(*STAFF), study_id, body["reason"])
+    study = studies.reject_study(
+        db_session(), actor(*STAFF), study_id, body["reason"], version=body.get("version")
+    )
     return _committed(study)
 
 

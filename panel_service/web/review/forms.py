@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from panel_service.domain.vocab import APPROVAL_KINDS
@@ -18,10 +18,12 @@ class ApprovalForm(FlaskForm):
     )
     approved_on = DateField("Decision date", validators=[DataRequired(message="Enter the decision date.")])
     expires_on = DateField("Expiry date", validators=[DataRequired(message="Enter the expiry date.")])
+    version = HiddenField()
     letter = FileField("Approval letter", validators=[FileRequired(message="Upload the approval letter.")])
 
 
 class RejectForm(FlaskForm):
+    version = HiddenField()
     reason = TextAreaField(
         "Reason", validators=[DataRequired(message="Say why the study is rejected."), Length(max=2000)]
     )

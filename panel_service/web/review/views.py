@@ -32,6 +32,13 @@ def _study(study_id: int) -> Study:
         abort(404)
 
 
+def _number(raw: str | None) -> int | None:
+    """The version the reviewer saw (hidden field); nonsense counts as "not the one in review"."""
+    if not raw:
+        return None
+    return int(raw) if raw.isdigit() and len(raw) < 8 else 0
+
+
 @bp.get("/", endpoint="queue")
 @role_required(*REVIEWERS)
 def queue() -> str:
@@ -41,6 +48,8 @@ def queue() -> str:
 
 def _render(study: Study, approval: ApprovalForm, reject: RejectForm, status: int = 200) -> tuple[str, int]:
     version = study.latest_version
+    # The forms carry the number of the version this page shows: that is what gets decided.
+    approval.version.data = reject.version.data = str(version.number) if version else ""
     return (
         render_template(
             "review/study.html",
@@ -58,7 +67,9 @@ def _render(study: Study, approval: ApprovalForm, reject: RejectForm, status: in
 @bp.get("/studies/<int:study_id>")
 @role_required(*REVIEWERS)
 def study(study_id: int) -> Any:
-    return _render(_study(study_id), ApprovalForm(), RejectForm(prefix="reject"))
+    found = _study(study_id)
+    number = str(found.latest_version.number) if found.latest_version else ""
+    return _render(found, ApprovalForm(version=number), RejectForm(prefix="reject", version=number))
 
 
 @bp.post("/studies/<int:study_id>/approve")
@@ -81,6 +92,7 @@ def approve(study_id: int) -> Any:
                 expires_on=form.expires_on.data,
                 letter=letter,
                 letter_filename=upload.filename,
+                version=_number(form.version.data),
             )
             try:
                 studies.approve_study(session, _account(), found.id, fields, today=panel_today(settings()))
@@ -108,7 +120,9 @@ def reject(study_id: int) -> Any:
     if form.validate_on_submit():
         session = db_session()
         try:
-            studies.reject_study(session, _account(), found.id, form.reason.data or "")
+            studies.reject_study(
+                session, _account(), found.id, form.reason.data or "", version=_number(form.version.data)
+            )
         except ValidationFailed as error:
             session.rollback()
             form.reason.errors = list(error.fields.values())

@@ -324,3 +324,16 @@ def test_openapi_document_validates(client: FlaskClient) -> None:
     assert {"title", "summary", "criteria", "invitation_text", "site_region", "target_enrolment"} == set(
         create
     )
+
+
+def test_approval_names_the_version_read(
+    client: FlaskClient, db: Session, coordinator: Staff, reviewer: Staff
+) -> None:
+    sid = study_in(db, coordinator, reviewer, "in_review")
+    # the coordinator edits and re-submits while the reviewer reads version 1
+    api(client, "PUT", f"/studies/{sid}", coordinator, json={**STUDY_BODY, "target_enrolment": 77})
+    api(client, "POST", f"/studies/{sid}/submit", coordinator)
+    stale = api(client, "POST", f"/studies/{sid}/approval", reviewer, json=approval_body(version=1))
+    assert_error(stale, 409, "version")
+    fresh = api(client, "POST", f"/studies/{sid}/approval", reviewer, json=approval_body(version=2))
+    assert fresh.get_json()["active_version"]["number"] == 2
