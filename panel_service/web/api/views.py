@@ -19,7 +19,7 @@ from typing import Any
 
 from apiflask import HTTPTokenAuth
 from apiflask.exceptions import HTTPError
-from flask import Response, g, jsonify
+from flask import Response, g, jsonify, request
 from sqlalchemy import update
 from werkzeug.exceptions import HTTPException
 
@@ -145,6 +145,20 @@ def _werkzeug_error(error: HTTPException) -> Response:
     response = error_response(error.code or 400, code, message)
     if error.code == 429:
         response.headers["Retry-After"] = "60"
+    return response
+
+
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def _unrouted(error: HTTPException) -> Response | HTTPException:
+    """A path under /api/v1/ that matches no route still answers in the API's error shape;
+    every other path keeps the app's own error page."""
+    if not request.path.startswith(bp.url_prefix or "/api/v1"):
+        return error
+    code = "not_found" if error.code == 404 else "method_not_allowed"
+    response = error_response(error.code or 404, code, error.description or error.name)
+    if error.code == 405:
+        response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
     return response
 
 

@@ -337,3 +337,18 @@ def test_approval_names_the_version_read(
     assert_error(stale, 409, "version")
     fresh = api(client, "POST", f"/studies/{sid}/approval", reviewer, json=approval_body(version=2))
     assert fresh.get_json()["active_version"]["number"] == 2
+
+
+def test_unknown_api_paths_and_methods_answer_json(client: FlaskClient, coordinator: Staff) -> None:
+    assert_error(api(client, "GET", "/nothing-here", coordinator), 404)
+    assert_error(api(client, "DELETE", "/studies", coordinator), 405)
+    assert client.get("/no-such-page").mimetype != "application/json"
+
+
+def test_openapi_error_responses_use_the_error_shape(client: FlaskClient) -> None:
+    document = client.get("/api/v1/openapi.json").get_json()
+    response = document["paths"]["/api/v1/studies"]["post"]["responses"]["422"]
+    schema = response["content"]["application/json"]["schema"]
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    assert schema["properties"]["error"]["required"] == ["code", "message", "fields"]
