@@ -24,7 +24,7 @@ from sqlalchemy import update
 from werkzeug.exceptions import HTTPException
 
 from panel_service.domain.lifecycle import IllegalTransition
-from panel_service.extensions import db_session, limiter, settings
+from panel_service.extensions import db_session, settings
 from panel_service.models import Account, ApiToken, Study, StudyVersion
 from panel_service.services import accounts, fhir, studies, study_reports
 from panel_service.services.audit import record
@@ -45,7 +45,7 @@ from panel_service.web.api.schemas import (
     StudyOut,
     VersionList,
 )
-from panel_service.web.ratelimits import account_key
+from panel_service.web.ratelimits import feasibility_limit
 
 auth = HTTPTokenAuth(scheme="Bearer", description="An API token from `panel tokens create`.")
 
@@ -401,13 +401,9 @@ def reject_study(study_id: int, body: dict[str, Any]) -> dict[str, Any]:
     return _committed(study)
 
 
-def _feasibility_limit() -> str:
-    return settings().feasibility_rate_limit
-
-
 @bp.get("/studies/<int:study_id>/feasibility")
 @bp.auth_required(auth)
-@limiter.limit(_feasibility_limit, key_func=account_key)
+@feasibility_limit()
 @bp.output(FeasibilityOut)
 @bp.doc(summary="How many volunteers would be invited now, with per-criterion attrition", **_doc(429))
 def feasibility(study_id: int) -> dict[str, Any]:

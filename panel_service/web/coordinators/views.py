@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from panel_service.domain.criteria import CriteriaError, CriteriaSyntaxError, parse_any, to_json, to_text
 from panel_service.domain.lifecycle import IllegalTransition
-from panel_service.extensions import db_session, limiter, settings
+from panel_service.extensions import db_session, settings
 from panel_service.models import Account, Study
 from panel_service.services import studies, study_reports
 from panel_service.services.errors import Conflict, ServiceError, ValidationFailed
@@ -22,7 +22,7 @@ from panel_service.timeutil import panel_today
 from panel_service.web.auth import current, role_required
 from panel_service.web.coordinators import bp
 from panel_service.web.coordinators.forms import ActionForm, StudyForm
-from panel_service.web.ratelimits import account_key
+from panel_service.web.ratelimits import feasibility_limit
 
 PER_PAGE = 20
 ACTIONS = ("submit", "recruit", "pause", "close")
@@ -44,6 +44,15 @@ def _csrf(_error: CSRFError) -> tuple[str, int]:
     return render_template(
         "coordinators/problem.html", message="The form expired. Go back and try again."
     ), 400
+
+
+@bp.errorhandler(429)
+def _too_many(_error: Exception) -> tuple[str, int]:
+    message = (
+        "You have asked for feasibility counts many times in a short while. To protect volunteers,"
+        " the number of such queries is limited; try again later."
+    )
+    return render_template("coordinators/problem.html", message=message), 429
 
 
 @bp.get("/studies", endpoint="studies")
@@ -216,13 +225,9 @@ def study_diff(study_id: int) -> Any:
     return render_template("coordinators/diff.html", study=found, lines=lines, old=old, new=new)
 
 
-def _feasibility_limit() -> str:
-    return settings().feasibility_rate_limit
-
-
 @bp.get("/studies/<int:study_id>/feasibility")
 @role_required("coordinator")
-@limiter.limit(_feasibility_limit, key_func=account_key, scope="feasibility")
+@feasibility_limit()
 def study_feasibility(study_id: int) -> str:
     found = _study(study_id)
     session = db_session()

@@ -247,3 +247,17 @@ def test_admin_creates_a_coordinator(
     assert made.status_code == 302
     account = db.scalar(select(Account).where(Account.email == "c@example.org"))
     assert account is not None and account.role == "coordinator" and account.organisation_id is not None
+
+
+def test_feasibility_budget_is_shared_by_page_and_api(
+    client: FlaskClient, db: Session, settings: Settings, coordinator: Staff, reviewer: Staff
+) -> None:
+    limit = int(settings.feasibility_rate_limit.split()[0])
+    sid = study_in(db, coordinator, reviewer, "draft")
+    headers = coordinator.headers
+    for _ in range(limit - 1):
+        assert client.get(f"/api/v1/studies/{sid}/feasibility", headers=headers).status_code == 200
+    sign_in(client, db, settings, coordinator)
+    assert client.get(f"/coordinators/studies/{sid}/feasibility").status_code == 200
+    refused = client.get(f"/coordinators/studies/{sid}/feasibility")
+    assert refused.status_code == 429 and "try again later" in refused.get_data(as_text=True)
