@@ -304,6 +304,11 @@ def _new_version(
     return version
 
 
+def _next_number(session: Session, study: Study) -> int:
+    highest = session.scalar(select(func.max(StudyVersion.number)).where(StudyVersion.study_id == study.id))
+    return int(highest or 0) + 1
+
+
 def update_study(session: Session, actor: Account, study_id: int, fields: StudyFields) -> Study:
     """Title and summary change in place; a change of versioned content makes a new version (§5)."""
     study = _owned(session, actor, study_id)
@@ -321,9 +326,16 @@ def update_study(session: Session, actor: Account, study_id: int, fields: StudyF
         study.status = lifecycle.next_status(study.status, "edit")
         if latest.id != study.active_version_id:
             latest.review_state = lifecycle.next_version_state(latest.review_state, "edit")
-        version = _new_version(session, study, content, actor, number=latest.number + 1)
-        study.latest_version_id = version.id
-        record(session, actor, "study.edit", "study", study.id, {"version": version.number})
+        active = study.active_version
+        if active is not None and active.content_hash == content.content_hash:
+            # Edited back to exactly what is approved: the pending version is withdrawn and the
+            # approved one is the newest again; there is nothing new to review.
+            study.latest_version_id = active.id
+            record(session, actor, "study.edit", "study", study.id, {"version": active.number})
+        else:
+            version = _new_version(session, study, content, actor, number=_next_number(session, study))
+            study.latest_version_id = version.id
+            record(session, actor, "study.edit", "study", study.id, {"version": version.number})
     session.flush()
     session.refresh(study)
     return study

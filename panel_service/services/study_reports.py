@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from panel_service.domain.criteria import criteria_hash, parse_json, to_text
 from panel_service.domain.criteria.sql import attrition_counts, matching_ids, profiles
 from panel_service.domain.disclosure import suppress
+from panel_service.domain.vocab import INVITATION_RESPONSES, INVITATION_STATUSES
 from panel_service.models import Account, Consent, Invitation, MatchChunk, MatchRun, Participant, Study
-from panel_service.models.studies import StudyVersion
 from panel_service.services.audit import record
 
 Count = int | str
@@ -138,8 +138,6 @@ def funnel(session: Session, study: Study, *, threshold: int) -> dict[str, Any]:
         .order_by(day)
     ):
         per_day.setdefault(str(answered_on)[:10], {})[str(response)] = int(count)
-    from panel_service.domain.vocab import INVITATION_RESPONSES, INVITATION_STATUSES
-
     total = sum(int(value) for value in by_status.values())
     return {
         "study_id": study.id,
@@ -258,7 +256,3 @@ def respondents_csv(items: list[dict[str, Any]]) -> str:
 def _csv_safe(value: object) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def version_summary(version: StudyVersion) -> dict[str, Any]:
-    return {"number": version.number, "criteria_text": to_text(parse_json(version.criteria))}

@@ -352,3 +352,14 @@ def test_openapi_error_responses_use_the_error_shape(client: FlaskClient) -> Non
     if "$ref" in schema:
         schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
     assert schema["properties"]["error"]["required"] == ["code", "message", "fields"]
+
+
+def test_editing_back_to_the_approved_content_withdraws_the_pending_version(
+    client: FlaskClient, db: Session, coordinator: Staff, reviewer: Staff
+) -> None:
+    sid = study_in(db, coordinator, reviewer, "recruiting")
+    api(client, "PUT", f"/studies/{sid}", coordinator, json={**STUDY_BODY, "target_enrolment": 99})
+    back = api(client, "PUT", f"/studies/{sid}", coordinator, json=STUDY_BODY).get_json()
+    assert back["pending_version"] is None and back["version"] == 1
+    again = api(client, "PUT", f"/studies/{sid}", coordinator, json={**STUDY_BODY, "target_enrolment": 98})
+    assert again.get_json()["version"] == 3  # numbers are never reused
