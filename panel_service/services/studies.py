@@ -1,0 +1,564 @@
+"""Studies, their immutable versions, ethics approvals and the life cycle of ARCHITECTURE §5.
+
+Every step goes through ``domain.lifecycle`` (the one transition table); this module adds what
+needs a session: versions, approvals, the outbox job that starts matching, cancelling pending
+invitations, audit. No Flask here: web pages and the JSON API call these functions alike.
+
+Who may see a study: a coordinator only the studies of their organisation (any other id is
+answered exactly like a missing one, so existence is not leaked); reviewers and admins all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from panel_service import outbox
+from panel_service.domain import lifecycle
+from panel_service.domain.criteria import All, CriteriaError, Node, parse_any, parse_json, to_json, to_text
+from panel_service.domain.vocab import APPROVAL_KINDS
+from panel_service.models import Account, EthicsApproval, Study, StudyVersion
+from panel_service.services import invitations
+from panel_service.services.audit import record
+from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from panel_service.timeutil import utcnow
+
+REGION_PATTERN = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+MAX_TARGET_ENROLMENT = 1_000_000
+MAX_TITLE = 200
+MAX_SUMMARY = 5_000
+MAX_INVITATION_TEXT = 10_000
+MAX_REASON = 2_000
+REVIEWER_ROLES = ("reviewer", "admin")
+START_MATCHING_TASK = "matching.start_study"
+
+
+def criteria_paths(error: CriteriaError, prefix: str = "criteria") -> dict[str, str]:
+    """Criteria issues keyed by their path under the request field (``criteria.all[1].value``)."""
+    fields: dict[str, str] = {}
+    for issue in error.issues:
+        if issue.path == "$":
+            key = prefix
+        elif issue.path.startswith("["):
+            key = f"{prefix}{issue.path}"
+        else:
+            key = f"{prefix}.{issue.path}"
+        fields[key] = f"{fields[key]}; {issue.message}" if key in fields else issue.message
+    return fields
+
+
+def parse_criteria(source: object) -> Node:
+    """Criteria as a JSON object or a string (text form or JSON); ValidationFailed names each path."""
+    if not isinstance(source, str | dict):
+        raise ValidationFailed(
+            "Criteria must be a JSON object or a string in the text form.",
+            {"criteria": "must be an object or a string"},
+        )
+    try:
+        return parse_any(source)
+    except CriteriaError as error:
+        raise ValidationFailed("The criteria are not valid.", criteria_paths(error)) from None
+    except RecursionError:
+        raise ValidationFailed(
+            "The criteria are nested too deeply.", {"criteria": "nested too deeply"}
+        ) from None
+
+
+@dataclass(frozen=True)
+class StudyFields:
+    """What a coordinator may set. Status, owner and ids are the server's and are not here."""
+
+    title: str
+    summary: str
+    criteria: object
+    invitation_text: str
+    site_region: str
+    target_enrolment: int
+
+
+@dataclass(frozen=True)
+class VersionContent:
+    criteria: dict[str, Any]
+    invitation_text: str
+    site_region: str
+    target_enrolment: int
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 over the canonical criteria and everything else a version holds, so that equal
+        content written differently (text form vs JSON, whitespace around) hashes the same."""
+        canonical = json.dumps(
+            {
+                "criteria": self.criteria,
+                "invitation_text": self.invitation_text,
+                "site_region": self.site_region,
+                "target_enrolment": self.target_enrolment,
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def clean_fields(fields: StudyFields) -> tuple[str, str, VersionContent]:
+    """Validate every field at once; raise ValidationFailed naming each bad one."""
+    problems: dict[str, str] = {}
+    title = " ".join(str(fields.title or "").split())
+    if not title:
+        problems["title"] = "must not be empty"
+    elif len(title) > MAX_TITLE:
+        problems["title"] = f"must be at most {MAX_TITLE} characters"
+    summary = str(fields.summary or "").strip()
+    if len(summary) > MAX_SUMMARY:
+        problems["summary"] = f"must be at most {MAX_SUMMARY} characters"
+    invitation_text = str(fields.invitation_text or "").strip()
+    if not invitation_text:
+        problems["invitation_text"] = "must not be empty"
+    elif len(invitation_text) > MAX_INVITATION_TEXT:
+        problems["invitation_text"] = f"must be at most {MAX_INVITATION_TEXT} characters"
+    site_region = str(fields.site_region or "").strip().upper()
+    if not REGION_PATTERN.match(site_region):
+        problems["site_region"] = "must be an ISO 3166-2 code such as DK-84 (or a country code such as DK)"
+    target = fields.target_enrolment
+    if isinstance(target, bool) or not isinstance(target, int):
+        problems["target_enrolment"] = "must be a whole number"
+    elif not 1 <= target <= MAX_TARGET_ENROLMENT:
+        problems["target_enrolment"] = f"must be between 1 and {MAX_TARGET_ENROLMENT}"
+    criteria_json: dict[str, Any] = {}
+    try:
+        criteria_json = to_json(parse_criteria(fields.criteria))
+    except ValidationFailed as error:
+        problems.update(error.fields)
+    if problems:
+        raise ValidationFailed("Some fields are not valid.", problems)
+    return title, summary, VersionContent(criteria_json, invitation_text, site_region, int(target))
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _visible(actor: Account, study: Study | None) -> bool:
+    if study is None:
+        return False
+    if actor.role in REVIEWER_ROLES:
+        return True
+    return actor.role == "coordinator" and study.organisation_id == actor.organisation_id
+
+
+def get_study(session: Session, actor: Account, study_id: int, *, for_update: bool = False) -> Study:
+    """The study if ``actor`` may see it; otherwise NotFound, exactly as for a missing id."""
+    query = select(Study).where(Study.id == study_id)
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    study = session.scalar(query) if 0 < study_id < 2**63 else None
+    if not _visible(actor, study):
+        raise NotFound(f"There is no study {study_id}.")
+    assert study is not None
+    return study
+
+
+def _owned(session: Session, actor: Account, study_id: int) -> Study:
+    """A study the actor's organisation owns (coordinators only act on their own)."""
+    if actor.role != "coordinator":
+        # Reviewers see every study but do not run them; a study's own coordinators do.
+        get_study(session, actor, study_id)
+        raise Forbidden("Only the study's coordinators can do this.")
+    return get_study(session, actor, study_id, for_update=True)
+
+
+def list_studies(
+    session: Session, actor: Account, *, page: int = 1, per_page: int = 20
+) -> tuple[list[Study], int]:
+    query = select(Study)
+    if actor.role == "coordinator":
+        query = query.where(Study.organisation_id == actor.organisation_id)
+    elif actor.role not in REVIEWER_ROLES:
+        return [], 0
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Study.id.desc()).limit(per_page).offset((page - 1) * per_page))
+    return list(rows), int(total)
+
+
+def versions_of(session: Session, study: Study) -> list[StudyVersion]:
+    return list(
+        session.scalars(
+            select(StudyVersion).where(StudyVersion.study_id == study.id).order_by(StudyVersion.number.desc())
+        )
+    )
+
+
+def version_by_number(session: Session, study: Study, number: int) -> StudyVersion:
+    version = session.scalar(
+        select(StudyVersion).where(StudyVersion.study_id == study.id, StudyVersion.number == number)
+    )
+    if version is None:
+        raise NotFound(f"Study {study.id} has no version {number}.", {"version": "not found"})
+    return version
+
+
+def pending_version(study: Study) -> StudyVersion | None:
+    """The newest version when it is not the active one (awaiting or under review, or rejected)."""
+    latest = study.latest_version
+    if latest is None or latest.id == study.active_version_id:
+        return None
+    return latest
+
+
+def criteria_text(version: StudyVersion) -> str:
+    return to_text(parse_json(version.criteria))
+
+
+def version_lines(version: StudyVersion) -> list[str]:
+    return [
+        f"criteria: {criteria_text(version)}",
+        f"site_region: {version.site_region}",
+        f"target_enrolment: {version.target_enrolment}",
+        "invitation_text:",
+        *version.invitation_text.splitlines(),
+    ]
+
+
+def diff_versions(session: Session, study: Study, old_number: int, new_number: int) -> list[str]:
+    """A unified diff of two versions, criteria in the text form (one criterion of an ``all``
+    per line, so a changed criterion shows as one changed line)."""
+    old = version_by_number(session, study, old_number)
+    new = version_by_number(session, study, new_number)
+    return list(
+        difflib.unified_diff(
+            _diffable(old), _diffable(new), f"version {old.number}", f"version {new.number}", lineterm=""
+        )
+    )
+
+
+def _diffable(version: StudyVersion) -> list[str]:
+    node = parse_json(version.criteria)
+    criteria = [to_text(child) for child in node.children] if isinstance(node, All) else [to_text(node)]
+    return [
+        *(f"criterion: {line}" for line in criteria),
+        f"site_region: {version.site_region}",
+        f"target_enrolment: {version.target_enrolment}",
+        *(f"invitation_text: {line}" for line in version.invitation_text.splitlines()),
+    ]
+
+
+def review_queue(session: Session) -> list[StudyVersion]:
+    """Versions submitted and awaiting a decision, oldest first."""
+    return list(
+        session.scalars(
+            select(StudyVersion)
+            .where(StudyVersion.review_state == "in_review")
+            .order_by(StudyVersion.submitted_at, StudyVersion.id)
+        )
+    )
+
+
+# --- changing ------------------------------------------------------------------------------
+
+
+def create_study(session: Session, actor: Account, fields: StudyFields) -> Study:
+    if actor.role != "coordinator" or actor.organisation_id is None:
+        raise Forbidden("Only coordinators create studies.")
+    title, summary, content = clean_fields(fields)
+    study = Study(
+        organisation_id=actor.organisation_id,
+        created_by_id=actor.id,
+        title=title,
+        summary=summary,
+        status="draft",
+    )
+    session.add(study)
+    session.flush()
+    version = _new_version(session, study, content, actor, number=1)
+    study.latest_version_id = version.id
+    session.flush()
+    record(session, actor, "study.create", "study", study.id, {"version": 1})
+    return study
+
+
+def _new_version(
+    session: Session, study: Study, content: VersionContent, actor: Account, *, number: int
+) -> StudyVersion:
+    version = StudyVersion(
+        study_id=study.id,
+        number=number,
+        criteria=content.criteria,
+        invitation_text=content.invitation_text,
+        site_region=content.site_region,
+        target_enrolment=content.target_enrolment,
+        content_hash=content.content_hash,
+        review_state="draft",
+        created_by_id=actor.id,
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def _next_number(session: Session, study: Study) -> int:
+    highest = session.scalar(select(func.max(StudyVersion.number)).where(StudyVersion.study_id == study.id))
+    return int(highest or 0) + 1
+
+
+def update_study(session: Session, actor: Account, study_id: int, fields: StudyFields) -> Study:
+    """Title and summary change in place; a change of versioned content makes a new version (§5)."""
+    study = _owned(session, actor, study_id)
+    title, summary, content = clean_fields(fields)
+    latest = study.latest_version
+    assert latest is not None
+    changed_content = latest.content_hash != content.content_hash
+    if not changed_content and (title, summary) == (study.title, study.summary):
+        return study
+    if study.status == "closed":
+        raise Conflict(lifecycle.IllegalTransition(study.status, "edit").message)
+    study.title, study.summary = title, summary
+    study.updated_at = utcnow()
+    if changed_content:
+        study.status = lifecycle.next_status(study.status, "edit")
+        if latest.id != study.active_version_id:
+            latest.review_state = lifecycle.next_version_state(latest.review_state, "edit")
+        active = study.active_version
+        if active is not None and active.content_hash == content.content_hash:
+            # Edited back to exactly what is approved: the pending version is withdrawn and the
+            # approved one is the newest again; there is nothing new to review.
+            study.latest_version_id = active.id
+            record(session, actor, "study.edit", "study", study.id, {"version": active.number})
+        else:
+            version = _new_version(session, study, content, actor, number=_next_number(session, study))
+            study.latest_version_id = version.id
+            record(session, actor, "study.edit", "study", study.id, {"version": version.number})
+    session.flush()
+    session.refresh(study)
+    return study
+
+
+def submit_study(session: Session, actor: Account, study_id: int) -> Study:
+    """Send the newest version to the reviewers' queue."""
+    study = _owned(session, actor, study_id)
+    latest = study.latest_version
+    assert latest is not None
+    if study.active_version_id is None:
+        study.status = lifecycle.next_status(study.status, "submit")
+    elif study.status == "closed" or latest.id == study.active_version_id:
+        raise Conflict(
+            f"{lifecycle.IllegalTransition(study.status, 'submit').message}"
+            " Edit the study to make a new version to submit."
+        )
+    latest.review_state = lifecycle.next_version_state(latest.review_state, "submit")
+    latest.submitted_at = utcnow()
+    study.updated_at = utcnow()
+    record(session, actor, "study.submit", "study", study.id, {"version": latest.number})
+    session.flush()
+    return study
+
+
+@dataclass(frozen=True)
+class ApprovalFields:
+    committee: str
+    kind: str
+    reference: str
+    approved_on: dt.date
+    expires_on: dt.date
+    letter_sha256: str | None = None
+    letter: bytes | None = None
+    letter_filename: str | None = None
+    # The version number the reviewer read; when given, approving anything else is refused, so
+    # an edit and re-submit between reading and deciding cannot slip under the approval (P5).
+    version: int | None = None
+
+
+def approval_in_force(approval: EthicsApproval | None, today: dt.date) -> bool:
+    """An approval covers recruiting from its decision date up to the day before ``expires_on``."""
+    return approval is not None and approval.approved_on <= today < approval.expires_on
+
+
+def _clean_approval(fields: ApprovalFields, today: dt.date) -> ApprovalFields:
+    problems: dict[str, str] = {}
+    committee = " ".join(str(fields.committee or "").split())
+    reference = " ".join(str(fields.reference or "").split())
+    if not committee:
+        problems["committee"] = "must not be empty"
+    elif len(committee) > 200:
+        problems["committee"] = "must be at most 200 characters"
+    if not reference:
+        problems["reference"] = "must not be empty"
+    elif len(reference) > 100:
+        problems["reference"] = "must be at most 100 characters"
+    if fields.kind not in APPROVAL_KINDS:
+        problems["kind"] = f"must be one of {', '.join(APPROVAL_KINDS)}"
+    if fields.approved_on > today:
+        problems["approved_on"] = "must not be in the future"
+    if fields.expires_on <= fields.approved_on:
+        problems["expires_on"] = "must be after approved_on"
+    elif fields.expires_on <= today:
+        problems["expires_on"] = "this approval has already expired"
+    letter_sha256 = fields.letter_sha256
+    if fields.letter is not None:
+        if not fields.letter:
+            problems["letter"] = "the uploaded letter is empty"
+        letter_sha256 = hashlib.sha256(fields.letter).hexdigest()
+    elif letter_sha256 is None or not SHA256_PATTERN.match(letter_sha256.lower()):
+        problems["letter_sha256"] = "must be the SHA-256 of the approval letter: 64 hexadecimal digits"
+    if problems:
+        raise ValidationFailed("The approval is not valid.", problems)
+    assert letter_sha256 is not None
+    return ApprovalFields(
+        committee=committee,
+        kind=fields.kind,
+        reference=reference,
+        approved_on=fields.approved_on,
+        expires_on=fields.expires_on,
+        letter_sha256=letter_sha256.lower(),
+        letter=fields.letter,
+        letter_filename=(fields.letter_filename or None) and str(fields.letter_filename)[:255],
+    )
+
+
+def _reviewed(
+    session: Session, actor: Account, study_id: int, expected_version: int | None = None
+) -> tuple[Study, StudyVersion]:
+    if actor.role not in REVIEWER_ROLES:
+        if actor.role == "coordinator":
+            get_study(session, actor, study_id)  # another organisation's study stays a 404
+        raise Forbidden("Only ethics reviewers record approvals and rejections.")
+    study = get_study(session, actor, study_id, for_update=True)
+    latest = study.latest_version
+    if latest is None or latest.review_state != "in_review":
+        raise Conflict(
+            f"Study {study.id} has no version awaiting review"
+            f" (it is {lifecycle.STATUS_WORDS.get(study.status, study.status)})."
+        )
+    if expected_version is not None and expected_version != latest.number:
+        raise Conflict(
+            f"Version {expected_version} is no longer the one awaiting review; version {latest.number} is."
+            " Read it before deciding.",
+            {"version": f"version {latest.number} awaits review"},
+        )
+    return study, latest
+
+
+def approve_study(
+    session: Session, actor: Account, study_id: int, fields: ApprovalFields, *, today: dt.date
+) -> Study:
+    """Record the approval of the exact version that was submitted (P5)."""
+    study, version = _reviewed(session, actor, study_id, fields.version)
+    cleaned = _clean_approval(fields, today)
+    assert cleaned.letter_sha256 is not None
+    previous_active = study.active_version
+    version.review_state = lifecycle.next_version_state(version.review_state, "approve")
+    if previous_active is None:
+        study.status = lifecycle.next_status(study.status, "approve")
+    else:
+        previous_active.review_state = "superseded"
+    study.active_version_id = version.id
+    study.updated_at = utcnow()
+    approval = EthicsApproval(
+        study_version_id=version.id,
+        committee=cleaned.committee,
+        kind=cleaned.kind,
+        reference=cleaned.reference,
+        approved_on=cleaned.approved_on,
+        expires_on=cleaned.expires_on,
+        letter_sha256=cleaned.letter_sha256,
+        letter_filename=cleaned.letter_filename,
+        letter=cleaned.letter,
+        recorded_by_id=actor.id,
+    )
+    session.add(approval)
+    record(
+        session,
+        actor,
+        "study.approve",
+        "study",
+        study.id,
+        {
+            "version": version.number,
+            "content_hash": version.content_hash,
+            "committee": cleaned.committee,
+            "kind": cleaned.kind,
+            "reference": cleaned.reference,
+            "expires_on": cleaned.expires_on.isoformat(),
+            "letter_sha256": cleaned.letter_sha256,
+        },
+    )
+    session.flush()
+    session.refresh(study)
+    if study.status == "recruiting" and previous_active is not None:
+        # The recruiting study now matches on the newly approved version.
+        outbox.enqueue(session, START_MATCHING_TASK, {"study_id": study.id})
+    return study
+
+
+def reject_study(
+    session: Session, actor: Account, study_id: int, reason: str, *, version: int | None = None
+) -> Study:
+    study, submitted = _reviewed(session, actor, study_id, version)
+    cleaned = str(reason or "").strip()
+    if not cleaned:
+        raise ValidationFailed("A rejection needs a reason.", {"reason": "must not be empty"})
+    if len(cleaned) > MAX_REASON:
+        raise ValidationFailed(
+            "The reason is too long.", {"reason": f"must be at most {MAX_REASON} characters"}
+        )
+    submitted.review_state = lifecycle.next_version_state(submitted.review_state, "reject")
+    submitted.rejected_at = utcnow()
+    submitted.rejection_reason = cleaned
+    if study.active_version_id is None:
+        study.status = lifecycle.next_status(study.status, "reject")
+    study.updated_at = utcnow()
+    record(
+        session, actor, "study.reject", "study", study.id, {"version": submitted.number, "reason": cleaned}
+    )
+    session.flush()
+    return study
+
+
+def recruit_study(session: Session, actor: Account, study_id: int, *, today: dt.date) -> Study:
+    """Start (or resume) recruiting: only under an approval of the active version in force today."""
+    study = _owned(session, actor, study_id)
+    new_status = lifecycle.next_status(study.status, "recruit")
+    active = study.active_version
+    if active is None or not approval_in_force(active.approval, today):
+        raise Conflict(
+            "Cannot start recruiting: the approved version has no ethics approval in force today."
+            " Submit a new version for review."
+        )
+    study.status = new_status
+    study.updated_at = utcnow()
+    outbox.enqueue(session, START_MATCHING_TASK, {"study_id": study.id})
+    record(session, actor, "study.recruit", "study", study.id, {"version": active.number})
+    session.flush()
+    return study
+
+
+def pause_study(session: Session, actor: Account, study_id: int) -> Study:
+    study = _owned(session, actor, study_id)
+    study.status = lifecycle.next_status(study.status, "pause")
+    study.updated_at = utcnow()
+    cancelled = invitations.cancel_pending(session, study_id=study.id, reason="study_paused")
+    record(session, actor, "study.pause", "study", study.id, {"cancelled": cancelled})
+    session.flush()
+    return study
+
+
+def close_study(session: Session, actor: Account, study_id: int) -> Study:
+    study = _owned(session, actor, study_id)
+    study.status = lifecycle.next_status(study.status, "close")
+    study.updated_at = utcnow()
+    latest = study.latest_version
+    if latest is not None and latest.review_state == "in_review":
+        # A closed study leaves the reviewers' queue.
+        latest.review_state = "superseded"
+    cancelled = invitations.cancel_pending(session, study_id=study.id, reason="study_closed")
+    record(session, actor, "study.close", "study", study.id, {"cancelled": cancelled})
+    session.flush()
+    return study

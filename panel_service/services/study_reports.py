@@ -1,0 +1,258 @@
+"""What a coordinator learns about who their study reaches: feasibility, funnel, respondents (P4).
+
+Every count returned here has passed through ``domain.disclosure.suppress``; nothing below the
+threshold (zero included) leaves this module as a number. Volunteers appear by name only in
+``respondents``, and only those who answered "interested" to this study, with contact details
+and never anything from the health profile. Feasibility queries and every look at respondents
+are audited in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from panel_service.domain.criteria import criteria_hash, parse_json, to_text
+from panel_service.domain.criteria.sql import attrition_counts, matching_ids, profiles
+from panel_service.domain.disclosure import suppress
+from panel_service.domain.vocab import INVITATION_RESPONSES, INVITATION_STATUSES
+from panel_service.models import Account, Consent, Invitation, MatchChunk, MatchRun, Participant, Study
+from panel_service.services.audit import record
+
+Count = int | str
+
+
+def contactable_now(today: dt.date) -> ColumnElement[bool]:
+    """Profiles of volunteers who could be invited today: active consent, contact not paused,
+    not erased. Pausing "until DATE" keeps contact paused through that day."""
+    participants = Participant.__table__
+    consents = Consent.__table__
+    return and_(
+        profiles.c.participant_id.in_(
+            select(participants.c.id).where(
+                participants.c.erased_at.is_(None),
+                or_(
+                    participants.c.contact_paused_until.is_(None),
+                    participants.c.contact_paused_until < today,
+                ),
+            )
+        ),
+        exists().where(
+            consents.c.participant_id == profiles.c.participant_id,
+            consents.c.kind == "contact_about_studies",
+            consents.c.withdrawn_at.is_(None),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Feasibility:
+    study_id: int
+    version: int
+    criteria_text: str
+    criteria_hash: str
+    on: dt.date
+    matching: Count
+    attrition: list[tuple[str, Count]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "study_id": self.study_id,
+            "version": self.version,
+            "criteria": self.criteria_text,
+            "criteria_hash": self.criteria_hash,
+            "on": self.on.isoformat(),
+            "matching": self.matching,
+            "attrition": [{"criterion": text, "remaining": count} for text, count in self.attrition],
+        }
+
+
+def feasibility(
+    session: Session, actor: Account, study: Study, *, today: dt.date, threshold: int
+) -> Feasibility:
+    """How many volunteers the study's newest version would invite today, and what each
+    top-level criterion leaves, all suppressed below ``threshold``. Audited with the criteria hash."""
+    version = study.latest_version
+    assert version is not None
+    node = parse_json(version.criteria)
+    dialect = session.get_bind().dialect.name
+    base = contactable_now(today)
+    matching = matching_ids(node, today, dialect).where(base).subquery()
+    count = session.scalar(select(func.count()).select_from(matching)) or 0
+    steps = attrition_counts(session.connection(), node, today, base_where=base)
+    digest = criteria_hash(node)
+    record(
+        session,
+        actor,
+        "feasibility.query",
+        "study",
+        study.id,
+        {"version": version.number, "criteria_hash": digest, "on": today.isoformat()},
+    )
+    return Feasibility(
+        study_id=study.id,
+        version=version.number,
+        criteria_text=to_text(node),
+        criteria_hash=digest,
+        on=today,
+        matching=suppress(int(count), threshold),
+        attrition=[(text, suppress(remaining, threshold)) for text, remaining in steps],
+    )
+
+
+def funnel(session: Session, study: Study, *, threshold: int) -> dict[str, Any]:
+    """Invitations per status and per reason, bulk-match progress, answers per day. Counts only."""
+    by_status = dict(
+        session.execute(
+            select(Invitation.status, func.count())
+            .where(Invitation.study_id == study.id)
+            .group_by(Invitation.status)
+        ).all()
+    )
+    by_reason = dict(
+        session.execute(
+            select(Invitation.reason, func.count())
+            .where(Invitation.study_id == study.id, Invitation.status == "cancelled")
+            .group_by(Invitation.reason)
+        ).all()
+    )
+    by_response = dict(
+        session.execute(
+            select(Invitation.response, func.count())
+            .where(Invitation.study_id == study.id, Invitation.response.is_not(None))
+            .group_by(Invitation.response)
+        ).all()
+    )
+    day = func.date(Invitation.responded_at)
+    per_day: dict[str, dict[str, int]] = {}
+    for answered_on, response, count in session.execute(
+        select(day, Invitation.response, func.count())
+        .where(Invitation.study_id == study.id, Invitation.responded_at.is_not(None))
+        .group_by(day, Invitation.response)
+        .order_by(day)
+    ):
+        per_day.setdefault(str(answered_on)[:10], {})[str(response)] = int(count)
+    total = sum(int(value) for value in by_status.values())
+    return {
+        "study_id": study.id,
+        "status": study.status,
+        "target_enrolment": _target(study),
+        "invitations": suppress(total, threshold),
+        "by_status": {
+            status: suppress(int(by_status.get(status, 0)), threshold) for status in INVITATION_STATUSES
+        },
+        "by_reason": {
+            str(reason): suppress(int(count), threshold) for reason, count in sorted(by_reason.items())
+        },
+        "responses": {
+            response: suppress(int(by_response.get(response, 0)), threshold)
+            for response in INVITATION_RESPONSES
+        },
+        "answers_per_day": [
+            {
+                "date": answered_on,
+                **{
+                    response: suppress(counts.get(response, 0), threshold)
+                    for response in INVITATION_RESPONSES
+                },
+            }
+            for answered_on, counts in per_day.items()
+        ],
+        "matching_progress": _progress(session, study),
+    }
+
+
+def _target(study: Study) -> int | None:
+    version = study.active_version or study.latest_version
+    return version.target_enrolment if version is not None else None
+
+
+def _progress(session: Session, study: Study) -> dict[str, Any] | None:
+    """The newest bulk match: how far through its chunks it is. Chunks are slices of the id
+    space, not people, so their numbers are not counts of anyone."""
+    run = session.scalar(
+        select(MatchRun).where(MatchRun.study_id == study.id).order_by(MatchRun.id.desc()).limit(1)
+    )
+    if run is None:
+        return None
+    done = session.scalar(
+        select(func.count())
+        .select_from(MatchChunk)
+        .where(MatchChunk.run_id == run.id, MatchChunk.done_at.is_not(None))
+    )
+    percent = 100 if run.chunks_total == 0 else round(100 * int(done or 0) / run.chunks_total)
+    return {
+        "kind": run.kind,
+        "started_at": run.created_at.isoformat(),
+        "finished": run.finished_at is not None,
+        "chunks_done": int(done or 0),
+        "chunks_total": run.chunks_total,
+        "percent_done": percent,
+    }
+
+
+RESPONDENT_COLUMNS = ("name", "email", "phone", "preferred_channel", "answered_at")
+
+
+def respondents(
+    session: Session, actor: Account, study: Study, *, export: bool = False
+) -> list[dict[str, Any]]:
+    """Contact details of the volunteers who answered "interested" to this study, and no one else.
+    Never a health field. Every view and every export is audited."""
+    rows = session.execute(
+        select(
+            Participant.name,
+            Account.email,
+            Participant.phone,
+            Participant.preferred_channel,
+            Invitation.responded_at,
+        )
+        .join(Participant, Participant.id == Invitation.participant_id)
+        .outerjoin(Account, Account.id == Participant.account_id)
+        .where(
+            Invitation.study_id == study.id,
+            Invitation.response == "interested",
+            Participant.erased_at.is_(None),
+        )
+        .order_by(Invitation.responded_at, Invitation.participant_id)
+    ).all()
+    items = [
+        {
+            "name": name,
+            "email": email,
+            "phone": phone,
+            "preferred_channel": channel,
+            "answered_at": answered_at.isoformat() if answered_at is not None else None,
+        }
+        for name, email, phone, channel, answered_at in rows
+    ]
+    record(
+        session,
+        actor,
+        "respondents.export" if export else "respondents.view",
+        "study",
+        study.id,
+        {"released": len(items)},
+    )
+    return items
+
+
+def respondents_csv(items: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(RESPONDENT_COLUMNS), lineterminator="\r\n")
+    writer.writeheader()
+    for item in items:
+        # A leading = + - @ would run as a formula in a spreadsheet: quote it away.
+        writer.writerow({key: _csv_safe(item.get(key)) for key in RESPONDENT_COLUMNS})
+    return buffer.getvalue()
+
+
+def _csv_safe(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,0 +1,192 @@
+"""Request and response schemas of the JSON API (marshmallow, through APIFlask).
+
+Request schemas raise on unknown fields (marshmallow's default), so a body naming ``status``,
+``id`` or ``organisation_id`` is refused with 422 naming that field: nothing the server owns
+can be set by a request.
+"""
+
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import Boolean, Date, DateTime, Dict, Integer, List, Nested, Raw, String
+from apiflask.validators import Length, OneOf, Range, Regexp
+from marshmallow import RAISE
+
+from panel_service.domain.vocab import APPROVAL_KINDS
+from panel_service.services.studies import MAX_TARGET_ENROLMENT
+
+COUNT_DESCRIPTION = 'A whole number from the small-cell threshold up; below it the words "fewer than 11".'
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class StudyIn(StrictSchema):
+    title = String(required=True, validate=Length(min=1, max=200))
+    summary = String(load_default="", validate=Length(max=5000))
+    criteria = Raw(
+        required=True,
+        metadata={
+            "description": "Eligibility criteria: JSON (ARCHITECTURE §4) or a string in the text form.",
+            "oneOf": [{"type": "object"}, {"type": "string"}],
+        },
+    )
+    invitation_text = String(required=True, validate=Length(min=1, max=10000))
+    site_region = String(required=True, validate=Length(min=2, max=10))
+    target_enrolment = Integer(strict=True, required=True, validate=Range(min=1, max=MAX_TARGET_ENROLMENT))
+
+
+class ApprovalIn(StrictSchema):
+    committee = String(required=True, validate=Length(min=1, max=200))
+    kind = String(required=True, validate=OneOf(APPROVAL_KINDS))
+    reference = String(required=True, validate=Length(min=1, max=100))
+    approved_on = Date(required=True)
+    expires_on = Date(required=True)
+    letter_sha256 = String(
+        required=True, validate=Regexp(r"^[0-9a-fA-F]{64}$", error="must be 64 hexadecimal digits")
+    )
+    version = Integer(
+        strict=True,
+        validate=Range(min=1, max=1_000_000),
+        metadata={
+            "description": "Optional: the version number you reviewed; anything else is refused (409)."
+        },
+    )
+
+
+class RejectIn(StrictSchema):
+    reason = String(required=True, validate=Length(min=1, max=2000))
+    version = Integer(strict=True, validate=Range(min=1, max=1_000_000))
+
+
+class PageQuery(Schema):
+    page = Integer(load_default=1, validate=Range(min=1, max=1_000_000))
+    per_page = Integer(load_default=20, validate=Range(min=1, max=100))
+
+
+class DiffQuery(StrictSchema):
+    from_version = Integer(required=True, data_key="from", validate=Range(min=1, max=1_000_000))
+    to_version = Integer(required=True, data_key="to", validate=Range(min=1, max=1_000_000))
+
+
+class ApprovalOut(Schema):
+    committee = String()
+    kind = String()
+    reference = String()
+    approved_on = Date()
+    expires_on = Date()
+    letter_sha256 = String()
+    letter_filename = String(allow_none=True)
+
+
+class VersionOut(Schema):
+    number = Integer()
+    review_state = String()
+    criteria = Dict()
+    criteria_text = String()
+    invitation_text = String()
+    site_region = String()
+    target_enrolment = Integer()
+    content_hash = String()
+    created_at = DateTime()
+    submitted_at = DateTime(allow_none=True)
+    rejected_at = DateTime(allow_none=True)
+    rejection_reason = String(allow_none=True)
+    approval = Nested(ApprovalOut, allow_none=True)
+
+
+class StudyOut(Schema):
+    id = Integer()
+    organisation_id = Integer()
+    title = String()
+    summary = String()
+    status = String()
+    criteria = Dict(metadata={"description": "Criteria of the newest version, canonical JSON form."})
+    criteria_text = String()
+    invitation_text = String()
+    site_region = String()
+    target_enrolment = Integer()
+    version = Integer(metadata={"description": "Number of the newest version."})
+    active_version = Nested(VersionOut, allow_none=True)
+    pending_version = Nested(VersionOut, allow_none=True)
+    created_at = DateTime()
+    updated_at = DateTime(allow_none=True)
+
+
+class StudyList(Schema):
+    items = List(Nested(StudyOut))
+    total = Integer()
+    page = Integer()
+    per_page = Integer()
+
+
+class VersionList(Schema):
+    items = List(Nested(VersionOut))
+    total = Integer()
+
+
+class DiffOut(Schema):
+    from_version = Integer(data_key="from")
+    to_version = Integer(data_key="to")
+    diff = List(String())
+
+
+class AttritionOut(Schema):
+    criterion = String()
+    remaining = Raw(metadata={"description": COUNT_DESCRIPTION})
+
+
+class FeasibilityOut(Schema):
+    study_id = Integer()
+    version = Integer()
+    criteria = String(metadata={"description": "The criteria counted, in the text form."})
+    criteria_hash = String()
+    on = String(metadata={"description": "The day counted (YYYY-MM-DD, PANEL_TIMEZONE)."})
+    matching = Raw(metadata={"description": COUNT_DESCRIPTION})
+    attrition = List(Nested(AttritionOut))
+
+
+class ProgressOut(Schema):
+    kind = String()
+    started_at = String()
+    finished = Boolean()
+    chunks_done = Integer()
+    chunks_total = Integer()
+    percent_done = Integer()
+
+
+class FunnelOut(Schema):
+    study_id = Integer()
+    status = String()
+    target_enrolment = Integer(allow_none=True)
+    invitations = Raw(metadata={"description": COUNT_DESCRIPTION})
+    by_status = Dict(keys=String(), values=Raw())
+    by_reason = Dict(keys=String(), values=Raw())
+    responses = Dict(keys=String(), values=Raw())
+    answers_per_day = List(Dict())
+    matching_progress = Nested(ProgressOut, allow_none=True)
+
+
+class RespondentOut(Schema):
+    name = String(allow_none=True)
+    email = String(allow_none=True)
+    phone = String(allow_none=True)
+    preferred_channel = String()
+    answered_at = String(allow_none=True)
+
+
+class RespondentList(Schema):
+    items = List(Nested(RespondentOut))
+    total = Integer()
+
+
+class ErrorBody(Schema):
+    code = String()
+    message = String()
+    field_errors = Dict(keys=String(), values=String(), data_key="fields")
+
+
+class ErrorOut(Schema):
+    error = Nested(ErrorBody)

@@ -1,0 +1,474 @@
+"""The JSON API of ARCHITECTURE §8.
+
+Why APIFlask: the app already is an ``APIFlask`` (so plain Flask blueprints, Flask-Login pages and
+this API live in one app), and APIFlask builds the OpenAPI 3 document from the same marshmallow
+schemas that validate requests and shape responses, so the document cannot drift from the
+code. It also brings bearer-token auth (``HTTPTokenAuth``) that shows up in the document as a
+security scheme. flask-smorest would do the schemas equally well but needs its own ``Api``
+object and blueprint class beside the app; Flask-RESTX generates Swagger 2 only.
+
+Errors: every failure leaves this blueprint as ``{"error": {"code", "message", "fields"}}``
+(see ``error_response``): marshmallow messages become ``field: message`` pairs, criteria
+errors keep their JSON path under ``criteria.``, illegal transitions are 409 with the life
+cycle's message, another organisation's study is 404 exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import HTTPTokenAuth
+from apiflask.exceptions import HTTPError
+from flask import Response, g, jsonify, request
+from sqlalchemy import update
+from werkzeug.exceptions import HTTPException
+
+from panel_service.domain.lifecycle import IllegalTransition
+from panel_service.extensions import db_session, settings
+from panel_service.models import Account, ApiToken, Study, StudyVersion
+from panel_service.services import accounts, fhir, studies, study_reports
+from panel_service.services.audit import record
+from panel_service.services.errors import Forbidden, ServiceError
+from panel_service.timeutil import panel_today, utcnow
+from panel_service.web.api import bp
+from panel_service.web.api.schemas import (
+    ApprovalIn,
+    DiffOut,
+    DiffQuery,
+    FeasibilityOut,
+    FunnelOut,
+    PageQuery,
+    RejectIn,
+    RespondentList,
+    StudyIn,
+    StudyList,
+    StudyOut,
+    VersionList,
+)
+from panel_service.web.ratelimits import feasibility_limit
+
+auth = HTTPTokenAuth(scheme="Bearer", description="An API token from `panel tokens create`.")
+
+COORDINATOR = ("coordinator",)
+REVIEWER = ("reviewer", "admin")
+STAFF = ("coordinator", "reviewer", "admin")
+
+
+def error_response(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Response:
+    response = jsonify({"error": {"code": code, "message": message, "fields": fields or {}}})
+    response.status_code = status
+    return response
+
+
+@auth.verify_token
+def _verify_token(token: str) -> Account | None:
+    if not token or len(token) > 200:
+        return None
+    account = accounts.account_for_token(db_session(), token)
+    if account is not None:
+        g.api_account_id = account.id
+        g.api_token_hash = accounts.sha256(token)
+    return account
+
+
+@auth.error_processor
+def _auth_error(error: HTTPError) -> Response:
+    if error.status_code == 401:
+        response = error_response(401, "unauthorized", "A valid bearer token is required.")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="panel"'
+        return response
+    return error_response(403, "forbidden", "This token may not do this.")
+
+
+def actor(*roles: str) -> Account:
+    account = auth.current_user
+    if not isinstance(account, Account) or account.role not in roles:
+        raise Forbidden("Your role may not do this.")
+    return account
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:
+    """marshmallow's nested ``{"json": {"field": ["msg"]}}`` as ``{"field": "msg"}``."""
+    flat: dict[str, str] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = str(key)
+            if not prefix and name in ("json", "query", "form", "files", "headers"):
+                flat.update(_flatten(value, ""))
+                continue
+            if name == "_schema":
+                name = "$"
+            path = f"{prefix}.{name}" if prefix else name
+            if isinstance(key, int):
+                path = f"{prefix}[{key}]"
+            flat.update(_flatten(value, path))
+    elif isinstance(messages, list) and messages and all(isinstance(item, str) for item in messages):
+        flat[prefix or "$"] = "; ".join(messages)
+    elif isinstance(messages, list):
+        for item in messages:
+            flat.update(_flatten(item, prefix))
+    else:
+        flat[prefix or "$"] = str(messages)
+    return flat
+
+
+@bp.errorhandler(ServiceError)
+def _service_error(error: ServiceError) -> Response:
+    db_session().rollback()
+    return error_response(error.status, error.code, error.message, error.fields)
+
+
+@bp.errorhandler(IllegalTransition)
+def _illegal(error: IllegalTransition) -> Response:
+    db_session().rollback()
+    return error_response(409, "illegal_transition", error.message)
+
+
+@bp.errorhandler(HTTPError)
+def _http_error(error: HTTPError) -> Response:
+    fields = _flatten(error.detail) if error.detail else {}
+    if error.status_code == 400 or "Invalid JSON body." in fields.values():
+        return error_response(400, "bad_request", "The request body is not valid JSON.", fields)
+    if error.status_code == 422:
+        return error_response(422, "validation_failed", "Some fields are not valid.", fields)
+    return error_response(error.status_code, "error", error.message or "Error")
+
+
+@bp.errorhandler(HTTPException)
+def _werkzeug_error(error: HTTPException) -> Response:
+    code = {429: "rate_limited", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+        error.code or 400, "bad_request"
+    )
+    message = error.description or error.name
+    if error.code == 429:
+        message = f"Too many requests: the limit is {error.description}. Try again later."
+    response = error_response(error.code or 400, code, message)
+    if error.code == 429:
+        response.headers["Retry-After"] = "60"
+    return response
+
+
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def _unrouted(error: HTTPException) -> Response | HTTPException:
+    """A path under /api/v1/ that matches no route still answers in the API's error shape;
+    every other path keeps the app's own error page."""
+    if not request.path.startswith(bp.url_prefix or "/api/v1"):
+        return error
+    code = "not_found" if error.code == 404 else "method_not_allowed"
+    response = error_response(error.code or 404, code, error.description or error.name)
+    if error.code == 405:
+        response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
+    return response
+
+
+@bp.errorhandler(RecursionError)
+def _too_deep(_error: RecursionError) -> Response:
+    return error_response(
+        400, "bad_request", "The request body is nested too deeply.", {"$": "nested too deeply"}
+    )
+
+
+def _fields(data: dict[str, Any]) -> studies.StudyFields:
+    return studies.StudyFields(
+        title=data["title"],
+        summary=data.get("summary", ""),
+        criteria=data["criteria"],
+        invitation_text=data["invitation_text"],
+        site_region=data["site_region"],
+        target_enrolment=data["target_enrolment"],
+    )
+
+
+def version_json(version: StudyVersion | None) -> dict[str, Any] | None:
+    if version is None:
+        return None
+    approval = version.approval
+    return {
+        "number": version.number,
+        "review_state": version.review_state,
+        "criteria": version.criteria,
+        "criteria_text": studies.criteria_text(version),
+        "invitation_text": version.invitation_text,
+        "site_region": version.site_region,
+        "target_enrolment": version.target_enrolment,
+        "content_hash": version.content_hash,
+        "created_at": version.created_at,
+        "submitted_at": version.submitted_at,
+        "rejected_at": version.rejected_at,
+        "rejection_reason": version.rejection_reason,
+        "approval": None
+        if approval is None
+        else {
+            "committee": approval.committee,
+            "kind": approval.kind,
+            "reference": approval.reference,
+            "approved_on": approval.approved_on,
+            "expires_on": approval.expires_on,
+            "letter_sha256": approval.letter_sha256,
+            "letter_filename": approval.letter_filename,
+        },
+    }
+
+
+def study_json(study: Study) -> dict[str, Any]:
+    latest = study.latest_version
+    assert latest is not None
+    return {
+        "id": study.id,
+        "organisation_id": study.organisation_id,
+        "title": study.title,
+        "summary": study.summary,
+        "status": study.status,
+        "criteria": latest.criteria,
+        "criteria_text": studies.criteria_text(latest),
+        "invitation_text": latest.invitation_text,
+        "site_region": latest.site_region,
+        "target_enrolment": latest.target_enrolment,
+        "version": latest.number,
+        "active_version": version_json(study.active_version),
+        "pending_version": version_json(studies.pending_version(study)),
+        "created_at": study.created_at,
+        "updated_at": study.updated_at,
+    }
+
+
+def _committed(study: Study) -> dict[str, Any]:
+    session = db_session()
+    session.commit()
+    session.refresh(study)
+    return study_json(study)
+
+
+def _doc(*extra: int) -> dict[str, Any]:
+    responses: dict[int, Any] = {
+        401: "Missing or invalid token",
+        403: "Role not allowed",
+        404: "No such study",
+    }
+    messages = {409: "Illegal transition", 422: "Invalid body", 429: "Rate limited", 400: "Malformed body"}
+    for status in extra:
+        responses[status] = messages[status]
+    return {"responses": responses}
+
+
+@bp.post("/studies")
+@bp.auth_required(auth)
+@bp.input(StudyIn, arg_name="body")
+@bp.output(StudyOut, status_code=201)
+@bp.doc(summary="Create a study (draft, version 1)", **_doc(400, 422))
+def create_study(body: dict[str, Any]) -> dict[str, Any]:
+    study = studies.create_study(db_session(), actor(*COORDINATOR), _fields(body))
+    return _committed(study)
+
+
+@bp.get("/studies/<int:study_id>")
+@bp.auth_required(auth)
+@bp.output(StudyOut)
+@bp.doc(summary="One study with its active and pending versions", **_doc())
+def get_study(study_id: int) -> dict[str, Any]:
+    study = studies.get_study(db_session(), actor(*STAFF), study_id)
+    db_session().commit()
+    return study_json(study)
+
+
+@bp.get("/studies")
+@bp.auth_required(auth)
+@bp.input(PageQuery, location="query", arg_name="paging")
+@bp.output(StudyList)
+@bp.doc(summary="List the studies you may see", **_doc())
+def list_studies(paging: dict[str, int]) -> dict[str, Any]:
+    account = actor(*STAFF)
+    rows, total = studies.list_studies(
+        db_session(), account, page=paging["page"], per_page=paging["per_page"]
+    )
+    db_session().commit()
+    return {"items": [study_json(study) for study in rows], "total": total, **paging}
+
+
+@bp.put("/studies/<int:study_id>")
+@bp.auth_required(auth)
+@bp.input(StudyIn, arg_name="body")
+@bp.output(StudyOut)
+@bp.doc(summary="Edit a study; changed content makes a new version (§5)", **_doc(400, 409, 422))
+def update_study(study_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    study = studies.update_study(db_session(), actor(*COORDINATOR), study_id, _fields(body))
+    return _committed(study)
+
+
+@bp.get("/studies/<int:study_id>/versions")
+@bp.auth_required(auth)
+@bp.output(VersionList)
+@bp.doc(summary="Version history, newest first", **_doc())
+def list_versions(study_id: int) -> dict[str, Any]:
+    session = db_session()
+    study = studies.get_study(session, actor(*STAFF), study_id)
+    versions = studies.versions_of(session, study)
+    session.commit()
+    return {"items": [version_json(version) for version in versions], "total": len(versions)}
+
+
+@bp.get("/studies/<int:study_id>/diff")
+@bp.auth_required(auth)
+@bp.input(DiffQuery, location="query", arg_name="query")
+@bp.output(DiffOut)
+@bp.doc(summary="Unified diff of two versions, criteria in the text form", **_doc(422))
+def diff_versions(study_id: int, query: dict[str, int]) -> dict[str, Any]:
+    session = db_session()
+    study = studies.get_study(session, actor(*STAFF), study_id)
+    lines = studies.diff_versions(session, study, query["from_version"], query["to_version"])
+    session.commit()
+    return {"from_version": query["from_version"], "to_version": query["to_version"], "diff": lines}
+
+
+def _transition(name: str, study_id: int) -> dict[str, Any]:
+    session = db_session()
+    account = actor(*COORDINATOR)
+    today = panel_today(settings())
+    if name == "submit":
+        study = studies.submit_study(session, account, study_id)
+    elif name == "recruit":
+        study = studies.recruit_study(session, account, study_id, today=today)
+    elif name == "pause":
+        study = studies.pause_study(session, account, study_id)
+    else:
+        study = studies.close_study(session, account, study_id)
+    return _committed(study)
+
+
+@bp.post("/studies/<int:study_id>/submit")
+@bp.auth_required(auth)
+@bp.output(StudyOut)
+@bp.doc(summary="Submit the newest version for ethics review", **_doc(409))
+def submit_study(study_id: int) -> dict[str, Any]:
+    return _transition("submit", study_id)
+
+
+@bp.post("/studies/<int:study_id>/recruit")
+@bp.auth_required(auth)
+@bp.output(StudyOut)
+@bp.doc(summary="Start or resume recruiting (needs an approval in force)", **_doc(409))
+def recruit_study(study_id: int) -> dict[str, Any]:
+    return _transition("recruit", study_id)
+
+
+@bp.post("/studies/<int:study_id>/pause")
+@bp.auth_required(auth)
+@bp.output(StudyOut)
+@bp.doc(summary="Pause recruiting; pending invitations are cancelled", **_doc(409))
+def pause_study(study_id: int) -> dict[str, Any]:
+    return _transition("pause", study_id)
+
+
+@bp.post("/studies/<int:study_id>/close")
+@bp.auth_required(auth)
+@bp.output(StudyOut)
+@bp.doc(summary="Close the study; pending invitations are cancelled", **_doc(409))
+def close_study(study_id: int) -> dict[str, Any]:
+    return _transition("close", study_id)
+
+
+@bp.post("/studies/<int:study_id>/approval")
+@bp.auth_required(auth)
+@bp.input(ApprovalIn, arg_name="body")
+@bp.output(StudyOut)
+@bp.doc(summary="Record the ethics approval of the submitted version (reviewers)", **_doc(400, 409, 422))
+def approve_study(study_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    fields = studies.ApprovalFields(
+        committee=body["committee"],
+        kind=body["kind"],
+        reference=body["reference"],
+        approved_on=body["approved_on"],
+        expires_on=body["expires_on"],
+        letter_sha256=body["letter_sha256"],
+        version=body.get("version"),
+    )
+    study = studies.approve_study(
+        db_session(), actor(*STAFF), study_id, fields, today=panel_today(settings())
+    )
+    return _committed(study)
+
+
+@bp.post("/studies/<int:study_id>/reject")
+@bp.auth_required(auth)
+@bp.input(RejectIn, arg_name="body")
+@bp.output(StudyOut)
+@bp.doc(summary="Reject the submitted version, with a reason (reviewers)", **_doc(400, 409, 422))
+def reject_study(study_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    study = studies.reject_study(
+        db_session(), actor(*STAFF), study_id, body["reason"], version=body.get("version")
+    )
+    return _committed(study)
+
+
+@bp.get("/studies/<int:study_id>/feasibility")
+@bp.auth_required(auth)
+@feasibility_limit()
+@bp.output(FeasibilityOut)
+@bp.doc(summary="How many volunteers would be invited now, with per-criterion attrition", **_doc(429))
+def feasibility(study_id: int) -> dict[str, Any]:
+    session = db_session()
+    account = actor(*COORDINATOR)
+    study = studies.get_study(session, account, study_id)
+    result = study_reports.feasibility(
+        session, account, study, today=panel_today(settings()), threshold=settings().small_cell_threshold
+    )
+    session.commit()
+    return result.as_dict()
+
+
+@bp.get("/studies/<int:study_id>/funnel")
+@bp.auth_required(auth)
+@bp.output(FunnelOut)
+@bp.doc(summary="Invitations per status and reason, matching progress, answers per day", **_doc())
+def funnel(study_id: int) -> dict[str, Any]:
+    session = db_session()
+    study = studies.get_study(session, actor(*COORDINATOR), study_id)
+    result = study_reports.funnel(session, study, threshold=settings().small_cell_threshold)
+    session.commit()
+    return result
+
+
+@bp.get("/studies/<int:study_id>/respondents")
+@bp.auth_required(auth)
+@bp.output(RespondentList)
+@bp.doc(summary="Contact details of the volunteers who answered interested (audited)", **_doc())
+def respondents(study_id: int) -> dict[str, Any]:
+    session = db_session()
+    account = actor(*COORDINATOR)
+    study = studies.get_study(session, account, study_id)
+    items = study_reports.respondents(session, account, study)
+    session.commit()
+    return {"items": items, "total": len(items)}
+
+
+@bp.get("/studies/<int:study_id>/fhir")
+@bp.auth_required(auth)
+@bp.doc(summary="The study as a FHIR R4 ResearchStudy with a contained eligibility Group", **_doc())
+def fhir_study(study_id: int) -> Response:
+    session = db_session()
+    study = studies.get_study(session, actor(*STAFF), study_id)
+    version = study.active_version or study.latest_version
+    assert version is not None
+    body = fhir.research_study(study, version, settings().base_url)
+    session.commit()
+    response = jsonify(body)
+    response.mimetype = "application/fhir+json"
+    return response
+
+
+@bp.delete("/tokens/current")
+@bp.auth_required(auth)
+@bp.output({}, status_code=204)
+@bp.doc(summary="Revoke the token this request is made with", responses={401: "Missing or invalid token"})
+def revoke_current_token() -> tuple[str, int]:
+    session = db_session()
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == g.api_token_hash, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    account = actor(*STAFF, "participant")
+    record(session, account, "token.revoke", "account", account.id, {})
+    session.commit()
+    return "", 204

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from panel_service.services.studies import MAX_TARGET_ENROLMENT
+
+
+class StudyForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(message="Enter a title."), Length(max=200)])
+    summary = TextAreaField("Summary", validators=[Optional(), Length(max=5000)])
+    criteria = TextAreaField(
+        "Eligibility criteria",
+        validators=[DataRequired(message="Enter the criteria."), Length(max=20000)],
+        render_kw={"rows": 6, "spellcheck": "false", "data-criteria-editor": "1"},
+    )
+    invitation_text = TextAreaField(
+        "Invitation text (what volunteers read)",
+        validators=[DataRequired(message="Enter the invitation text."), Length(max=10000)],
+        render_kw={"rows": 6},
+    )
+    site_region = StringField(
+        "Site region (ISO 3166-2, e.g. DK-84)",
+        validators=[DataRequired(message="Enter the region where the study runs."), Length(max=10)],
+    )
+    target_enrolment = IntegerField(
+        "Target enrolment",
+        validators=[
+            DataRequired(message="Enter the number of participants you aim to enrol."),
+            NumberRange(min=1, max=MAX_TARGET_ENROLMENT),
+        ],
+    )
+
+
+class ActionForm(FlaskForm):
+    """An empty form: a button that posts with its CSRF token."""

@@ -1,0 +1,298 @@
+"""Coordinator pages: studies, versions, diff, feasibility, funnel, respondents (server-rendered).
+
+Every form posts with a CSRF token; nothing needs JavaScript. ``static/js/criteria-editor.js``
+only adds checking the criteria as you type, through ``criteria_check``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.wrappers import Response as BaseResponse
+
+from panel_service.domain.criteria import CriteriaError, CriteriaSyntaxError, parse_any, to_json, to_text
+from panel_service.domain.lifecycle import IllegalTransition
+from panel_service.extensions import db_session, settings
+from panel_service.models import Account, Study
+from panel_service.services import studies, study_reports
+from panel_service.services.errors import Conflict, ServiceError, ValidationFailed
+from panel_service.timeutil import panel_today
+from panel_service.web.auth import current, role_required
+from panel_service.web.coordinators import bp
+from panel_service.web.coordinators.forms import ActionForm, StudyForm
+from panel_service.web.ratelimits import feasibility_limit
+
+PER_PAGE = 20
+ACTIONS = ("submit", "recruit", "pause", "close")
+
+
+def _account() -> Account:
+    return current().account()
+
+
+def _study(study_id: int) -> Study:
+    try:
+        return studies.get_study(db_session(), _account(), study_id)
+    except ServiceError:
+        abort(404)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf(_error: CSRFError) -> tuple[str, int]:
+    return render_template(
+        "coordinators/problem.html", message="The form expired. Go back and try again."
+    ), 400
+
+
+@bp.errorhandler(429)
+def _too_many(_error: Exception) -> tuple[str, int]:
+    message = (
+        "You have asked for feasibility counts many times in a short while. To protect volunteers,"
+        " the number of such queries is limited; try again later."
+    )
+    return render_template("coordinators/problem.html", message=message), 429
+
+
+@bp.get("/studies", endpoint="studies")
+@role_required("coordinator")
+def studies_list() -> str:
+    page = request.args.get("page", 1, type=int) or 1
+    page = max(1, min(page, 100_000))
+    rows, total = studies.list_studies(db_session(), _account(), page=page, per_page=PER_PAGE)
+    pages = max(1, -(-total // PER_PAGE))
+    return render_template("coordinators/studies.html", studies=rows, page=page, pages=pages, total=total)
+
+
+def _apply_errors(form: StudyForm, error: ValidationFailed) -> None:
+    for path, message in error.fields.items():
+        name = _field_name(path)
+        field = getattr(form, name, None)
+        if field is None:
+            form.form_errors.append(f"{path}: {message}")
+            continue
+        shown = message if path == name else f"{path.removeprefix('criteria.')}: {message}"
+        field.errors = [*list(field.errors), shown]
+
+
+def _also_check(form: StudyForm) -> None:
+    """When the form itself failed, still show what the service would say about the other
+    fields (the criteria above all), so one submit shows every problem."""
+    try:
+        studies.clean_fields(_fields(form))
+    except ValidationFailed as error:
+        already = {name for name, errors in form.errors.items() if errors}
+        _apply_errors(
+            form,
+            ValidationFailed(
+                error.message,
+                {path: message for path, message in error.fields.items() if _field_name(path) not in already},
+            ),
+        )
+
+
+def _field_name(path: str) -> str:
+    return path.split(".", 1)[0].split("[", 1)[0]
+
+
+def _fields(form: StudyForm) -> studies.StudyFields:
+    return studies.StudyFields(
+        title=form.title.data or "",
+        summary=form.summary.data or "",
+        criteria=form.criteria.data or "",
+        invitation_text=form.invitation_text.data or "",
+        site_region=form.site_region.data or "",
+        target_enrolment=form.target_enrolment.data or 0,
+    )
+
+
+@bp.route("/studies/new", methods=["GET", "POST"])
+@role_required("coordinator")
+def study_new() -> Any:
+    form = StudyForm()
+    if form.validate_on_submit():
+        session = db_session()
+        try:
+            study = studies.create_study(session, _account(), _fields(form))
+        except ValidationFailed as error:
+            session.rollback()
+            _apply_errors(form, error)
+        else:
+            session.commit()
+            flash("Study created as a draft.")
+            return redirect(url_for("coordinators.study", study_id=study.id))
+    elif form.is_submitted():
+        _also_check(form)
+    return render_template("coordinators/study_form.html", form=form, study=None), 422 if form.errors else 200
+
+
+@bp.route("/studies/<int:study_id>/edit", methods=["GET", "POST"])
+@role_required("coordinator")
+def study_edit(study_id: int) -> Any:
+    study = _study(study_id)
+    latest = study.latest_version
+    assert latest is not None
+    form = StudyForm()
+    if request.method == "GET":
+        form.title.data = study.title
+        form.summary.data = study.summary
+        form.criteria.data = studies.criteria_text(latest)
+        form.invitation_text.data = latest.invitation_text
+        form.site_region.data = latest.site_region
+        form.target_enrolment.data = latest.target_enrolment
+    elif form.validate_on_submit():
+        session = db_session()
+        try:
+            studies.update_study(session, _account(), study.id, _fields(form))
+        except ValidationFailed as error:
+            session.rollback()
+            _apply_errors(form, error)
+        except (Conflict, IllegalTransition) as error:
+            session.rollback()
+            form.form_errors.append(str(getattr(error, "message", error)))
+        else:
+            session.commit()
+            flash("Study saved.")
+            return redirect(url_for("coordinators.study", study_id=study.id))
+    else:
+        _also_check(form)
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("coordinators/study_form.html", form=form, study=study), status
+
+
+@bp.get("/studies/<int:study_id>")
+@role_required("coordinator")
+def study(study_id: int) -> str:
+    found = _study(study_id)
+    versions = studies.versions_of(db_session(), found)
+    return render_template(
+        "coordinators/study.html",
+        study=found,
+        versions=versions,
+        pending=studies.pending_version(found),
+        criteria_text=studies.criteria_text,
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/studies/<int:study_id>/<any(submit, recruit, pause, close):action>")
+@role_required("coordinator")
+def study_action(study_id: int, action: str) -> BaseResponse:
+    form = ActionForm()
+    _study(study_id)
+    if not form.validate_on_submit():
+        abort(400)
+    session = db_session()
+    account = _account()
+    try:
+        if action == "submit":
+            studies.submit_study(session, account, study_id)
+        elif action == "recruit":
+            studies.recruit_study(session, account, study_id, today=panel_today(settings()))
+        elif action == "pause":
+            studies.pause_study(session, account, study_id)
+        else:
+            studies.close_study(session, account, study_id)
+    except (ServiceError, IllegalTransition) as error:
+        session.rollback()
+        flash(str(getattr(error, "message", error)))
+    else:
+        session.commit()
+        flash(
+            {
+                "submit": "Submitted for ethics review.",
+                "recruit": "Recruiting.",
+                "pause": "Paused.",
+                "close": "Closed.",
+            }[action]
+        )
+    return redirect(url_for("coordinators.study", study_id=study_id))
+
+
+@bp.get("/studies/<int:study_id>/diff")
+@role_required("coordinator")
+def study_diff(study_id: int) -> Any:
+    found = _study(study_id)
+    latest = found.latest_version
+    assert latest is not None
+    new = request.args.get("to", latest.number, type=int) or latest.number
+    old = request.args.get("from", max(1, new - 1), type=int) or 1
+    try:
+        lines = studies.diff_versions(db_session(), found, old, new)
+    except ServiceError:
+        abort(404)
+    return render_template("coordinators/diff.html", study=found, lines=lines, old=old, new=new)
+
+
+@bp.get("/studies/<int:study_id>/feasibility")
+@role_required("coordinator")
+@feasibility_limit()
+def study_feasibility(study_id: int) -> str:
+    found = _study(study_id)
+    session = db_session()
+    result = study_reports.feasibility(
+        session, _account(), found, today=panel_today(settings()), threshold=settings().small_cell_threshold
+    )
+    session.commit()
+    return render_template("coordinators/feasibility.html", study=found, result=result)
+
+
+@bp.get("/studies/<int:study_id>/funnel")
+@role_required("coordinator")
+def study_funnel(study_id: int) -> str:
+    found = _study(study_id)
+    result = study_reports.funnel(db_session(), found, threshold=settings().small_cell_threshold)
+    return render_template("coordinators/funnel.html", study=found, funnel=result)
+
+
+@bp.get("/studies/<int:study_id>/respondents")
+@role_required("coordinator")
+def study_respondents(study_id: int) -> str:
+    found = _study(study_id)
+    session = db_session()
+    items = study_reports.respondents(session, _account(), found)
+    session.commit()
+    return render_template("coordinators/respondents.html", study=found, items=items)
+
+
+@bp.get("/studies/<int:study_id>/respondents.csv")
+@role_required("coordinator")
+def study_respondents_csv(study_id: int) -> Response:
+    found = _study(study_id)
+    session = db_session()
+    items = study_reports.respondents(session, _account(), found, export=True)
+    session.commit()
+    response = make_response(study_reports.respondents_csv(items))
+    response.mimetype = "text/csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="study-{found.id}-respondents.csv"'
+    return response
+
+
+@bp.post("/criteria/check")
+@role_required("coordinator")
+def criteria_check() -> Response:
+    """Validation as you type (criteria-editor.js): the normal form or each error with its path.
+    Same rules as saving; CSRF token in the X-CSRFToken header."""
+    payload = request.get_json(silent=True)
+    source = payload.get("criteria") if isinstance(payload, dict) else None
+    if not isinstance(source, str | dict):
+        return jsonify({"ok": False, "errors": [{"path": "$", "message": 'send {"criteria": ...}'}]})
+    try:
+        node = parse_any(source)
+    except CriteriaSyntaxError as error:
+        return jsonify(
+            {
+                "ok": False,
+                "errors": [{"path": "$", "message": issue.message} for issue in error.issues],
+                "line": error.line,
+                "column": error.column,
+            }
+        )
+    except CriteriaError as error:
+        return jsonify(
+            {"ok": False, "errors": [{"path": i.path, "message": i.message} for i in error.issues]}
+        )
+    except RecursionError:
+        return jsonify({"ok": False, "errors": [{"path": "$", "message": "nested too deeply"}]})
+    return jsonify({"ok": True, "text": to_text(node), "json": to_json(node)})

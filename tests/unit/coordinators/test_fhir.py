@@ -1,0 +1,49 @@
+"""The FHIR R4 export of studies, validated with fhir.resources (its R4B package: fhir.resources 8
+ships R5 at the top level plus R4B and STU3; R4B's ResearchStudy and Group are R4's)."""
+
+from __future__ import annotations
+
+import pytest
+from fhir.resources.R4B.researchstudy import ResearchStudy
+
+from panel_service.domain.criteria import parse_any, to_json
+from panel_service.models import Study, StudyVersion
+from panel_service.services.fhir import FHIR_STATUS, research_study
+
+
+def build(criteria: str, status: str = "recruiting") -> dict[str, object]:
+    study = Study(id=7, organisation_id=1, title="Magnesium", summary="", status=status)
+    version = StudyVersion(
+        number=2,
+        criteria=to_json(parse_any(criteria)),
+        invitation_text="Hi",
+        site_region="DK-84",
+        target_enrolment=40,
+    )
+    return research_study(study, version, "https://panel.example.org")
+
+
+@pytest.mark.parametrize(
+    "criteria",
+    [
+        "age between 18 and 75 and has condition G25.8 and not (has condition N17-N19 or has condition D66"
+        " or pregnant) and not takes A12CC",
+        "sex = female and smoker and bmi >= 30 and region = DK-84",
+        "age >= 18 and (has condition E11 or takes A10BA02)",
+        "not (age < 18 and smoker)",
+        "height_cm between 150 and 200 or weight_kg <= 120",
+        "region in (DK-84, DK-85) and sex != male",
+    ],
+)
+def test_every_shape_validates(criteria: str) -> None:
+    resource = ResearchStudy.model_validate(build(criteria))
+    group = resource.contained[0]
+    assert group.characteristic, criteria
+    for characteristic in group.characteristic:
+        assert characteristic.code is not None and characteristic.exclude is not None
+
+
+@pytest.mark.parametrize("status", sorted(FHIR_STATUS))
+def test_every_status_maps_to_a_valid_research_study_status(status: str) -> None:
+    resource = ResearchStudy.model_validate(build("age >= 18", status))
+    assert resource.status == FHIR_STATUS[status]
