@@ -1,0 +1,189 @@
+"""Why a profile does or does not meet criteria, leaf by leaf, in words a volunteer understands."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from panel_service.domain.criteria.evaluate import Facts, compile_criteria, field_test, profile_facts
+from panel_service.domain.criteria.json_form import join_path
+from panel_service.domain.criteria.model import (
+    All,
+    Any,
+    Condition,
+    FieldLeaf,
+    Leaf,
+    Medication,
+    Node,
+    Not,
+    Truth,
+)
+from panel_service.domain.criteria.text_form import to_text
+from panel_service.domain.criteria.vocabulary import ATC_SUBSTANCE_LENGTH, System, nearest_term
+from panel_service.domain.profile import ProfileData, display_icd10
+
+REGION_NAMES = {
+    "DK-81": "the North Denmark Region",
+    "DK-82": "the Central Denmark Region",
+    "DK-83": "the Region of Southern Denmark",
+    "DK-84": "the Capital Region of Denmark",
+    "DK-85": "Region Zealand",
+}
+COUNTABLE_ENDINGS = ("supplement", "inhibitor", "blocker", "inhaler", "pill", "tablet", "thinner", "statin")
+QUESTIONS = {
+    "age": "What is your date of birth?",
+    "sex": "What is your sex?",
+    "region": "Which region do you live in?",
+    "bmi": "What are your height and weight?",
+    "height_cm": "How tall are you, in centimetres?",
+    "weight_kg": "How much do you weigh, in kilograms?",
+    "smoker": "Do you smoke?",
+    "pregnant": "Are you pregnant?",
+}
+UNANSWERED = {
+    "age": "you have not told us your date of birth",
+    "sex": "you have not told us your sex",
+    "region": "you have not told us where you live",
+    "bmi": "we cannot work out your BMI because you have not told us both your height and weight",
+    "height_cm": "you have not told us your height",
+    "weight_kg": "you have not told us your weight",
+    "smoker": "you have not told us whether you smoke",
+    "pregnant": "you have not told us whether you are pregnant",
+}
+
+
+@dataclass(frozen=True)
+class LeafExplanation:
+    path: str  # JSON path of the leaf in the canonical form, e.g. "all[2].not.any[0]"
+    criterion: str  # the leaf in the text form, e.g. "has condition N17-N19"
+    result: Truth  # of the leaf itself, before any "not" above it
+    negated: bool  # an odd number of "not" above it: the study wants this to be false
+    sentence: str
+    question: str | None  # for an unknown leaf: the question whose answer would settle it
+
+
+@dataclass(frozen=True)
+class Explanation:
+    result: Truth
+    leaves: tuple[LeafExplanation, ...]
+
+
+def explain(node: Node, profile: ProfileData, on: dt.date) -> Explanation:
+    facts = profile_facts(profile, on)
+    explained: list[LeafExplanation] = []
+    _walk(node, "$", False, facts, explained)
+    return Explanation(compile_criteria(node)(facts), tuple(explained))
+
+
+def _walk(node: Node, path: str, negated: bool, facts: Facts, out: list[LeafExplanation]) -> None:
+    if isinstance(node, All | Any):
+        key = "all" if isinstance(node, All) else "any"
+        for index, child in enumerate(node.children):
+            _walk(child, join_path(join_path(path, key), index), negated, facts, out)
+    elif isinstance(node, Not):
+        _walk(node.child, join_path(path, "not"), not negated, facts, out)
+    else:
+        out.append(_explain_leaf(node, path, negated, facts))
+
+
+def _explain_leaf(leaf: Leaf, path: str, negated: bool, facts: Facts) -> LeafExplanation:
+    result = compile_criteria(leaf)(facts)
+    if isinstance(leaf, Condition | Medication):
+        sentence, question = _codes_sentence(leaf, result, facts)
+    else:
+        sentence = _field_sentence(leaf, result, facts)
+        question = QUESTIONS[leaf.field] if result is Truth.UNKNOWN else None
+    return LeafExplanation(path, to_text(leaf), result, negated, sentence, question)
+
+
+def _code_name(system: System, code: str, display: str) -> str:
+    term = nearest_term(system, code)
+    if term is None:
+        return display
+    if term.code.replace(".", "") == code.replace(".", ""):
+        return f"{_with_article(system, code, term.plain_name)} ({display})"
+    return f"{_lower(term.name)} ({display})"
+
+
+def _with_article(system: System, code: str, phrase: str) -> str:
+    """ "a magnesium supplement": ATC groups are things one takes one of; substances are not."""
+    if system != "atc" or len(code) == ATC_SUBSTANCE_LENGTH or not phrase.endswith(COUNTABLE_ENDINGS):
+        return phrase
+    return f"{'an' if phrase[0] in 'aeiou' else 'a'} {phrase}"
+
+
+def _lower(name: str) -> str:
+    return name if len(name) > 1 and name[1].isupper() else name[:1].lower() + name[1:]
+
+
+def _codes_sentence(leaf: Condition | Medication, result: Truth, facts: Facts) -> tuple[str, str | None]:
+    is_condition = isinstance(leaf, Condition)
+    system: System = "icd10" if is_condition else "atc"
+    is_range = isinstance(leaf, Condition) and leaf.range_end is not None
+    wanted = _code_name(system, leaf.display if is_range else leaf.code, leaf.display)
+    if result is Truth.UNKNOWN:
+        if is_condition:
+            return (
+                "you have not told us about your health conditions yet",
+                f"Have you been diagnosed with {wanted}?",
+            )
+        return "you have not told us which medicines you take yet", f"Do you take {wanted}?"
+    codes = (facts.conditions if is_condition else facts.medications) or ()
+    if result is Truth.FALSE:
+        listed = "health conditions" if is_condition else "medicines"
+        return f"you told us your {listed}, and {wanted} is not among them", None
+    matched = next(code for code in codes if leaf.matches(code))
+    shown = display_icd10(matched) if is_condition else matched
+    name = _code_name(system, matched, shown)
+    if is_condition:
+        return f"you told us you have {name}", None
+    if matched != leaf.code:
+        return f"you told us you take {name}, which is {wanted}", None
+    return f"you told us you take {name}", None
+
+
+def _field_sentence(leaf: FieldLeaf, result: Truth, facts: Facts) -> str:
+    value = getattr(facts, leaf.field)
+    if result is Truth.UNKNOWN:
+        return UNANSWERED[leaf.field]
+    if leaf.field == "pregnant":
+        if facts.sex == "male":
+            return "you told us your sex is male, so we count you as not pregnant"
+        return "you told us you are pregnant" if value else "you told us you are not pregnant"
+    if leaf.field == "smoker":
+        return "you told us you smoke" if value else "you told us you do not smoke"
+    fact = _known_fact(leaf.field, value)
+    wanted = _wanted(leaf)
+    meets = field_test(leaf)(value)
+    return f"{fact}, and {'that is' if meets else 'that is not'} {wanted}"
+
+
+def _known_fact(field: str, value: object) -> str:
+    if field == "age":
+        return f"you are {value}"
+    if field == "bmi":
+        return f"your BMI, from the height and weight you told us, is {value}"
+    if field == "height_cm":
+        return f"you told us your height is {value} cm"
+    if field == "weight_kg":
+        return f"you told us your weight is {value} kg"
+    if field == "region":
+        return f"you told us you live in {REGION_NAMES.get(str(value), str(value))}"
+    return f"you told us your sex is {value}"
+
+
+def _wanted(leaf: FieldLeaf) -> str:
+    if leaf.op == "between":
+        low, high = leaf.value  # type: ignore[str-unpack,misc]
+        return f"between {low} and {high}"
+    if leaf.op == "in":
+        return "one of " + ", ".join(str(item) for item in leaf.value)  # type: ignore[union-attr]
+    words = {
+        "eq": "",
+        "ne": "other than ",
+        "lt": "below ",
+        "le": "at most ",
+        "gt": "above ",
+        "ge": "at least ",
+    }
+    return f"{words[leaf.op]}{leaf.value}".strip()

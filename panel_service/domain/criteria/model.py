@@ -1,0 +1,119 @@
+"""The criteria tree: frozen dataclasses, hashable, so compiled forms can be cached by value."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from panel_service.domain.profile import display_icd10
+
+Scalar: TypeAlias = bool | int | float | str
+FieldValue: TypeAlias = Scalar | tuple[Scalar, ...]
+
+NUMERIC_FIELDS = ("age", "bmi", "height_cm", "weight_kg")
+CHOICE_FIELDS = ("sex", "region")
+BOOLEAN_FIELDS = ("smoker", "pregnant")
+FIELDS = ("age", "sex", "region", "bmi", "height_cm", "weight_kg", "smoker", "pregnant")
+OPS = ("eq", "ne", "lt", "le", "gt", "ge", "between", "in")
+OPS_BY_FIELD_KIND = {
+    "numeric": OPS,
+    "choice": ("eq", "ne", "in"),
+    "boolean": ("eq", "ne"),
+}
+# The op whose result is the negation of each op, for a known value.
+NEGATED_OP = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "le": "gt", "gt": "le"}
+
+
+def field_kind(field: str) -> str:
+    if field in NUMERIC_FIELDS:
+        return "numeric"
+    if field in BOOLEAN_FIELDS:
+        return "boolean"
+    return "choice"
+
+
+class Truth(enum.IntEnum):
+    """Kleene's three values, ordered so that ``and`` is ``min``, ``or`` is ``max``, ``not`` is ``2 - x``."""
+
+    FALSE = 0
+    UNKNOWN = 1
+    TRUE = 2
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    def negate(self) -> Truth:
+        return Truth(2 - self.value)
+
+
+@dataclass(frozen=True)
+class All:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Any:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True)
+class FieldLeaf:
+    """``value`` is a scalar, or a ``(low, high)`` pair for ``between``, or a sorted tuple for ``in``."""
+
+    field: str
+    op: str
+    value: FieldValue
+
+
+@dataclass(frozen=True)
+class Condition:
+    """ICD-10 code (normalised, no dot: ``G258``) matching its descendants, or a category range.
+
+    For a range ``N17-N19``, ``code`` is ``N17`` and ``range_end`` is ``N19``.
+    """
+
+    code: str
+    range_end: str | None = None
+
+    @property
+    def display(self) -> str:
+        if self.range_end is not None:
+            return f"{self.code}-{self.range_end}"
+        return display_icd10(self.code)
+
+    def matches(self, code: str) -> bool:
+        if self.range_end is not None:
+            return self.code <= code[:3] <= self.range_end
+        return code.startswith(self.code)
+
+
+@dataclass(frozen=True)
+class Medication:
+    """ATC code of any level (``A12CC``), matching its descendants (``A12CC05``)."""
+
+    code: str
+
+    @property
+    def display(self) -> str:
+        return self.code
+
+    def matches(self, code: str) -> bool:
+        return code.startswith(self.code)
+
+
+Leaf: TypeAlias = FieldLeaf | Condition | Medication
+Node: TypeAlias = All | Any | Not | FieldLeaf | Condition | Medication
+
+
+def leaves(node: Node) -> list[Leaf]:
+    if isinstance(node, All | Any):
+        return [leaf for child in node.children for leaf in leaves(child)]
+    if isinstance(node, Not):
+        return leaves(node.child)
+    return [node]

@@ -1,0 +1,269 @@
+"""Criteria compiled to SQLAlchemy Core over ``profiles`` and the code tables, for all profiles at once.
+
+Only a definite TRUE may match (P1), so instead of leaning on SQL's NULL logic the compiler
+works by polarity: for every node it can build an expression that is TRUE exactly when the node
+is TRUE, or one that is TRUE exactly when the node is FALSE. ``not`` swaps the two, ``all`` and
+``any`` become ``AND``/``OR`` of the wanted polarity, and each leaf spells both out with the
+unanswered case excluded (a NULL column makes a comparison NULL, never TRUE; an unanswered code
+list fails its ``*_answered`` guard). Whatever NULLs appear inside are therefore harmless: no
+expression is ever negated by SQL, and ``WHERE`` keeps only TRUE.
+
+Shapes (PERFORMANCE-NOTES): codes are matched as index ranges on the ``(code, participant_id)``
+indexes (``code >= 'N17' AND code < 'N1:'``); code tests that sit in one ``any`` (or under one
+``not any``) of the same kind are merged into a single subquery over the union of their ranges;
+the subquery is a correlated ``EXISTS`` on PostgreSQL (hash semi/anti joins) and ``participant_id
+IN (SELECT ...)`` on SQLite, which runs ``EXISTS`` row by row. Age becomes a ``birth_date`` range
+computed here for the day, so the index on ``birth_date`` applies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    and_,
+    case,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
+
+from panel_service.domain.criteria.evaluate import COMPARISONS
+from panel_service.domain.criteria.model import (
+    NEGATED_OP,
+    All,
+    Any,
+    Condition,
+    FieldLeaf,
+    Medication,
+    Node,
+    Not,
+    Scalar,
+)
+from panel_service.domain.criteria.text_form import to_text
+from panel_service.models.people import Profile, ProfileCondition, ProfileMedication
+
+profiles = t.cast(Table, Profile.__table__)
+profile_conditions = t.cast(Table, ProfileCondition.__table__)
+profile_medications = t.cast(Table, ProfileMedication.__table__)
+
+Clause = ColumnElement[bool]
+CodeLeaf = Condition | Medication
+
+
+def birth_date_threshold(on: dt.date, years: int) -> dt.date:
+    """The latest birth date of someone who is at least ``years`` old on ``on``.
+
+    Someone born on 29 February turns a year older on 1 March in other years, so when ``on`` is
+    29 February and the year ``years`` back is not a leap year, the threshold is 28 February.
+    """
+    try:
+        return on.replace(year=on.year - years)
+    except ValueError:
+        return on.replace(year=on.year - years, day=28)
+
+
+def _successor(prefix: str) -> str:
+    """The smallest string above every string that starts with ``prefix`` (byte order)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def code_interval(leaf: CodeLeaf) -> tuple[str, str]:
+    """``[start, stop)`` of the stored codes this leaf matches: descendants, or a category range."""
+    if isinstance(leaf, Condition) and leaf.range_end is not None:
+        return leaf.code, _successor(leaf.range_end)
+    return leaf.code, _successor(leaf.code)
+
+
+def merge_intervals(intervals: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    merged: list[tuple[str, str]] = []
+    for start, stop in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
+        else:
+            merged.append((start, stop))
+    return merged
+
+
+@dataclass(frozen=True)
+class _CodeTest:
+    leaf: CodeLeaf
+    wanted: bool  # True: the leaf must be TRUE; False: it must be FALSE
+
+
+class _Compiler:
+    def __init__(self, on: dt.date, use_exists: bool) -> None:
+        self.on = on
+        self.use_exists = use_exists
+
+    def node(self, node: Node, wanted: bool) -> Clause:
+        if isinstance(node, Not):
+            return self.node(node.child, not wanted)
+        if isinstance(node, All | Any):
+            # all-true and any-false are conjunctions; any-true and all-false are disjunctions.
+            conjunction = isinstance(node, All) == wanted
+            return self.junction(node.children, wanted, conjunction)
+        if isinstance(node, Condition | Medication):
+            return self.codes(type(node), [node], wanted)
+        return self.field(node, wanted)
+
+    def junction(self, children: tuple[Node, ...], wanted: bool, conjunction: bool) -> Clause:
+        # Code tests that can share one subquery: in a disjunction "has A or has B" is one
+        # EXISTS over A's and B's ranges; in a conjunction "not A and not B" one NOT EXISTS.
+        mergeable = not conjunction
+        groups: dict[type, list[CodeLeaf]] = {}
+        parts: list[Clause] = []
+        for child in children:
+            test = _as_code_test(child, wanted)
+            if test is not None and test.wanted == mergeable:
+                groups.setdefault(type(test.leaf), []).append(test.leaf)
+            else:
+                parts.append(self.node(child, wanted))
+        for kind, leaves in groups.items():
+            parts.insert(0, self.codes(kind, leaves, mergeable))
+        return and_(*parts) if conjunction else or_(*parts)
+
+    def codes(self, kind: type, leaves: Sequence[CodeLeaf], wanted: bool) -> Clause:
+        table = profile_conditions if kind is Condition else profile_medications
+        answered = profiles.c.conditions_answered if kind is Condition else profiles.c.medications_answered
+        code = table.c.code
+        ranges = [
+            and_(code >= start, code < stop)
+            for start, stop in merge_intervals([code_interval(leaf) for leaf in leaves])
+        ]
+        listed: Clause
+        if self.use_exists:
+            listed = exists().where(table.c.participant_id == profiles.c.participant_id, or_(*ranges))
+        else:
+            listed = profiles.c.participant_id.in_(select(table.c.participant_id).where(or_(*ranges)))
+        # An unanswered list makes every code test unknown: neither polarity may be TRUE.
+        return and_(answered == true(), listed if wanted else not_(listed))
+
+    def field(self, leaf: FieldLeaf, wanted: bool) -> Clause:
+        if leaf.field == "pregnant":
+            return self.pregnant(leaf, wanted)
+        if leaf.field == "smoker":
+            is_value = (leaf.op == "eq") == wanted
+            return profiles.c.smoker.is_(leaf.value if is_value else not leaf.value)
+        if leaf.field == "age":
+            return self.age(leaf.op, leaf.value, wanted)
+        column = profiles.c[leaf.field]
+        if leaf.op == "between":
+            low, high = t.cast(tuple[Scalar, Scalar], leaf.value)
+            return column.between(low, high) if wanted else or_(column < low, column > high)
+        if leaf.op == "in":
+            values = t.cast(tuple[Scalar, ...], leaf.value)
+            return column.in_(values) if wanted else column.not_in(values)
+        op = leaf.op if wanted else NEGATED_OP[leaf.op]
+        # operator.eq, operator.lt, ... build SQL comparisons when given a column.
+        return t.cast(Clause, COMPARISONS[op](column, leaf.value))
+
+    def pregnant(self, leaf: FieldLeaf, wanted: bool) -> Clause:
+        # The rule of fact, computed here rather than trusted from the column: a man is not
+        # pregnant, whatever (or whether) the pregnant column says.
+        effective = leaf.value if (leaf.op == "eq") == wanted else not leaf.value
+        sex, pregnant = profiles.c.sex, profiles.c.pregnant
+        if effective:
+            return and_(pregnant.is_(True), or_(sex.is_(None), sex != "male"))
+        return or_(sex == "male", pregnant.is_(False))
+
+    def age(self, op: str, value: object, wanted: bool) -> Clause:
+        born = profiles.c.birth_date
+        if op == "between":
+            low, high = t.cast(tuple[int, int], value)
+            oldest, youngest = self.threshold(high + 1), self.threshold(low)
+            if wanted:
+                return and_(born > oldest, born <= youngest)
+            return or_(born <= oldest, born > youngest)
+        if op == "in":
+            ages = t.cast(tuple[int, ...], value)
+            if wanted:
+                return or_(*(self.age("eq", age, True) for age in ages))
+            return and_(*(self.age("ne", age, True) for age in ages))
+        op = op if wanted else NEGATED_OP[op]
+        years = t.cast(int, value)
+        # age >= n  <=>  born on or before the day n years ago; every op is one or two such bounds.
+        at_least = {
+            "ge": born <= self.threshold(years),
+            "gt": born <= self.threshold(years + 1),
+            "lt": born > self.threshold(years),
+            "le": born > self.threshold(years + 1),
+        }
+        if op in at_least:
+            return at_least[op]
+        if op == "eq":
+            return and_(born > self.threshold(years + 1), born <= self.threshold(years))
+        return or_(born <= self.threshold(years + 1), born > self.threshold(years))
+
+    def threshold(self, years: int) -> dt.date:
+        return birth_date_threshold(self.on, years)
+
+
+def _as_code_test(node: Node, wanted: bool) -> _CodeTest | None:
+    """A code leaf under any number of ``not``s, with the polarity it must have."""
+    while isinstance(node, Not):
+        node, wanted = node.child, not wanted
+    if isinstance(node, Condition | Medication):
+        return _CodeTest(node, wanted)
+    return None
+
+
+def compile_where(node: Node, on: dt.date, dialect_name: str) -> Clause:
+    """A boolean clause over ``profiles`` that is TRUE exactly when ``evaluate`` says TRUE on ``on``."""
+    return _Compiler(on, use_exists=dialect_name == "postgresql").node(node, True)
+
+
+def matching_ids(node: Node, on: dt.date, dialect_name: str) -> Select[tuple[int]]:
+    """``SELECT participant_id FROM profiles WHERE <criteria>``, ready to filter or insert from."""
+    return select(profiles.c.participant_id).where(compile_where(node, on, dialect_name))
+
+
+def attrition_counts(
+    connection: Connection, node: Node, on: dt.date, base_where: Clause | None = None
+) -> list[tuple[str, int]]:
+    """How many profiles remain after each top-level criterion of an ``all``, in one query.
+
+    Each row is classified by the first criterion it fails (a CASE that stops there), then
+    counted per class. Subqueries are written as ``IN (SELECT ...)`` on both engines because
+    inside a CASE PostgreSQL can hash an ``IN`` subquery once but would probe an ``EXISTS`` per row.
+    Returns ``[(criterion in the text form, remaining), ...]``; a tree that is not an ``all``
+    counts as one criterion.
+    """
+    criteria = node.children if isinstance(node, All) else (node,)
+    compiler = _Compiler(on, use_exists=False)
+    first_failed = case(
+        *((compiler.node(criterion, True).is_not(true()), index) for index, criterion in enumerate(criteria)),
+        else_=len(criteria),
+    ).label("first_failed")
+    query = select(first_failed, func.count()).select_from(profiles)
+    if base_where is not None:
+        query = query.where(base_where)
+    failed_at: dict[int, int] = {
+        int(failed): int(count) for failed, count in connection.execute(query.group_by(first_failed))
+    }
+    remaining: list[tuple[str, int]] = []
+    for index, criterion in enumerate(criteria):
+        survivors = sum(count for failed, count in failed_at.items() if failed > index)
+        remaining.append((to_text(criterion), survivors))
+    return remaining
+
+
+__all__ = [
+    "attrition_counts",
+    "birth_date_threshold",
+    "compile_where",
+    "matching_ids",
+    "profile_conditions",
+    "profile_medications",
+    "profiles",
+]

@@ -1,0 +1,163 @@
+"""Profile JSON (CLI files, import lines) → ``ProfileData``, with every error reported.
+
+Keys: ``birth_date`` (YYYY-MM-DD), ``sex``, ``region``, ``height_cm``, ``weight_kg``,
+``smoker``, ``pregnant``, ``conditions`` (ICD-10 codes, dotted or not), ``medications`` (ATC
+codes). A missing or null key is unanswered; ``[]`` for a code list means "none". Other keys
+(an import line's ``email``, ``name``, ...) are ignored unless ``strict`` is set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+
+from panel_service.domain.profile import (
+    REGION_CODE,
+    ProfileData,
+    age_on,
+    normalise_atc,
+    normalise_icd10,
+)
+from panel_service.domain.vocab import SEXES
+
+PROFILE_KEYS = (
+    "birth_date",
+    "sex",
+    "region",
+    "height_cm",
+    "weight_kg",
+    "smoker",
+    "pregnant",
+    "conditions",
+    "medications",
+)
+HEIGHT_RANGE = (40.0, 260.0)  # as the profiles table's check constraints
+WEIGHT_RANGE = (20.0, 400.0)
+MAX_CODES = 200
+ADULT_AGE = 18
+
+
+class ProfileJSONError(ValueError):
+    """``errors`` lists ``(key, message)`` pairs, e.g. ``("conditions[2]", "not an ICD-10 code: 'X'")``."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{key}: {message}" for key, message in errors))
+
+
+class _Reader:
+    def __init__(self, obj: dict[str, object]) -> None:
+        self.obj = obj
+        self.errors: list[tuple[str, str]] = []
+
+    def get(self, key: str) -> object:
+        return self.obj.get(key)
+
+    def fail(self, key: str, message: str) -> None:
+        self.errors.append((key, message))
+
+    def birth_date(self, adult_on: dt.date | None) -> dt.date | None:
+        value = self.get("birth_date")
+        if value is None:
+            return None
+        try:
+            born = dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+        except ValueError:
+            born = None
+        if born is None:
+            self.fail("birth_date", f"expected a date as YYYY-MM-DD, got {value!r}")
+            return None
+        if adult_on is not None and age_on(born, adult_on) < ADULT_AGE:
+            self.fail("birth_date", f"volunteers must be at least {ADULT_AGE} years old, got {value!r}")
+            return None
+        return born
+
+    def choice(self, key: str, allowed: tuple[str, ...]) -> str | None:
+        value = self.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip().lower() in allowed:
+            return value.strip().lower()
+        self.fail(key, f"expected one of {', '.join(allowed)}, got {value!r}")
+        return None
+
+    def region(self) -> str | None:
+        value = self.get("region")
+        if value is None:
+            return None
+        if isinstance(value, str) and REGION_CODE.match(value.strip().upper()):
+            return value.strip().upper()
+        self.fail("region", f"expected an ISO 3166-2 code such as 'DK-84', got {value!r}")
+        return None
+
+    def measure(self, key: str, bounds: tuple[float, float], unit: str) -> float | None:
+        value = self.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            self.fail(key, f"expected a number of {unit}, got {value!r}")
+            return None
+        if not bounds[0] <= value <= bounds[1]:
+            self.fail(key, f"expected {bounds[0]:g} to {bounds[1]:g} {unit}, got {value!r}")
+            return None
+        return round(float(value), 1)  # stored with one decimal
+
+    def flag(self, key: str) -> bool | None:
+        value = self.get(key)
+        if value is None or isinstance(value, bool):
+            return value
+        self.fail(key, f"expected true or false, got {value!r}")
+        return None
+
+    def codes(self, key: str, normalise: Callable[[str], str], kind: str) -> tuple[str, ...] | None:
+        value = self.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list) or len(value) > MAX_CODES:
+            self.fail(key, f"expected a list of at most {MAX_CODES} {kind} codes (or null), got {value!r}")
+            return None
+        codes: set[str] = set()
+        for index, item in enumerate(value):
+            try:
+                if not isinstance(item, str):
+                    raise ValueError(item)
+                codes.add(normalise(item))
+            except ValueError:
+                self.fail(f"{key}[{index}]", f"not a well-formed {kind} code: {item!r}")
+        return tuple(sorted(codes))
+
+
+def profile_from_json(
+    obj: object, *, strict: bool = False, adult_on: dt.date | None = None
+) -> ProfileData:
+    """Validate and convert; raise ``ProfileJSONError`` listing every problem.
+
+    ``strict`` refuses keys that are not profile keys; ``adult_on`` refuses a birth date of
+    someone younger than 18 on that day (sign-up and import).
+    """
+    if not isinstance(obj, dict):
+        raise ProfileJSONError([("$", f"expected a JSON object, got {obj!r}")])
+    reader = _Reader(obj)
+    if strict:
+        for key in obj:
+            if key not in PROFILE_KEYS:
+                reader.fail(str(key), f"unknown key {key!r}; profile keys are {', '.join(PROFILE_KEYS)}")
+    sex = reader.choice("sex", SEXES)
+    pregnant = reader.flag("pregnant")
+    if sex == "male" and pregnant:
+        reader.fail("pregnant", "a profile whose sex is male cannot be pregnant")
+    profile = ProfileData(
+        birth_date=reader.birth_date(adult_on),
+        sex=sex,
+        region=reader.region(),
+        height_cm=reader.measure("height_cm", HEIGHT_RANGE, "cm"),
+        weight_kg=reader.measure("weight_kg", WEIGHT_RANGE, "kg"),
+        smoker=reader.flag("smoker"),
+        pregnant=pregnant,
+        conditions=reader.codes("conditions", normalise_icd10, "ICD-10"),
+        medications=reader.codes("medications", normalise_atc, "ATC"),
+    )
+    if reader.errors:
+        raise ProfileJSONError(reader.errors)
+    return profile
