@@ -41,6 +41,7 @@ from sqlalchemy import (
 from panel_service.domain.criteria.evaluate import COMPARISONS
 from panel_service.domain.criteria.model import (
     NEGATED_OP,
+    NUMERIC_FIELDS,
     All,
     Any,
     Condition,
@@ -163,6 +164,10 @@ class _Compiler:
             return column.between(low, high) if wanted else or_(column < low, column > high)
         if leaf.op == "in":
             values = t.cast(tuple[Scalar, ...], leaf.value)
+            if leaf.field in NUMERIC_FIELDS:
+                # An expanding IN takes its bind type from the first value: (150, 160.5) would be
+                # sent as integers and 160.5 would become 160. All floats keep every value exact.
+                values = tuple(float(value) for value in values)
             return column.in_(values) if wanted else column.not_in(values)
         op = leaf.op if wanted else NEGATED_OP[leaf.op]
         # operator.eq, operator.lt, ... build SQL comparisons when given a column.

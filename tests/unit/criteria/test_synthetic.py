@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from panel_service.domain.criteria import Truth, evaluate, parse_text
+from panel_service.domain.profile_json import profile_from_json
+from panel_service.synthetic import generate_volunteers
+
+TODAY = dt.date(2026, 11, 25)
+NARROW = parse_text(
+    "age between 18 and 75 and has condition G25.81 and not has condition N18 and not has condition D66 "
+    "and not pregnant"
+)
+BROAD = parse_text(
+    "age between 40 and 75 and (has condition I10 or has condition E11) and bmi between 25 and 40 "
+    "and not has condition N18 and not pregnant"
+)
+
+
+def test_the_same_seed_gives_the_same_volunteers_wherever_the_range_starts() -> None:
+    whole = list(generate_volunteers(2_100, seed=7, today=TODAY))
+    assert list(generate_volunteers(2_100, seed=7, today=TODAY)) == whole
+    assert list(generate_volunteers(150, seed=7, start=990, today=TODAY)) == whole[990:1140]
+    assert list(generate_volunteers(10, seed=8, today=TODAY)) != whole[:10]
+
+
+def test_volunteers_are_valid_import_lines_of_adults() -> None:
+    for volunteer in generate_volunteers(3_000, seed=1, today=TODAY):
+        assert volunteer["email"].startswith("volunteer") and volunteer["email"].endswith("@example.org")
+        assert isinstance(volunteer["consent"], bool)
+        profile = profile_from_json(volunteer, adult_on=TODAY)
+        assert profile.birth_date is not None
+        assert 18 <= (TODAY - profile.birth_date).days / 365.25 < 91.1
+
+
+def test_frequencies_hit_the_benchmark_sets() -> None:
+    people = [profile_from_json(volunteer) for volunteer in generate_volunteers(20_000, seed=0, today=TODAY)]
+    narrow = sum(evaluate(NARROW, person, TODAY) is Truth.TRUE for person in people) / len(people)
+    broad = sum(evaluate(BROAD, person, TODAY) is Truth.TRUE for person in people) / len(people)
+    consenting = sum(volunteer["consent"] for volunteer in generate_volunteers(20_000, today=TODAY)) / 20_000
+    assert 0.025 <= narrow <= 0.035
+    assert 0.105 <= broad <= 0.125
+    assert 0.88 <= consenting <= 0.92
+
+
+def test_generation_is_fast() -> None:
+    list(generate_volunteers(1_000, seed=3, today=TODAY))  # warm the per-seed sample pools
+    started = time.perf_counter()
+    count = sum(1 for _ in generate_volunteers(50_000, seed=3, today=TODAY))
+    # About 100,000 a second on a quiet 2-core machine; the bound leaves room for a busy one.
+    assert count / (time.perf_counter() - started) > 25_000
