@@ -15,6 +15,7 @@ from wtforms import (
     HiddenField,
     PasswordField,
     RadioField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -130,6 +131,18 @@ def _optional_choice(choices: list[tuple[str, Any]]) -> Any:
 
 SEX_CHOICES = [("female", _l("Female")), ("male", _l("Male")), ("other", _l("Other"))]
 YES_NO = [("yes", _l("Yes")), ("no", _l("No"))]
+COUNTRY_NAMES = {
+    "DK": _l("Denmark"),
+    "SE": _l("Sweden"),
+    "NO": _l("Norway"),
+    "DE": _l("Germany"),
+    "NL": _l("Netherlands"),
+    "GB": _l("United Kingdom"),
+}
+
+
+def choices(pairs: list[tuple[str, Any]]) -> list[SelectChoice]:
+    return [SelectChoice(value, str(label)) for value, label in pairs]
 
 
 class DateInput(StringField):
@@ -174,18 +187,23 @@ def parse_date(raw: str) -> dt.date | None:
 
 class AboutForm(FlaskForm):
     birth_date = DateInput(_l("Date of birth"), render_kw={"type": "date", "autocomplete": "bday"})
-    sex = RadioField(_l("Sex"), choices=SEX_CHOICES, validate_choice=False)
+    sex = RadioField(_l("Sex"), choices=[], validate_choice=False)
     region = SelectField(_l("Region where you live"), choices=[], validate_choice=False)
     height_cm = MeasureField(_l("Height in centimetres"), unit="cm", bounds=HEIGHT_RANGE)
     weight_kg = MeasureField(_l("Weight in kilograms"), unit="kg", bounds=WEIGHT_RANGE)
-    smoker = RadioField(_l("Do you smoke?"), choices=YES_NO, validate_choice=False)
-    pregnant = RadioField(_l("Are you pregnant?"), choices=YES_NO, validate_choice=False)
+    smoker = RadioField(_l("Do you smoke?"), choices=[], validate_choice=False)
+    pregnant = RadioField(_l("Are you pregnant?"), choices=[], validate_choice=False)
     wizard = HiddenField()
 
     def __init__(self, *args: Any, language: str = "en", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.region.choices = [("", str(_l("Choose your region")))] + [
-            (region.code, region.name(language)) for region in REGIONS
+        # Choices are built per request so that their labels are in the request's language.
+        self.sex.choices = choices(SEX_CHOICES)
+        self.smoker.choices = choices(YES_NO)
+        self.pregnant.choices = choices(YES_NO)
+        self.region.choices = [SelectChoice("", str(_l("Choose your region")))] + [
+            SelectChoice(region.code, region.name(language), optgroup=str(COUNTRY_NAMES[region.country]))
+            for region in REGIONS
         ]
         self.sex.validators = [_optional_choice(SEX_CHOICES)]
         self.smoker.validators = [_optional_choice(YES_NO)]
