@@ -76,3 +76,52 @@ def row_counts(db: Session) -> dict[str, int]:
         table.name: int(db.scalar(select(func.count()).select_from(table)) or 0)
         for table in Base.metadata.sorted_tables
     }
+
+
+DEMO_CRITERIA = {
+    "all": [
+        {"field": "age", "op": "between", "value": [18, 75]},
+        {"condition": "G25.8"},
+        {
+            "not": {
+                "any": [
+                    {"condition": "N17-N19"},
+                    {"condition": "D66"},
+                    {"field": "pregnant", "op": "eq", "value": True},
+                ]
+            }
+        },
+        {"not": {"medication": "A12CC"}},
+    ]
+}
+
+
+def recruiting_study(
+    db: Session, criteria: dict[str, Any] | None = None, title: str = "Magnesium for restless legs"
+) -> Any:
+    """A recruiting study with an active version (approval rows are not needed by these pages)."""
+    from tests.factories import make_study_version
+
+    version = make_study_version(db, criteria or DEMO_CRITERIA, title=title)
+    study = version.study
+    study.status = "recruiting"
+    study.active_version_id = version.id
+    version.invitation_text = "We are testing whether magnesium eases restless legs.\n\nIt takes 8 weeks."
+    db.flush()
+    return version
+
+
+def send_invitation(db: Session, version: Any, participant_id: int, status: str = "sent") -> Any:
+    from panel_service.models import Invitation
+    from panel_service.timeutil import utcnow
+
+    invitation = Invitation(
+        study_id=version.study_id,
+        participant_id=participant_id,
+        study_version_id=version.id,
+        status=status,
+        sent_at=utcnow() if status == "sent" else None,
+    )
+    db.add(invitation)
+    db.flush()
+    return invitation
