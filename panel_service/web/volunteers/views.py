@@ -31,7 +31,7 @@ from panel_service.models import Account, Participant
 from panel_service.services import invitations as invitation_service
 from panel_service.services import tokens
 from panel_service.services import volunteers as service
-from panel_service.services.errors import Conflict, NotFound, ValidationFailed
+from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from panel_service.timeutil import panel_today
 from panel_service.web.auth import current, role_required, sign_in, sign_out
 from panel_service.web.volunteers import bp
@@ -69,7 +69,7 @@ def volunteer_view(view: F) -> F:
         account = current().account()
         try:
             participant = service.participant_for(db_session(), account.id)
-        except Exception:
+        except Forbidden:
             abort(403)
         return view(account, participant, *args, **kwargs)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from panel_service.models import Account, Consent, OutboxMessage, Participant
 from panel_service.runtime import Runtime
 from panel_service.services import account_mail, tokens
 from panel_service.services import volunteers as service
+from tests.support.services import SmtpRecorder
 from tests.support.volunteers import PASSWORD, csrf_token, make_volunteer, post_form, row_counts
 
 GOOD = {"name": "Ada Lovelace", "email": "Ada@Example.org", "password": PASSWORD, "consent": "y"}
@@ -141,37 +143,20 @@ def test_unverified_volunteer_cannot_fill_the_profile_yet(
 
 
 def test_verification_email_goes_out_after_commit_with_a_working_link(
-    committed_runtime: Runtime, app: object
+    mail_runtime: tuple[Runtime, SmtpRecorder], app: Flask
 ) -> None:
-    from flask import Flask
-
-    from tests.support.services import smtp_server
-    from tests.support.volunteers import ensure_match_job
-
-    assert isinstance(app, Flask)
-    ensure_match_job()
-    with smtp_server() as smtp:
-        runtime = _runtime_with_smtp(committed_runtime, smtp.port)
-        with runtime.database.session_scope() as session:
-            service.sign_up(
-                session, runtime.settings, email="mail@example.org", password=PASSWORD, name="M", consent=True
-            )
-        runtime.relay.drain()  # type: ignore[attr-defined]
-        messages = smtp.wait_for(1, timeout=10)
-        assert smtp.to_addresses() == ["mail@example.org"]
-        body = messages[0].get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
-        link = re.search(r"http://127\.0\.0\.1:5000(/verify/\S+)", body)
-        assert link is not None
-        client = app.test_client()
-        assert client.get(link.group(1)).status_code == 200
-        token = csrf_token(client, link.group(1))
-        assert client.post(link.group(1), data={"csrf_token": token}).status_code == 302
-
-
-def _runtime_with_smtp(runtime: Runtime, port: int) -> Runtime:
-    """The same database and relay, with the mailer pointed at the test SMTP server."""
-    from panel_service.mail import Mailer
-
-    settings = runtime.settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
-    runtime.mailer = Mailer(settings)
-    return runtime
+    runtime, smtp = mail_runtime
+    with runtime.database.session_scope() as session:
+        service.sign_up(
+            session, runtime.settings, email="mail@example.org", password=PASSWORD, name="M", consent=True
+        )
+    runtime.relay.drain()  # type: ignore[attr-defined]
+    messages = smtp.wait_for(1, timeout=10)
+    assert smtp.to_addresses() == ["mail@example.org"]
+    body = messages[0].get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    link = re.search(r"http://127\.0\.0\.1:5000(/verify/\S+)", body)
+    assert link is not None
+    client = app.test_client()
+    assert client.get(link.group(1)).status_code == 200
+    token = csrf_token(client, link.group(1))
+    assert client.post(link.group(1), data={"csrf_token": token}).status_code == 302
