@@ -1,9 +1,17 @@
 """In-memory evaluation of criteria against one profile: three-valued (Kleene) logic.
 
-A tree is compiled once into nested closures (cached by value, so equal criteria share one
-compiled form) and run against ``Facts``: the profile's values for one day, derived once (age,
-BMI, the pregnancy rule) however many studies are checked. Checking one profile against 1,000
-studies then costs about a microsecond a study.
+A tree is compiled once into a single Python expression over ``Facts`` (cached by value, so
+equal criteria share one compiled form): truth values are the ints 0 (false), 1 (unknown) and 2
+(true), so ``all`` is ``min``, ``any`` is ``max`` and ``not`` is ``2 - x``, all done by C
+builtins without a Python call per node. Codes are tested against the set of every prefix of
+the profile's codes (a descendant test is one set lookup, a category range one ``isdisjoint``
+with the range's categories), and an ``any`` of codes becomes a single ``isdisjoint``. The
+profile's facts for the day (age, BMI, the pregnancy rule, prefix sets) are derived once however
+many studies are checked: one profile against 1,000 studies costs about a millisecond.
+
+The generated source never contains a value from the criteria: field names come from the fixed
+list of fields and every value is bound as a named constant, so ``eval`` only ever sees code
+this module wrote.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from panel_service.domain.criteria.model import (
+    FIELDS,
     All,
     Any,
     Condition,
@@ -52,6 +61,14 @@ class Facts:
     pregnant: bool | None  # after the rule of fact: false when sex is male
     conditions: tuple[str, ...] | None
     medications: tuple[str, ...] | None
+    condition_prefixes: frozenset[str] | None  # every prefix of every code: G2581 → G, G2, G25, ...
+    medication_prefixes: frozenset[str] | None
+
+
+def _prefixes(codes: tuple[str, ...] | None) -> frozenset[str] | None:
+    if codes is None:
+        return None
+    return frozenset(code[:length] for code in codes for length in range(1, len(code) + 1))
 
 
 def profile_facts(profile: ProfileData, on: dt.date) -> Facts:
@@ -66,16 +83,25 @@ def profile_facts(profile: ProfileData, on: dt.date) -> Facts:
         pregnant=profile.effective_pregnant,
         conditions=profile.conditions,
         medications=profile.medications,
+        condition_prefixes=_prefixes(profile.conditions),
+        medication_prefixes=_prefixes(profile.medications),
     )
 
 
 Check = Callable[[Facts], Truth]
+TRUTHS = (FALSE, UNKNOWN, TRUE)
+ICD10_SECOND = "0123456789"
+ICD10_THIRD = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+SYMBOLS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
 @functools.lru_cache(maxsize=4096)
 def compile_criteria(node: Node) -> Check:
     """A function from ``Facts`` to ``Truth`` for this tree; cached by value."""
-    return _compile(node)
+    writer = _SourceWriter()
+    source = f"lambda f: TRUTHS[{writer.node(node)}]"
+    check: Check = eval(source, {"TRUTHS": TRUTHS, **writer.constants})  # noqa: S307 - see module docstring
+    return check
 
 
 def evaluate(node: Node, profile: ProfileData, on: dt.date) -> Truth:
@@ -88,83 +114,82 @@ def evaluate_many(nodes: Iterable[Node], profile: ProfileData, on: dt.date) -> l
     return [compile_criteria(node)(facts) for node in nodes]
 
 
-def _compile(node: Node) -> Check:
-    if isinstance(node, All):
-        return _all([_compile(child) for child in node.children])
-    if isinstance(node, Any):
-        return _any([_compile(child) for child in node.children])
-    if isinstance(node, Not):
-        return _not(_compile(node.child))
-    if isinstance(node, Condition):
-        return _codes(node, operator.attrgetter("conditions"))
-    if isinstance(node, Medication):
-        return _codes(node, operator.attrgetter("medications"))
-    return _field(node)
+def range_categories(low: str, high: str) -> frozenset[str]:
+    """Every well-formed ICD-10 category from ``low`` to ``high`` inclusive (at most 9,360)."""
+    letters = [chr(code) for code in range(ord(low[0]), ord(high[0]) + 1)]
+    return frozenset(
+        category
+        for letter in letters
+        for second in ICD10_SECOND
+        for third in ICD10_THIRD
+        if low <= (category := letter + second + third) <= high
+    )
 
 
-def _all(checks: list[Check]) -> Check:
-    def check(facts: Facts) -> Truth:
-        result = TRUE
-        for child in checks:
-            outcome = child(facts)
-            if outcome is FALSE:
-                return FALSE
-            if outcome is UNKNOWN:
-                result = UNKNOWN
-        return result
+class _SourceWriter:
+    """Writes one expression per node; its value is 0 (false), 1 (unknown) or 2 (true)."""
 
-    return check
+    def __init__(self) -> None:
+        self.constants: dict[str, object] = {}
 
+    def constant(self, value: object) -> str:
+        name = f"k{len(self.constants)}"
+        self.constants[name] = value
+        return name
 
-def _any(checks: list[Check]) -> Check:
-    def check(facts: Facts) -> Truth:
-        result = FALSE
-        for child in checks:
-            outcome = child(facts)
-            if outcome is TRUE:
-                return TRUE
-            if outcome is UNKNOWN:
-                result = UNKNOWN
-        return result
+    def node(self, node: Node) -> str:
+        if isinstance(node, Not):
+            return f"(2 - {self.node(node.child)})"
+        if isinstance(node, All):
+            return self.combine("min", [self.node(child) for child in node.children])
+        if isinstance(node, Any):
+            return self.any(node.children)
+        if isinstance(node, Condition | Medication):
+            return self.codes(type(node), [node])
+        return self.field(node)
 
-    return check
+    def combine(self, function: str, parts: list[str]) -> str:
+        return parts[0] if len(parts) == 1 else f"{function}({', '.join(parts)})"
 
+    def any(self, children: tuple[Node, ...]) -> str:
+        # "has A or has B or has C" is one isdisjoint against the union of what each matches.
+        groups: dict[type, list[Condition | Medication]] = {}
+        parts: list[str] = []
+        for child in children:
+            if isinstance(child, Condition | Medication):
+                groups.setdefault(type(child), []).append(child)
+            else:
+                parts.append(self.node(child))
+        parts += [self.codes(kind, leaves) for kind, leaves in groups.items()]
+        return self.combine("max", parts)
 
-def _not(inner: Check) -> Check:
-    negation = {TRUE: FALSE, FALSE: TRUE, UNKNOWN: UNKNOWN}
+    def codes(self, kind: type, leaves: list[Condition | Medication]) -> str:
+        attribute = "condition_prefixes" if kind is Condition else "medication_prefixes"
+        wanted: set[str] = set()
+        for leaf in leaves:
+            if isinstance(leaf, Condition) and leaf.range_end is not None:
+                wanted |= range_categories(leaf.code, leaf.range_end)
+            else:
+                wanted.add(leaf.code)
+        # Unanswered list: unknown. Answered: closed, so not listed means not present.
+        if len(wanted) == 1:
+            code = self.constant(next(iter(wanted)))
+            return f"(1 if f.{attribute} is None else 2 if {code} in f.{attribute} else 0)"
+        name = self.constant(frozenset(wanted))
+        return f"(1 if f.{attribute} is None else 0 if f.{attribute}.isdisjoint({name}) else 2)"
 
-    def check(facts: Facts) -> Truth:
-        return negation[inner(facts)]
-
-    return check
-
-
-def _codes(leaf: Condition | Medication, codes_of: Callable[[Facts], tuple[str, ...] | None]) -> Check:
-    matches = leaf.matches
-
-    def check(facts: Facts) -> Truth:
-        codes = codes_of(facts)
-        if codes is None:
-            return UNKNOWN  # the list was never answered
-        for code in codes:
-            if matches(code):
-                return TRUE
-        return FALSE  # an answered list is closed: not listed means not present
-
-    return check
-
-
-def _field(leaf: FieldLeaf) -> Check:
-    value_of = operator.attrgetter(leaf.field)
-    test = field_test(leaf)
-
-    def check(facts: Facts) -> Truth:
-        value = value_of(facts)
-        if value is None:
-            return UNKNOWN
-        return TRUE if test(value) else FALSE
-
-    return check
+    def field(self, leaf: FieldLeaf) -> str:
+        if leaf.field not in FIELDS:  # never true for a parsed tree; guards the generated source
+            raise ValueError(f"unknown field {leaf.field!r}")
+        value = f"f.{leaf.field}"
+        if leaf.op == "between":
+            low, high = leaf.value  # type: ignore[str-unpack,misc]
+            test = f"{self.constant(low)} <= {value} <= {self.constant(high)}"
+        elif leaf.op == "in":
+            test = f"{value} in {self.constant(frozenset(leaf.value))}"  # type: ignore[arg-type]
+        else:
+            test = f"{value} {SYMBOLS[leaf.op]} {self.constant(leaf.value)}"
+        return f"(1 if {value} is None else 2 if {test} else 0)"
 
 
 def field_test(leaf: FieldLeaf) -> Callable[[object], bool]:

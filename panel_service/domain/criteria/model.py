@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from panel_service.domain.profile import display_icd10
@@ -47,19 +47,44 @@ class Truth(enum.IntEnum):
         return Truth(2 - self.value)
 
 
-@dataclass(frozen=True)
-class All:
+class _CachedHash:
+    """Nodes key the compiled-criteria cache; a tree's hash is computed once, not per lookup."""
+
+    _hash: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((type(self).__name__, *astuple_shallow(self))))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
+def astuple_shallow(node: object) -> tuple[object, ...]:
+    return tuple(getattr(node, name) for name in node.__dataclass_fields__ if name != "_hash")  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, eq=True)
+class All(_CachedHash):
     children: tuple[Node, ...]
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    __hash__ = _CachedHash.__hash__
 
 
-@dataclass(frozen=True)
-class Any:
+@dataclass(frozen=True, eq=True)
+class Any(_CachedHash):
     children: tuple[Node, ...]
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    __hash__ = _CachedHash.__hash__
 
 
-@dataclass(frozen=True)
-class Not:
+@dataclass(frozen=True, eq=True)
+class Not(_CachedHash):
     child: Node
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    __hash__ = _CachedHash.__hash__
 
 
 @dataclass(frozen=True)

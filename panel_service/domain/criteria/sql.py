@@ -31,12 +31,15 @@ from sqlalchemy import (
     and_,
     case,
     exists,
+    false,
     func,
     not_,
     or_,
     select,
     true,
 )
+from sqlalchemy.sql import operators as sql_operators
+from sqlalchemy.sql.elements import BooleanClauseList
 
 from panel_service.domain.criteria.evaluate import COMPARISONS
 from panel_service.domain.criteria.model import (
@@ -121,22 +124,28 @@ class _Compiler:
     def junction(self, children: tuple[Node, ...], wanted: bool, conjunction: bool) -> Clause:
         # Code tests that can share one subquery: in a disjunction "has A or has B" is one
         # EXISTS over A's and B's ranges; in a conjunction "not A and not B" one NOT EXISTS.
+        # Each group takes the place of its first member, so the SQL keeps the criteria's order.
         mergeable = not conjunction
         groups: dict[type, list[CodeLeaf]] = {}
-        parts: list[Clause] = []
+        slots: list[Clause | type] = []
         for child in children:
             test = _as_code_test(child, wanted)
             if test is not None and test.wanted == mergeable:
-                groups.setdefault(type(test.leaf), []).append(test.leaf)
+                kind = type(test.leaf)
+                if kind not in groups:
+                    slots.append(kind)
+                groups.setdefault(kind, []).append(test.leaf)
             else:
-                parts.append(self.node(child, wanted))
-        for kind, leaves in groups.items():
-            parts.insert(0, self.codes(kind, leaves, mergeable))
-        return and_(*parts) if conjunction else or_(*parts)
+                slots.append(self.node(child, wanted))
+        parts = [
+            self.codes(slot, groups[slot], mergeable) if isinstance(slot, type) else slot for slot in slots
+        ]
+        if not conjunction:
+            return or_(*parts)
+        return and_(*_without_repeated_guards(parts))
 
     def codes(self, kind: type, leaves: Sequence[CodeLeaf], wanted: bool) -> Clause:
         table = profile_conditions if kind is Condition else profile_medications
-        answered = profiles.c.conditions_answered if kind is Condition else profiles.c.medications_answered
         code = table.c.code
         ranges = [
             and_(code >= start, code < stop)
@@ -148,14 +157,14 @@ class _Compiler:
         else:
             listed = profiles.c.participant_id.in_(select(table.c.participant_id).where(or_(*ranges)))
         # An unanswered list makes every code test unknown: neither polarity may be TRUE.
-        return and_(answered == true(), listed if wanted else not_(listed))
+        return and_(_answered_guard(kind), listed if wanted else not_(listed))
 
     def field(self, leaf: FieldLeaf, wanted: bool) -> Clause:
         if leaf.field == "pregnant":
             return self.pregnant(leaf, wanted)
         if leaf.field == "smoker":
             is_value = (leaf.op == "eq") == wanted
-            return profiles.c.smoker.is_(leaf.value if is_value else not leaf.value)
+            return profiles.c.smoker == (true() if leaf.value == is_value else false())
         if leaf.field == "age":
             return self.age(leaf.op, leaf.value, wanted)
         column = profiles.c[leaf.field]
@@ -178,9 +187,11 @@ class _Compiler:
         # pregnant, whatever (or whether) the pregnant column says.
         effective = leaf.value if (leaf.op == "eq") == wanted else not leaf.value
         sex, pregnant = profiles.c.sex, profiles.c.pregnant
+        # "= true"/"= false" rather than "IS": the same result where only TRUE counts, and
+        # PostgreSQL estimates them as well as a hand-written "NOT pregnant".
         if effective:
-            return and_(pregnant.is_(True), or_(sex.is_(None), sex != "male"))
-        return or_(sex == "male", pregnant.is_(False))
+            return and_(pregnant == true(), or_(sex.is_(None), sex != "male"))
+        return or_(sex == "male", pregnant == false())
 
     def age(self, op: str, value: object, wanted: bool) -> Clause:
         born = profiles.c.birth_date
@@ -212,6 +223,27 @@ class _Compiler:
 
     def threshold(self, years: int) -> dt.date:
         return birth_date_threshold(self.on, years)
+
+
+def _answered_guard(kind: type) -> Clause:
+    column = profiles.c.conditions_answered if kind is Condition else profiles.c.medications_answered
+    return column == true()
+
+
+def _without_repeated_guards(parts: list[Clause]) -> list[Clause]:
+    """Flatten ``answered AND listed`` parts of a conjunction and state each guard once, first.
+
+    Besides being shorter, this matters to PostgreSQL's planner: a repeated
+    ``conditions_answered AND conditions_answered`` squares its selectivity estimate, and the
+    underestimate made it pick a nested-loop anti join 1.6x slower than the hash anti join.
+    """
+    guards = [_answered_guard(kind) for kind in (Condition, Medication)]
+    flat: list[Clause] = []
+    for part in parts:
+        nested_and = isinstance(part, BooleanClauseList) and part.operator is sql_operators.and_
+        flat.extend(t.cast(BooleanClauseList, part).clauses if nested_and else [part])
+    used = [guard for guard in guards if any(clause.compare(guard) for clause in flat)]
+    return [*used, *(clause for clause in flat if not any(clause.compare(guard) for guard in guards))]
 
 
 def _as_code_test(node: Node, wanted: bool) -> _CodeTest | None:

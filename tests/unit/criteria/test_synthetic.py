@@ -48,5 +48,6 @@ def test_generation_is_fast() -> None:
     list(generate_volunteers(1_000, seed=3, today=TODAY))  # warm the per-seed sample pools
     started = time.perf_counter()
     count = sum(1 for _ in generate_volunteers(50_000, seed=3, today=TODAY))
-    # About 100,000 a second on a quiet 2-core machine; the bound leaves room for a busy one.
-    assert count / (time.perf_counter() - started) > 25_000
+    # About 100,000 a second on a quiet 2-core machine; the bound only catches a pathological
+    # slowdown, since a shared CI machine under load runs several times slower.
+    assert count / (time.perf_counter() - started) > 10_000
