@@ -153,3 +153,15 @@ def test_language_switch_sets_danish_and_remembers_it_for_emails(
 def test_browser_language_is_used_when_nothing_was_chosen(client: FlaskClient) -> None:
     page = client.get("/signup", headers={"Accept-Language": "da-DK,da;q=0.9"}).get_data(as_text=True)
     assert '<html lang="da">' in page
+
+
+def test_language_switch_only_returns_within_the_site(client: FlaskClient) -> None:
+    token = csrf_token(client, "/")
+    response = client.post(
+        "/language", data={"lang": "da", "next": "https://evil.example/", "csrf_token": token}
+    )
+    assert response.status_code == 302 and response.location == "/"
+    refused = client.post("/language", data={"lang": "xx", "next": "/signup", "csrf_token": token})
+    assert refused.location == "/signup"
+    with client.session_transaction() as session:
+        assert session["lang"] == "da"
