@@ -112,3 +112,35 @@ def sign_in(page: Any, live: LiveServer, volunteer: Volunteer) -> None:
     page.get_by_label("Password").fill(volunteer.password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r".*/me$"))
+
+
+def seed_sent_invitation(live: LiveServer, email: str, title: str = "Magnesium for restless legs") -> int:
+    """Stand-in for the pipeline: a recruiting demo study and a *sent* invitation for the
+    volunteer with ``email``, committed. Returns the study id. The full journey test replaces
+    this with the real flow (approval, recruit, match, dispatch)."""
+    from sqlalchemy import select
+
+    from panel_service.models import Account, Participant
+    from tests.support.volunteers import recruiting_study, send_invitation
+
+    with live.runtime.database.session_scope() as session:
+        participant_id = session.scalar(
+            select(Participant.id)
+            .join(Account, Account.id == Participant.account_id)
+            .where(Account.email == email)
+        )
+        assert participant_id is not None
+        version = recruiting_study(session, title=title)
+        send_invitation(session, version, participant_id)
+        return int(version.study_id)
+
+
+def answer_invitation(page: Any, live: LiveServer, title: str, *, interested: bool = True) -> None:
+    """From the dashboard: open the invitation, read what is shared, answer."""
+    page.goto(f"{live.url}/me")
+    card = page.locator("li.card", has=page.get_by_role("heading", name=title))
+    card.get_by_role("link", name="Answer this invitation").click()
+    page.wait_for_url(re.compile(r".*/me/invitations/\d+$"))
+    button = "Yes, share my contact details" if interested else "No, thank you"
+    page.get_by_role("button", name=button).click()
+    page.wait_for_url(re.compile(r".*/me$"))

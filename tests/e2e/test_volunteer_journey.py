@@ -9,10 +9,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from panel_service.models import Consent, Profile
+from panel_service.models import Consent, Invitation, Profile
 from panel_service.services import volunteers as service
 from tests.e2e.conftest import LiveServer
-from tests.e2e.journey import Volunteer, assert_accessible, fill_profile, screenshot, sign_up
+from tests.e2e.journey import (
+    Volunteer,
+    answer_invitation,
+    assert_accessible,
+    fill_profile,
+    screenshot,
+    seed_sent_invitation,
+    sign_up,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -136,3 +144,26 @@ def test_readable_on_a_phone(page: Any, live: LiveServer) -> None:
     page.goto(f"{live.url}/me/profile/conditions")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "12-conditions-phone")
+
+
+def test_invitation_on_the_dashboard_with_why_and_the_answer(page: Any, live: LiveServer) -> None:
+    volunteer = Volunteer(email="invited@example.org")
+    sign_up(page, live, volunteer)
+    fill_profile(page)
+    study_id = seed_sent_invitation(live, volunteer.email)
+    page.goto(f"{live.url}/me")
+    page.get_by_text("Why you were invited").click()
+    explanation = page.locator("details").inner_text()
+    assert "You told us you have restless legs" in explanation or "restless legs" in explanation.lower()
+    assert_accessible(page, "dashboard with invitation")
+    screenshot(page, "13-dashboard-invitation")
+    page.get_by_role("link", name="Answer this invitation").click()
+    main = page.inner_text("main")
+    assert "Vera Volunteer" in main and volunteer.email in main and "do not see your health profile" in main
+    assert_accessible(page, "invitation confirmation")
+    screenshot(page, "14-invitation-confirm")
+    answer_invitation(page, live, "Magnesium for restless legs")
+    assert "We have shared your contact details" in page.inner_text("main")
+    with live.runtime.database.session_scope() as session:
+        invitation = session.scalar(select(Invitation).where(Invitation.study_id == study_id))
+        assert invitation is not None and invitation.response == "interested"
