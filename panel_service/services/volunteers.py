@@ -120,6 +120,16 @@ def participant_for(session: Session, account_id: int) -> Participant:
     return participant
 
 
+def update_details(session: Session, participant: Participant, *, name: str, phone: str | None) -> None:
+    """Name and phone: what a study team receives when the volunteer answers "interested"."""
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise ValidationFailed("Enter your name.", {"name": "required"})
+    participant.name = cleaned[:200]
+    participant.phone = " ".join((phone or "").split())[:40] or None
+    session.flush()
+
+
 def mark_verified(session: Session, account: Account) -> None:
     if account.email_verified_at is None:
         account.email_verified_at = utcnow()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -64,6 +65,30 @@ class SignupForm(FlaskForm):
     )
     consent = BooleanField(
         _l("Yes, you may contact me about approved studies that my profile is consistent with.")
+    )
+
+
+PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,24}$")
+
+
+def check_phone(form: FlaskForm, field: Field) -> None:
+    value = (field.data or "").strip()
+    if value and (not PHONE.match(value) or sum(ch.isdigit() for ch in value) < 6):
+        raise ValidationError(str(_l("Enter a phone number with digits only, for example +45 12 34 56 78.")))
+
+
+class DetailsForm(FlaskForm):
+    """The contact details a study team receives when the volunteer says yes (P4)."""
+
+    name = StringField(
+        _l("Your name"),
+        validators=[DataRequired(message=_l("Enter your name.")), Length(max=200)],
+        render_kw={"autocomplete": "name"},
+    )
+    phone = StringField(
+        _l("Phone number (optional)"),
+        validators=[check_phone],
+        render_kw={"autocomplete": "tel", "type": "tel", "maxlength": "40"},
     )
 
 

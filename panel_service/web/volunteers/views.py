@@ -43,6 +43,7 @@ from panel_service.web.volunteers.forms import (
     CodesForm,
     ConsentForm,
     DeleteForm,
+    DetailsForm,
     EmptyForm,
     PauseForm,
     SignupForm,
@@ -525,6 +526,24 @@ def give(account: Account, participant: Participant) -> ViewResult:
         flash(_("Thank you. We may now contact you about approved studies that fit your profile."))
         return redirect(url_for("volunteers.contact"))
     return _render_contact(participant, PauseForm(), form), 422
+
+
+@bp.route("/me/details", methods=["GET", "POST"])
+@volunteer_view
+def details(account: Account, participant: Participant) -> ViewResult:
+    form = DetailsForm(
+        data={"name": participant.name, "phone": participant.phone or ""} if request.method == "GET" else None
+    )
+    if request.method == "POST":
+        if form.validate_on_submit():
+            service.update_details(
+                db_session(), participant, name=form.name.data or "", phone=form.phone.data
+            )
+            db_session().commit()
+            flash(_("Your details are saved."))
+            return redirect(url_for("volunteers.contact"))
+        return render_template("volunteers/details.html", form=form, account=account), 422
+    return render_template("volunteers/details.html", form=form, account=account)
 
 
 # --- my data: download and erasure ---------------------------------------------------------

@@ -191,3 +191,30 @@ def test_erasure_leaves_no_identity_or_health_data(
     assert "vera@example.org" not in everything
     assert client.get("/me").status_code == 302  # signed out
     assert post_form(client, "/login", {"email": "vera@example.org", "password": PASSWORD}).status_code == 401
+
+
+def test_contact_details_are_editable(client: FlaskClient, db: Session, vera: Participant) -> None:
+    response = post_form(client, "/me/details", {"name": "  Vera   V. ", "phone": "+45 12 34 56 78"})
+    assert response.status_code == 302
+    db.refresh(vera)
+    assert (vera.name, vera.phone) == ("Vera V.", "+45 12 34 56 78")
+    assert "+45 12 34 56 78" in client.get("/me/contact").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("phone", "call me maybe", "digits only"),
+        ("phone", "12", "digits only"),
+        ("name", " ", "Enter your name"),
+    ],
+)
+def test_bad_contact_details_are_refused(
+    client: FlaskClient, db: Session, vera: Participant, field: str, value: str, message: str
+) -> None:
+    before = row_counts(db)
+    response = post_form(client, "/me/details", {"name": "Vera", "phone": "", field: value})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f'href="#{field}"' in page and message in page
+    assert row_counts(db) == before
