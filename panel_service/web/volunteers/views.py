@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from panel_service.domain.criteria import vocabulary as vocab
@@ -109,18 +110,34 @@ def signup() -> ViewResult:
                 consent=bool(form.consent.data),
                 language=language(),
             )
+            db_session().commit()
         except ValidationFailed as exc:
             db_session().rollback()
             for name, problem in exc.fields.items():
                 field = getattr(form, name)
                 field.errors = [_message(name, problem)]
+        except IntegrityError:
+            # The same address signed up twice at the same moment: the other request made the
+            # account, so this one is "already registered" and answers the same way.
+            db_session().rollback()
+            _notify_existing(form.email.data or "")
+            return redirect(url_for("volunteers.check_email"))
         else:
-            db_session().commit()
             return redirect(url_for("volunteers.check_email"))
     status = 422 if form.errors else 200
     return render_template(
         "volunteers/signup.html", form=form, consent_version=service.CONSENT_TEXT_VERSION
     ), status
+
+
+def _notify_existing(email: str) -> None:
+    from panel_service import outbox
+    from panel_service.services import accounts
+
+    existing = accounts.find_account(db_session(), email)
+    if existing is not None:
+        outbox.enqueue(db_session(), "accounts.send_signup_existing", {"account_id": existing.id})
+        db_session().commit()
 
 
 def _message(field: str, problem: str) -> str:

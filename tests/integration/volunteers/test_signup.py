@@ -160,3 +160,24 @@ def test_verification_email_goes_out_after_commit_with_a_working_link(
     assert client.get(link.group(1)).status_code == 200
     token = csrf_token(client, link.group(1))
     assert client.post(link.group(1), data={"csrf_token": token}).status_code == 302
+
+
+def test_two_simultaneous_signups_with_one_address_answer_the_same(
+    client: FlaskClient, db: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second request does not see the first's account yet; the unique index decides."""
+    make_volunteer(db, settings, "ada@example.org")
+    real_find = service.accounts.find_account
+    calls = {"n": 0}
+
+    def find_once_blind(session: Session, email: str) -> Account | None:
+        calls["n"] += 1
+        return None if calls["n"] == 1 else real_find(session, email)
+
+    monkeypatch.setattr(service.accounts, "find_account", find_once_blind)
+    response = post_form(client, "/signup", GOOD)
+    assert response.status_code == 302 and response.location.endswith("/signup/check-email")
+    assert (
+        db.scalar(select(OutboxMessage.id).where(OutboxMessage.task_name == "accounts.send_signup_existing"))
+        is not None
+    )
