@@ -151,3 +151,20 @@ def test_completeness_counts_questions_without_naming_uninvited_studies(
         "conditions",
         "medications",
     ]
+
+
+def test_invitation_text_keeps_line_breaks_and_is_escaped(
+    client: FlaskClient, db: Session, invited: tuple[int, int]
+) -> None:
+    from panel_service.models import Study, StudyVersion
+
+    _participant_id, study_id = invited
+    study = db.get(Study, study_id)
+    assert study is not None
+    version = db.get(StudyVersion, study.active_version_id)
+    assert version is not None
+    version.invitation_text = "Line one\nLine two <b>bold</b>\n\nSecond paragraph"
+    db.flush()
+    page = client.get(f"/me/invitations/{study_id}").get_data(as_text=True)
+    assert "<p>Line one<br>Line two &lt;b&gt;bold&lt;/b&gt;</p>" in page
+    assert "<p>Second paragraph</p>" in page
