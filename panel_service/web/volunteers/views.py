@@ -337,9 +337,11 @@ def profile_about(account: Account, participant: Participant) -> ViewResult:
 
 
 def _number(value: float | None) -> str:
+    """One decimal at most, with the decimal comma in Danish (the form reads both)."""
     if value is None:
         return ""
-    return f"{value:.1f}".removesuffix(".0")
+    shown = f"{value:.1f}".removesuffix(".0")
+    return shown.replace(".", ",") if language() == "da" else shown
 
 
 def _terms(system: vocab.System, codes: tuple[str, ...] | list[str]) -> list[dict[str, str]]:

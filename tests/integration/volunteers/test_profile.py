@@ -211,3 +211,14 @@ def test_profile_pages_need_a_signed_in_volunteer(client: FlaskClient) -> None:
     ):
         response = client.get(path)
         assert response.status_code == 302 and "/login" in response.location, path
+
+
+def test_saved_answers_are_shown_again_in_the_visitors_number_format(
+    client: FlaskClient, db: Session, volunteer: int
+) -> None:
+    post_form(client, "/me/profile/about", ABOUT)
+    assert 'value="172.5"' in client.get("/me/profile/about").get_data(as_text=True)
+    danish = client.get("/me/profile/about", headers={"Accept-Language": "da"}).get_data(as_text=True)
+    assert 'value="172,5"' in danish and 'value="1980-04-23"' in danish
+    summary = client.get("/me/profile", headers={"Accept-Language": "da"}).get_data(as_text=True)
+    assert "172,5 cm" in summary and "23. april 1980" in summary
