@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PANEL_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run demo test lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-pipeline clean
+.PHONY: translations run demo test lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-pipeline clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ run: $(STAMP)
 	$(BIN)/panel db upgrade
 	$(BIN)/panel demo --if-empty
 	$(BIN)/flask --app panel_service run --host 127.0.0.1 --port 5000
+
+## Re-extract translatable text and compile the catalogues (docs/i18n.md).
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o panel_service/translations/messages.pot .
+	$(BIN)/pybabel update -i panel_service/translations/messages.pot -d panel_service/translations --no-location
+	$(BIN)/pybabel compile -d panel_service/translations
 
 services:
 	scripts/ensure-services.sh

@@ -51,8 +51,12 @@ login_manager.session_protection = "basic"
 
 
 def sign_in(account: Account, user_agent: str = "") -> None:
-    """Rotate: drop whatever the browser had, open a new server-side session."""
+    """Rotate: drop whatever the browser had, open a new server-side session. Only the
+    chosen language survives (it is a preference, not a credential)."""
+    language = session.get("lang")
     session.clear()
+    if language:
+        session["lang"] = language
     session_id = accounts.open_web_session(db_session(), account, user_agent)
     db_session().commit()
     login_user(CurrentUser(account, session_id))
@@ -62,8 +66,11 @@ def sign_out() -> None:
     if current_user.is_authenticated:
         accounts.close_web_session(db_session(), current_user.get_id())
         db_session().commit()
+    language = session.get("lang")
     logout_user()
     session.clear()
+    if language:
+        session["lang"] = language
 
 
 def role_required(*roles: str) -> Callable[[F], F]:

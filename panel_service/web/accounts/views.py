@@ -1,11 +1,18 @@
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
+from limits import parse
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from panel_service.extensions import db_session, settings
-from panel_service.services import accounts
+from panel_service import outbox
+from panel_service.domain.vocab import LANGUAGES
+from panel_service.extensions import db_session, limiter, settings
+from panel_service.models import Account, Participant
+from panel_service.services import accounts, tokens
+from panel_service.services.audit import record
 from panel_service.web.accounts.forms import LoginForm
 from panel_service.web.auth import sign_in, sign_out
 from panel_service.web.safe_redirect import safe_next
@@ -18,6 +25,10 @@ HOME_BY_ROLE = {
     "reviewer": "review.queue",
     "admin": "review.queue",
 }
+# Failed sign-ins: per email address (known or not, so the limit says nothing about
+# membership) and per client address. Counted only on failure; a success clears the email's.
+FAILURES_PER_EMAIL = parse("5 per 15 minutes")
+FAILURES_PER_IP = parse("30 per 15 minutes")
 
 
 def home_for(role: str) -> str:
@@ -28,21 +39,46 @@ def home_for(role: str) -> str:
         return url_for("public.home")
 
 
+def _email_key(email: str) -> str:
+    return accounts.sha256(email.strip().lower())
+
+
+def _throttled(email: str) -> bool:
+    strategy = limiter.limiter
+    return not (
+        strategy.test(FAILURES_PER_EMAIL, "login-email", _email_key(email))
+        and strategy.test(FAILURES_PER_IP, "login-ip", request.remote_addr or "-")
+    )
+
+
+def _count_failure(email: str) -> None:
+    strategy = limiter.limiter
+    strategy.hit(FAILURES_PER_EMAIL, "login-email", _email_key(email))
+    strategy.hit(FAILURES_PER_IP, "login-ip", request.remote_addr or "-")
+
+
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int]:
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        account = accounts.find_account(db_session(), form.email.data or "")
+        email = form.email.data or ""
+        if _throttled(email):
+            form.password.errors = [_("Too many attempts. Wait 15 minutes, then try again.")]
+            return render_template("accounts/login.html", form=form), 429
+        account = accounts.find_account(db_session(), email)
         password_hash = account.password_hash if account is not None else None
         if (
             account is not None
             and account.is_active
             and accounts.verify_password(settings(), password_hash, form.password.data or "")
         ):
+            limiter.limiter.clear(FAILURES_PER_EMAIL, "login-email", _email_key(email))
             sign_in(account, request.user_agent.string)
             return redirect(safe_next(form.next.data, home_for(account.role)))
+        _count_failure(email)
         # One message whether or not the email is registered.
         form.password.errors = [_("Email or password is not correct.")]
+        return render_template("accounts/login.html", form=form), 401
     return render_template("accounts/login.html", form=form)
 
 
@@ -51,3 +87,76 @@ def logout() -> Response:
     sign_out()
     flash(_("You are signed out."))
     return redirect(url_for("public.home"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def forgot_password() -> str | Response:
+    from panel_service.web.volunteers.forms import ForgotPasswordForm
+
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        account = accounts.find_account(db_session(), form.email.data or "")
+        if account is not None and account.is_active:
+            outbox.enqueue(db_session(), "accounts.send_password_reset", {"account_id": account.id})
+            db_session().commit()
+        # The same answer whether or not the address is registered.
+        return redirect(url_for("accounts.reset_sent"))
+    return render_template("accounts/forgot.html", form=form)
+
+
+@bp.get("/password/sent")
+def reset_sent() -> str:
+    return render_template("accounts/reset_sent.html")
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> str | Response | tuple[str, int]:
+    from panel_service.web.volunteers.forms import ResetPasswordForm
+
+    db = db_session()
+    try:
+        tokens.peek(db, token, "reset_password")
+    except tokens.TokenInvalid:
+        return render_template("volunteers/link_invalid.html"), 410
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            row = tokens.consume(db, token, "reset_password")
+        except tokens.TokenInvalid:
+            db.rollback()
+            return render_template("volunteers/link_invalid.html"), 410
+        account = db.get(Account, row.account_id) if row.account_id else None
+        if account is None:
+            return render_template("volunteers/link_invalid.html"), 410
+        account.password_hash = accounts.hash_password(settings(), form.password.data or "")
+        if account.email_verified_at is None:
+            account.email_verified_at = row.created_at  # the link proved the address
+        # A new password ends every session, wherever it was opened.
+        accounts.close_all_web_sessions(db, account.id)
+        record(db, account, "account.password_reset", "account", account.id)
+        db.commit()
+        sign_out()
+        flash(_("Your password is changed. Sign in with your new password."))
+        return redirect(url_for("accounts.login"))
+    status = 422 if form.errors else 200
+    return render_template("accounts/reset.html", form=form), status
+
+
+@bp.post("/language")
+def set_language() -> Response:
+    """The language switcher: a POST (it changes state), remembered in the session and, for a
+    volunteer, on the participant row so that emails follow the choice."""
+    from panel_service.web.volunteers.forms import EmptyForm
+
+    chosen = request.form.get("lang", "")
+    if EmptyForm().validate_on_submit() and chosen in LANGUAGES:
+        session["lang"] = chosen
+        if current_user.is_authenticated and current_user.role == "participant":
+            participant = db_session().scalar(
+                select(Participant).where(Participant.account_id == current_user.account_id)
+            )
+            if participant is not None:
+                participant.language = chosen
+                db_session().commit()
+    return redirect(safe_next(request.form.get("next"), url_for("public.home")))

@@ -1,0 +1,606 @@
+"""The volunteer's pages: sign-up and verification, the profile wizard, the dashboard with
+invitations, and control over contact and data. Every view commits explicitly; a view that
+re-renders a form with errors writes nothing (P8)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import (
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from panel_service.domain.criteria import vocabulary as vocab
+from panel_service.domain.profile import display_icd10, normalise_atc, normalise_icd10
+from panel_service.domain.regions import region_name
+from panel_service.extensions import db_session, limiter, settings
+from panel_service.models import Account, Participant
+from panel_service.services import invitations as invitation_service
+from panel_service.services import tokens
+from panel_service.services import volunteers as service
+from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from panel_service.timeutil import panel_today
+from panel_service.web.auth import current, role_required, sign_in, sign_out
+from panel_service.web.volunteers import bp
+from panel_service.web.volunteers.forms import (
+    BIRTH_DATE_MESSAGES,
+    PASSWORD_MESSAGES,
+    AboutForm,
+    AnswerForm,
+    CodesForm,
+    ConsentForm,
+    DeleteForm,
+    DetailsForm,
+    EmptyForm,
+    PauseForm,
+    SignupForm,
+    from_bool,
+    yes_no,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+ViewResult = str | WerkzeugResponse | tuple[str, int]
+SYSTEMS: dict[str, vocab.System] = {"conditions": "icd10", "medications": "atc"}
+MAX_SELECTED_CODES = 50
+
+
+def language() -> str:
+    return str(get_locale() or "en")
+
+
+def volunteer_view(view: F) -> F:
+    """Logged in as a volunteer; the view receives its account and participant row."""
+
+    @role_required("participant")
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        account = current().account()
+        try:
+            participant = service.participant_for(db_session(), account.id)
+        except Forbidden:
+            abort(403)
+        return view(account, participant, *args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def verified_view(view: F) -> F:
+    """As ``volunteer_view``, and the email address must be confirmed first."""
+
+    @volunteer_view
+    @wraps(view)
+    def wrapper(account: Account, participant: Participant, *args: Any, **kwargs: Any) -> Any:
+        if account.email_verified_at is None:
+            flash(_("Please confirm your email address first: open the link we sent you."))
+            return redirect(url_for("volunteers.dashboard"))
+        return view(account, participant, *args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+# --- sign-up and verification --------------------------------------------------------------
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def signup() -> ViewResult:
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            service.sign_up(
+                db_session(),
+                settings(),
+                email=form.email.data or "",
+                password=form.password.data or "",
+                name=form.name.data or "",
+                consent=bool(form.consent.data),
+                language=language(),
+            )
+            db_session().commit()
+        except ValidationFailed as exc:
+            db_session().rollback()
+            for name, problem in exc.fields.items():
+                field = getattr(form, name)
+                field.errors = [_message(name, problem)]
+        except IntegrityError:
+            # The same address signed up twice at the same moment: the other request made the
+            # account, so this one is "already registered" and answers the same way.
+            db_session().rollback()
+            _notify_existing(form.email.data or "")
+            return redirect(url_for("volunteers.check_email"))
+        else:
+            return redirect(url_for("volunteers.check_email"))
+    status = 422 if form.errors else 200
+    return render_template(
+        "volunteers/signup.html", form=form, consent_version=service.CONSENT_TEXT_VERSION
+    ), status
+
+
+def _notify_existing(email: str) -> None:
+    from panel_service import outbox
+    from panel_service.services import accounts
+
+    existing = accounts.find_account(db_session(), email)
+    if existing is not None:
+        outbox.enqueue(db_session(), "accounts.send_signup_existing", {"account_id": existing.id})
+        db_session().commit()
+
+
+def _message(field: str, problem: str) -> str:
+    if field == "password" and problem in PASSWORD_MESSAGES:
+        return str(PASSWORD_MESSAGES[problem])
+    if field == "email":
+        return _("Enter a valid email address, like name@example.com.")
+    if field == "birth_date" and problem in BIRTH_DATE_MESSAGES:
+        return str(BIRTH_DATE_MESSAGES[problem])
+    if field == "name":
+        return _("Enter your name.")
+    return problem
+
+
+@bp.get("/signup/check-email")
+def check_email() -> str:
+    return render_template("volunteers/check_email.html")
+
+
+@bp.route("/verify/<token>", methods=["GET", "POST"])
+def verify(token: str) -> ViewResult:
+    """A GET only shows a button (mail scanners follow links); the POST confirms and signs in."""
+    session = db_session()
+    form = EmptyForm()
+    try:
+        row = tokens.peek(session, token, "verify_email")
+    except tokens.TokenInvalid:
+        return render_template("volunteers/link_invalid.html"), 410
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            row = tokens.consume(session, token, "verify_email")
+        except tokens.TokenInvalid:
+            session.rollback()
+            return render_template("volunteers/link_invalid.html"), 410
+        account = session.get(Account, row.account_id) if row.account_id else None
+        if account is None:
+            return render_template("volunteers/link_invalid.html"), 410
+        service.mark_verified(session, account)
+        session.commit()
+        sign_in(account, request.user_agent.string)
+        flash(_("Thank you, your email address is confirmed."))
+        return redirect(url_for("volunteers.profile_about", wizard="1"))
+    return render_template("volunteers/verify.html", form=form)
+
+
+@bp.post("/verify/resend")
+@limiter.limit("5 per hour")
+@volunteer_view
+def resend_verification(account: Account, participant: Participant) -> WerkzeugResponse:
+    if EmptyForm().validate_on_submit() and account.email_verified_at is None:
+        from panel_service import outbox
+
+        outbox.enqueue(db_session(), "accounts.send_verification", {"account_id": account.id})
+        db_session().commit()
+        flash(_("We have sent you a new link. Check your email."))
+    return redirect(url_for("volunteers.dashboard"))
+
+
+# --- dashboard and invitations -------------------------------------------------------------
+
+
+@bp.get("/me")
+@volunteer_view
+def dashboard(account: Account, participant: Participant) -> str:
+    session = db_session()
+    invitations = service.visible_invitations(session, settings(), participant.id)
+    has_profile = service.has_profile(session, participant.id)
+    open_sections = service.open_questions(session, settings(), participant.id) if has_profile else []
+    response = render_template(
+        "volunteers/dashboard.html",
+        account=account,
+        participant=participant,
+        invitations=invitations,
+        has_profile=has_profile,
+        open_sections=open_sections,
+        consent=service.active_consent(session, participant.id),
+        paused=service.is_paused(settings(), participant),
+        region_name=region_name,
+        language=language(),
+        resend_form=EmptyForm(),
+    )
+    session.commit()  # nothing written; ends the read transaction
+    return response
+
+
+@bp.route("/me/invitations/<int:study_id>", methods=["GET", "POST"])
+@verified_view
+def invitation(account: Account, participant: Participant, study_id: int) -> ViewResult:
+    """One of the volunteer's own invitations: what will be shared with whom, and the answer.
+    Anyone else's invitation is a 404 (P7): the lookup is keyed by the caller's participant."""
+    session = db_session()
+    view = service.invitation_view(session, settings(), participant.id, study_id)
+    if view is None:
+        abort(404)
+    form = AnswerForm()
+    if request.method == "POST" and form.validate_on_submit():
+        answer = form.answer.data
+        if answer not in ("interested", "not_interested"):
+            abort(400)
+        try:
+            invitation_service.record_answer(
+                session, study_id=study_id, participant_id=participant.id, answer=answer, actor=account
+            )
+        except (NotFound, Conflict):
+            session.rollback()
+            flash(_("You have already answered this invitation."))
+            return redirect(url_for("volunteers.dashboard"))
+        session.commit()
+        if answer == "interested":
+            flash(
+                _(
+                    "Thank you. We have shared your contact details with %(organisation)s; "
+                    "they will contact you about the study.",
+                    organisation=view.organisation,
+                )
+            )
+        else:
+            flash(_("Thank you. You will not hear more about this study."))
+        return redirect(url_for("volunteers.dashboard"))
+    return render_template(
+        "volunteers/invitation.html",
+        invitation=view,
+        account=account,
+        participant=participant,
+        form=form,
+        region_name=region_name,
+        language=language(),
+    )
+
+
+# --- the profile ---------------------------------------------------------------------------
+
+
+@bp.get("/me/profile")
+@verified_view
+def profile(account: Account, participant: Participant) -> str:
+    session = db_session()
+    data = service.profile_data(session, participant.id)
+    return render_template(
+        "volunteers/profile.html",
+        data=data,
+        has_profile=service.has_profile(session, participant.id),
+        conditions=_terms("icd10", data.conditions or ()),
+        medications=_terms("atc", data.medications or ()),
+        region_name=region_name,
+        language=language(),
+    )
+
+
+@bp.route("/me/profile/about", methods=["GET", "POST"])
+@verified_view
+def profile_about(account: Account, participant: Participant) -> ViewResult:
+    session = db_session()
+    wizard = request.values.get("wizard") == "1"
+    if request.method == "GET":
+        data = service.profile_data(session, participant.id)
+        form = AboutForm(
+            language=language(),
+            formdata=None,
+            data={
+                "birth_date": data.birth_date.isoformat() if data.birth_date else "",
+                "sex": data.sex,
+                "region": data.region or "",
+                "height_cm": _number(data.height_cm),
+                "weight_kg": _number(data.weight_kg),
+                "smoker": from_bool(data.smoker),
+                "pregnant": None if data.sex == "male" else from_bool(data.pregnant),
+                "wizard": "1" if wizard else "",
+            },
+        )
+        return render_template("volunteers/profile_about.html", form=form, wizard=wizard)
+    form = AboutForm(language=language())
+    if form.validate_on_submit():
+        birth_date = form.birth_date.value
+        problem = service.validate_birth_date(settings(), birth_date) if birth_date else None
+        if problem:
+            form.birth_date.errors = [str(BIRTH_DATE_MESSAGES[problem])]
+        else:
+            service.save_about(
+                session,
+                settings(),
+                participant,
+                birth_date=birth_date,
+                sex=form.sex.data or None,
+                region=form.region.data or None,
+                height_cm=form.height_cm.number,
+                weight_kg=form.weight_kg.number,
+                smoker=yes_no(form.smoker.data),
+                pregnant=yes_no(form.pregnant.data),
+            )
+            session.commit()
+            if wizard:
+                return redirect(url_for("volunteers.profile_codes", section="conditions", wizard="1"))
+            flash(_("Your answers are saved."))
+            return redirect(url_for("volunteers.profile"))
+    return render_template("volunteers/profile_about.html", form=form, wizard=wizard), 422
+
+
+def _number(value: float | None) -> str:
+    """One decimal at most, with the decimal comma in Danish (the form reads both)."""
+    if value is None:
+        return ""
+    shown = f"{value:.1f}".removesuffix(".0")
+    return shown.replace(".", ",") if language() == "da" else shown
+
+
+def _terms(system: vocab.System, codes: tuple[str, ...] | list[str]) -> list[dict[str, str]]:
+    terms = []
+    for code in codes:
+        shown = display_icd10(code) if system == "icd10" else code
+        term = vocab.lookup(system, code) or vocab.nearest_term(system, code)
+        terms.append({"code": shown, "name": term.plain_name if term else shown})
+    return terms
+
+
+def _normalise(system: vocab.System, raw: str) -> str | None:
+    """A ticked code, normalised; None when malformed or not in the vocabulary the form offers."""
+    try:
+        code = normalise_icd10(raw) if system == "icd10" else normalise_atc(raw)
+    except ValueError:
+        return None
+    return code if vocab.lookup(system, code) is not None else None
+
+
+@bp.route("/me/profile/<any(conditions, medications):section>", methods=["GET", "POST"])
+@verified_view
+def profile_codes(account: Account, participant: Participant, section: str) -> ViewResult:
+    """Conditions or medications without JavaScript: search, tick, save; or "I have none";
+    or "Skip for now", which leaves an unanswered list unanswered."""
+    session = db_session()
+    system = SYSTEMS[section]
+    wizard = request.values.get("wizard") == "1"
+    form = CodesForm()
+    results: list[vocab.Term] = []
+    status = 200
+    if request.method == "GET":
+        selected = service.stored_codes(session, participant.id, system)
+        form.wizard.data = "1" if wizard else ""
+        return _render_codes(section, form, selected, results, wizard, status)
+    if not form.validate_on_submit():
+        return _render_codes(section, form, [], results, wizard, 422)
+    action = request.form.get("action", "save")
+    selected = []
+    for raw in request.form.getlist("codes")[: MAX_SELECTED_CODES + 1]:
+        code = _normalise(system, raw)
+        if code is None:
+            form.codes.errors = [_("%(code)s is not a code we know. Search for it by name.", code=raw[:20])]
+        elif code not in selected:
+            selected.append(code)
+    if len(selected) > MAX_SELECTED_CODES:
+        form.codes.errors = [_("Choose at most %(n)d.", n=MAX_SELECTED_CODES)]
+    if form.codes.errors:
+        return _render_codes(section, form, selected, results, wizard, 422)
+    if action == "search":
+        query = (form.q.data or "").strip()
+        if query:
+            results = [
+                term
+                for term in vocab.search(query, limit=15, system=system)
+                if vocab.index_key(system, term.code) not in selected
+            ]
+            if not results:
+                form.q.errors = [_("Nothing found for “%(q)s”. Try other words or a code.", q=query)]
+        else:
+            form.q.errors = [_("Type a word or a code to search for.")]
+        return _render_codes(section, form, selected, results, wizard, 200)
+    if action == "save":
+        if not selected:
+            form.codes.errors = [_("Tick at least one, or choose “I have none”.")]
+            return _render_codes(section, form, selected, results, wizard, 422)
+        service.save_codes(session, participant, system=system, codes=selected)
+    elif action == "none":
+        service.save_codes(session, participant, system=system, codes=[])
+    elif action != "skip":
+        abort(400)
+    session.commit()
+    if wizard:
+        if section == "conditions":
+            return redirect(url_for("volunteers.profile_codes", section="medications", wizard="1"))
+        flash(_("Thank you, your profile is saved. You can change it at any time."))
+        return redirect(url_for("volunteers.dashboard"))
+    if action != "skip":
+        flash(_("Your answers are saved."))
+    return redirect(url_for("volunteers.profile"))
+
+
+def _render_codes(
+    section: str,
+    form: CodesForm,
+    selected: list[str],
+    results: list[vocab.Term],
+    wizard: bool,
+    status: int,
+) -> tuple[str, int]:
+    system = SYSTEMS[section]
+    return (
+        render_template(
+            "volunteers/profile_codes.html",
+            section=section,
+            system=system,
+            form=form,
+            selected=_terms(system, selected),
+            results=[{"code": term.code, "name": term.plain_name} for term in results],
+            wizard=wizard,
+        ),
+        status,
+    )
+
+
+@bp.get("/vocabulary/search")
+@limiter.limit("120 per minute")
+def vocabulary_search() -> Response:
+    """Type-ahead for the profile form (public data: the vocabularies ship with Panel)."""
+    system = request.args.get("system", "")
+    query = request.args.get("q", "").strip()[:100]
+    if system not in ("icd10", "atc"):
+        return cast(
+            Response, (jsonify(error={"code": "bad_request", "fields": {"system": "icd10 or atc"}}), 400)
+        )
+    terms = vocab.search(query, limit=15, system=cast(vocab.System, system)) if query else []
+    return jsonify(
+        items=[{"code": term.code, "name": term.plain_name, "official": term.name} for term in terms]
+    )
+
+
+# --- contact and consent -------------------------------------------------------------------
+
+
+@bp.get("/me/contact")
+@volunteer_view
+def contact(account: Account, participant: Participant) -> str:
+    return _render_contact(participant, PauseForm(), ConsentForm())
+
+
+def _render_contact(participant: Participant, pause_form: PauseForm, consent_form: ConsentForm) -> str:
+    return render_template(
+        "volunteers/contact.html",
+        participant=participant,
+        consent=service.active_consent(db_session(), participant.id),
+        paused=service.is_paused(settings(), participant),
+        pause_form=pause_form,
+        consent_form=consent_form,
+        action_form=EmptyForm(),
+        consent_version=service.CONSENT_TEXT_VERSION,
+        today=panel_today(settings()),
+    )
+
+
+@bp.post("/me/contact/pause")
+@volunteer_view
+def pause(account: Account, participant: Participant) -> ViewResult:
+    form = PauseForm()
+    session = db_session()
+    if form.validate_on_submit() and form.until.value is not None:
+        try:
+            service.pause_contact(session, settings(), participant, form.until.value)
+        except ValidationFailed as exc:
+            session.rollback()
+            problem = exc.fields.get("until", "")
+            form.until.errors = [
+                _("Choose a date after today.")
+                if problem == "not_future"
+                else _("Choose a date within two years.")
+            ]
+        else:
+            session.commit()
+            flash(_("We will not contact you before %(date)s.", date=_format_date(form.until.value)))
+            return redirect(url_for("volunteers.contact"))
+    return _render_contact(participant, form, ConsentForm()), 422
+
+
+def _format_date(value: Any) -> str:
+    from flask_babel import format_date
+
+    return str(format_date(value, format="long"))
+
+
+@bp.post("/me/contact/resume")
+@volunteer_view
+def resume(account: Account, participant: Participant) -> WerkzeugResponse:
+    if EmptyForm().validate_on_submit():
+        service.resume_contact(db_session(), participant)
+        db_session().commit()
+        flash(_("Contact is on again."))
+    return redirect(url_for("volunteers.contact"))
+
+
+@bp.post("/me/consent/withdraw")
+@volunteer_view
+def withdraw(account: Account, participant: Participant) -> WerkzeugResponse:
+    if EmptyForm().validate_on_submit():
+        service.withdraw_consent(db_session(), participant)
+        db_session().commit()
+        flash(_("You have withdrawn your consent. We will not contact you about studies."))
+    return redirect(url_for("volunteers.contact"))
+
+
+@bp.post("/me/consent/give")
+@volunteer_view
+def give(account: Account, participant: Participant) -> ViewResult:
+    form = ConsentForm()
+    if form.validate_on_submit():
+        service.give_consent(db_session(), participant)
+        db_session().commit()
+        flash(_("Thank you. We may now contact you about approved studies that fit your profile."))
+        return redirect(url_for("volunteers.contact"))
+    return _render_contact(participant, PauseForm(), form), 422
+
+
+@bp.route("/me/details", methods=["GET", "POST"])
+@volunteer_view
+def details(account: Account, participant: Participant) -> ViewResult:
+    form = DetailsForm(
+        data={"name": participant.name, "phone": participant.phone or ""} if request.method == "GET" else None
+    )
+    if request.method == "POST":
+        if form.validate_on_submit():
+            service.update_details(
+                db_session(), participant, name=form.name.data or "", phone=form.phone.data
+            )
+            db_session().commit()
+            flash(_("Your details are saved."))
+            return redirect(url_for("volunteers.contact"))
+        return render_template("volunteers/details.html", form=form, account=account), 422
+    return render_template("volunteers/details.html", form=form, account=account)
+
+
+# --- my data: download and erasure ---------------------------------------------------------
+
+
+@bp.route("/me/data", methods=["GET", "POST"])
+@volunteer_view
+def my_data(account: Account, participant: Participant) -> ViewResult:
+    form = EmptyForm()
+    if request.method == "POST" and form.validate_on_submit():
+        session = db_session()
+        data = service.export_data(session, account, participant)
+        session.commit()
+        body = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
+        return Response(
+            body,
+            mimetype="application/json",
+            headers={"Content-Disposition": 'attachment; filename="panel-my-data.json"'},
+        )
+    return render_template("volunteers/my_data.html", form=form)
+
+
+@bp.route("/me/delete", methods=["GET", "POST"])
+@volunteer_view
+def delete_account(account: Account, participant: Participant) -> ViewResult:
+    form = DeleteForm()
+    if request.method == "POST" and form.validate_on_submit():
+        session = db_session()
+        try:
+            service.erase(session, settings(), account, form.password.data or "")
+        except ValidationFailed:
+            session.rollback()
+            form.password.errors = [_("The password is not correct.")]
+        else:
+            session.commit()
+            sign_out()
+            flash(_("Your account and your health profile are deleted."))
+            return redirect(url_for("public.home"))
+        return render_template("volunteers/delete.html", form=form), 422
+    status = 422 if form.errors else 200
+    return render_template("volunteers/delete.html", form=form), status

@@ -1,0 +1,146 @@
+"""Steps of the volunteer journey in the browser, for this branch's tests and for the full
+journey test that continues with invitation, answer and the coordinator's respondents list.
+
+Each helper takes a Playwright ``page`` and the ``LiveServer`` and leaves the page where the
+next step starts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from tests.e2e.conftest import SCREENSHOTS, LiveServer
+
+SERIOUS = ("serious", "critical")
+
+
+@dataclass(frozen=True)
+class Volunteer:
+    email: str = "vera@example.org"
+    password: str = "restless legs at night"
+    name: str = "Vera Volunteer"
+
+
+def screenshot(page: Any, name: str) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def assert_accessible(page: Any, name: str) -> None:
+    """axe-core on the current page: no serious or critical violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} — "
+        + ", ".join(str(node["target"]) for node in violation["nodes"][:3])
+        for violation in results.response["violations"]
+        if violation.get("impact") in SERIOUS
+    ]
+    assert not bad, f"accessibility problems on {name}:\n" + "\n".join(bad)
+
+
+def verification_path(live: LiveServer, email: str, count: int = 1) -> str:
+    """Wait for the ``count``-th email to ``email`` and return its /verify/... path."""
+    deadline_messages = live.smtp.wait_for(count, timeout=30)
+    for message in reversed(deadline_messages):
+        if email in str(message["To"]):
+            body = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+            found = re.search(r"https?://[^/\s]+(/verify/\S+)", body)
+            if found:
+                return found.group(1)
+    raise AssertionError(f"no verification email to {email}")
+
+
+def sign_up(page: Any, live: LiveServer, volunteer: Volunteer, *, consent: bool = True) -> None:
+    """Sign up, follow the link from the real SMTP server, confirm: ends on "About you"."""
+    page.goto(f"{live.url}/signup")
+    page.get_by_label("Your name").fill(volunteer.name)
+    page.get_by_label("Email address").fill(volunteer.email)
+    page.get_by_label("Choose a password").fill(volunteer.password)
+    if consent:
+        page.get_by_label("Yes, you may contact me").check()
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url(re.compile(r".*/signup/check-email$"))
+    path = verification_path(live, volunteer.email)
+    page.goto(f"{live.url}{path}")
+    page.get_by_role("button", name="Confirm and continue").click()
+    page.wait_for_url(re.compile(r".*/me/profile/about\?wizard=1$"))
+
+
+def fill_profile(
+    page: Any,
+    *,
+    birth_date: str = "1980-04-23",
+    sex: str = "Female",
+    region: str = "DK-84",
+    height: str = "168",
+    weight: str = "64.5",
+    smoker: str = "No",
+    pregnant: str | None = "No",
+    condition_search: str = "restless legs",
+    condition_code: str = "G25.81",
+    medications_none: bool = True,
+) -> None:
+    """The wizard from "About you" to the dashboard: the demo study's ideal volunteer by default
+    (restless legs, no kidney disease, not pregnant, no magnesium)."""
+    page.get_by_label("Date of birth").fill(birth_date)
+    page.locator("#sex").get_by_label(sex, exact=True).check()
+    page.get_by_label("Region where you live").select_option(region)
+    page.get_by_label("Height in centimetres").fill(height)
+    page.get_by_label("Weight in kilograms").fill(weight)
+    page.locator("#smoker").get_by_label(smoker, exact=True).check()
+    if pregnant is not None and sex != "Male":
+        page.locator("#pregnant").get_by_label(pregnant, exact=True).check()
+    page.get_by_role("button", name="Save and continue").click()
+    page.wait_for_url(re.compile(r".*/me/profile/conditions\?wizard=1$"))
+    page.get_by_label("Search by name or code").fill(condition_search)
+    # The type-ahead lists matches as checkboxes as soon as they arrive.
+    page.locator(f"#search-results input[value='{condition_code}']").check()
+    page.get_by_role("button", name="Save my list").click()
+    page.wait_for_url(re.compile(r".*/me/profile/medications\?wizard=1$"))
+    if medications_none:
+        page.get_by_role("button", name="I take none").click()
+    else:
+        page.get_by_role("button", name="Skip for now").click()
+    page.wait_for_url(re.compile(r".*/me$"))
+
+
+def sign_in(page: Any, live: LiveServer, volunteer: Volunteer) -> None:
+    page.goto(f"{live.url}/login")
+    page.get_by_label("Email address").fill(volunteer.email)
+    page.get_by_label("Password").fill(volunteer.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/me$"))
+
+
+def seed_sent_invitation(live: LiveServer, email: str, title: str = "Magnesium for restless legs") -> int:
+    """Stand-in for the pipeline: a recruiting demo study and a *sent* invitation for the
+    volunteer with ``email``, committed. Returns the study id. The full journey test replaces
+    this with the real flow (approval, recruit, match, dispatch)."""
+    from sqlalchemy import select
+
+    from panel_service.models import Account, Participant
+    from tests.support.volunteers import recruiting_study, send_invitation
+
+    with live.runtime.database.session_scope() as session:
+        participant_id = session.scalar(
+            select(Participant.id)
+            .join(Account, Account.id == Participant.account_id)
+            .where(Account.email == email)
+        )
+        assert participant_id is not None
+        version = recruiting_study(session, title=title)
+        send_invitation(session, version, participant_id)
+        return int(version.study_id)
+
+
+def answer_invitation(page: Any, live: LiveServer, title: str, *, interested: bool = True) -> None:
+    """From the dashboard: open the invitation, read what is shared, answer."""
+    page.goto(f"{live.url}/me")
+    card = page.locator("li.card", has=page.get_by_role("heading", name=title))
+    card.get_by_role("link", name="Answer this invitation").click()
+    page.wait_for_url(re.compile(r".*/me/invitations/\d+$"))
+    button = "Yes, share my contact details" if interested else "No, thank you"
+    page.get_by_role("button", name=button).click()
+    page.wait_for_url(re.compile(r".*/me$"))

@@ -1,0 +1,220 @@
+"""Control over contact and data: pause, withdraw and give consent, download, erase (P6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from panel_service.models import (
+    Account,
+    ActionToken,
+    AuditEvent,
+    Consent,
+    Invitation,
+    OutboxMessage,
+    Participant,
+    Profile,
+    ProfileCondition,
+    ProfileMedication,
+    WebSession,
+)
+from panel_service.services import tokens
+from panel_service.services import volunteers as service
+from panel_service.timeutil import panel_today
+from tests.support.volunteers import (
+    PASSWORD,
+    make_volunteer,
+    post_form,
+    recruiting_study,
+    row_counts,
+    send_invitation,
+    sign_in,
+)
+
+
+@pytest.fixture()
+def vera(client: FlaskClient, db: Session, settings: Settings) -> Participant:
+    _account, participant = make_volunteer(db, settings)
+    service.save_about(
+        db,
+        settings,
+        participant,
+        birth_date=dt.date(1980, 4, 23),
+        sex="female",
+        region="DK-84",
+        height_cm=170.0,
+        weight_kg=65.0,
+        smoker=False,
+        pregnant=False,
+    )
+    service.save_codes(db, participant, system="icd10", codes=["G2581"])
+    service.save_codes(db, participant, system="atc", codes=["A12CC05"])
+    sign_in(client, "vera@example.org")
+    return participant
+
+
+def _queued(db: Session, participant_id: int) -> Invitation:
+    return send_invitation(db, recruiting_study(db), participant_id, status="queued")
+
+
+def test_pause_cancels_pending_invitations_at_once(
+    client: FlaskClient, db: Session, settings: Settings, vera: Participant
+) -> None:
+    invitation = _queued(db, vera.id)
+    until = panel_today(settings) + dt.timedelta(days=30)
+    response = post_form(client, "/me/contact/pause", {"until": until.isoformat()}, token_from="/me/contact")
+    assert response.status_code == 302
+    db.refresh(invitation)
+    db.refresh(vera)
+    assert (invitation.status, invitation.reason) == ("cancelled", "contact_paused")
+    assert vera.contact_paused_until == until
+    assert "paused until" in client.get("/me/contact").get_data(as_text=True)
+    post_form(client, "/me/contact/resume", {}, token_from="/me/contact")
+    db.refresh(vera)
+    assert vera.contact_paused_until is None
+
+
+@pytest.mark.parametrize(
+    ("offset", "message"), [(0, "after today"), (-3, "after today"), (800, "within two years")]
+)
+def test_pause_date_must_be_in_the_coming_two_years(
+    client: FlaskClient, db: Session, settings: Settings, vera: Participant, offset: int, message: str
+) -> None:
+    invitation = _queued(db, vera.id)
+    before = row_counts(db)
+    until = panel_today(settings) + dt.timedelta(days=offset)
+    response = post_form(client, "/me/contact/pause", {"until": until.isoformat()}, token_from="/me/contact")
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True) and 'href="#until"' in response.get_data(as_text=True)
+    assert row_counts(db) == before
+    db.refresh(invitation)
+    assert invitation.status == "queued"
+
+
+def test_withdraw_cancels_pending_and_consent_can_be_given_again(
+    client: FlaskClient, db: Session, vera: Participant
+) -> None:
+    invitation = _queued(db, vera.id)
+    assert post_form(client, "/me/consent/withdraw", {}, token_from="/me/contact").status_code == 302
+    db.refresh(invitation)
+    assert (invitation.status, invitation.reason) == ("cancelled", "consent_withdrawn")
+    assert service.active_consent(db, vera.id) is None
+    refused = post_form(client, "/me/consent/give", {}, token_from="/me/contact")
+    assert refused.status_code == 422 and "Tick the box" in refused.get_data(as_text=True)
+    assert (
+        post_form(client, "/me/consent/give", {"consent": "y"}, token_from="/me/contact").status_code == 302
+    )
+    consents = db.scalars(select(Consent).where(Consent.participant_id == vera.id).order_by(Consent.id)).all()
+    assert len(consents) == 2 and consents[0].withdrawn_at is not None and consents[1].withdrawn_at is None
+    assert consents[1].text_version == service.CONSENT_TEXT_VERSION
+    matches = db.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.task_name == "matching.match_profile")
+    )
+    assert matches and matches >= 1
+
+
+def test_download_contains_everything(client: FlaskClient, db: Session, vera: Participant) -> None:
+    send_invitation(db, recruiting_study(db), vera.id)
+    response = post_form(client, "/me/data", {})
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    assert response.headers["Cache-Control"] == "no-store"
+    data = json.loads(response.get_data(as_text=True))
+    assert data["account"]["email"] == "vera@example.org"
+    assert data["identity"]["name"] == "Vera Volunteer"
+    assert data["consents"][0]["text_version"] == service.CONSENT_TEXT_VERSION
+    assert data["profile"]["birth_date"] == "1980-04-23"
+    assert data["profile"]["bmi"] == 22.5
+    assert data["profile"]["conditions"] == ["G25.81"] and data["profile"]["medications"] == ["A12CC05"]
+    assert data["invitations"][0]["study_title"] == "Magnesium for restless legs"
+    assert data["invitations"][0]["status"] == "sent"
+    assert data["sign_ins"]
+    assert db.scalar(select(AuditEvent).where(AuditEvent.action == "data.export")) is not None
+
+
+def test_delete_needs_the_password(client: FlaskClient, db: Session, vera: Participant) -> None:
+    before = row_counts(db)
+    response = post_form(client, "/me/delete", {"password": "not my password"})
+    assert response.status_code == 422 and "not correct" in response.get_data(as_text=True)
+    assert row_counts(db) == before
+
+
+def test_erasure_leaves_no_identity_or_health_data(
+    client: FlaskClient, db: Session, vera: Participant
+) -> None:
+    account_id = vera.account_id
+    sent = send_invitation(db, recruiting_study(db), vera.id)
+    queued = _queued(db, vera.id)
+    tokens.issue(db, "unsubscribe", ttl=dt.timedelta(days=1), participant_id=vera.id)
+    post_form(client, "/me/data", {})  # an export leaves an audit event naming the account
+    response = post_form(client, "/me/delete", {"password": PASSWORD})
+    assert response.status_code == 302
+    db.expire_all()
+    tombstone = db.get(Participant, vera.id)
+    assert tombstone is not None and tombstone.erased_at is not None
+    assert (tombstone.name, tombstone.phone, tombstone.account_id) == (None, None, None)
+    assert db.get(Account, account_id) is None
+    assert db.get(Profile, vera.id) is None
+    for model in (ProfileCondition, ProfileMedication, Consent):
+        assert db.scalar(select(func.count()).select_from(model).where(model.participant_id == vera.id)) == 0
+    assert (
+        db.scalar(
+            select(func.count())
+            .select_from(ActionToken)
+            .where(or_(ActionToken.participant_id == vera.id, ActionToken.account_id == account_id))
+        )
+        == 0
+    )
+    assert (
+        db.scalar(select(func.count()).select_from(WebSession).where(WebSession.account_id == account_id))
+        == 0
+    )
+    # Invitations stay for anonymous counts; the one not yet sent is cancelled.
+    db.refresh(sent)
+    db.refresh(queued)
+    assert sent.status == "sent" and (queued.status, queued.reason) == ("cancelled", "erased")
+    assert db.scalar(select(AuditEvent).where(AuditEvent.action == "account.erase")) is not None
+    assert (
+        db.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.actor_id == account_id)) == 0
+    )
+    everything = json.dumps(
+        [list(row) for row in db.execute(select(AuditEvent.actor_label, AuditEvent.details)).all()]
+    )
+    assert "vera@example.org" not in everything
+    assert client.get("/me").status_code == 302  # signed out
+    assert post_form(client, "/login", {"email": "vera@example.org", "password": PASSWORD}).status_code == 401
+
+
+def test_contact_details_are_editable(client: FlaskClient, db: Session, vera: Participant) -> None:
+    response = post_form(client, "/me/details", {"name": "  Vera   V. ", "phone": "+45 12 34 56 78"})
+    assert response.status_code == 302
+    db.refresh(vera)
+    assert (vera.name, vera.phone) == ("Vera V.", "+45 12 34 56 78")
+    assert "+45 12 34 56 78" in client.get("/me/contact").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("phone", "call me maybe", "digits only"),
+        ("phone", "12", "digits only"),
+        ("name", " ", "Enter your name"),
+    ],
+)
+def test_bad_contact_details_are_refused(
+    client: FlaskClient, db: Session, vera: Participant, field: str, value: str, message: str
+) -> None:
+    before = row_counts(db)
+    response = post_form(client, "/me/details", {"name": "Vera", "phone": "", field: value})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f'href="#{field}"' in page and message in page
+    assert row_counts(db) == before

@@ -1,0 +1,170 @@
+"""The dashboard: invitations with why, answers with what is shared, completeness, and P7."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from panel_service.models import AuditEvent, Invitation
+from panel_service.services import volunteers as service
+from tests.support.volunteers import (
+    make_volunteer,
+    post_form,
+    recruiting_study,
+    send_invitation,
+    sign_in,
+)
+
+
+@pytest.fixture()
+def invited(client: FlaskClient, db: Session, settings: Settings) -> tuple[int, int]:
+    """Vera, with a restless-legs profile, invited to the demo study; signed in."""
+    _account, participant = make_volunteer(db, settings)
+    service.save_about(
+        db,
+        settings,
+        participant,
+        birth_date=dt.date(1980, 4, 23),
+        sex="female",
+        region="DK-84",
+        height_cm=170.0,
+        weight_kg=65.0,
+        smoker=False,
+        pregnant=False,
+    )
+    service.save_codes(db, participant, system="icd10", codes=["G2581"])
+    service.save_codes(db, participant, system="atc", codes=[])
+    version = recruiting_study(db)
+    send_invitation(db, version, participant.id)
+    sign_in(client, "vera@example.org")
+    return participant.id, version.study_id
+
+
+def test_dashboard_shows_the_invitation_text_and_why_in_plain_words(
+    client: FlaskClient, invited: tuple[int, int]
+) -> None:
+    page = client.get("/me").get_data(as_text=True)
+    assert "Magnesium for restless legs" in page
+    assert "We are testing whether magnesium eases restless legs." in page
+    assert "Why you were invited" in page
+    assert "You are 4" in page  # age sentence, e.g. "You are 46, and that is between 18 and 75."
+    assert "restless legs" in page.lower()
+    assert "Capital Region of Denmark" in page
+
+
+def test_confirmation_page_names_what_is_shared_with_whom(
+    client: FlaskClient, db: Session, invited: tuple[int, int]
+) -> None:
+    _participant_id, study_id = invited
+    page = client.get(f"/me/invitations/{study_id}").get_data(as_text=True)
+    assert "Vera Volunteer" in page and "vera@example.org" in page and "none given" in page
+    assert "Organisation" in page  # the study's organisation, by name
+    assert "do not see your health profile" in page
+
+
+def test_answer_interested_records_and_audits_the_release(
+    client: FlaskClient, db: Session, invited: tuple[int, int]
+) -> None:
+    participant_id, study_id = invited
+    response = post_form(client, f"/me/invitations/{study_id}", {"answer": "interested"})
+    assert response.status_code == 302
+    invitation = db.get(Invitation, (study_id, participant_id))
+    assert invitation is not None and invitation.response == "interested"
+    assert db.scalar(select(AuditEvent).where(AuditEvent.action == "identity.release")) is not None
+    again = post_form(client, f"/me/invitations/{study_id}", {"answer": "not_interested"}, token_from="/me")
+    assert again.status_code == 302
+    db.refresh(invitation)
+    assert invitation.response == "interested"
+
+
+def test_answer_not_interested_releases_nothing(
+    client: FlaskClient, db: Session, invited: tuple[int, int]
+) -> None:
+    participant_id, study_id = invited
+    post_form(client, f"/me/invitations/{study_id}", {"answer": "not_interested"})
+    invitation = db.get(Invitation, (study_id, participant_id))
+    assert invitation is not None and invitation.response == "not_interested"
+    assert db.scalar(select(AuditEvent).where(AuditEvent.action == "identity.release")) is None
+
+
+def test_volunteer_cannot_read_or_answer_another_volunteers_invitation(
+    client: FlaskClient, db: Session, settings: Settings, invited: tuple[int, int]
+) -> None:
+    vera_id, study_id = invited
+    post_form(client, "/logout", {}, token_from="/me")
+    make_volunteer(db, settings, "bob@example.org", name="Bob")
+    sign_in(client, "bob@example.org")
+    assert client.get(f"/me/invitations/{study_id}").status_code == 404
+    response = post_form(client, f"/me/invitations/{study_id}", {"answer": "interested"}, token_from="/me")
+    assert response.status_code == 404
+    assert "Vera" not in client.get("/me").get_data(as_text=True)
+    invitation = db.get(Invitation, (study_id, vera_id))
+    assert invitation is not None and invitation.response is None
+
+
+def test_queued_or_cancelled_invitations_are_not_shown(
+    client: FlaskClient, db: Session, settings: Settings
+) -> None:
+    _account, participant = make_volunteer(db, settings)
+    send_invitation(db, recruiting_study(db, title="Queued study"), participant.id, status="queued")
+    sign_in(client, "vera@example.org")
+    assert "Queued study" not in client.get("/me").get_data(as_text=True)
+
+
+def test_completeness_counts_questions_without_naming_uninvited_studies(
+    client: FlaskClient, db: Session, settings: Settings
+) -> None:
+    _account, participant = make_volunteer(db, settings)
+    service.save_about(
+        db,
+        settings,
+        participant,
+        birth_date=dt.date(1980, 4, 23),
+        sex=None,
+        region=None,
+        height_cm=None,
+        weight_kg=None,
+        smoker=None,
+        pregnant=None,
+    )
+    recruiting_study(db, title="Secret kidney study")  # needs conditions, pregnancy, medications
+    recruiting_study(db, {"field": "smoker", "op": "eq", "value": True}, title="Secret smoking study")
+    sign_in(client, "vera@example.org")
+    page = client.get("/me").get_data(as_text=True)
+    assert "Answering 4 more questions may make you eligible for more studies" in page
+    for words in (
+        "your health conditions",
+        "the medicines you take",
+        "whether you smoke",
+        "whether you are pregnant",
+    ):
+        assert words in page
+    assert "Secret" not in page and "kidney" not in page.lower() and "magnesium" not in page.lower()
+    assert service.open_questions(db, settings, participant.id) == [
+        "smoker",
+        "pregnant",
+        "conditions",
+        "medications",
+    ]
+
+
+def test_invitation_text_keeps_line_breaks_and_is_escaped(
+    client: FlaskClient, db: Session, invited: tuple[int, int]
+) -> None:
+    from panel_service.models import Study, StudyVersion
+
+    _participant_id, study_id = invited
+    study = db.get(Study, study_id)
+    assert study is not None
+    version = db.get(StudyVersion, study.active_version_id)
+    assert version is not None
+    version.invitation_text = "Line one\nLine two <b>bold</b>\n\nSecond paragraph"
+    db.flush()
+    page = client.get(f"/me/invitations/{study_id}").get_data(as_text=True)
+    assert "<p>Line one<br>Line two &lt;b&gt;bold&lt;/b&gt;</p>" in page
+    assert "<p>Second paragraph</p>" in page

@@ -1,0 +1,127 @@
+"""Helpers for tests of the volunteer pages: CSRF tokens, ready-made volunteers, sign-in."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from panel_service.db import Base
+from panel_service.jobs import JOBS, job, load_all_jobs
+from panel_service.models import Account, Participant
+from panel_service.services import volunteers
+
+CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+PASSWORD = "correct horse battery staple"
+
+
+def ensure_match_job() -> None:
+    """The pipeline branch implements ``matching.match_profile``; until it is merged a no-op
+    stands in, so that draining the outbox in these tests does not fail on an unknown job."""
+    load_all_jobs()
+    if "matching.match_profile" not in JOBS:
+
+        @job("matching.match_profile", queue="matching")
+        def _match_profile_stand_in(runtime: Any, participant_id: int) -> None:
+            return None
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    found = CSRF.search(page)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
+def post_form(client: FlaskClient, path: str, data: dict[str, Any], *, token_from: str | None = None) -> Any:
+    body = dict(data)
+    body.setdefault("csrf_token", csrf_token(client, token_from or path))
+    return client.post(path, data=body)
+
+
+def make_volunteer(
+    db: Session,
+    settings: Settings,
+    email: str = "vera@example.org",
+    *,
+    name: str = "Vera Volunteer",
+    password: str = PASSWORD,
+    consent: bool = True,
+    verified: bool = True,
+) -> tuple[Account, Participant]:
+    volunteers.sign_up(db, settings, email=email, password=password, name=name, consent=consent)
+    account = db.scalar(select(Account).where(Account.email == email.lower()))
+    assert account is not None
+    if verified:
+        volunteers.mark_verified(db, account)
+    db.flush()
+    participant = volunteers.participant_for(db, account.id)
+    return account, participant
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
+    response = post_form(client, "/login", {"email": email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response
+
+
+def row_counts(db: Session) -> dict[str, int]:
+    """Rows in every table, to show that a refused form wrote nothing."""
+    db.expire_all()
+    return {
+        table.name: int(db.scalar(select(func.count()).select_from(table)) or 0)
+        for table in Base.metadata.sorted_tables
+    }
+
+
+DEMO_CRITERIA = {
+    "all": [
+        {"field": "age", "op": "between", "value": [18, 75]},
+        {"condition": "G25.8"},
+        {
+            "not": {
+                "any": [
+                    {"condition": "N17-N19"},
+                    {"condition": "D66"},
+                    {"field": "pregnant", "op": "eq", "value": True},
+                ]
+            }
+        },
+        {"not": {"medication": "A12CC"}},
+    ]
+}
+
+
+def recruiting_study(
+    db: Session, criteria: dict[str, Any] | None = None, title: str = "Magnesium for restless legs"
+) -> Any:
+    """A recruiting study with an active version (approval rows are not needed by these pages)."""
+    from tests.factories import make_study_version
+
+    version = make_study_version(db, criteria or DEMO_CRITERIA, title=title)
+    study = version.study
+    study.status = "recruiting"
+    study.active_version_id = version.id
+    version.invitation_text = "We are testing whether magnesium eases restless legs.\n\nIt takes 8 weeks."
+    db.flush()
+    return version
+
+
+def send_invitation(db: Session, version: Any, participant_id: int, status: str = "sent") -> Any:
+    from panel_service.models import Invitation
+    from panel_service.timeutil import utcnow
+
+    invitation = Invitation(
+        study_id=version.study_id,
+        participant_id=participant_id,
+        study_version_id=version.id,
+        status=status,
+        sent_at=utcnow() if status == "sent" else None,
+    )
+    db.add(invitation)
+    db.flush()
+    return invitation
