@@ -173,6 +173,7 @@ def study(study_id: int) -> str:
         pending=studies.pending_version(found),
         criteria_text=studies.criteria_text,
         action_form=ActionForm(),
+        today=panel_today(settings()),
     )
 
 
