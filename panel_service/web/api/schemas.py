@@ -38,6 +38,22 @@ class StudyIn(StrictSchema):
     target_enrolment = Integer(strict=True, required=True, validate=Range(min=1, max=MAX_TARGET_ENROLMENT))
 
 
+class CriteriaIn(StrictSchema):
+    criteria = Raw(
+        required=True,
+        metadata={
+            "description": "Criteria to check: JSON (ARCHITECTURE §4) or a string in the text form.",
+            "oneOf": [{"type": "object"}, {"type": "string"}],
+        },
+    )
+
+
+class CriteriaOut(Schema):
+    criteria = Dict(metadata={"description": "The canonical JSON form."})
+    criteria_text = String()
+    criteria_hash = String()
+
+
 class ApprovalIn(StrictSchema):
     committee = String(required=True, validate=Length(min=1, max=200))
     kind = String(required=True, validate=OneOf(APPROVAL_KINDS))

@@ -23,6 +23,7 @@ from flask import Response, g, jsonify, request
 from sqlalchemy import update
 from werkzeug.exceptions import HTTPException
 
+from panel_service.domain.criteria import criteria_hash, to_json, to_text
 from panel_service.domain.lifecycle import IllegalTransition
 from panel_service.extensions import db_session, settings
 from panel_service.models import Account, ApiToken, Study, StudyVersion
@@ -33,6 +34,8 @@ from panel_service.timeutil import panel_today, utcnow
 from panel_service.web.api import bp
 from panel_service.web.api.schemas import (
     ApprovalIn,
+    CriteriaIn,
+    CriteriaOut,
     DiffOut,
     DiffQuery,
     FeasibilityOut,
@@ -455,6 +458,19 @@ def fhir_study(study_id: int) -> Response:
     response = jsonify(body)
     response.mimetype = "application/fhir+json"
     return response
+
+
+@bp.post("/criteria/check")
+@bp.auth_required(auth)
+@bp.input(CriteriaIn, arg_name="body")
+@bp.output(CriteriaOut)
+@bp.doc(
+    summary="Check criteria without saving: the normal form, or 422 with each error's path", **_doc(400, 422)
+)
+def check_criteria(body: dict[str, Any]) -> dict[str, Any]:
+    actor(*STAFF)
+    node = studies.parse_criteria(body["criteria"])
+    return {"criteria": to_json(node), "criteria_text": to_text(node), "criteria_hash": criteria_hash(node)}
 
 
 @bp.delete("/tokens/current")
