@@ -201,11 +201,22 @@ RESPONDENT_COLUMNS = ("name", "email", "phone", "preferred_channel", "answered_a
 
 
 def respondents(
-    session: Session, actor: Account, study: Study, *, export: bool = False
-) -> list[dict[str, Any]]:
-    """Contact details of the volunteers who answered "interested" to this study, and no one else.
-    Never a health field. Every view and every export is audited."""
-    rows = session.execute(
+    session: Session,
+    actor: Account,
+    study: Study,
+    *,
+    export: bool = False,
+    page: int | None = None,
+    per_page: int = 100,
+) -> tuple[list[dict[str, Any]], int]:
+    """Contact details of the volunteers who answered "interested" to this study, and no one else,
+    with their total. Never a health field. Every view and every export is audited."""
+    released = (
+        Invitation.study_id == study.id,
+        Invitation.response == "interested",
+        Participant.erased_at.is_(None),
+    )
+    query = (
         select(
             Participant.name,
             Account.email,
@@ -215,13 +226,18 @@ def respondents(
         )
         .join(Participant, Participant.id == Invitation.participant_id)
         .outerjoin(Account, Account.id == Participant.account_id)
-        .where(
-            Invitation.study_id == study.id,
-            Invitation.response == "interested",
-            Participant.erased_at.is_(None),
-        )
+        .where(*released)
         .order_by(Invitation.responded_at, Invitation.participant_id)
-    ).all()
+    )
+    total = session.scalar(
+        select(func.count())
+        .select_from(Invitation)
+        .join(Participant, Participant.id == Invitation.participant_id)
+        .where(*released)
+    )
+    if page is not None:
+        query = query.limit(per_page).offset((page - 1) * per_page)
+    rows = session.execute(query).all()
     items = [
         {
             "name": name,
@@ -238,9 +254,9 @@ def respondents(
         "respondents.export" if export else "respondents.view",
         "study",
         study.id,
-        {"released": len(items)},
+        {"released": len(items), **({"page": page} if page is not None else {})},
     )
-    return items
+    return items, int(total or 0)
 
 
 def respondents_csv(items: list[dict[str, Any]]) -> str:

@@ -82,6 +82,11 @@ class PageQuery(Schema):
     per_page = Integer(load_default=20, validate=Range(min=1, max=100))
 
 
+class RespondentsQuery(Schema):
+    page = Integer(load_default=1, validate=Range(min=1, max=1_000_000))
+    per_page = Integer(load_default=100, validate=Range(min=1, max=1000))
+
+
 class DiffQuery(StrictSchema):
     from_version = Integer(required=True, data_key="from", validate=Range(min=1, max=1_000_000))
     to_version = Integer(required=True, data_key="to", validate=Range(min=1, max=1_000_000))
@@ -196,6 +201,8 @@ class RespondentOut(Schema):
 class RespondentList(Schema):
     items = List(Nested(RespondentOut))
     total = Integer()
+    page = Integer()
+    per_page = Integer()
 
 
 class ErrorBody(Schema):

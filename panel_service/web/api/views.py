@@ -43,6 +43,7 @@ from panel_service.web.api.schemas import (
     PageQuery,
     RejectIn,
     RespondentList,
+    RespondentsQuery,
     StudyIn,
     StudyList,
     StudyOut,
@@ -434,15 +435,18 @@ def funnel(study_id: int) -> dict[str, Any]:
 
 @bp.get("/studies/<int:study_id>/respondents")
 @bp.auth_required(auth)
+@bp.input(RespondentsQuery, location="query", arg_name="paging")
 @bp.output(RespondentList)
-@bp.doc(summary="Contact details of the volunteers who answered interested (audited)", **_doc())
-def respondents(study_id: int) -> dict[str, Any]:
+@bp.doc(summary="Contact details of the volunteers who answered interested (audited)", **_doc(422))
+def respondents(study_id: int, paging: dict[str, int]) -> dict[str, Any]:
     session = db_session()
     account = actor(*COORDINATOR)
     study = studies.get_study(session, account, study_id)
-    items = study_reports.respondents(session, account, study)
+    items, total = study_reports.respondents(
+        session, account, study, page=paging["page"], per_page=paging["per_page"]
+    )
     session.commit()
-    return {"items": items, "total": len(items)}
+    return {"items": items, "total": total, **paging}
 
 
 @bp.get("/studies/<int:study_id>/fhir")

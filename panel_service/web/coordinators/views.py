@@ -252,9 +252,13 @@ def study_funnel(study_id: int) -> str:
 def study_respondents(study_id: int) -> str:
     found = _study(study_id)
     session = db_session()
-    items = study_reports.respondents(session, _account(), found)
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, 100_000))
+    items, total = study_reports.respondents(session, _account(), found, page=page, per_page=PER_PAGE * 5)
     session.commit()
-    return render_template("coordinators/respondents.html", study=found, items=items)
+    pages = max(1, -(-total // (PER_PAGE * 5)))
+    return render_template(
+        "coordinators/respondents.html", study=found, items=items, total=total, page=page, pages=pages
+    )
 
 
 @bp.get("/studies/<int:study_id>/respondents.csv")
@@ -262,7 +266,7 @@ def study_respondents(study_id: int) -> str:
 def study_respondents_csv(study_id: int) -> Response:
     found = _study(study_id)
     session = db_session()
-    items = study_reports.respondents(session, _account(), found, export=True)
+    items, _total = study_reports.respondents(session, _account(), found, export=True)
     session.commit()
     response = make_response(study_reports.respondents_csv(items))
     response.mimetype = "text/csv"
