@@ -146,6 +146,8 @@ class StudyList(Schema):
 class VersionList(Schema):
     items = List(Nested(VersionOut))
     total = Integer()
+    page = Integer()
+    per_page = Integer()
 
 
 class DiffOut(Schema):

@@ -302,14 +302,17 @@ def update_study(study_id: int, body: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/studies/<int:study_id>/versions")
 @bp.auth_required(auth)
+@bp.input(PageQuery, location="query", arg_name="paging")
 @bp.output(VersionList)
-@bp.doc(summary="Version history, newest first", **_doc())
-def list_versions(study_id: int) -> dict[str, Any]:
+@bp.doc(summary="Version history, newest first", **_doc(422))
+def list_versions(study_id: int, paging: dict[str, int]) -> dict[str, Any]:
     session = db_session()
     study = studies.get_study(session, actor(*STAFF), study_id)
     versions = studies.versions_of(session, study)
     session.commit()
-    return {"items": [version_json(version) for version in versions], "total": len(versions)}
+    start = (paging["page"] - 1) * paging["per_page"]
+    shown = versions[start : start + paging["per_page"]]
+    return {"items": [version_json(version) for version in shown], "total": len(versions), **paging}
 
 
 @bp.get("/studies/<int:study_id>/diff")
