@@ -120,6 +120,8 @@ def truncate_all(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
+            # studies and study_versions reference each other; check at commit, when both are empty
+            connection.execute(text("PRAGMA defer_foreign_keys = ON"))
             for name in tables:
                 connection.execute(text(f"DELETE FROM {name}"))
 

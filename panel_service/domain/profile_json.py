@@ -128,9 +128,7 @@ class _Reader:
         return tuple(sorted(codes))
 
 
-def profile_from_json(
-    obj: object, *, strict: bool = False, adult_on: dt.date | None = None
-) -> ProfileData:
+def profile_from_json(obj: object, *, strict: bool = False, adult_on: dt.date | None = None) -> ProfileData:
     """Validate and convert; raise ``ProfileJSONError`` listing every problem.
 
     ``strict`` refuses keys that are not profile keys; ``adult_on`` refuses a birth date of

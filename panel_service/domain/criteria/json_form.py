@@ -79,7 +79,7 @@ class _Parser:
             self.fail(path, f"nested too deeply: criteria may be at most {MAX_DEPTH} levels deep")
             return None
         if not isinstance(obj, dict):
-            self.fail(path, f"expected an object such as {{\"all\": [...]}}, got {quote(obj)}")
+            self.fail(path, f'expected an object such as {{"all": [...]}}, got {quote(obj)}')
             return None
         kinds = [key for key in NODE_KEYS if key in obj]
         if not kinds:
@@ -122,7 +122,7 @@ class _Parser:
         if not isinstance(value, str):
             self.fail(
                 path,
-                f"a condition is an ICD-10 code or range (\"G25.8\", \"N17-N19\"), got {quote(value)}",
+                f'a condition is an ICD-10 code or range ("G25.8", "N17-N19"), got {quote(value)}',
             )
             return None
         if "-" in value:
@@ -130,7 +130,7 @@ class _Parser:
         try:
             return Condition(normalise_icd10(value))
         except ValueError:
-            self.fail(path, f"not a well-formed ICD-10 code: {quote(value)} (expected e.g. \"G25.8\")")
+            self.fail(path, f'not a well-formed ICD-10 code: {quote(value)} (expected e.g. "G25.8")')
             return None
 
     def condition_range(self, value: str, path: str) -> Condition | None:
@@ -138,7 +138,7 @@ class _Parser:
         if not (ICD10_CATEGORY.match(low) and ICD10_CATEGORY.match(high)):
             self.fail(
                 path,
-                f"not a well-formed ICD-10 range: {quote(value)} (expected two categories, e.g. \"N17-N19\")",
+                f'not a well-formed ICD-10 range: {quote(value)} (expected two categories, e.g. "N17-N19")',
             )
             return None
         if low > high:
@@ -148,13 +148,13 @@ class _Parser:
 
     def medication(self, value: object, path: str) -> Medication | None:
         if not isinstance(value, str):
-            self.fail(path, f"a medication is an ATC code such as \"A12CC\", got {quote(value)}")
+            self.fail(path, f'a medication is an ATC code such as "A12CC", got {quote(value)}')
             return None
         try:
             return Medication(normalise_atc(value))
         except ValueError:
             self.fail(
-                path, f"not a well-formed ATC code: {quote(value)} (expected e.g. \"A12CC\" or \"A12CC05\")"
+                path, f'not a well-formed ATC code: {quote(value)} (expected e.g. "A12CC" or "A12CC05")'
             )
             return None
 
@@ -166,7 +166,7 @@ class _Parser:
             self.fail(join_path(path, "field"), f"unknown field {quote(field)}; fields are {fields}")
             valid = False
         if "op" not in obj:
-            self.fail(path, "missing key \"op\"")
+            self.fail(path, 'missing key "op"')
             return None
         if op not in OPS:
             self.fail(join_path(path, "op"), f"unknown op {quote(op)}; ops are {', '.join(OPS)}")
@@ -178,7 +178,7 @@ class _Parser:
             self.fail(join_path(path, "op"), f"op {quote(op)} does not apply to field {quote(field)}")
             return None
         if "value" not in obj:
-            self.fail(path, "missing key \"value\"")
+            self.fail(path, 'missing key "value"')
             return None
         value = self.field_value(field, op, obj["value"], join_path(path, "value"))
         return None if value is None else FieldLeaf(field, op, value)
@@ -232,7 +232,7 @@ class _Parser:
             return None
         if isinstance(value, str) and REGION_CODE.match(value.strip().upper()):
             return value.strip().upper()
-        self.fail(path, f"region takes an ISO 3166-2 code such as \"DK-84\", got {quote(value)}")
+        self.fail(path, f'region takes an ISO 3166-2 code such as "DK-84", got {quote(value)}')
         return None
 
     def number(self, field: str, value: object, path: str) -> Scalar | None:

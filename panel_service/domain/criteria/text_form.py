@@ -170,9 +170,14 @@ class _TextParser:
         )
 
     def at_comparison(self) -> bool:
-        return self.current.text in OP_SYMBOLS or self.current.text == "==" or self.current.keyword in (
-            "between",
-            "in",
+        return (
+            self.current.text in OP_SYMBOLS
+            or self.current.text == "=="
+            or self.current.keyword
+            in (
+                "between",
+                "in",
+            )
         )
 
     def code(self, what: str) -> str:

@@ -1,0 +1,187 @@
+"""`panel import profiles` through the real console script against the test database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from panel_service.models import (
+    Account,
+    ActionToken,
+    Consent,
+    OutboxMessage,
+    Participant,
+    Profile,
+    ProfileCondition,
+)
+from panel_service.runtime import Runtime
+from panel_service.services import accounts
+from panel_service.synthetic import generate_volunteers
+
+PANEL = str(Path(sys.executable).with_name("panel"))
+
+
+def run_panel(runtime: Runtime, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": runtime.settings.database_url,
+        "PANEL_INSTANCE_PATH": str(runtime.settings.instance_path),
+        "LOG_LEVEL": "WARNING",
+    }
+    return subprocess.run([PANEL, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+def write_lines(path: Path, lines: list[object]) -> Path:
+    path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
+    return path
+
+
+def counts(runtime: Runtime) -> dict[str, int]:
+    with runtime.database.session_scope() as session:
+        return {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (
+                Account,
+                Participant,
+                Profile,
+                ProfileCondition,
+                Consent,
+                OutboxMessage,
+                ActionToken,
+            )
+        }
+
+
+GOOD = {
+    "email": "Ann@Example.org",
+    "name": "Ann Jensen",
+    "phone": "+45 12 34 56 78",
+    "language": "da",
+    "consent": True,
+    "birth_date": "1970-02-28",
+    "sex": "female",
+    "region": "DK-84",
+    "height_cm": 168.0,
+    "weight_kg": 61.5,
+    "smoker": False,
+    "pregnant": False,
+    "conditions": ["G25.81", "E11"],
+    "medications": [],
+}
+
+
+def test_bad_lines_are_reported_by_number_and_write_nothing(
+    committed_runtime: Runtime, tmp_path: Path
+) -> None:
+    file = write_lines(
+        tmp_path / "in.jsonl",
+        [
+            GOOD,
+            {"email": "not-an-email", "name": "X", "consent": True},
+            "{broken json",
+            {**GOOD, "email": "kid@example.org", "birth_date": "2015-05-05"},
+            {**GOOD, "email": "code@example.org", "conditions": ["G25.81", "XYZ.9"]},
+            {**GOOD, "email": "tall@example.org", "height_cm": 2000},
+            {**GOOD, "email": "who@example.org", "favourite_colour": "blue"},
+        ],
+    )
+    result = run_panel(committed_runtime, "import", "profiles", str(file))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    for number, needle in [
+        (2, "email"),
+        (3, "not valid JSON"),
+        (4, "at least 18"),
+        (5, "conditions[1]"),
+        (6, "height_cm"),
+        (7, "favourite_colour"),
+    ]:
+        assert any(
+            line.startswith(f"line {number}:") and needle in line for line in result.stderr.splitlines()
+        ), (number, result.stderr)
+    assert "imported 1" in result.stderr
+    after = counts(committed_runtime)
+    assert after["accounts"] == after["participants"] == after["profiles"] == 1
+    assert after["profile_conditions"] == 2
+    with committed_runtime.database.session_scope() as session:
+        account = session.scalar(select(Account))
+        assert account is not None and account.email == "ann@example.org" and account.email_verified_at
+        assert account.role == "participant" and account.password_hash is None
+
+
+def test_reimport_updates_instead_of_duplicating(committed_runtime: Runtime, tmp_path: Path) -> None:
+    run_panel(committed_runtime, "import", "profiles", str(write_lines(tmp_path / "a.jsonl", [GOOD])))
+    changed = {
+        **GOOD,
+        "email": "ANN@example.org",
+        "name": "Ann B. Jensen",
+        "conditions": None,
+        "consent": False,
+    }
+    result = run_panel(
+        committed_runtime, "import", "profiles", str(write_lines(tmp_path / "b.jsonl", [changed]))
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 updated" in result.stderr
+    after = counts(committed_runtime)
+    assert after["accounts"] == after["participants"] == after["profiles"] == 1
+    assert after["profile_conditions"] == 0
+    with committed_runtime.database.session_scope() as session:
+        participant = session.scalar(select(Participant))
+        profile = session.scalar(select(Profile))
+        assert participant is not None and participant.name == "Ann B. Jensen"
+        assert profile is not None and profile.conditions_answered is False
+        consents = session.scalars(select(Consent)).all()
+        assert len(consents) == 1 and consents[0].withdrawn_at is not None
+
+
+def test_staff_email_is_refused(committed_runtime: Runtime, tmp_path: Path) -> None:
+    with committed_runtime.database.session_scope() as session:
+        accounts.create_staff_account(session, email="ann@example.org", role="reviewer")
+    result = run_panel(
+        committed_runtime, "import", "profiles", str(write_lines(tmp_path / "s.jsonl", [GOOD]))
+    )
+    assert result.returncode == 1
+    assert "line 1: email: belongs to a staff account" in result.stderr
+    assert counts(committed_runtime)["participants"] == 0
+
+
+def test_import_emails_nobody_and_queues_no_per_line_work(committed_runtime: Runtime, tmp_path: Path) -> None:
+    lines = list(generate_volunteers(300, seed=7))
+    result = run_panel(committed_runtime, "import", "profiles", str(write_lines(tmp_path / "g.jsonl", lines)))
+    assert result.returncode == 0, result.stderr
+    after = counts(committed_runtime)
+    assert after["participants"] == 300
+    # No study recruits, so no re-match; and never a per-line job or an email token.
+    assert after["outbox"] == 0
+    assert after["action_tokens"] == 0
+    expected_consents = sum(1 for line in lines if line["consent"])
+    assert after["consents"] == expected_consents
+
+
+def test_withdrawn_consent_cancels_queued_contact(committed_runtime: Runtime, tmp_path: Path) -> None:
+    from panel_service.models import Invitation
+    from tests.factories import make_study_version
+
+    run_panel(committed_runtime, "import", "profiles", str(write_lines(tmp_path / "a.jsonl", [GOOD])))
+    with committed_runtime.database.session_scope() as session:
+        version = make_study_version(session)
+        participant_id = session.scalar(select(Participant.id))
+        assert participant_id is not None
+        session.add(
+            Invitation(study_id=version.study_id, participant_id=participant_id, study_version_id=version.id)
+        )
+    withdrawn = {**GOOD, "consent": False}
+    result = run_panel(
+        committed_runtime, "import", "profiles", str(write_lines(tmp_path / "b.jsonl", [withdrawn]))
+    )
+    assert result.returncode == 0, result.stderr
+    with committed_runtime.database.session_scope() as session:
+        invitation = session.scalar(select(Invitation))
+        assert invitation is not None
+        assert (invitation.status, invitation.reason) == ("cancelled", "consent_withdrawn")
