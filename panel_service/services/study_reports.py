@@ -24,6 +24,7 @@ from panel_service.domain.disclosure import suppress
 from panel_service.domain.vocab import INVITATION_RESPONSES, INVITATION_STATUSES
 from panel_service.models import Account, Consent, Invitation, MatchChunk, MatchRun, Participant, Study
 from panel_service.services.audit import record
+from panel_service.timeutil import as_utc
 
 Count = int | str
 
@@ -106,7 +107,7 @@ def feasibility(
     )
 
 
-def funnel(session: Session, study: Study, *, threshold: int) -> dict[str, Any]:
+def funnel(session: Session, study: Study, *, threshold: int, zone: dt.tzinfo = dt.UTC) -> dict[str, Any]:
     """Invitations per status and per reason, bulk-match progress, answers per day. Counts only."""
     by_status = dict(
         session.execute(
@@ -129,15 +130,19 @@ def funnel(session: Session, study: Study, *, threshold: int) -> dict[str, Any]:
             .group_by(Invitation.response)
         ).all()
     )
-    day = func.date(Invitation.responded_at)
+    # Days in the panel's time zone; only timestamps are read, never who answered.
     per_day: dict[str, dict[str, int]] = {}
-    for answered_on, response, count in session.execute(
-        select(day, Invitation.response, func.count())
-        .where(Invitation.study_id == study.id, Invitation.responded_at.is_not(None))
-        .group_by(day, Invitation.response)
-        .order_by(day)
+    for answered_at, response in session.execute(
+        select(Invitation.responded_at, Invitation.response).where(
+            Invitation.study_id == study.id, Invitation.responded_at.is_not(None)
+        )
     ):
-        per_day.setdefault(str(answered_on)[:10], {})[str(response)] = int(count)
+        if answered_at is None:
+            continue
+        answered_on = as_utc(answered_at).astimezone(zone).date().isoformat()
+        counts = per_day.setdefault(answered_on, {})
+        counts[str(response)] = counts.get(str(response), 0) + 1
+    per_day = dict(sorted(per_day.items()))
     total = sum(int(value) for value in by_status.values())
     return {
         "study_id": study.id,

@@ -431,7 +431,9 @@ def feasibility(study_id: int) -> dict[str, Any]:
 def funnel(study_id: int) -> dict[str, Any]:
     session = db_session()
     study = studies.get_study(session, actor(*COORDINATOR), study_id)
-    result = study_reports.funnel(session, study, threshold=settings().small_cell_threshold)
+    result = study_reports.funnel(
+        session, study, threshold=settings().small_cell_threshold, zone=settings().zone
+    )
     session.commit()
     return result
 

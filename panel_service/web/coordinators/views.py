@@ -243,7 +243,9 @@ def study_feasibility(study_id: int) -> str:
 @role_required("coordinator")
 def study_funnel(study_id: int) -> str:
     found = _study(study_id)
-    result = study_reports.funnel(db_session(), found, threshold=settings().small_cell_threshold)
+    result = study_reports.funnel(
+        db_session(), found, threshold=settings().small_cell_threshold, zone=settings().zone
+    )
     return render_template("coordinators/funnel.html", study=found, funnel=result)
 
 
