@@ -374,3 +374,16 @@ def test_criteria_check(client: FlaskClient, coordinator: Staff) -> None:
     bad = api(client, "POST", "/criteria/check", coordinator, json={"criteria": {"any": [{"field": "bmi"}]}})
     fields = assert_error(bad, 422)["fields"]
     assert all(path.startswith("criteria.any[0]") for path in fields), fields
+
+
+def test_a_bug_still_answers_in_the_error_shape(
+    client: FlaskClient, coordinator: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from panel_service.services import studies
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(studies, "list_studies", broken)
+    error = assert_error(api(client, "GET", "/studies", coordinator), 500)
+    assert error["code"] == "internal_error" and "boom" not in error["message"]
