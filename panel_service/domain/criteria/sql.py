@@ -5,8 +5,9 @@ works by polarity: for every node it can build an expression that is TRUE exactl
 is TRUE, or one that is TRUE exactly when the node is FALSE. ``not`` swaps the two, ``all`` and
 ``any`` become ``AND``/``OR`` of the wanted polarity, and each leaf spells both out with the
 unanswered case excluded (a NULL column makes a comparison NULL, never TRUE; an unanswered code
-list fails its ``*_answered`` guard). Whatever NULLs appear inside are therefore harmless: no
-expression is ever negated by SQL, and ``WHERE`` keeps only TRUE.
+list fails its ``*_answered`` guard). Whatever NULLs appear inside are therefore harmless: SQL
+negates only ``EXISTS``/``IN`` subquery tests, which are never NULL (ids are never NULL), and
+``WHERE`` keeps only TRUE.
 
 Shapes (PERFORMANCE-NOTES): codes are matched as index ranges on the ``(code, participant_id)``
 indexes (``code >= 'N17' AND code < 'N1:'``); code tests that sit in one ``any`` (or under one
