@@ -98,14 +98,19 @@ def lease(
         return rows
 
 
-def release(database: Database, outbox_id: int, error: str) -> None:
-    """Publishing failed: drop the lease so the reconciler tries again soon."""
+def release(database: Database, outbox_id: int, error: str, *, retry_in: dt.timedelta) -> None:
+    """Publishing or running failed: keep the row, try again after ``retry_in`` (a backoff,
+    so a job that keeps failing is not retried in a hot loop)."""
     with database.session_scope() as session:
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == outbox_id)
-            .values(lease_until=None, last_error=error[:2000])
+            .values(lease_until=utcnow() + retry_in, last_error=error[:2000])
         )
+
+
+def backoff(attempts: int, *, base_seconds: int = 5, cap_seconds: int = 600) -> dt.timedelta:
+    return dt.timedelta(seconds=min(cap_seconds, base_seconds * 2 ** max(0, min(attempts - 1, 12))))
 
 
 def is_completed(database: Database, outbox_id: int) -> bool:

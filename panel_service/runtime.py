@@ -79,7 +79,9 @@ class CeleryRelay:
                 self.send(row)
             except Exception as exc:  # broker down: the reconciler publishes it again later
                 log.warning("outbox.publish_failed", outbox_id=row.id, task=row.task_name, error=str(exc))
-                outbox.release(self.runtime.database, row.id, str(exc))
+                outbox.release(
+                    self.runtime.database, row.id, str(exc), retry_in=outbox.backoff(row.publish_count)
+                )
         return len(rows)
 
     def send(self, row: OutboxMessage) -> None:
@@ -134,7 +136,9 @@ class InProcessRelay:
             jobs.run_job(self.runtime, row.task_name, row.payload, outbox_id=row.id)
         except Exception as exc:
             log.exception("job.failed", task=row.task_name, outbox_id=row.id)
-            outbox.release(self.runtime.database, row.id, str(exc))
+            outbox.release(
+                self.runtime.database, row.id, str(exc), retry_in=outbox.backoff(row.publish_count)
+            )
 
     def start(self) -> None:
         if self._threads:

@@ -27,6 +27,7 @@ def _optional_commands() -> None:
     for module_name, attribute in (
         ("panel_service.cli.criteria", "criteria"),
         ("panel_service.cli.data", "import_group"),
+        ("panel_service.cli.data", "demo"),
         ("panel_service.cli.invitations", "invitations"),
     ):
         try:

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from config.logging import configure_logging
 from config.settings import SettingsError, load_settings
@@ -23,10 +24,23 @@ def cli_errors() -> Iterator[None]:
         details = "".join(f"\n  {path}: {message}" for path, message in exc.fields.items())
         click.echo(f"error: {exc.message}{details}", err=True)
         raise SystemExit(1) from None
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        click.echo(
+            f"error: database: {reason} (is it reachable and migrated? try `panel db upgrade`)", err=True
+        )
+        raise SystemExit(1) from None
 
 
 def cli_runtime() -> Runtime:
     with cli_errors():
         settings = load_settings()
     configure_logging(settings)
-    return Runtime(settings)
+    runtime = Runtime(settings)
+    if settings.is_sqlite:
+        # The embedded default migrates its own file, for the CLI as for the app (ARCHITECTURE §7).
+        from panel_service.migrate import upgrade
+
+        with cli_errors():
+            upgrade(runtime.database.engine)
+    return runtime

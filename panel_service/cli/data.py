@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from panel_service.cli.common import cli_runtime
+from panel_service.cli.common import cli_errors, cli_runtime
 from panel_service.services.volunteer_import import import_profiles
 from panel_service.timeutil import panel_today
 
@@ -56,3 +56,23 @@ def import_profiles_command(file: Path, batch_size: int, progress: bool | None) 
     )
     if report.errors:
         raise SystemExit(1)
+
+
+@click.command("demo")
+@click.option("--volunteers", default=3000, show_default=True, type=click.IntRange(0, 1_000_000))
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already holds a study.")
+def demo(volunteers: int, if_empty: bool) -> None:
+    """Load the example study (approved, recruiting), demo staff and synthetic volunteers."""
+    from panel_service.services.demo import DEMO_PASSWORD, DEMO_STAFF, has_studies, load_demo
+
+    runtime = cli_runtime()
+    if if_empty and has_studies(runtime):
+        click.echo("demo: the database already holds studies; nothing loaded", err=True)
+        runtime.close()
+        return
+    with cli_errors():
+        result = load_demo(runtime, volunteers=volunteers)
+    runtime.close()
+    click.echo(f"demo: study {result.study_id} recruiting; {result.volunteers} volunteers imported", err=True)
+    for email, role, _ in DEMO_STAFF:
+        click.echo(f"demo: sign in as {role}: {email} / {DEMO_PASSWORD}", err=True)

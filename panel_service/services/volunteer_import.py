@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from panel_service import outbox
 from panel_service.domain.profile import ProfileData
-from panel_service.domain.profile_json import ProfileJSONError, profile_from_json
+from panel_service.domain.profile_json import PROFILE_KEYS, ProfileJSONError, profile_from_json
 from panel_service.domain.vocab import LANGUAGES
 from panel_service.models import Account, Participant, Study
 from panel_service.services.accounts import normalise_email
@@ -89,7 +89,7 @@ def parse_line(number: int, raw: str, today: dt.date) -> ImportLine:
         profile = profile_from_json(obj, adult_on=today)
     except ProfileJSONError as exc:
         problems.update(dict(exc.errors))
-    unknown = sorted(str(key) for key in obj if key not in IDENTITY_KEYS and key not in _PROFILE_KEYS)
+    unknown = sorted(str(key) for key in obj if key not in IDENTITY_KEYS and key not in PROFILE_KEYS)
     for key in unknown:
         problems[key] = f"unknown key {key!r}"
     if problems:
@@ -103,19 +103,6 @@ def parse_line(number: int, raw: str, today: dt.date) -> ImportLine:
         consent=bool(consent),
         profile=profile,
     )
-
-
-_PROFILE_KEYS = (
-    "birth_date",
-    "sex",
-    "region",
-    "height_cm",
-    "weight_kg",
-    "smoker",
-    "pregnant",
-    "conditions",
-    "medications",
-)
 
 
 def read_lines(lines: Iterable[str], today: dt.date, report: ImportReport) -> Iterator[ImportLine]:

@@ -148,3 +148,15 @@ def test_delayed_outbox_row_waits(committed_runtime: Runtime) -> None:
     with committed_runtime.database.session_scope() as session:
         outbox.enqueue(session, "outbox.purge", {}, delay=dt.timedelta(hours=1))
     assert committed_runtime.relay.publish_due() == 0
+
+
+def test_a_failing_job_backs_off_instead_of_spinning(committed_runtime: Runtime) -> None:
+    with committed_runtime.database.session_scope() as session:
+        message = outbox.enqueue(session, "no.such_job", {})
+        assert message is not None
+    assert committed_runtime.relay.publish_due() == 1  # runs once, fails, is released with a backoff
+    assert committed_runtime.relay.publish_due() == 0  # not again straight away
+    with committed_runtime.database.session_scope() as session:
+        row = session.get(OutboxMessage, message.id)
+        assert row is not None and row.completed_at is None and row.publish_count == 1
+        assert row.last_error is not None and "no.such_job" in row.last_error
