@@ -110,3 +110,17 @@ def test_close_cancels_pending_invitations_with_a_reason(
     }
     assert (rows[waiting].status, rows[waiting].reason) == ("cancelled", "study_closed")
     assert rows[sent].status == "sent"
+
+
+def test_edit_or_close_takes_a_version_out_of_the_review_queue(
+    client: FlaskClient, db: Session, coordinator: Staff, reviewer: Staff
+) -> None:
+    from panel_service.services.studies import review_queue
+
+    edited = study_in(db, coordinator, reviewer, "in_review")
+    closed = study_in(db, coordinator, reviewer, "in_review")
+    assert {version.study_id for version in review_queue(db)} >= {edited, closed}
+    api(client, "PUT", f"/studies/{edited}", coordinator, json={**STUDY_BODY, "target_enrolment": 5})
+    api(client, "POST", f"/studies/{closed}/close", coordinator)
+    db.expire_all()
+    assert not {version.study_id for version in review_queue(db)} & {edited, closed}
