@@ -222,6 +222,22 @@ def median_seconds(action: Callable[[], T], runs: int, warm_up: bool = True) -> 
     return statistics.median(timings), result
 
 
+def interleaved_medians(
+    first: Callable[[], T], second: Callable[[], T], runs: int
+) -> tuple[float, T, float, T]:
+    """Medians of two queries run alternately, so that drift on a shared machine hits both alike."""
+    first(), second()
+    first_timings, second_timings = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        first_result = first()
+        middle = time.perf_counter()
+        second_result = second()
+        first_timings.append(middle - started)
+        second_timings.append(time.perf_counter() - middle)
+    return statistics.median(first_timings), first_result, statistics.median(second_timings), second_result
+
+
 def orm_count(engine: Engine, node: Node, limit: int) -> int:
     """The naive way: every profile through the ORM (lists eagerly loaded), evaluated in Python."""
     matched = 0
@@ -318,8 +334,9 @@ def measure_engine(
             ) -> int:
                 return int(connection.execute(text(sql), params).scalar_one())
 
-            compiled_seconds, compiled_count = median_seconds(run_compiled, runs)
-            hand_seconds, hand_count = median_seconds(run_hand, runs)
+            compiled_seconds, compiled_count, hand_seconds, hand_count = interleaved_medians(
+                run_compiled, run_hand, runs
+            )
         assert compiled_count == hand_count, (set_name, compiled_count, hand_count)
 
         def run_orm(node: Node = node) -> int:

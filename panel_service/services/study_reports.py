@@ -24,6 +24,7 @@ from panel_service.domain.disclosure import suppress
 from panel_service.domain.vocab import INVITATION_RESPONSES, INVITATION_STATUSES
 from panel_service.models import Account, Consent, Invitation, MatchChunk, MatchRun, Participant, Study
 from panel_service.services.audit import record
+from panel_service.timeutil import as_utc
 
 Count = int | str
 
@@ -106,7 +107,7 @@ def feasibility(
     )
 
 
-def funnel(session: Session, study: Study, *, threshold: int) -> dict[str, Any]:
+def funnel(session: Session, study: Study, *, threshold: int, zone: dt.tzinfo = dt.UTC) -> dict[str, Any]:
     """Invitations per status and per reason, bulk-match progress, answers per day. Counts only."""
     by_status = dict(
         session.execute(
@@ -129,15 +130,19 @@ def funnel(session: Session, study: Study, *, threshold: int) -> dict[str, Any]:
             .group_by(Invitation.response)
         ).all()
     )
-    day = func.date(Invitation.responded_at)
+    # Days in the panel's time zone; only timestamps are read, never who answered.
     per_day: dict[str, dict[str, int]] = {}
-    for answered_on, response, count in session.execute(
-        select(day, Invitation.response, func.count())
-        .where(Invitation.study_id == study.id, Invitation.responded_at.is_not(None))
-        .group_by(day, Invitation.response)
-        .order_by(day)
+    for answered_at, response in session.execute(
+        select(Invitation.responded_at, Invitation.response).where(
+            Invitation.study_id == study.id, Invitation.responded_at.is_not(None)
+        )
     ):
-        per_day.setdefault(str(answered_on)[:10], {})[str(response)] = int(count)
+        if answered_at is None:
+            continue
+        answered_on = as_utc(answered_at).astimezone(zone).date().isoformat()
+        counts = per_day.setdefault(answered_on, {})
+        counts[str(response)] = counts.get(str(response), 0) + 1
+    per_day = dict(sorted(per_day.items()))
     total = sum(int(value) for value in by_status.values())
     return {
         "study_id": study.id,
@@ -201,11 +206,22 @@ RESPONDENT_COLUMNS = ("name", "email", "phone", "preferred_channel", "answered_a
 
 
 def respondents(
-    session: Session, actor: Account, study: Study, *, export: bool = False
-) -> list[dict[str, Any]]:
-    """Contact details of the volunteers who answered "interested" to this study, and no one else.
-    Never a health field. Every view and every export is audited."""
-    rows = session.execute(
+    session: Session,
+    actor: Account,
+    study: Study,
+    *,
+    export: bool = False,
+    page: int | None = None,
+    per_page: int = 100,
+) -> tuple[list[dict[str, Any]], int]:
+    """Contact details of the volunteers who answered "interested" to this study, and no one else,
+    with their total. Never a health field. Every view and every export is audited."""
+    released = (
+        Invitation.study_id == study.id,
+        Invitation.response == "interested",
+        Participant.erased_at.is_(None),
+    )
+    query = (
         select(
             Participant.name,
             Account.email,
@@ -215,13 +231,18 @@ def respondents(
         )
         .join(Participant, Participant.id == Invitation.participant_id)
         .outerjoin(Account, Account.id == Participant.account_id)
-        .where(
-            Invitation.study_id == study.id,
-            Invitation.response == "interested",
-            Participant.erased_at.is_(None),
-        )
+        .where(*released)
         .order_by(Invitation.responded_at, Invitation.participant_id)
-    ).all()
+    )
+    total = session.scalar(
+        select(func.count())
+        .select_from(Invitation)
+        .join(Participant, Participant.id == Invitation.participant_id)
+        .where(*released)
+    )
+    if page is not None:
+        query = query.limit(per_page).offset((page - 1) * per_page)
+    rows = session.execute(query).all()
     items = [
         {
             "name": name,
@@ -238,9 +259,9 @@ def respondents(
         "respondents.export" if export else "respondents.view",
         "study",
         study.id,
-        {"released": len(items)},
+        {"released": len(items), **({"page": page} if page is not None else {})},
     )
-    return items
+    return items, int(total or 0)
 
 
 def respondents_csv(items: list[dict[str, Any]]) -> str:

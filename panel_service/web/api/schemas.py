@@ -38,6 +38,22 @@ class StudyIn(StrictSchema):
     target_enrolment = Integer(strict=True, required=True, validate=Range(min=1, max=MAX_TARGET_ENROLMENT))
 
 
+class CriteriaIn(StrictSchema):
+    criteria = Raw(
+        required=True,
+        metadata={
+            "description": "Criteria to check: JSON (ARCHITECTURE §4) or a string in the text form.",
+            "oneOf": [{"type": "object"}, {"type": "string"}],
+        },
+    )
+
+
+class CriteriaOut(Schema):
+    criteria = Dict(metadata={"description": "The canonical JSON form."})
+    criteria_text = String()
+    criteria_hash = String()
+
+
 class ApprovalIn(StrictSchema):
     committee = String(required=True, validate=Length(min=1, max=200))
     kind = String(required=True, validate=OneOf(APPROVAL_KINDS))
@@ -64,6 +80,11 @@ class RejectIn(StrictSchema):
 class PageQuery(Schema):
     page = Integer(load_default=1, validate=Range(min=1, max=1_000_000))
     per_page = Integer(load_default=20, validate=Range(min=1, max=100))
+
+
+class RespondentsQuery(Schema):
+    page = Integer(load_default=1, validate=Range(min=1, max=1_000_000))
+    per_page = Integer(load_default=100, validate=Range(min=1, max=1000))
 
 
 class DiffQuery(StrictSchema):
@@ -125,6 +146,8 @@ class StudyList(Schema):
 class VersionList(Schema):
     items = List(Nested(VersionOut))
     total = Integer()
+    page = Integer()
+    per_page = Integer()
 
 
 class DiffOut(Schema):
@@ -180,6 +203,8 @@ class RespondentOut(Schema):
 class RespondentList(Schema):
     items = List(Nested(RespondentOut))
     total = Integer()
+    page = Integer()
+    per_page = Integer()
 
 
 class ErrorBody(Schema):

@@ -23,6 +23,8 @@ from flask import Response, g, jsonify, request
 from sqlalchemy import update
 from werkzeug.exceptions import HTTPException
 
+from config.logging import get_logger
+from panel_service.domain.criteria import criteria_hash, to_json, to_text
 from panel_service.domain.lifecycle import IllegalTransition
 from panel_service.extensions import db_session, settings
 from panel_service.models import Account, ApiToken, Study, StudyVersion
@@ -33,6 +35,8 @@ from panel_service.timeutil import panel_today, utcnow
 from panel_service.web.api import bp
 from panel_service.web.api.schemas import (
     ApprovalIn,
+    CriteriaIn,
+    CriteriaOut,
     DiffOut,
     DiffQuery,
     FeasibilityOut,
@@ -40,6 +44,7 @@ from panel_service.web.api.schemas import (
     PageQuery,
     RejectIn,
     RespondentList,
+    RespondentsQuery,
     StudyIn,
     StudyList,
     StudyOut,
@@ -47,6 +52,7 @@ from panel_service.web.api.schemas import (
 )
 from panel_service.web.ratelimits import feasibility_limit
 
+log = get_logger(__name__)
 auth = HTTPTokenAuth(scheme="Bearer", description="An API token from `panel tokens create`.")
 
 COORDINATOR = ("coordinator",)
@@ -160,6 +166,15 @@ def _unrouted(error: HTTPException) -> Response | HTTPException:
     if error.code == 405:
         response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
     return response
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception) -> Response:
+    """A bug still answers in the API's shape (and is logged with the request id); the tests
+    assert that no input reaches this."""
+    log.exception("api.unexpected_error", error=type(error).__name__)
+    db_session().rollback()
+    return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
 
 
 @bp.errorhandler(RecursionError)
@@ -298,14 +313,17 @@ def update_study(study_id: int, body: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/studies/<int:study_id>/versions")
 @bp.auth_required(auth)
+@bp.input(PageQuery, location="query", arg_name="paging")
 @bp.output(VersionList)
-@bp.doc(summary="Version history, newest first", **_doc())
-def list_versions(study_id: int) -> dict[str, Any]:
+@bp.doc(summary="Version history, newest first", **_doc(422))
+def list_versions(study_id: int, paging: dict[str, int]) -> dict[str, Any]:
     session = db_session()
     study = studies.get_study(session, actor(*STAFF), study_id)
     versions = studies.versions_of(session, study)
     session.commit()
-    return {"items": [version_json(version) for version in versions], "total": len(versions)}
+    start = (paging["page"] - 1) * paging["per_page"]
+    shown = versions[start : start + paging["per_page"]]
+    return {"items": [version_json(version) for version in shown], "total": len(versions), **paging}
 
 
 @bp.get("/studies/<int:study_id>/diff")
@@ -424,22 +442,27 @@ def feasibility(study_id: int) -> dict[str, Any]:
 def funnel(study_id: int) -> dict[str, Any]:
     session = db_session()
     study = studies.get_study(session, actor(*COORDINATOR), study_id)
-    result = study_reports.funnel(session, study, threshold=settings().small_cell_threshold)
+    result = study_reports.funnel(
+        session, study, threshold=settings().small_cell_threshold, zone=settings().zone
+    )
     session.commit()
     return result
 
 
 @bp.get("/studies/<int:study_id>/respondents")
 @bp.auth_required(auth)
+@bp.input(RespondentsQuery, location="query", arg_name="paging")
 @bp.output(RespondentList)
-@bp.doc(summary="Contact details of the volunteers who answered interested (audited)", **_doc())
-def respondents(study_id: int) -> dict[str, Any]:
+@bp.doc(summary="Contact details of the volunteers who answered interested (audited)", **_doc(422))
+def respondents(study_id: int, paging: dict[str, int]) -> dict[str, Any]:
     session = db_session()
     account = actor(*COORDINATOR)
     study = studies.get_study(session, account, study_id)
-    items = study_reports.respondents(session, account, study)
+    items, total = study_reports.respondents(
+        session, account, study, page=paging["page"], per_page=paging["per_page"]
+    )
     session.commit()
-    return {"items": items, "total": len(items)}
+    return {"items": items, "total": total, **paging}
 
 
 @bp.get("/studies/<int:study_id>/fhir")
@@ -455,6 +478,19 @@ def fhir_study(study_id: int) -> Response:
     response = jsonify(body)
     response.mimetype = "application/fhir+json"
     return response
+
+
+@bp.post("/criteria/check")
+@bp.auth_required(auth)
+@bp.input(CriteriaIn, arg_name="body")
+@bp.output(CriteriaOut)
+@bp.doc(
+    summary="Check criteria without saving: the normal form, or 422 with each error's path", **_doc(400, 422)
+)
+def check_criteria(body: dict[str, Any]) -> dict[str, Any]:
+    actor(*STAFF)
+    node = studies.parse_criteria(body["criteria"])
+    return {"criteria": to_json(node), "criteria_text": to_text(node), "criteria_hash": criteria_hash(node)}
 
 
 @bp.delete("/tokens/current")

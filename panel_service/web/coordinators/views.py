@@ -173,6 +173,7 @@ def study(study_id: int) -> str:
         pending=studies.pending_version(found),
         criteria_text=studies.criteria_text,
         action_form=ActionForm(),
+        today=panel_today(settings()),
     )
 
 
@@ -242,7 +243,9 @@ def study_feasibility(study_id: int) -> str:
 @role_required("coordinator")
 def study_funnel(study_id: int) -> str:
     found = _study(study_id)
-    result = study_reports.funnel(db_session(), found, threshold=settings().small_cell_threshold)
+    result = study_reports.funnel(
+        db_session(), found, threshold=settings().small_cell_threshold, zone=settings().zone
+    )
     return render_template("coordinators/funnel.html", study=found, funnel=result)
 
 
@@ -251,9 +254,13 @@ def study_funnel(study_id: int) -> str:
 def study_respondents(study_id: int) -> str:
     found = _study(study_id)
     session = db_session()
-    items = study_reports.respondents(session, _account(), found)
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, 100_000))
+    items, total = study_reports.respondents(session, _account(), found, page=page, per_page=PER_PAGE * 5)
     session.commit()
-    return render_template("coordinators/respondents.html", study=found, items=items)
+    pages = max(1, -(-total // (PER_PAGE * 5)))
+    return render_template(
+        "coordinators/respondents.html", study=found, items=items, total=total, page=page, pages=pages
+    )
 
 
 @bp.get("/studies/<int:study_id>/respondents.csv")
@@ -261,7 +268,7 @@ def study_respondents(study_id: int) -> str:
 def study_respondents_csv(study_id: int) -> Response:
     found = _study(study_id)
     session = db_session()
-    items = study_reports.respondents(session, _account(), found, export=True)
+    items, _total = study_reports.respondents(session, _account(), found, export=True)
     session.commit()
     response = make_response(study_reports.respondents_csv(items))
     response.mimetype = "text/csv"

@@ -363,3 +363,27 @@ def test_editing_back_to_the_approved_content_withdraws_the_pending_version(
     assert back["pending_version"] is None and back["version"] == 1
     again = api(client, "PUT", f"/studies/{sid}", coordinator, json={**STUDY_BODY, "target_enrolment": 98})
     assert again.get_json()["version"] == 3  # numbers are never reused
+
+
+def test_criteria_check(client: FlaskClient, coordinator: Staff) -> None:
+    ok = api(client, "POST", "/criteria/check", coordinator, json={"criteria": "age >= 18 and smoker"})
+    assert ok.status_code == 200
+    assert ok.get_json()["criteria"] == {
+        "all": [{"field": "age", "op": "ge", "value": 18}, {"field": "smoker", "op": "eq", "value": True}]
+    }
+    bad = api(client, "POST", "/criteria/check", coordinator, json={"criteria": {"any": [{"field": "bmi"}]}})
+    fields = assert_error(bad, 422)["fields"]
+    assert all(path.startswith("criteria.any[0]") for path in fields), fields
+
+
+def test_a_bug_still_answers_in_the_error_shape(
+    client: FlaskClient, coordinator: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from panel_service.services import studies
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(studies, "list_studies", broken)
+    error = assert_error(api(client, "GET", "/studies", coordinator), 500)
+    assert error["code"] == "internal_error" and "boom" not in error["message"]

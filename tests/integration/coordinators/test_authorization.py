@@ -64,6 +64,7 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, Any], tuple[str, ...]]] = {
     ("api.feasibility", "GET"): (f"/api/v1/studies/{S}/feasibility", {}, API_OWNER),
     ("api.funnel", "GET"): (f"/api/v1/studies/{S}/funnel", {}, API_OWNER),
     ("api.respondents", "GET"): (f"/api/v1/studies/{S}/respondents", {}, API_OWNER),
+    ("api.check_criteria", "POST"): ("/api/v1/criteria/check", {"json": {"criteria": "smoker"}}, API_LIST),
     ("api.revoke_current_token", "DELETE"): (
         "/api/v1/tokens/current",
         {},

@@ -88,3 +88,39 @@ def test_rejected_pending_version_leaves_the_recruiting_study_alone(
     assert rejected["status"] == "recruiting"
     assert rejected["active_version"]["number"] == 1
     assert rejected["pending_version"]["review_state"] == "rejected"
+
+
+def test_close_cancels_pending_invitations_with_a_reason(
+    client: FlaskClient, db: Session, coordinator: Staff, reviewer: Staff
+) -> None:
+    from sqlalchemy import select
+
+    from panel_service.models import Invitation
+    from tests.integration.coordinators.conftest import make_volunteer
+    from tests.integration.coordinators.test_reports import invite
+
+    sid = study_in(db, coordinator, reviewer, "recruiting")
+    waiting, sent = make_volunteer(db), make_volunteer(db)
+    invite(db, sid, waiting, "queued")
+    invite(db, sid, sent, "sent")
+    assert api(client, "POST", f"/studies/{sid}/close", coordinator).status_code == 200
+    db.expire_all()
+    rows = {
+        row.participant_id: row for row in db.scalars(select(Invitation).where(Invitation.study_id == sid))
+    }
+    assert (rows[waiting].status, rows[waiting].reason) == ("cancelled", "study_closed")
+    assert rows[sent].status == "sent"
+
+
+def test_edit_or_close_takes_a_version_out_of_the_review_queue(
+    client: FlaskClient, db: Session, coordinator: Staff, reviewer: Staff
+) -> None:
+    from panel_service.services.studies import review_queue
+
+    edited = study_in(db, coordinator, reviewer, "in_review")
+    closed = study_in(db, coordinator, reviewer, "in_review")
+    assert {version.study_id for version in review_queue(db)} >= {edited, closed}
+    api(client, "PUT", f"/studies/{edited}", coordinator, json={**STUDY_BODY, "target_enrolment": 5})
+    api(client, "POST", f"/studies/{closed}/close", coordinator)
+    db.expire_all()
+    assert not {version.study_id for version in review_queue(db)} & {edited, closed}

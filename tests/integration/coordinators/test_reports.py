@@ -134,6 +134,7 @@ def test_respondents_are_only_the_interested_and_only_contact_details(
     invite(db, sid, silent)
     body = api(client, "GET", f"/studies/{sid}/respondents", coordinator).get_json()
     assert [item["name"] for item in body["items"]] == ["Ada Yes"]
+    assert (body["total"], body["page"], body["per_page"]) == (1, 1, 100)
     assert set(body["items"][0]) == {"name", "email", "phone", "preferred_channel", "answered_at"}
     assert body["items"][0]["email"].endswith("@example.org")
     text = json.dumps(body)

@@ -1,0 +1,65 @@
+"""The shapes PERFORMANCE-NOTES asks for, checked on the compiled SQL text (no database needed).
+Whether the results are right is the agreement proof's job (tests/integration/criteria)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from panel_service.domain.criteria import parse_text
+from panel_service.domain.criteria.sql import birth_date_threshold, matching_ids, merge_intervals
+
+TODAY = dt.date(2026, 11, 25)
+EXAMPLE = (
+    "age between 18 and 75 and has condition G25.8 and not (has condition N17-N19 or has condition D66 "
+    "or pregnant) and not takes A12CC"
+)
+
+
+def sql_text(criteria: str, dialect_name: str) -> str:
+    dialect = postgresql.dialect() if dialect_name == "postgresql" else sqlite.dialect()
+    query = matching_ids(parse_text(criteria), TODAY, dialect_name)
+    return " ".join(str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True})).split())
+
+
+def test_postgresql_uses_exists_and_sqlite_uses_in() -> None:
+    assert sql_text(EXAMPLE, "postgresql").count("EXISTS") == 3
+    assert "IN (SELECT" not in sql_text(EXAMPLE, "postgresql")
+    assert "EXISTS" not in sql_text(EXAMPLE, "sqlite")
+    assert sql_text(EXAMPLE, "sqlite").count("participant_id IN (SELECT") == 1
+    assert sql_text(EXAMPLE, "sqlite").count("participant_id NOT IN (SELECT") == 2
+
+
+def test_codes_in_one_any_share_one_subquery_of_index_ranges() -> None:
+    text = sql_text("not (has condition N17-N19 or has condition D66 or has condition N18)", "postgresql")
+    assert text.count("EXISTS") == 1
+    assert "profile_conditions.code >= 'D66' AND profile_conditions.code < 'D67'" in text
+    # N18 lies inside N17-N19: the two ranges are merged into one.
+    assert "profile_conditions.code >= 'N17' AND profile_conditions.code < 'N1:'" in text
+    assert "'N18'" not in text
+
+
+def test_the_answered_guard_is_stated_once_per_conjunction() -> None:
+    text = sql_text("has condition G25.81 and not has condition N18 and not has condition D66", "postgresql")
+    assert text.count("conditions_answered") == 1
+
+
+def test_age_is_a_birth_date_range_computed_for_the_day() -> None:
+    text = sql_text("age between 18 and 75", "postgresql")
+    assert "profiles.birth_date > '1950-11-25' AND profiles.birth_date <= '2008-11-25'" in text
+    assert "age" not in text.replace("profiles.", "")
+
+
+def test_birth_date_thresholds_follow_the_29_february_rule() -> None:
+    assert birth_date_threshold(dt.date(2028, 2, 29), 1) == dt.date(2027, 2, 28)
+    assert birth_date_threshold(dt.date(2028, 2, 29), 4) == dt.date(2024, 2, 29)
+    assert birth_date_threshold(dt.date(2025, 3, 1), 1) == dt.date(2024, 3, 1)
+
+
+def test_merge_intervals() -> None:
+    assert merge_intervals([("N17", "N1:"), ("D66", "D67"), ("N18", "N19")]) == [
+        ("D66", "D67"),
+        ("N17", "N1:"),
+    ]
+    assert merge_intervals([("A", "B"), ("B", "C")]) == [("A", "C")]
