@@ -35,6 +35,22 @@ class ScheduleEntry:
 SCHEDULE: tuple[ScheduleEntry, ...] = (
     ScheduleEntry("outbox-reconcile", "outbox.reconcile", "maintenance", every_seconds=15),
     ScheduleEntry("outbox-purge", "outbox.purge", "maintenance", daily_at="03:30"),
+    # Invitations whose send is due (retries after an SMTP outage, volunteers back under the
+    # contact cap): often enough that one leaves within a minute of becoming due.
+    ScheduleEntry("contact-sweep", "contact.sweep", "contact", every_seconds=30),
+    # A claim older than PANEL_CLAIM_LEASE_SECONDS with no send recorded becomes 'ambiguous'.
+    ScheduleEntry("contact-detect-ambiguous", "contact.detect_ambiguous", "maintenance", every_seconds=60),
+    # Approvals end at midnight (panel time zone): pause those studies promptly, then every hour
+    # in case the beat was down at midnight.
+    ScheduleEntry(
+        "matching-expire-approvals", "matching.expire_approvals", "maintenance", every_seconds=3600
+    ),
+    ScheduleEntry(
+        "matching-expire-approvals-midnight", "matching.expire_approvals", "maintenance", daily_at="00:01"
+    ),
+    # Ages change and approvals expire: re-match every recruiting study once a night.
+    ScheduleEntry("matching-nightly", "matching.nightly", "matching", daily_at="02:00"),
+    ScheduleEntry("tokens-purge", "contact.purge_tokens", "maintenance", daily_at="03:45"),
 )
 
 

@@ -51,6 +51,11 @@ class Settings(BaseModel):
     send_max_attempts: int = Field(8, alias="PANEL_SEND_MAX_ATTEMPTS", ge=1)
     link_ttl_days: int = Field(30, alias="PANEL_LINK_TTL_DAYS", ge=1)
     outbox_lease_seconds: int = Field(300, alias="PANEL_OUTBOX_LEASE_SECONDS", ge=5)
+    # First retry delay after SMTP refused an invitation; doubles per attempt (capped at 1 h).
+    send_retry_base_seconds: float = Field(30.0, alias="PANEL_SEND_RETRY_BASE_SECONDS", gt=0)
+    # A row still 'claimed' this long after its claim died between SMTP and our record of it:
+    # it becomes 'ambiguous'. Well above SMTP_TIMEOUT so a slow send is not mistaken for a crash.
+    claim_lease_seconds: int = Field(120, alias="PANEL_CLAIM_LEASE_SECONDS", ge=1)
     feasibility_rate_limit: str = Field("30 per hour", alias="PANEL_FEASIBILITY_RATE_LIMIT")
     ratelimit_storage_uri: str = Field("memory://", alias="RATELIMIT_STORAGE_URI")
     log_level: str = Field("INFO", alias="LOG_LEVEL")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter(
     "panel_http_requests_total",
@@ -17,3 +17,21 @@ HTTP_LATENCY = Histogram(
 )
 JOBS_RUN = Counter("panel_jobs_total", "Background jobs run, by task and outcome", ["task", "outcome"])
 EMAILS_SENT = Counter("panel_emails_sent_total", "Emails handed to the SMTP server, by kind", ["kind"])
+
+# The matching and contact pipeline (panel_service.services.matching / contact).
+INVITATIONS_CREATED = Counter("panel_invitations_created_total", "Invitations queued by matching")
+INVITATIONS_SENT = Counter("panel_invitations_sent_total", "Invitations accepted by the SMTP server")
+INVITATIONS_CANCELLED = Counter(
+    "panel_invitations_cancelled_total", "Invitations cancelled before sending, by reason", ["reason"]
+)
+INVITATIONS_FAILED = Counter(
+    "panel_invitations_failed_total", "Invitations given up after the last attempt, by reason", ["reason"]
+)
+INVITATIONS_DEFERRED = Counter(
+    "panel_invitations_deferred_total",
+    "Sends put off: SMTP refused (retry) or contact cap, by cause",
+    ["cause"],
+)
+INVITATIONS_AMBIGUOUS = Gauge(
+    "panel_invitations_ambiguous", "Invitations whose send may or may not have happened (operator to resolve)"
+)

@@ -1,0 +1,457 @@
+"""Matching: which volunteers get an invitation to which recruiting study (ARCHITECTURE §6.1-3).
+
+Bulk match (a study starts recruiting, nightly, after an import): one ``match_runs`` row, the
+profile-id space split into ``match_chunks``, one outbox row (task) per chunk. Each chunk is a
+single ``INSERT INTO invitations ... SELECT`` from the compiled criteria AND "contactable"
+(consent active, contact not paused, not erased), restricted to its id range, ``ON CONFLICT DO
+NOTHING`` on the primary key (study, participant), and marks itself done in the same
+transaction: a chunk run twice inserts nothing the second time, and no profile passes through
+Python (memory is flat in the number of profiles).
+
+Incremental match (a profile changed): that one profile against every recruiting study with the
+in-memory evaluator, same insert semantics; a profile that no longer matches cancels its
+still-queued invitations with the reason ``no_longer_matches``.
+
+Only the study's *active* version, under an approval in force today, is ever matched (P1, P5).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import typing as t
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, Table, and_, exists, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from config.logging import get_logger
+from panel_service import outbox
+from panel_service.domain import lifecycle
+from panel_service.domain.criteria import Node, Truth, compile_criteria, parse_json, profile_facts
+from panel_service.domain.criteria.sql import compile_where
+from panel_service.domain.profile import ProfileData
+from panel_service.jobs import job
+from panel_service.metrics import INVITATIONS_CANCELLED, INVITATIONS_CREATED
+from panel_service.models import (
+    Consent,
+    EthicsApproval,
+    Invitation,
+    MatchChunk,
+    MatchRun,
+    Participant,
+    Profile,
+    ProfileCondition,
+    ProfileMedication,
+    Study,
+    StudyVersion,
+)
+from panel_service.services.audit import record
+from panel_service.timeutil import panel_today, utcnow
+
+if TYPE_CHECKING:
+    from panel_service.runtime import Runtime
+
+log = get_logger(__name__)
+
+START_STUDY = "matching.start_study"
+MATCH_CHUNK = "matching.match_chunk"
+MATCH_PROFILE = "matching.match_profile"
+REMATCH_ALL = "matching.rematch_all"
+NIGHTLY = "matching.nightly"
+EXPIRE_APPROVALS = "matching.expire_approvals"
+CONTACT_CONSENT = "contact_about_studies"
+
+profiles = t.cast(Table, Profile.__table__)
+participants = t.cast(Table, Participant.__table__)
+consents = t.cast(Table, Consent.__table__)
+invitations = t.cast(Table, Invitation.__table__)
+
+
+# -- requests other code makes (through the outbox) ------------------------------------------
+
+
+def request_study_match(session: Session, study_id: int, kind: str = "manual") -> None:
+    """Queue a bulk match of the study's active version. ``kind`` is recorded on the run."""
+    dedup = None
+    if kind == "nightly":  # two beats, or a beat run twice, queue one nightly match a day
+        dedup = f"{START_STUDY}:{study_id}:nightly:{utcnow().date().isoformat()}"
+    outbox.enqueue(session, START_STUDY, {"study_id": study_id, "kind": kind}, dedup_key=dedup)
+
+
+def request_profile_match(session: Session, participant_id: int) -> None:
+    """Queue an incremental match of one volunteer (profile created or changed, consent given)."""
+    outbox.enqueue(session, MATCH_PROFILE, {"participant_id": participant_id})
+
+
+def request_rematch_all(session: Session) -> None:
+    """After a bulk import: re-match every recruiting study in bulk (not one task per line)."""
+    outbox.enqueue(session, REMATCH_ALL, {})
+
+
+# -- what "may recruit today" means ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recruiting:
+    study_id: int
+    version_id: int
+    content_hash: str
+    criteria: dict[str, Any]
+
+
+def approval_in_force(approved_on: dt.date, expires_on: dt.date, today: dt.date) -> bool:
+    """From the decision date up to the day before ``expires_on`` (as the studies service)."""
+    return approved_on <= today < expires_on
+
+
+def recruiting_versions(session: Session, today: dt.date, study_id: int | None = None) -> list[Recruiting]:
+    """Studies that recruit today: status recruiting, an active version whose own approval is in
+    force. The approval is joined by the active version's id, so an approval of another version
+    never covers it (P5)."""
+    query = (
+        select(Study.id, StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria)
+        .join(StudyVersion, StudyVersion.id == Study.active_version_id)
+        .join(EthicsApproval, EthicsApproval.study_version_id == StudyVersion.id)
+        .where(
+            Study.status == "recruiting",
+            StudyVersion.study_id == Study.id,
+            EthicsApproval.approved_on <= today,
+            EthicsApproval.expires_on > today,
+        )
+        .order_by(Study.id)
+    )
+    if study_id is not None:
+        query = query.where(Study.id == study_id)
+    return [Recruiting(*row) for row in session.execute(query)]
+
+
+_PARSED: dict[tuple[int, str], Node] = {}
+
+
+def criteria_of(version_id: int, content_hash: str, criteria: dict[str, Any]) -> Node:
+    """Parsed criteria, cached per version (immutable) and content hash; the compiled evaluator
+    is in turn cached by value by ``compile_criteria``."""
+    key = (version_id, content_hash)
+    node = _PARSED.get(key)
+    if node is None:
+        if len(_PARSED) > 4096:
+            _PARSED.clear()
+        node = _PARSED[key] = parse_json(criteria)
+    return node
+
+
+def contactable_clause(dialect_name: str, today: dt.date) -> ColumnElement[bool]:
+    """A clause over ``profiles``: consent to be contacted active, contact not paused today,
+    not erased. Joined by subqueries so the chunk's id range drives the plan."""
+    active_consent = select(consents.c.participant_id).where(
+        consents.c.kind == CONTACT_CONSENT, consents.c.withdrawn_at.is_(None)
+    )
+    available = select(participants.c.id).where(
+        participants.c.erased_at.is_(None),
+        or_(participants.c.contact_paused_until.is_(None), participants.c.contact_paused_until < today),
+    )
+    if dialect_name == "postgresql":
+        return and_(
+            exists(active_consent.where(consents.c.participant_id == profiles.c.participant_id)),
+            exists(available.where(participants.c.id == profiles.c.participant_id)),
+        )
+    # SQLite runs a correlated EXISTS row by row; IN (SELECT ...) is planned once (PERFORMANCE-NOTES).
+    return and_(profiles.c.participant_id.in_(active_consent), profiles.c.participant_id.in_(available))
+
+
+def _insert_ignoring_existing(dialect_name: str, names: list[str], source: Any) -> Any:
+    insert_fn = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    return (
+        insert_fn(invitations)
+        .from_select(names, source)
+        .on_conflict_do_nothing(index_elements=["study_id", "participant_id"])
+        # SQLAlchemy 2.1 reports rowcount -1 for INSERT ... SELECT unless asked to keep it.
+        .execution_options(preserve_rowcount=True)
+    )
+
+
+# -- bulk match ------------------------------------------------------------------------------
+
+
+@job(START_STUDY, queue="matching")
+def start_study(runtime: Runtime, study_id: int, kind: str = "recruit") -> int | None:
+    """Create the match run for the study's active version and fan out one task per chunk.
+
+    Idempotent: the study row is locked, and an unfinished run of the same version for the same
+    day is reused instead of starting another (a duplicate delivery changes nothing)."""
+    settings = runtime.settings
+    with runtime.database.session_scope() as session:
+        today = panel_today(settings)
+        study = session.get(Study, study_id, with_for_update=True)
+        if study is None:
+            return None
+        found = recruiting_versions(session, today, study_id)
+        if not found:
+            log.info("matching.skipped", study_id=study_id, status=study.status)
+            return None
+        version_id = found[0].version_id
+        existing = session.scalar(
+            select(MatchRun.id).where(
+                MatchRun.study_id == study_id,
+                MatchRun.study_version_id == version_id,
+                MatchRun.match_date == today,
+                MatchRun.finished_at.is_(None),
+            )
+        )
+        if existing is not None:
+            return existing
+        low, high = session.execute(
+            select(func.min(profiles.c.participant_id), func.max(profiles.c.participant_id))
+        ).one()
+        size = settings.match_chunk_size
+        total = 0 if low is None else math.ceil((high - low + 1) / size)
+        run = MatchRun(
+            study_id=study_id,
+            study_version_id=version_id,
+            kind=kind if kind in ("recruit", "nightly", "import", "manual") else "manual",
+            match_date=today,
+            chunk_size=size,
+            chunks_total=total,
+            finished_at=utcnow() if total == 0 else None,
+        )
+        session.add(run)
+        session.flush()
+        for number in range(total):
+            chunk_low = low + number * size
+            session.add(
+                MatchChunk(run_id=run.id, chunk_no=number, low_id=chunk_low, high_id=chunk_low + size - 1)
+            )
+        session.flush()
+        for number in range(total):
+            outbox.enqueue(session, MATCH_CHUNK, {"run_id": run.id, "chunk_no": number})
+        log.info("matching.run_started", study_id=study_id, run_id=run.id, chunks=total, kind=run.kind)
+        return run.id
+
+
+@job(MATCH_CHUNK, queue="matching")
+def match_chunk(runtime: Runtime, run_id: int, chunk_no: int) -> int:
+    """One id range of one run: a single INSERT ... SELECT, and the chunk marked done with its
+    count in the same transaction."""
+    from panel_service.services import contact
+
+    with runtime.database.session_scope() as session:
+        dialect = session.get_bind().dialect.name
+        chunk = session.get(MatchChunk, (run_id, chunk_no), with_for_update=True)
+        if chunk is None or chunk.done_at is not None:
+            return 0  # done already: a duplicate delivery, or a redelivery after a crash post-commit
+        run = session.get(MatchRun, run_id)
+        assert run is not None  # the chunk's foreign key guarantees it
+        today = panel_today(runtime.settings)
+        found = [
+            r
+            for r in recruiting_versions(session, today, run.study_id)
+            if r.version_id == run.study_version_id
+        ]
+        matched = 0
+        if found:
+            node = criteria_of(found[0].version_id, found[0].content_hash, found[0].criteria)
+            source = select(
+                literal(run.study_id), profiles.c.participant_id, literal(run.study_version_id)
+            ).where(
+                profiles.c.participant_id.between(chunk.low_id, chunk.high_id),
+                compile_where(node, run.match_date, dialect),
+                contactable_clause(dialect, run.match_date),
+            )
+            result = session.execute(
+                _insert_ignoring_existing(dialect, ["study_id", "participant_id", "study_version_id"], source)
+            )
+            matched = max(int(result.rowcount or 0), 0)  # type: ignore[attr-defined]
+        # else: the study stopped recruiting or changed version since the run began: match nobody.
+        chunk.matched = matched
+        chunk.done_at = utcnow()
+        if matched:
+            INVITATIONS_CREATED.inc(matched)
+            contact.request_dispatch(session, dedup_key=f"dispatch:run{run_id}:chunk{chunk_no}")
+        session.flush()
+        # The run row lock orders the "all chunks done?" checks of concurrent chunks.
+        session.execute(select(MatchRun.id).where(MatchRun.id == run_id).with_for_update())
+        undone = session.scalar(
+            select(func.count())
+            .select_from(MatchChunk)
+            .where(MatchChunk.run_id == run_id, MatchChunk.done_at.is_(None))
+        )
+        if not undone:
+            session.execute(
+                update(MatchRun)
+                .where(MatchRun.id == run_id, MatchRun.finished_at.is_(None))
+                .values(finished_at=utcnow())
+            )
+        return matched
+
+
+def run_progress(session: Session, study_id: int) -> dict[str, Any] | None:
+    """The latest run of a study: chunks done of total, matched so far (for the funnel)."""
+    run = session.scalar(
+        select(MatchRun).where(MatchRun.study_id == study_id).order_by(MatchRun.id.desc()).limit(1)
+    )
+    if run is None:
+        return None
+    done, matched = session.execute(
+        select(func.count(MatchChunk.done_at), func.coalesce(func.sum(MatchChunk.matched), 0)).where(
+            MatchChunk.run_id == run.id
+        )
+    ).one()
+    return {
+        "run_id": run.id,
+        "kind": run.kind,
+        "match_date": run.match_date.isoformat(),
+        "chunks_total": run.chunks_total,
+        "chunks_done": int(done or 0),
+        "matched": int(matched or 0),
+        "finished": run.finished_at is not None,
+    }
+
+
+# -- incremental match -----------------------------------------------------------------------
+
+
+def load_profile(session: Session, participant_id: int) -> ProfileData | None:
+    profile = session.get(Profile, participant_id)
+    if profile is None:
+        return None
+    conditions = tuple(
+        session.scalars(
+            select(ProfileCondition.code).where(ProfileCondition.participant_id == participant_id)
+        )
+    )
+    medications = tuple(
+        session.scalars(
+            select(ProfileMedication.code).where(ProfileMedication.participant_id == participant_id)
+        )
+    )
+    return ProfileData(
+        birth_date=profile.birth_date,
+        sex=profile.sex,
+        region=profile.region,
+        height_cm=profile.height_cm,
+        weight_kg=profile.weight_kg,
+        smoker=profile.smoker,
+        pregnant=profile.pregnant,
+        conditions=tuple(sorted(conditions)) if profile.conditions_answered else None,
+        medications=tuple(sorted(medications)) if profile.medications_answered else None,
+    )
+
+
+def is_contactable(session: Session, participant_id: int, today: dt.date) -> str | None:
+    """None when the volunteer may be contacted today, else the reason why not."""
+    participant = session.get(Participant, participant_id)
+    if participant is None or participant.erased_at is not None:
+        return "erased"
+    if participant.contact_paused_until is not None and participant.contact_paused_until >= today:
+        return "contact_paused"
+    consent = session.scalar(
+        select(Consent.id).where(
+            Consent.participant_id == participant_id,
+            Consent.kind == CONTACT_CONSENT,
+            Consent.withdrawn_at.is_(None),
+        )
+    )
+    return None if consent is not None else "consent_withdrawn"
+
+
+@job(MATCH_PROFILE, queue="matching")
+def match_profile(runtime: Runtime, participant_id: int) -> int:
+    """One volunteer against every recruiting study, in memory. Returns invitations created."""
+    from panel_service.services import contact
+
+    with runtime.database.session_scope() as session:
+        dialect = session.get_bind().dialect.name
+        today = panel_today(runtime.settings)
+        profile = load_profile(session, participant_id)
+        not_contactable = is_contactable(session, participant_id, today)
+        created = 0
+        studies = recruiting_versions(session, today)
+        facts = profile_facts(profile, today) if profile is not None else None
+        for study in studies:
+            truth = Truth.UNKNOWN
+            if facts is not None:
+                truth = compile_criteria(criteria_of(study.version_id, study.content_hash, study.criteria))(
+                    facts
+                )
+            if truth is Truth.TRUE and not_contactable is None:
+                source = select(literal(study.study_id), literal(participant_id), literal(study.version_id))
+                result = session.execute(
+                    _insert_ignoring_existing(
+                        dialect, ["study_id", "participant_id", "study_version_id"], source
+                    )
+                )
+                if result.rowcount:  # type: ignore[attr-defined]
+                    created += 1
+                    INVITATIONS_CREATED.inc()
+                    contact.request_send(session, study.study_id, participant_id)
+            elif truth is not Truth.TRUE:
+                cancelled = session.execute(
+                    update(Invitation)
+                    .where(
+                        Invitation.study_id == study.study_id,
+                        Invitation.participant_id == participant_id,
+                        Invitation.status == "queued",
+                    )
+                    .values(status="cancelled", reason="no_longer_matches", cancelled_at=utcnow())
+                ).rowcount  # type: ignore[attr-defined]
+                if cancelled:
+                    INVITATIONS_CANCELLED.labels("no_longer_matches").inc(cancelled)
+        return created
+
+
+@job(REMATCH_ALL, queue="matching")
+def rematch_all(runtime: Runtime) -> int:
+    with runtime.database.session_scope() as session:
+        studies = recruiting_versions(session, panel_today(runtime.settings))
+        for study in studies:
+            request_study_match(session, study.study_id, "import")
+        return len(studies)
+
+
+# -- beat jobs -------------------------------------------------------------------------------
+
+
+@job(NIGHTLY, queue="matching")
+def nightly(runtime: Runtime) -> int:
+    """Re-match every recruiting study (ages change). One match per study per day, however many
+    beats fire (dedup key per day)."""
+    expire_approvals(runtime)
+    with runtime.database.session_scope() as session:
+        studies = recruiting_versions(session, panel_today(runtime.settings))
+        for study in studies:
+            request_study_match(session, study.study_id, "nightly")
+        return len(studies)
+
+
+@job(EXPIRE_APPROVALS, queue="maintenance")
+def expire_approvals(runtime: Runtime) -> int:
+    """A recruiting study whose active version's approval is no longer in force is paused and
+    its queued invitations cancelled (``approval_expired``). Idempotent: a paused study is not
+    recruiting, so a second run finds nothing."""
+    with runtime.database.session_scope() as session:
+        today = panel_today(runtime.settings)
+        in_force = {r.study_id for r in recruiting_versions(session, today)}
+        candidates = session.scalars(
+            select(Study).where(Study.status == "recruiting").with_for_update(skip_locked=True)
+        ).all()
+        expired = 0
+        for study in candidates:
+            if study.id in in_force:
+                continue
+            study.status = lifecycle.next_status(study.status, "expire")
+            study.updated_at = utcnow()
+            cancelled = session.execute(
+                update(Invitation)
+                .where(Invitation.study_id == study.id, Invitation.status == "queued")
+                .values(status="cancelled", reason="approval_expired", cancelled_at=utcnow())
+            ).rowcount  # type: ignore[attr-defined]
+            if cancelled:
+                INVITATIONS_CANCELLED.labels("approval_expired").inc(cancelled)
+            record(session, None, "study.expire", "study", study.id, {"cancelled": int(cancelled or 0)})
+            expired += 1
+        if expired:
+            log.info("matching.approvals_expired", studies=expired)
+        return expired

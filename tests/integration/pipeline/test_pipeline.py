@@ -1,0 +1,407 @@
+"""Matching and contact on the real database (PostgreSQL and SQLite) and a real SMTP server, with
+the jobs run through the in-process relay or called directly. The live-worker faults are in
+test_worker_faults.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from panel_service import jobs
+from panel_service.models import (
+    Consent,
+    EthicsApproval,
+    Invitation,
+    MatchChunk,
+    MatchRun,
+    OutboxMessage,
+    ProfileCondition,
+    Study,
+)
+from panel_service.runtime import Runtime
+from panel_service.services import contact, matching
+from tests.support.pipeline import (
+    NARROW,
+    make_recruiting_study,
+    make_volunteer,
+    narrow_expected,
+    seed_population,
+)
+from tests.support.services import SmtpRecorder
+
+TODAY = dt.date.today()
+
+
+@pytest.fixture()
+def tuned(runtime: Runtime) -> Iterator[Runtime]:
+    """Small chunks and quick retries for this test (the runtime's settings object, swapped back)."""
+    original = runtime.settings
+    runtime.settings = original.model_copy(
+        update={"match_chunk_size": 7, "send_retry_base_seconds": 0.2, "send_max_attempts": 3}
+    )
+    try:
+        yield runtime
+    finally:
+        runtime.settings = original
+
+
+def drain(runtime: Runtime) -> None:
+    runtime.relay.drain()  # type: ignore[attr-defined]
+
+
+def invitation(db: Session, study_id: int, participant_id: int) -> Invitation | None:
+    db.expire_all()
+    return db.get(Invitation, (study_id, participant_id))
+
+
+def rls_volunteer(db: Session, **overrides: object):  # type: ignore[no-untyped-def]
+    values: dict[str, object] = {
+        "birth_date": TODAY.replace(year=TODAY.year - 40),
+        "conditions": ["G25.81"],
+        "medications": [],
+    }
+    values.update(overrides)
+    return make_volunteer(db, **values)  # type: ignore[arg-type]
+
+
+def test_recruit_invites_exactly_the_consistent_consenting_volunteers(
+    db: Session, tuned: Runtime, smtp: SmtpRecorder
+) -> None:
+    people = seed_population(db, 60)
+    expected = {v.email for v in people if narrow_expected(v, TODAY)}
+    assert 3 <= len(expected) < 60  # the population exercises both sides
+    study = make_recruiting_study(db, NARROW)
+    db.commit()
+
+    drain(tuned)
+
+    assert set(smtp.to_addresses()) == expected
+    assert len(smtp.to_addresses()) == len(expected)  # nobody twice
+    rows = db.scalars(select(Invitation).where(Invitation.study_id == study.id)).all()
+    assert {r.status for r in rows} == {"sent"}
+    run = db.scalar(select(MatchRun).where(MatchRun.study_id == study.id))
+    assert run is not None and run.finished_at is not None and run.match_date == TODAY
+    assert run.chunks_total == len(db.scalars(select(MatchChunk).where(MatchChunk.run_id == run.id)).all())
+    assert run.chunks_total >= 8  # 60 profiles in chunks of 7
+    progress = matching.run_progress(db, study.id)
+    assert progress is not None and progress["matched"] == len(expected)
+    assert progress["chunks_done"] == progress["chunks_total"]
+    assert (
+        db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.completed_at.is_(None)))
+        == 0
+    )
+
+
+def test_every_task_run_twice_changes_nothing(db: Session, tuned: Runtime, smtp: SmtpRecorder) -> None:
+    people = seed_population(db, 30, seed=11)
+    expected = {v.email for v in people if narrow_expected(v, TODAY)}
+    study = make_recruiting_study(db, NARROW, start_matching=False)
+    db.commit()
+
+    run_id = matching.start_study(tuned, study.id)
+    assert matching.start_study(tuned, study.id) == run_id  # a duplicate delivery reuses the run
+    run = db.get(MatchRun, run_id)
+    assert run is not None
+    for chunk_no in range(run.chunks_total):
+        matching.match_chunk(tuned, run_id, chunk_no)
+        assert matching.match_chunk(tuned, run_id, chunk_no) == 0
+    # A chunk whose done mark was lost (crash after insert, before the mark commits cannot happen:
+    # they commit together), re-run from scratch, inserts nothing new either.
+    db.execute(update(MatchChunk).where(MatchChunk.run_id == run_id).values(done_at=None))
+    db.commit()
+    assert sum(matching.match_chunk(tuned, run_id, n) for n in range(run.chunks_total)) == 0
+    drain(tuned)
+    drain(tuned)
+    contact.dispatch_due(tuned)
+    # A nightly re-match of the same version changes nothing either.
+    assert matching.start_study(tuned, study.id, kind="nightly") is not None
+    drain(tuned)
+    assert sorted(smtp.to_addresses()) == sorted(expected)
+
+
+def test_outbox_row_delivered_twice_runs_once(db: Session, tuned: Runtime, smtp: SmtpRecorder) -> None:
+    volunteer = rls_volunteer(db)
+    study = make_recruiting_study(db, NARROW, start_matching=False)
+    db.commit()
+    matching.start_study(tuned, study.id)
+    row = db.scalar(select(OutboxMessage).where(OutboxMessage.task_name == matching.MATCH_CHUNK))
+    assert row is not None
+    jobs.run_job(tuned, row.task_name, row.payload, outbox_id=row.id)
+    jobs.run_job(tuned, row.task_name, row.payload, outbox_id=row.id)
+    send = db.scalar(select(OutboxMessage).where(OutboxMessage.task_name == contact.DISPATCH_DUE))
+    assert send is not None
+    jobs.run_job(tuned, send.task_name, send.payload, outbox_id=send.id)
+    jobs.run_job(tuned, send.task_name, send.payload, outbox_id=send.id)
+    contact.send_invitation(tuned, study.id, volunteer.participant_id)
+    assert smtp.to_addresses() == [volunteer.email]
+
+
+def test_the_email_is_the_approved_text_with_signed_links_and_one_click_unsubscribe(
+    db: Session, tuned: Runtime, smtp: SmtpRecorder
+) -> None:
+    volunteer = rls_volunteer(db)
+    text = "Line one of the approved text.\n  Indented line two — with ümlauts & <angle> brackets."
+    study = make_recruiting_study(db, NARROW, title="Magnesium & legs", invitation_text=text)
+    db.commit()
+    drain(tuned)
+
+    [message] = smtp.wait_for(1, timeout=5)
+    assert message["Message-ID"] == f"<inv-{study.id}-{volunteer.participant_id}@127.0.0.1>"
+    assert "Magnesium & legs" in message["Subject"]
+    plain = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert plain is not None and html is not None
+    plain_text = plain.get_content().replace("\r\n", "\n")  # SMTP carries CRLF line ends
+    assert text in plain_text
+    assert "&lt;angle&gt;" in html.get_content()
+    unsubscribe = message["List-Unsubscribe"]
+    assert unsubscribe.startswith("<http://127.0.0.1:5000/unsubscribe/") and unsubscribe.endswith(">")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "/invitations/answer/" in plain_text and "answer=interested" in plain_text
+    assert "answer=not_interested" in plain_text
+    row = invitation(db, study.id, volunteer.participant_id)
+    assert row is not None and row.status == "sent" and row.message_id == message["Message-ID"]
+    assert row.sent_at is not None and row.attempts == 1
+
+
+def test_consent_withdrawn_between_match_and_send_is_not_sent(
+    db: Session, tuned: Runtime, smtp: SmtpRecorder
+) -> None:
+    racing = rls_volunteer(db)
+    withdrawing = rls_volunteer(db)
+    paused = rls_volunteer(db)
+    study = make_recruiting_study(db, NARROW, start_matching=False)
+    db.commit()
+    run_id = matching.start_study(tuned, study.id)
+    assert run_id is not None
+    matching.match_chunk(tuned, run_id, 0)
+    # The withdrawal as the volunteer pages do it (cancel at once) ...
+    contact.withdraw_contact_consent(db, withdrawing.participant_id, via="test")
+    # ... and one that races the dispatcher: consent gone, the queued row not yet cancelled.
+    db.execute(
+        update(Consent).where(Consent.participant_id == racing.participant_id).values(withdrawn_at=func.now())
+    )
+    db.execute(
+        update(matching.participants)
+        .where(matching.participants.c.id == paused.participant_id)
+        .values(contact_paused_until=TODAY + dt.timedelta(days=3))
+    )
+    db.commit()
+    contact.dispatch_due(tuned)
+
+    assert smtp.to_addresses() == []
+    for volunteer, reason in (
+        (racing, "consent_withdrawn"),
+        (withdrawing, "consent_withdrawn"),
+        (paused, "contact_paused"),
+    ):
+        row = invitation(db, study.id, volunteer.participant_id)
+        assert row is not None and (row.status, row.reason) == ("cancelled", reason)
+
+
+def test_profile_no_longer_matching_is_cancelled_with_a_reason(
+    db: Session, tuned: Runtime, smtp: SmtpRecorder
+) -> None:
+    at_dispatch = rls_volunteer(db)
+    incrementally = rls_volunteer(db)
+    study = make_recruiting_study(db, NARROW, start_matching=False)
+    db.commit()
+    run_id = matching.start_study(tuned, study.id)
+    assert run_id is not None
+    matching.match_chunk(tuned, run_id, 0)
+    for volunteer in (at_dispatch, incrementally):  # both now report kidney disease
+        db.add(ProfileCondition(participant_id=volunteer.participant_id, code="N183"))
+    db.commit()
+    matching.match_profile(tuned, incrementally.participant_id)
+    row = invitation(db, study.id, incrementally.participant_id)
+    assert row is not None and (row.status, row.reason) == ("cancelled", "no_longer_matches")
+
+    contact.dispatch_due(tuned)
+    row = invitation(db, study.id, at_dispatch.participant_id)
+    assert row is not None and (row.status, row.reason) == ("cancelled", "no_longer_matches")
+    assert smtp.to_addresses() == []
+
+
+def test_incremental_match_invites_a_new_profile_once(
+    db: Session, tuned: Runtime, smtp: SmtpRecorder
+) -> None:
+    study = make_recruiting_study(db, NARROW)
+    db.commit()
+    drain(tuned)
+    newcomer = rls_volunteer(db)
+    outsider = rls_volunteer(db, conditions=["I10"])
+    db.commit()
+    for participant_id in (newcomer.participant_id, outsider.participant_id):
+        matching.request_profile_match(db, participant_id)
+        matching.request_profile_match(db, participant_id)
+    db.commit()
+    drain(tuned)
+    assert smtp.to_addresses() == [newcomer.email]
+    assert invitation(db, study.id, outsider.participant_id) is None
+
+
+def test_smtp_down_retries_with_backoff_then_sends(db: Session, tuned: Runtime, smtp: SmtpRecorder) -> None:
+    volunteer = rls_volunteer(db)
+    study = make_recruiting_study(db, NARROW)
+    db.commit()
+    smtp.refuse = True
+    drain(tuned)
+    row = invitation(db, study.id, volunteer.participant_id)
+    assert row is not None and row.status == "queued" and row.attempts == 1
+    assert row.next_attempt_at is not None and "451" in (row.last_error or "")
+    assert contact.dispatch_due(tuned) == 0  # not due yet: backoff
+    smtp.refuse = False
+    time.sleep(0.3)
+    assert contact.sweep(tuned) is True
+    drain(tuned)
+    row = invitation(db, study.id, volunteer.participant_id)
+    assert row is not None and row.status == "sent" and row.attempts == 2
+    assert smtp.to_addresses() == [volunteer.email]
+
+
+def test_smtp_refusing_past_the_last_attempt_fails_with_a_reason(
+    db: Session, tuned: Runtime, smtp: SmtpRecorder
+) -> None:
+    volunteer = rls_volunteer(db)
+    study = make_recruiting_study(db, NARROW)
+    db.commit()
+    smtp.refuse = True
+    drain(tuned)
+    for _ in range(5):
+        time.sleep(0.25 * 2**_)
+        contact.dispatch_due(tuned)
+        row = invitation(db, study.id, volunteer.participant_id)
+        if row is not None and row.status == "failed":
+            break
+    row = invitation(db, study.id, volunteer.participant_id)
+    assert row is not None and (row.status, row.reason, row.attempts) == ("failed", "smtp_refused", 3)
+
+
+def test_contact_cap_defers_without_dropping(db: Session, tuned: Runtime, smtp: SmtpRecorder) -> None:
+    volunteer = rls_volunteer(db)
+    studies = [make_recruiting_study(db, NARROW, title=f"Study {n}") for n in range(3)]
+    db.commit()
+    drain(tuned)
+    rows = [invitation(db, s.id, volunteer.participant_id) for s in studies]
+    statuses = sorted(r.status for r in rows if r is not None)
+    assert statuses == ["queued", "sent", "sent"]
+    waiting = next(r for r in rows if r is not None and r.status == "queued")
+    assert waiting.next_attempt_at is not None
+    assert waiting.next_attempt_at.date() >= TODAY + dt.timedelta(days=29)
+    assert len(smtp.to_addresses()) == 2
+
+
+def test_a_claim_that_never_recorded_its_send_becomes_ambiguous_and_is_not_resent(
+    db: Session, tuned: Runtime, smtp: SmtpRecorder
+) -> None:
+    volunteer = rls_volunteer(db)
+    study = make_recruiting_study(db, NARROW, start_matching=False)
+    db.commit()
+    run_id = matching.start_study(tuned, study.id)
+    assert run_id is not None
+    matching.match_chunk(tuned, run_id, 0)
+    claim = contact.claim_next(tuned)  # and then the process "dies" before SMTP / the record
+    assert isinstance(claim, contact.Claimed)
+    assert contact.detect_ambiguous(tuned) == 0  # still within its lease
+    assert contact.detect_ambiguous(tuned, lease_seconds=0) == 1
+    drain(tuned)
+    contact.dispatch_due(tuned)
+    row = invitation(db, study.id, volunteer.participant_id)
+    assert row is not None and row.status == "ambiguous"
+    assert smtp.to_addresses() == []
+    assert [(i.study_id, i.participant_id) for i in contact.ambiguous(db)] == [
+        (study.id, volunteer.participant_id)
+    ]
+    contact.resolve_ambiguous(db, study.id, volunteer.participant_id, "resend")
+    db.commit()
+    drain(tuned)
+    assert smtp.to_addresses() == [volunteer.email]
+
+
+def test_expired_approval_pauses_the_study_and_nothing_more_is_sent(
+    db: Session, tuned: Runtime, smtp: SmtpRecorder
+) -> None:
+    volunteer = rls_volunteer(db)
+    other = rls_volunteer(db)
+    study = make_recruiting_study(db, NARROW, start_matching=False)
+    db.commit()
+    run_id = matching.start_study(tuned, study.id)
+    assert run_id is not None
+    matching.match_chunk(tuned, run_id, 0)
+    # The approval ran out before dispatch (the beat's expiry job has not run yet).
+    db.execute(
+        update(EthicsApproval)
+        .where(EthicsApproval.study_version_id == study.active_version_id)
+        .values(approved_on=TODAY - dt.timedelta(days=400), expires_on=TODAY)
+    )
+    db.commit()
+    assert (
+        contact.dispatch_one(tuned, study_id=study.id, participant_id=volunteer.participant_id) == "cancelled"
+    )
+    assert matching.expire_approvals(tuned) == 1
+    assert matching.expire_approvals(tuned) == 0  # idempotent
+    db.expire_all()
+    refreshed = db.get(Study, study.id)
+    assert refreshed is not None and refreshed.status == "paused"
+    for participant_id, reason in (
+        (volunteer.participant_id, "approval_expired"),
+        (other.participant_id, "approval_expired"),
+    ):
+        row = invitation(db, study.id, participant_id)
+        assert row is not None and (row.status, row.reason) == ("cancelled", reason)
+    assert matching.start_study(tuned, study.id) is None  # no matching for a paused study
+    drain(tuned)
+    assert smtp.to_addresses() == []
+
+
+def test_only_the_active_version_is_sent(db: Session, tuned: Runtime, smtp: SmtpRecorder) -> None:
+    volunteer = rls_volunteer(db)
+    study = make_recruiting_study(db, NARROW, start_matching=False)
+    db.commit()
+    run_id = matching.start_study(tuned, study.id)
+    assert run_id is not None
+    matching.match_chunk(tuned, run_id, 0)
+    newer = make_recruiting_study(db, NARROW, start_matching=False)  # borrow a second approved version
+    db.execute(update(Study).where(Study.id == study.id).values(active_version_id=newer.active_version_id))
+    db.commit()
+    contact.dispatch_due(tuned)
+    row = invitation(db, study.id, volunteer.participant_id)
+    assert row is not None and (row.status, row.reason) == ("cancelled", "version_changed")
+    assert smtp.to_addresses() == []
+
+
+def test_paused_or_closed_study_is_never_matched(db: Session, tuned: Runtime, smtp: SmtpRecorder) -> None:
+    rls_volunteer(db)
+    study = make_recruiting_study(db, NARROW, status="approved")
+    db.commit()
+    matching.request_study_match(db, study.id, "manual")
+    db.commit()
+    drain(tuned)
+    assert db.scalar(select(func.count()).select_from(Invitation)) == 0
+    assert smtp.to_addresses() == []
+
+
+def test_nightly_and_rematch_queue_one_run_per_study(db: Session, tuned: Runtime, smtp: SmtpRecorder) -> None:
+    rls_volunteer(db)
+    study = make_recruiting_study(db, NARROW)
+    db.commit()
+    drain(tuned)
+    assert matching.nightly(tuned) == 1
+    assert matching.nightly(tuned) == 1  # a second beat: the dedup key keeps one row
+    nightly_rows = db.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.task_name == matching.START_STUDY, OutboxMessage.dedup_key.is_not(None)
+        )
+    ).all()
+    assert len(nightly_rows) == 1
+    matching.request_rematch_all(db)
+    db.commit()
+    drain(tuned)
+    runs = db.scalars(select(MatchRun.kind).where(MatchRun.study_id == study.id)).all()
+    assert sorted(runs) == ["import", "nightly", "recruit"]
+    assert len(smtp.to_addresses()) == 1
