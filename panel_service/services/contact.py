@@ -71,7 +71,6 @@ SWEEP = "contact.sweep"
 DETECT_AMBIGUOUS = "contact.detect_ambiguous"
 PURGE_TOKENS = "contact.purge_tokens"
 
-SWEEP_SECONDS = 30
 DISPATCH_BATCH = 500
 DISPATCH_BUDGET_SECONDS = 60.0  # well under the task soft time limit (240 s)
 MAX_BACKOFF_SECONDS = 3600.0
@@ -156,7 +155,7 @@ def claim_next(
         pid, sid = invitation.participant_id, invitation.study_id
         # Serialises the contact-cap count per volunteer across workers.
         participant = session.scalar(
-            select(Participant).where(Participant.id == pid).with_for_update()
+            select(Participant).where(Participant.id == pid).with_for_update(key_share=True)
             if not runtime.database.is_sqlite
             else select(Participant).where(Participant.id == pid)
         )
@@ -391,18 +390,27 @@ def sweep(runtime: Runtime) -> bool:
     """Beat: if anything queued is due (a retry, a volunteer back under the cap, a dispatch whose
     task was lost), queue one dispatch. The dedup key per 30 s window makes two beats queue one."""
     with runtime.database.session_scope() as session:
-        due = session.scalar(
-            select(Invitation.study_id)
+        due = session.execute(
+            select(
+                Invitation.study_id,
+                Invitation.participant_id,
+                Invitation.attempts,
+                Invitation.next_attempt_at,
+            )
             .where(
                 Invitation.status == "queued",
                 or_(Invitation.next_attempt_at.is_(None), Invitation.next_attempt_at <= utcnow()),
             )
+            .order_by(Invitation.next_attempt_at)
             .limit(1)
-        )
+        ).first()
         if due is None:
             return False
-        window = int(time.time()) // SWEEP_SECONDS
-        request_dispatch(session, dedup_key=f"{SWEEP}:{window}")
+        # Keyed by the state of the first due row: two beats seeing the same state queue one
+        # dispatch; once that row moves on (sent, retried, deferred) the next sweep queues again.
+        study_id, participant_id, attempts, next_attempt_at = due
+        when = as_utc(next_attempt_at).isoformat() if next_attempt_at is not None else "now"
+        request_dispatch(session, dedup_key=f"{SWEEP}:{study_id}:{participant_id}:{attempts}:{when}")
         return True
 
 

@@ -185,7 +185,9 @@ def start_study(runtime: Runtime, study_id: int, kind: str = "recruit") -> int |
     settings = runtime.settings
     with runtime.database.session_scope() as session:
         today = panel_today(settings)
-        study = session.get(Study, study_id, with_for_update=True)
+        # FOR NO KEY UPDATE: inserts referencing the study (its invitations, tokens) only take KEY
+        # SHARE locks on it, and must not wait for (or deadlock with) this one.
+        study = session.get(Study, study_id, with_for_update={"key_share": True})
         if study is None:
             return None
         found = recruiting_versions(session, today, study_id)
@@ -239,7 +241,7 @@ def match_chunk(runtime: Runtime, run_id: int, chunk_no: int) -> int:
 
     with runtime.database.session_scope() as session:
         dialect = session.get_bind().dialect.name
-        chunk = session.get(MatchChunk, (run_id, chunk_no), with_for_update=True)
+        chunk = session.get(MatchChunk, (run_id, chunk_no), with_for_update={"key_share": True})
         if chunk is None or chunk.done_at is not None:
             return 0  # done already: a duplicate delivery, or a redelivery after a crash post-commit
         run = session.get(MatchRun, run_id)
@@ -272,7 +274,7 @@ def match_chunk(runtime: Runtime, run_id: int, chunk_no: int) -> int:
             contact.request_dispatch(session, dedup_key=f"dispatch:run{run_id}:chunk{chunk_no}")
         session.flush()
         # The run row lock orders the "all chunks done?" checks of concurrent chunks.
-        session.execute(select(MatchRun.id).where(MatchRun.id == run_id).with_for_update())
+        session.execute(select(MatchRun.id).where(MatchRun.id == run_id).with_for_update(key_share=True))
         undone = session.scalar(
             select(func.count())
             .select_from(MatchChunk)
@@ -435,7 +437,9 @@ def expire_approvals(runtime: Runtime) -> int:
         today = panel_today(runtime.settings)
         in_force = {r.study_id for r in recruiting_versions(session, today)}
         candidates = session.scalars(
-            select(Study).where(Study.status == "recruiting").with_for_update(skip_locked=True)
+            select(Study)
+            .where(Study.status == "recruiting")
+            .with_for_update(skip_locked=True, key_share=True)
         ).all()
         expired = 0
         for study in candidates:

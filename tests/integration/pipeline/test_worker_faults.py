@@ -1,0 +1,390 @@
+"""The pipeline on the real parts: a live ``celery -A workers worker`` subprocess, Redis, PostgreSQL
+and an aiosmtpd server; faults made for real (SIGKILL, SMTP refusing, locks held, duplicate
+deliveries). Nothing here patches smtplib, Celery or the database session. The test plays
+``celery beat`` with ``beat_tick`` (the same jobs, triggered now instead of on a timer).
+
+Expectations are computed independently: ``narrow_expected`` is the example study's rule
+written out in plain Python over the generated volunteers, not the criteria engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select, text, update
+
+from config.settings import Settings
+from panel_service.models import (
+    Consent,
+    EthicsApproval,
+    Invitation,
+    MatchChunk,
+    MatchRun,
+    OutboxMessage,
+    ProfileCondition,
+    Study,
+)
+from panel_service.runtime import CeleryRelay, Runtime
+from panel_service.services import matching
+from tests.support.pipeline import (
+    NARROW,
+    make_recruiting_study,
+    make_volunteer,
+    narrow_expected,
+    seed_population,
+)
+from tests.support.services import redis_url_for_tests
+from tests.support.worker import (
+    LiveWorker,
+    SlowSmtpRecorder,
+    beat_tick,
+    slow_smtp_server,
+    wait_until,
+    worker_env,
+)
+
+pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.redis]
+
+TODAY = dt.date.today()
+OUTBOX_LEASE = 5  # the smallest the settings allow: how soon a lost task is published again
+CLAIM_LEASE = 2
+
+
+QUEUE_KEYS = ("matching", "contact", "maintenance", "default", "unacked", "unacked_index")
+
+
+@dataclass
+class Stack:
+    broker_url: str
+    smtp: SlowSmtpRecorder
+    publisher: Runtime
+    worker: LiveWorker
+
+
+@pytest.fixture(scope="module")
+def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One worker for the module (starting one costs seconds on a busy machine); tests that kill it
+    start it again. The SMTP recorder can hold its answer to open the ambiguous window."""
+    broker_url = redis_url_for_tests()
+    publisher = Runtime(
+        settings.model_copy(
+            update={
+                "celery_broker_url": broker_url,
+                "outbox_lease_seconds": OUTBOX_LEASE,
+                "claim_lease_seconds": CLAIM_LEASE,
+            }
+        )
+    )
+    assert isinstance(publisher.relay, CeleryRelay)
+    with slow_smtp_server(hold_seconds=0) as smtp:
+        env = worker_env(
+            settings.database_url,
+            broker_url,
+            smtp,
+            PANEL_MATCH_CHUNK_SIZE="7",
+            PANEL_SEND_RETRY_BASE_SECONDS="0.5",
+            PANEL_OUTBOX_LEASE_SECONDS=str(OUTBOX_LEASE),
+            PANEL_CLAIM_LEASE_SECONDS=str(CLAIM_LEASE),
+        )
+        worker = LiveWorker(env, tmp_path_factory.mktemp("worker") / "worker", concurrency=2)
+        worker.start()
+        try:
+            yield Stack(broker_url, smtp, publisher, worker)
+        finally:
+            worker.stop()
+            publisher.close()
+
+
+@pytest.fixture()
+def fresh(stack: Stack, committed_runtime: Runtime) -> Iterator[Stack]:
+    """Empty tables (committed_runtime), empty queues, a quiet SMTP recorder, a running worker.
+    Queues are emptied rather than flushing Redis: the worker's queue bindings live there too."""
+    import redis
+
+    def empty_queues() -> None:
+        client = redis.Redis.from_url(stack.broker_url)
+        client.delete(*QUEUE_KEYS)
+        client.close()
+
+    empty_queues()
+    with stack.smtp.lock:
+        stack.smtp.messages.clear()
+        stack.smtp.envelopes.clear()
+    stack.smtp.refuse = False
+    stack.smtp.hold_seconds = 0
+    if stack.worker.process is None:
+        stack.worker.start()
+    yield stack
+    stack.smtp.refuse = False
+    stack.smtp.hold_seconds = 0
+    if stack.worker.process is None:
+        stack.worker.start()
+    empty_queues()
+
+
+def statuses(publisher: Runtime, study_id: int) -> dict[int, tuple[str, str | None]]:
+    with publisher.database.session_scope() as session:
+        rows = session.execute(
+            select(Invitation.participant_id, Invitation.status, Invitation.reason).where(
+                Invitation.study_id == study_id
+            )
+        )
+        return {pid: (status, reason) for pid, status, reason in rows}
+
+
+def settled(publisher: Runtime, study_id: int) -> bool:
+    """The run finished, no outbox row open, no invitation queued or claimed."""
+    with publisher.database.session_scope() as session:
+        open_rows = session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.completed_at.is_(None))
+        )
+        unfinished_runs = session.scalar(
+            select(func.count())
+            .select_from(MatchRun)
+            .where(MatchRun.study_id == study_id, MatchRun.finished_at.is_(None))
+        )
+        runs = session.scalar(select(func.count()).select_from(MatchRun).where(MatchRun.study_id == study_id))
+        pending = session.scalar(
+            select(func.count())
+            .select_from(Invitation)
+            .where(Invitation.study_id == study_id, Invitation.status.in_(("queued", "claimed")))
+        )
+    return bool(runs) and not open_rows and not unfinished_runs and not pending
+
+
+def settle(publisher: Runtime, study_id: int, timeout: float = 45.0) -> None:
+    def ticked() -> bool:
+        if settled(publisher, study_id):
+            return True
+        beat_tick(publisher)
+        return False
+
+    wait_until(ticked, timeout, "the pipeline to settle", interval=0.5)
+
+
+def seed(publisher: Runtime, count: int, seed_value: int) -> tuple[int, set[str]]:
+    with publisher.database.session_scope() as session:
+        people = seed_population(session, count, seed=seed_value)
+        study = make_recruiting_study(session, NARROW)
+        expected = {v.email for v in people if narrow_expected(v, TODAY)}
+        return study.id, expected
+
+
+def test_recruit_emails_exactly_the_consistent_volunteers_once_despite_duplicate_deliveries(
+    fresh: Stack,
+) -> None:
+    publisher, smtp = fresh.publisher, fresh.smtp
+    study_id, expected = seed(publisher, 50, 3)
+    assert len(expected) >= 3
+
+    # Every task is delivered (at least) twice: a second publisher sends each outbox row again as
+    # soon as it appears, usually while the first delivery is still running.
+    duplicates = CeleryRelay(publisher)
+    seen: set[int] = set()
+    stop = threading.Event()
+
+    def duplicate() -> None:
+        while not stop.is_set():
+            with publisher.database.session_scope() as session:
+                rows = session.scalars(
+                    select(OutboxMessage).where(OutboxMessage.id.not_in(seen or {0}))
+                ).all()
+                session.expunge_all()
+            for row in rows:
+                duplicates.send(row)
+                seen.add(row.id)
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=duplicate, daemon=True)
+    thread.start()
+    try:
+        publisher.relay.publish_due()
+        settle(publisher, study_id)
+        time.sleep(1.0)  # let late duplicates run too
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        duplicates.close()
+    assert len(seen) >= 10  # start + 8 chunks + dispatches were all duplicated
+
+    assert sorted(smtp.to_addresses()) == sorted(expected)
+    assert {status for status, _ in statuses(publisher, study_id).values()} == {"sent"}
+    with publisher.database.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(MatchRun)) == 1
+        assert session.scalar(select(func.sum(MatchChunk.matched))) == len(expected)
+
+
+def test_changes_between_match_and_send_and_an_smtp_outage(
+    fresh: Stack,
+) -> None:
+    publisher, smtp = fresh.publisher, fresh.smtp
+    adult = TODAY.replace(year=TODAY.year - 40)
+    with publisher.database.session_scope() as session:
+        volunteers = [
+            make_volunteer(session, birth_date=adult, conditions=["G25.81"], medications=[]) for _ in range(4)
+        ]
+        make_volunteer(session, birth_date=adult, conditions=["I10"], medications=[])
+        study_id = make_recruiting_study(session, NARROW).id
+    withdrawn, changed, paused, kept = volunteers
+    smtp.refuse = True  # SMTP is down from the start
+    publisher.relay.publish_due()
+
+    def all_refused_once() -> bool:
+        with publisher.database.session_scope() as session:
+            attempts = session.scalars(
+                select(Invitation.attempts).where(Invitation.study_id == study_id)
+            ).all()
+        return len(attempts) == 4 and all(a >= 1 for a in attempts)
+
+    wait_until(all_refused_once, 30, "four invitations refused by SMTP at least once")
+    assert smtp.to_addresses() == []
+    with publisher.database.session_scope() as session:
+        # Consent withdrawn the racy way (no cancel_pending yet), a profile that stopped matching
+        # (no incremental match yet), a contact pause: the dispatcher must catch all three.
+        session.execute(
+            update(Consent)
+            .where(Consent.participant_id == withdrawn.participant_id)
+            .values(withdrawn_at=func.now())
+        )
+        session.add(ProfileCondition(participant_id=changed.participant_id, code="N183"))
+        session.execute(
+            update(matching.participants)
+            .where(matching.participants.c.id == paused.participant_id)
+            .values(contact_paused_until=TODAY + dt.timedelta(days=7))
+        )
+    time.sleep(1.0)  # SMTP stays down a little longer: more refused attempts, all retried
+    smtp.refuse = False
+    settle(publisher, study_id)
+
+    assert smtp.to_addresses() == [kept.email]
+    assert statuses(publisher, study_id) == {
+        withdrawn.participant_id: ("cancelled", "consent_withdrawn"),
+        changed.participant_id: ("cancelled", "no_longer_matches"),
+        paused.participant_id: ("cancelled", "contact_paused"),
+        kept.participant_id: ("sent", None),
+    }
+
+
+def test_worker_killed_in_the_middle_of_a_chunk_redoes_it_without_duplicates(
+    fresh: Stack,
+) -> None:
+    publisher, smtp, worker = fresh.publisher, fresh.smtp, fresh.worker
+    with publisher.database.session_scope() as session:
+        people = seed_population(session, 40, seed=5)
+        study = make_recruiting_study(session, NARROW, start_matching=False)
+        expected = {v.email for v in people if narrow_expected(v, TODAY)}
+        study_id = study.id
+    run_id = matching.start_study(publisher, study_id)  # the run and its chunk rows, not yet published
+    assert run_id is not None
+
+    # Hold the run row: a chunk inserts its invitations, then blocks on this lock before it can
+    # mark itself done and commit. That is "the middle of a chunk".
+    holder = publisher.database.engine.connect()
+    holder_tx = holder.begin()
+    holder.execute(select(MatchRun.id).where(MatchRun.id == run_id).with_for_update())
+    try:
+        publisher.relay.publish_due()
+
+        def chunk_blocked() -> bool:
+            with publisher.database.engine.connect() as probe:
+                waiting = probe.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock' AND query ILIKE '%match_runs%'"
+                    )
+                ).scalar()
+            return bool(waiting)
+
+        wait_until(chunk_blocked, 30, "a chunk to block mid-way on the run lock")
+        worker.kill()
+    finally:
+        holder_tx.rollback()
+        holder.close()
+
+    with publisher.database.session_scope() as session:
+        # The killed chunks' inserts died with their transactions.
+        assert (
+            session.scalar(
+                select(func.count()).select_from(MatchChunk).where(MatchChunk.done_at.is_not(None))
+            )
+            == 0
+        )
+        assert session.scalar(select(func.count()).select_from(Invitation)) == 0
+    time.sleep(OUTBOX_LEASE + 0.5)  # the leases of the lost deliveries run out
+    worker.start()
+    settle(publisher, study_id, timeout=60)
+
+    assert sorted(smtp.to_addresses()) == sorted(expected)
+    with publisher.database.session_scope() as session:
+        assert session.scalar(select(func.sum(MatchChunk.matched)).where(MatchChunk.run_id == run_id)) == len(
+            expected
+        )
+
+
+def test_expired_approval_sends_nothing_more(
+    fresh: Stack,
+) -> None:
+    publisher, smtp = fresh.publisher, fresh.smtp
+    adult = TODAY.replace(year=TODAY.year - 40)
+    with publisher.database.session_scope() as session:
+        volunteers = [
+            make_volunteer(session, birth_date=adult, conditions=["G25.81"], medications=[]) for _ in range(3)
+        ]
+        study_id = make_recruiting_study(session, NARROW).id
+    smtp.refuse = True
+    publisher.relay.publish_due()
+    wait_until(lambda: len(statuses(publisher, study_id)) == 3, 30, "three invitations")
+    with publisher.database.session_scope() as session:
+        session.execute(
+            update(EthicsApproval)
+            .where(
+                EthicsApproval.study_version_id
+                == select(Study.active_version_id).where(Study.id == study_id).scalar_subquery()
+            )
+            .values(approved_on=TODAY - dt.timedelta(days=400), expires_on=TODAY)
+        )
+        newcomer = make_volunteer(session, birth_date=adult, conditions=["G25.81"], medications=[])
+        matching.request_profile_match(session, newcomer.participant_id)
+    smtp.refuse = False
+    settle(publisher, study_id)
+    for _ in range(3):
+        beat_tick(publisher)
+        time.sleep(0.5)
+
+    assert smtp.to_addresses() == []
+    assert statuses(publisher, study_id) == {
+        v.participant_id: ("cancelled", "approval_expired") for v in volunteers
+    }
+    with publisher.database.session_scope() as session:
+        assert session.scalar(select(Study.status).where(Study.id == study_id)) == "paused"
+
+
+def test_a_send_the_worker_died_in_is_ambiguous_and_never_resent(
+    fresh: Stack,
+) -> None:
+    publisher, smtp, worker = fresh.publisher, fresh.smtp, fresh.worker
+    adult = TODAY.replace(year=TODAY.year - 40)
+    smtp.hold_seconds = 8.0
+    with publisher.database.session_scope() as session:
+        volunteer = make_volunteer(session, birth_date=adult, conditions=["G25.81"], medications=[])
+        study_id = make_recruiting_study(session, NARROW).id
+    publisher.relay.publish_due()
+    # The server has the message but has not said 250 yet: kill the worker in that window.
+    smtp.wait_for(1, timeout=30)
+    worker.kill()
+    assert statuses(publisher, study_id) == {volunteer.participant_id: ("claimed", None)}
+    smtp.hold_seconds = 0
+    worker.start()
+    time.sleep(CLAIM_LEASE + 0.5)
+    settle(publisher, study_id)
+    for _ in range(4):
+        beat_tick(publisher)
+        time.sleep(0.5)
+
+    assert statuses(publisher, study_id) == {volunteer.participant_id: ("ambiguous", None)}
+    assert smtp.to_addresses() == [volunteer.email]  # once: never resent automatically
