@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, render_template, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from panel_service.extensions import csrf, db_session
+from panel_service.models import Account, Invitation, Organisation, Participant, Study
+from panel_service.services import contact, tokens
+from panel_service.services.errors import ServiceError
+from panel_service.services.invitations import record_answer
+from panel_service.web.answers.forms import ANSWERS, AnswerForm
+
+bp = Blueprint("answers", __name__)
+
+
+@dataclass(frozen=True)
+class AnswerContext:
+    study_title: str
+    organisation: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    already: str | None
+
+
+def _context(session: Session, study_id: int, participant_id: int) -> AnswerContext | None:
+    row = session.execute(
+        select(Study.title, Organisation.name, Participant.name, Account.email, Participant.phone, Invitation)
+        .join(Organisation, Organisation.id == Study.organisation_id)
+        .join(Invitation, Invitation.study_id == Study.id)
+        .join(Participant, Participant.id == Invitation.participant_id)
+        .outerjoin(Account, Account.id == Participant.account_id)
+        .where(Study.id == study_id, Invitation.participant_id == participant_id)
+    ).first()
+    if row is None or row[5].status != "sent":
+        return None
+    title, organisation, name, email, phone, invitation = row
+    return AnswerContext(title, organisation, name, email, phone, invitation.response)
+
+
+def _invalid(message: str | None = None, status: int = 404) -> tuple[str, int]:
+    return render_template("answers/invalid.html", message=message), status
+
+
+@bp.route("/invitations/answer/<token>", methods=["GET", "POST"])
+def answer(token: str) -> str | tuple[str, int]:
+    session = db_session()
+    try:
+        link = tokens.peek(session, token, "answer")
+    except tokens.TokenInvalid:
+        return _invalid()
+    if link.study_id is None or link.participant_id is None:
+        return _invalid()
+    context = _context(session, link.study_id, link.participant_id)
+    if context is None:
+        return _invalid()
+    form = AnswerForm()
+    if request.method == "GET":
+        suggested = request.args.get("answer")
+        if suggested in ANSWERS:
+            form.answer.data = suggested
+        return render_template("answers/answer.html", form=form, context=context)
+    if not form.validate_on_submit():
+        return render_template("answers/answer.html", form=form, context=context), 422
+    try:
+        tokens.consume(session, token, "answer")
+        record_answer(
+            session, study_id=link.study_id, participant_id=link.participant_id, answer=str(form.answer.data)
+        )
+    except tokens.TokenInvalid:
+        session.rollback()
+        return _invalid()
+    except ServiceError as exc:
+        session.rollback()
+        return _invalid(exc.message, exc.status)
+    session.commit()
+    return render_template("answers/answered.html", context=context, answer=form.answer.data)
+
+
+# Exempt from CSRF on purpose: RFC 8058 one-click unsubscribe is a POST from the mail client
+# with the body "List-Unsubscribe=One-Click" and no session, so it cannot carry a CSRF token.
+# The unguessable single-use token in the URL is the credential; a forged cross-site POST would
+# need that token, which only the volunteer's mailbox has.
+@csrf.exempt
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str) -> str | tuple[str, int]:
+    session = db_session()
+    try:
+        link = tokens.peek(session, token, "unsubscribe")
+    except tokens.TokenInvalid:
+        return _invalid()
+    if link.participant_id is None:
+        return _invalid()
+    if request.method == "GET":
+        return render_template("answers/unsubscribe.html", token=token)
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    try:
+        tokens.consume(session, token, "unsubscribe")
+    except tokens.TokenInvalid:
+        session.rollback()
+        return _invalid()
+    contact.withdraw_contact_consent(
+        session, link.participant_id, via="one_click" if one_click else "unsubscribe_link"
+    )
+    session.commit()
+    return render_template("answers/unsubscribed.html")

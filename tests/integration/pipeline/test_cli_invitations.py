@@ -1,0 +1,85 @@
+"""``panel invitations ambiguous`` and ``resolve``: the operator's side of P3's last window."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, update
+
+from panel_service.cli import main
+from panel_service.models import Invitation, Study
+from panel_service.runtime import Runtime
+from panel_service.services import contact, matching
+from tests.support.pipeline import NARROW, make_recruiting_study, make_volunteer
+
+TODAY = dt.date.today()
+
+
+@pytest.fixture()
+def committed(committed_runtime: Runtime) -> Iterator[Runtime]:
+    yield committed_runtime
+    # studies <-> study_versions reference each other; SQLite's row-by-row DELETE in
+    # truncate_all needs the cycle broken first.
+    with committed_runtime.database.session_scope() as session:
+        session.execute(update(Study).values(active_version_id=None, latest_version_id=None))
+
+
+def test_list_and_resolve_ambiguous(committed: Runtime) -> None:
+    committed_runtime = committed
+    with committed_runtime.database.session_scope() as session:
+        people = [
+            make_volunteer(
+                session, birth_date=TODAY.replace(year=TODAY.year - 40), conditions=["G25.81"], medications=[]
+            )
+            for _ in range(2)
+        ]
+        study_id = make_recruiting_study(session, NARROW, start_matching=False).id
+    run_id = matching.start_study(committed_runtime, study_id)
+    assert run_id is not None
+    matching.match_chunk(committed_runtime, run_id, 0)
+    with committed_runtime.database.session_scope() as session:
+        session.execute(
+            update(Invitation).values(status="ambiguous", claimed_at=dt.datetime.now(dt.UTC), attempts=1)
+        )
+    env = {
+        "DATABASE_URL": committed_runtime.settings.database_url,
+        "PANEL_ENV": "test",
+        "LOG_LEVEL": "WARNING",
+    }
+    runner = CliRunner()
+
+    listed = runner.invoke(main, ["invitations", "ambiguous"], env=env)
+    assert listed.exit_code == 0, listed.output
+    lines = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert sorted((int(s), int(p)) for s, p, *_ in lines) == sorted(
+        (study_id, v.participant_id) for v in people
+    )
+
+    first, second = people
+    assert (
+        runner.invoke(
+            main,
+            ["invitations", "resolve", str(study_id), str(first.participant_id), "--as", "sent"],
+            env=env,
+        ).exit_code
+        == 0
+    )
+    assert (
+        runner.invoke(
+            main,
+            ["invitations", "resolve", str(study_id), str(second.participant_id), "--as", "resend"],
+            env=env,
+        ).exit_code
+        == 0
+    )
+    again = runner.invoke(
+        main, ["invitations", "resolve", str(study_id), str(first.participant_id), "--as", "resend"], env=env
+    )
+    assert again.exit_code == 1 and "not ambiguous" in again.stderr
+    with committed_runtime.database.session_scope() as session:
+        states = dict(session.execute(select(Invitation.participant_id, Invitation.status)).all())
+    assert states == {first.participant_id: "sent", second.participant_id: "queued"}
+    assert contact.ambiguous  # the listing function stays importable for the dashboard
