@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
@@ -62,6 +64,15 @@ class Mailer:
             raise MailError(f"{type(exc).__name__}: {exc}") from exc
         log.info("email.sent", to_domain=message["To"].split("@")[-1], message_id=message["Message-ID"])
 
+    @contextmanager
+    def batch(self) -> Iterator[MailBatch]:
+        """Several messages over one SMTP connection (the dispatcher sends hundreds in a row)."""
+        batch = MailBatch(self)
+        try:
+            yield batch
+        finally:
+            batch.close()
+
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         host = s.smtp_host or "localhost"
@@ -76,6 +87,44 @@ class Mailer:
         if s.smtp_username:
             smtp.login(s.smtp_username, s.smtp_password or "")
         return smtp
+
+
+class MailBatch:
+    """One reused SMTP connection. A reused connection is checked with NOOP before each message
+    (the server may have dropped it while idle); any error drops it, and the next message opens
+    a new one. A message is never retried here: the caller decides (P2)."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
+        self.smtp: smtplib.SMTP | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        if not self.mailer.settings.smtp_host:
+            self.mailer.send(message)
+            return
+        try:
+            if self.smtp is not None:
+                try:
+                    alive = self.smtp.noop()[0] == 250
+                except (smtplib.SMTPException, OSError):
+                    alive = False
+                if not alive:
+                    self.close()
+            if self.smtp is None:
+                self.smtp = self.mailer._connect()
+            self.smtp.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise MailError(f"{type(exc).__name__}: {exc}") from exc
+        log.info("email.sent", to_domain=message["To"].split("@")[-1], message_id=message["Message-ID"])
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            with suppress(smtplib.SMTPException, OSError):
+                self.smtp.quit()
+            with suppress(OSError):
+                self.smtp.close()
+            self.smtp = None
 
 
 def _plain_body(message: EmailMessage) -> str:

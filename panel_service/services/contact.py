@@ -38,7 +38,7 @@ from config.logging import get_logger
 from panel_service import outbox
 from panel_service.domain.criteria import Truth, compile_criteria, profile_facts
 from panel_service.jobs import job
-from panel_service.mail import MailError
+from panel_service.mail import MailBatch, MailError
 from panel_service.metrics import (
     INVITATIONS_AMBIGUOUS,
     INVITATIONS_CANCELLED,
@@ -46,17 +46,24 @@ from panel_service.metrics import (
     INVITATIONS_FAILED,
     INVITATIONS_SENT,
 )
-from panel_service.models import Account, Consent, Invitation, Participant, Study
+from panel_service.models import (
+    Account,
+    Consent,
+    EthicsApproval,
+    Invitation,
+    Participant,
+    Study,
+    StudyVersion,
+)
 from panel_service.services import tokens
 from panel_service.services.audit import record
 from panel_service.services.errors import Conflict, NotFound
 from panel_service.services.invitations import cancel_pending
 from panel_service.services.matching import (
     CONTACT_CONSENT,
+    approval_in_force,
     criteria_of,
-    is_contactable,
     load_profile,
-    recruiting_versions,
 )
 from panel_service.timeutil import as_utc, panel_today, utcnow
 
@@ -145,40 +152,29 @@ def claim_next(
     """Claim one due invitation (or the given one). Returns the claim, or a word for what became
     of the row instead (``cancelled``, ``deferred``), or None when nothing is due."""
     settings = runtime.settings
+    postgres = not runtime.database.is_sqlite
     with runtime.database.session_scope() as session:
         query = _due_query(study_id, participant_id)
-        if not runtime.database.is_sqlite:
+        if postgres:
             query = query.with_for_update(skip_locked=True)
         invitation = session.scalar(query)
         if invitation is None:
             return None
         pid, sid = invitation.participant_id, invitation.study_id
-        # Serialises the contact-cap count per volunteer across workers.
-        participant = session.scalar(
-            select(Participant).where(Participant.id == pid).with_for_update(key_share=True)
-            if not runtime.database.is_sqlite
-            else select(Participant).where(Participant.id == pid)
-        )
         today = panel_today(settings)
-        reason = _recheck(session, invitation, participant, today)
+        volunteer = _volunteer(session, pid, today, lock=postgres)
+        study = _study(session, sid)
+        reason = _recheck(session, invitation, volunteer, study, today)
         if reason is not None:
             _cancel(invitation, reason)
             log.info("invitation.cancelled", study_id=sid, participant_id=pid, reason=reason)
             return "cancelled"
-        account = (
-            session.get(Account, participant.account_id) if participant and participant.account_id else None
-        )
-        if account is None or not account.is_active or not account.email:
-            _cancel(invitation, "no_email")
-            return "cancelled"
+        assert volunteer is not None and study is not None  # _recheck returned a reason otherwise
         wait_until = _cap_wait(session, pid, settings.contact_cap, settings.contact_cap_days)
         if wait_until is not None:
             invitation.next_attempt_at = wait_until
             INVITATIONS_DEFERRED.labels("contact_cap").inc()
             return "deferred"
-        study = session.get(Study, sid)
-        version = study.active_version if study is not None else None
-        assert study is not None and version is not None and participant is not None  # _recheck ensured
         ttl = dt.timedelta(days=settings.link_ttl_days)
         answer = tokens.issue(session, "answer", ttl=ttl, participant_id=pid, study_id=sid)
         unsubscribe = tokens.issue(session, "unsubscribe", ttl=ttl, participant_id=pid)
@@ -191,40 +187,131 @@ def claim_next(
             participant_id=pid,
             attempts=invitation.attempts,
             message_id=invitation.message_id,
-            email=account.email,
-            name=participant.name,
+            email=str(volunteer.email),
+            name=volunteer.name,
             study_title=study.title,
-            invitation_text=version.invitation_text,
-            site_region=version.site_region,
+            invitation_text=str(study.invitation_text),
+            site_region=str(study.site_region),
             answer_token=answer,
             unsubscribe_token=unsubscribe,
         )
 
 
+@dataclass(frozen=True)
+class _Volunteer:
+    name: str | None
+    email: str | None
+    account_active: bool
+    not_contactable: str | None
+
+
+@dataclass(frozen=True)
+class _Study:
+    title: str
+    status: str
+    active_version_id: int | None
+    content_hash: str | None
+    criteria: dict[str, Any] | None
+    invitation_text: str | None
+    site_region: str | None
+    approved_on: dt.date | None
+    expires_on: dt.date | None
+
+
+def _volunteer(session: Session, participant_id: int, today: dt.date, *, lock: bool) -> _Volunteer | None:
+    """Identity, account and consent in one query. The volunteer's row lock (FOR NO KEY UPDATE,
+    PostgreSQL) serialises the contact-cap count across workers."""
+    consent = (
+        select(Consent.id)
+        .where(
+            Consent.participant_id == Participant.id,
+            Consent.kind == CONTACT_CONSENT,
+            Consent.withdrawn_at.is_(None),
+        )
+        .exists()
+    )
+    query = (
+        select(
+            Participant.name,
+            Participant.erased_at,
+            Participant.contact_paused_until,
+            Account.email,
+            Account.is_active,
+            consent,
+        )
+        .outerjoin(Account, Account.id == Participant.account_id)
+        .where(Participant.id == participant_id)
+    )
+    if lock:
+        query = query.with_for_update(key_share=True, of=Participant)
+    row = session.execute(query).first()
+    if row is None:
+        return None
+    name, erased_at, paused_until, email, active, consented = row
+    reason = None
+    if erased_at is not None:
+        reason = "erased"
+    elif paused_until is not None and paused_until >= today:
+        reason = "contact_paused"
+    elif not consented:
+        reason = "consent_withdrawn"
+    return _Volunteer(name, email, bool(active), reason)
+
+
+def _study(session: Session, study_id: int) -> _Study | None:
+    """The study, its active version and that version's own approval, in one query."""
+    row = session.execute(
+        select(
+            Study.title,
+            Study.status,
+            Study.active_version_id,
+            StudyVersion.content_hash,
+            StudyVersion.criteria,
+            StudyVersion.invitation_text,
+            StudyVersion.site_region,
+            EthicsApproval.approved_on,
+            EthicsApproval.expires_on,
+        )
+        .outerjoin(
+            StudyVersion, (StudyVersion.id == Study.active_version_id) & (StudyVersion.study_id == Study.id)
+        )
+        .outerjoin(EthicsApproval, EthicsApproval.study_version_id == StudyVersion.id)
+        .where(Study.id == study_id)
+    ).first()
+    return None if row is None else _Study(*row)
+
+
 def _recheck(
-    session: Session, invitation: Invitation, participant: Participant | None, today: dt.date
+    session: Session,
+    invitation: Invitation,
+    volunteer: _Volunteer | None,
+    study: _Study | None,
+    today: dt.date,
 ) -> str | None:
     """P1 at claim time: None when the invitation may go out today, else the cancel reason."""
-    if participant is None:
+    if volunteer is None:
         return "erased"
-    not_contactable = is_contactable(session, participant.id, today)
-    if not_contactable is not None:
-        return not_contactable
-    study = session.get(Study, invitation.study_id)
+    if volunteer.not_contactable is not None:
+        return volunteer.not_contactable
     if study is None or study.status != "recruiting":
         status = study.status if study is not None else "closed"
         return f"study_{status}" if status in ("paused", "closed") else "study_not_recruiting"
-    if study.active_version_id != invitation.study_version_id:
+    if study.active_version_id != invitation.study_version_id or study.criteria is None:
         return "version_changed"
-    found = recruiting_versions(session, today, study.id)
-    if not found or found[0].version_id != invitation.study_version_id:
+    if (
+        study.approved_on is None
+        or study.expires_on is None
+        or not approval_in_force(study.approved_on, study.expires_on, today)
+    ):
         return "approval_expired"
-    profile = load_profile(session, participant.id)
+    profile = load_profile(session, invitation.participant_id)
     if profile is None:
         return "erased"
-    node = criteria_of(found[0].version_id, found[0].content_hash, found[0].criteria)
+    node = criteria_of(invitation.study_version_id, study.content_hash or "", study.criteria)
     if compile_criteria(node)(profile_facts(profile, today)) is not Truth.TRUE:
         return "no_longer_matches"
+    if not volunteer.email or not volunteer.account_active:
+        return "no_email"
     return None
 
 
@@ -295,10 +382,14 @@ def build_message(runtime: Runtime, claim: Claimed) -> EmailMessage:
     )
 
 
-def send_claimed(runtime: Runtime, claim: Claimed) -> str:
+def send_claimed(runtime: Runtime, claim: Claimed, mail: MailBatch | None = None) -> str:
     """Hand a claimed invitation to SMTP and record the outcome: ``sent``, ``retry`` or ``failed``."""
+    message = build_message(runtime, claim)
     try:
-        runtime.mailer.send(build_message(runtime, claim))
+        if mail is not None:
+            mail.send(message)
+        else:
+            runtime.mailer.send(message)
     except MailError as exc:
         return _record_failure(runtime, claim, str(exc))
     with runtime.database.session_scope() as session:
@@ -350,12 +441,16 @@ def _record_failure(runtime: Runtime, claim: Claimed, error: str) -> str:
 
 
 def dispatch_one(
-    runtime: Runtime, *, study_id: int | None = None, participant_id: int | None = None
+    runtime: Runtime,
+    *,
+    study_id: int | None = None,
+    participant_id: int | None = None,
+    mail: MailBatch | None = None,
 ) -> str | None:
     claim = claim_next(runtime, study_id=study_id, participant_id=participant_id)
     if claim is None or isinstance(claim, str):
         return claim
-    return send_claimed(runtime, claim)
+    return send_claimed(runtime, claim, mail)
 
 
 # -- jobs ----------------------------------------------------------------------------------------
@@ -368,11 +463,12 @@ def dispatch_due(runtime: Runtime, limit: int = DISPATCH_BATCH) -> int:
     started = time.monotonic()
     handled = 0
     outcome: str | None = "start"
-    while handled < limit and time.monotonic() - started < DISPATCH_BUDGET_SECONDS:
-        outcome = dispatch_one(runtime)
-        if outcome is None:
-            break
-        handled += 1
+    with runtime.mailer.batch() as mail:
+        while handled < limit and time.monotonic() - started < DISPATCH_BUDGET_SECONDS:
+            outcome = dispatch_one(runtime, mail=mail)
+            if outcome is None:
+                break
+            handled += 1
     if outcome is not None and handled:
         with runtime.database.session_scope() as session:
             request_dispatch(session)

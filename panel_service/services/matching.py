@@ -143,7 +143,9 @@ def criteria_of(version_id: int, content_hash: str, criteria: dict[str, Any]) ->
     return node
 
 
-def contactable_clause(dialect_name: str, today: dt.date) -> ColumnElement[bool]:
+def contactable_clause(
+    dialect_name: str, today: dt.date, id_range: tuple[int, int] | None = None
+) -> ColumnElement[bool]:
     """A clause over ``profiles``: consent to be contacted active, contact not paused today,
     not erased. Joined by subqueries so the chunk's id range drives the plan."""
     active_consent = select(consents.c.participant_id).where(
@@ -153,6 +155,11 @@ def contactable_clause(dialect_name: str, today: dt.date) -> ColumnElement[bool]
         participants.c.erased_at.is_(None),
         or_(participants.c.contact_paused_until.is_(None), participants.c.contact_paused_until < today),
     )
+    if id_range is not None:
+        # The chunk's range, repeated inside the subqueries, lets the planner scan just that slice
+        # of participants and consents instead of hashing all of them for every chunk.
+        active_consent = active_consent.where(consents.c.participant_id.between(*id_range))
+        available = available.where(participants.c.id.between(*id_range))
     if dialect_name == "postgresql":
         return and_(
             exists(active_consent.where(consents.c.participant_id == profiles.c.participant_id)),
@@ -260,7 +267,7 @@ def match_chunk(runtime: Runtime, run_id: int, chunk_no: int) -> int:
             ).where(
                 profiles.c.participant_id.between(chunk.low_id, chunk.high_id),
                 compile_where(node, run.match_date, dialect),
-                contactable_clause(dialect, run.match_date),
+                contactable_clause(dialect, run.match_date, (chunk.low_id, chunk.high_id)),
             )
             result = session.execute(
                 _insert_ignoring_existing(dialect, ["study_id", "participant_id", "study_version_id"], source)

@@ -18,14 +18,14 @@ from tests.support.services import SmtpRecorder
 TODAY = dt.date.today()
 
 
-def invited(db: Session, runtime: Runtime, smtp: SmtpRecorder, studies: int = 1):  # type: ignore[no-untyped-def]
+def invited(db: Session, runtime: Runtime, smtp: SmtpRecorder, studies: int = 1, expect: int = 1):  # type: ignore[no-untyped-def]
     volunteer = make_volunteer(
         db, birth_date=TODAY.replace(year=TODAY.year - 40), conditions=["G25.81"], medications=[]
     )
     made = [make_recruiting_study(db, NARROW, title=f"Magnesium study {n}") for n in range(studies)]
     db.commit()
     runtime.relay.drain()  # type: ignore[attr-defined]
-    messages = smtp.wait_for(studies, timeout=5)
+    messages = smtp.wait_for(expect, timeout=5)
     plain = messages[0].get_body(preferencelist=("plain",))
     assert plain is not None
     links = re.findall(r"http://127\.0\.0\.1:5000(/\S+)", plain.get_content())
