@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, getaddresses, make_msgid, parseaddr
 
 from config.logging import get_logger
 from config.settings import Settings
@@ -18,6 +19,11 @@ log = get_logger(__name__)
 
 class MailError(Exception):
     """The SMTP server refused the message or could not be reached."""
+
+
+class MailInDoubt(MailError):
+    """The whole message was handed to the server but its answer never came (timeout, dropped
+    connection): it may have been accepted. Retrying could send it twice."""
 
 
 class Mailer:
@@ -59,7 +65,9 @@ class Mailer:
             return
         try:
             with self._connect() as smtp:
-                smtp.send_message(message)
+                _send_tracking_doubt(smtp, message)
+        except MailInDoubt:
+            raise
         except (smtplib.SMTPException, OSError) as exc:
             raise MailError(f"{type(exc).__name__}: {exc}") from exc
         log.info("email.sent", to_domain=message["To"].split("@")[-1], message_id=message["Message-ID"])
@@ -112,7 +120,10 @@ class MailBatch:
                     self.close()
             if self.smtp is None:
                 self.smtp = self.mailer._connect()
-            self.smtp.send_message(message)
+            _send_tracking_doubt(self.smtp, message)
+        except MailInDoubt:
+            self.close()
+            raise
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             raise MailError(f"{type(exc).__name__}: {exc}") from exc
@@ -125,6 +136,41 @@ class MailBatch:
             with suppress(OSError):
                 self.smtp.close()
             self.smtp = None
+
+
+def _send_tracking_doubt(smtp: smtplib.SMTP, message: EmailMessage) -> None:
+    """``send_message`` step by step, so that a failure after the message body went out (no
+    answer to the final dot) is told apart from a refusal: the first is ``MailInDoubt``."""
+    sender = message["From"]
+    recipients = [address for _, address in getaddresses(message.get_all("To", []))]
+    flattened = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+    smtp.ehlo_or_helo_if_needed()
+    code, reply = smtp.mail(parseaddr(sender)[1])
+    if code != 250:
+        smtp.rset()
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused = {}
+    for recipient in recipients:
+        code, reply = smtp.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+    if len(refused) == len(recipients):
+        smtp.rset()
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = smtp.docmd("data")
+    if code != 354:
+        smtp.rset()
+        raise smtplib.SMTPDataError(code, reply)
+    body = re.sub(rb"(?m)^\.", b"..", flattened)  # dot-stuffing, as smtplib.SMTP.data does
+    if body[-2:] != b"\r\n":
+        body += b"\r\n"
+    try:
+        smtp.send(body + b".\r\n")
+        code, reply = smtp.getreply()
+    except (smtplib.SMTPException, OSError) as exc:
+        raise MailInDoubt(f"no answer after the message was sent: {type(exc).__name__}: {exc}") from exc
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
 
 
 def _plain_body(message: EmailMessage) -> str:

@@ -38,7 +38,7 @@ from config.logging import get_logger
 from panel_service import outbox
 from panel_service.domain.criteria import Truth, compile_criteria, profile_facts
 from panel_service.jobs import job
-from panel_service.mail import MailBatch, MailError
+from panel_service.mail import MailBatch, MailError, MailInDoubt
 from panel_service.metrics import (
     INVITATIONS_AMBIGUOUS,
     INVITATIONS_CANCELLED,
@@ -390,6 +390,10 @@ def send_claimed(runtime: Runtime, claim: Claimed, mail: MailBatch | None = None
             mail.send(message)
         else:
             runtime.mailer.send(message)
+    except MailInDoubt as exc:
+        # The server may have accepted it: never retry automatically (P2); an operator decides.
+        _record_in_doubt(runtime, claim, str(exc))
+        return "ambiguous"
     except MailError as exc:
         return _record_failure(runtime, claim, str(exc))
     with runtime.database.session_scope() as session:
@@ -405,6 +409,21 @@ def send_claimed(runtime: Runtime, claim: Claimed, mail: MailBatch | None = None
         )
     INVITATIONS_SENT.inc()
     return "sent"
+
+
+def _record_in_doubt(runtime: Runtime, claim: Claimed, error: str) -> None:
+    with runtime.database.session_scope() as session:
+        session.execute(
+            update(Invitation)
+            .where(
+                Invitation.study_id == claim.study_id,
+                Invitation.participant_id == claim.participant_id,
+                Invitation.status.in_(("claimed", "ambiguous")),
+            )
+            .values(status="ambiguous", last_error=error[:2000])
+        )
+    INVITATIONS_AMBIGUOUS.inc()
+    log.warning("invitation.ambiguous", study_id=claim.study_id, participant_id=claim.participant_id)
 
 
 def _record_failure(runtime: Runtime, claim: Claimed, error: str) -> str:

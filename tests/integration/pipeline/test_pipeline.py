@@ -405,3 +405,31 @@ def test_nightly_and_rematch_queue_one_run_per_study(db: Session, tuned: Runtime
     runs = db.scalars(select(MatchRun.kind).where(MatchRun.study_id == study.id)).all()
     assert sorted(runs) == ["import", "nightly", "recruit"]
     assert len(smtp.to_addresses()) == 1
+
+
+def test_no_answer_after_the_message_went_out_is_ambiguous_not_retried(db: Session, tuned: Runtime) -> None:
+    """The server took the whole message but its answer timed out: it may have been delivered.
+    Found by the benchmark on a loaded machine (timeouts were retried and delivered twice)."""
+    from panel_service.mail import Mailer
+    from tests.support.worker import slow_smtp_server
+
+    volunteer = rls_volunteer(db)
+    study = make_recruiting_study(db, NARROW)
+    db.commit()
+    with slow_smtp_server(hold_seconds=1.5) as slow:
+        original = tuned.mailer
+        tuned.mailer = Mailer(
+            tuned.settings.model_copy(
+                update={"smtp_host": slow.host, "smtp_port": slow.port, "smtp_timeout_seconds": 0.5}
+            )
+        )
+        try:
+            drain(tuned)
+            time.sleep(0.3)
+            assert contact.sweep(tuned) is False  # nothing due: it is not queued for a retry
+            drain(tuned)
+        finally:
+            tuned.mailer = original
+        row = invitation(db, study.id, volunteer.participant_id)
+        assert row is not None and row.status == "ambiguous" and "no answer" in (row.last_error or "")
+        assert slow.to_addresses() == [volunteer.email]
