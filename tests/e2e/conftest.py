@@ -25,7 +25,6 @@ from panel_service import create_app
 from panel_service.runtime import Runtime
 from tests.conftest import make_test_settings, truncate_all
 from tests.support.services import SmtpRecorder, free_port, smtp_server, unavailable
-from tests.support.volunteers import ensure_match_job
 
 CHROMIUM = os.environ.get("PANEL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -65,7 +64,6 @@ def browser() -> Iterator[Any]:
 def live(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     """Panel serving on a free port with its own runtime (jobs in threads) and a real SMTP
     server; every table is emptied before and after."""
-    ensure_match_job()
     port = free_port()
     with smtp_server() as smtp:
         settings = make_test_settings(

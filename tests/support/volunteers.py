@@ -11,23 +11,11 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service.db import Base
-from panel_service.jobs import JOBS, job, load_all_jobs
 from panel_service.models import Account, Participant
 from panel_service.services import volunteers
 
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 PASSWORD = "correct horse battery staple"
-
-
-def ensure_match_job() -> None:
-    """The pipeline branch implements ``matching.match_profile``; until it is merged a no-op
-    stands in, so that draining the outbox in these tests does not fail on an unknown job."""
-    load_all_jobs()
-    if "matching.match_profile" not in JOBS:
-
-        @job("matching.match_profile", queue="matching")
-        def _match_profile_stand_in(runtime: Any, participant_id: int) -> None:
-            return None
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:

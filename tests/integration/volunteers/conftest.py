@@ -9,13 +9,11 @@ from panel_service.extensions import limiter
 from panel_service.mail import Mailer
 from panel_service.runtime import Runtime
 from tests.support.services import SmtpRecorder, smtp_server
-from tests.support.volunteers import ensure_match_job
 
 
 @pytest.fixture(autouse=True)
 def _fresh_limits(app: Flask) -> Iterator[None]:
     """Rate-limit counters live in memory for the whole session; each test starts clean."""
-    ensure_match_job()
     with app.app_context():
         limiter.reset()
     yield
