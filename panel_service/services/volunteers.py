@@ -44,6 +44,7 @@ from panel_service.models import (
 from panel_service.services import accounts, invitations
 from panel_service.services.audit import record
 from panel_service.services.errors import Forbidden, ValidationFailed
+from panel_service.services.matching import load_profile
 from panel_service.timeutil import panel_today, utcnow
 
 # The version of the consent text shown at sign-up and on the contact page. Change it whenever
@@ -312,27 +313,9 @@ def stored_codes(session: Session, participant_id: int, system: str) -> list[str
 
 
 def profile_data(session: Session, participant_id: int) -> ProfileData:
-    """The stored profile as the criteria engine reads it (``None`` = unanswered)."""
-    profile = session.get(Profile, participant_id)
-    if profile is None:
-        return ProfileData()
-    conditions = (
-        tuple(stored_codes(session, participant_id, "icd10")) if profile.conditions_answered else None
-    )
-    medications = (
-        tuple(stored_codes(session, participant_id, "atc")) if profile.medications_answered else None
-    )
-    return ProfileData(
-        birth_date=profile.birth_date,
-        sex=profile.sex,
-        region=profile.region,
-        height_cm=profile.height_cm,
-        weight_kg=profile.weight_kg,
-        smoker=profile.smoker,
-        pregnant=profile.pregnant,
-        conditions=conditions,
-        medications=medications,
-    )
+    """The stored profile as the criteria engine reads it (``None`` = unanswered): the very loader
+    matching and dispatch use, so the dashboard explains exactly what the matcher saw."""
+    return load_profile(session, participant_id) or ProfileData()
 
 
 def has_profile(session: Session, participant_id: int) -> bool:
