@@ -50,13 +50,26 @@ test-sqlite: $(STAMP)
 ## Everything: install, start services, lint, type-check, the suite on PostgreSQL and on SQLite.
 test: $(STAMP) services browsers lint typecheck test-postgres test-sqlite
 
-bench: bench-criteria bench-pipeline
+## Benchmarks (figures go in docs/performance.md); the million-profile runs have their own targets.
+bench: bench-criteria bench-pipeline bench-import
 
 bench-criteria: $(STAMP) services
 	$(BIN)/python -m bench.criteria_bench --profiles 100000
 
+bench-criteria-1m: $(STAMP) services
+	$(BIN)/python -m bench.criteria_bench --profiles 1000000 --engine postgresql
+
 bench-pipeline: $(STAMP) services
-	$(BIN)/python -m bench.pipeline_bench --profiles 100000
+	$(BIN)/python -m bench.pipeline_bench --profiles 100000 --workers 1 --workers 2 --emails 5000
+
+bench-pipeline-1m: $(STAMP) services
+	$(BIN)/python -m bench.pipeline_bench --profiles 1000000 --workers 1 --workers 2 --chunk-size 50000 --emails 3000
+
+bench-import: $(STAMP) services
+	$(BIN)/python -m bench.make_import_file 100000 /tmp/panel-import-100k.jsonl
+	psql -h 127.0.0.1 -U postgres -q -c "DROP DATABASE IF EXISTS panel_import_bench" -c "CREATE DATABASE panel_import_bench"
+	DATABASE_URL=postgresql://postgres@127.0.0.1/panel_import_bench $(BIN)/panel db upgrade
+	DATABASE_URL=postgresql://postgres@127.0.0.1/panel_import_bench /usr/bin/time -f "%e s wall, %M KiB peak" $(BIN)/panel import profiles /tmp/panel-import-100k.jsonl
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
