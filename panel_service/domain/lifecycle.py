@@ -8,6 +8,8 @@ keeps its status while a newer version goes through review on its own track
 
 from __future__ import annotations
 
+import datetime as dt
+
 STUDY_TRANSITIONS: dict[str, dict[str, str]] = {
     "submit": {"draft": "in_review"},
     "edit": {
@@ -94,3 +96,9 @@ def next_version_state(state: str, action: str) -> str:
 def may_match(status: str) -> bool:
     """Only a recruiting study is matched or contacts anyone (P1, P5)."""
     return status == "recruiting"
+
+
+def approval_covers(approved_on: dt.date, expires_on: dt.date, today: dt.date) -> bool:
+    """An approval covers recruiting from its decision date up to the day before ``expires_on``
+    (P5). The studies service, matching and dispatch all ask this one function."""
+    return approved_on <= today < expires_on

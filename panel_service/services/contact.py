@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from config.logging import get_logger
 from panel_service import outbox
+from panel_service.domain import lifecycle
 from panel_service.domain.criteria import Truth, compile_criteria, profile_facts
 from panel_service.jobs import job
 from panel_service.mail import MailBatch, MailError, MailInDoubt
@@ -61,7 +62,6 @@ from panel_service.services.errors import Conflict, NotFound
 from panel_service.services.invitations import cancel_pending
 from panel_service.services.matching import (
     CONTACT_CONSENT,
-    approval_in_force,
     criteria_of,
     load_profile,
 )
@@ -301,7 +301,7 @@ def _recheck(
     if (
         study.approved_on is None
         or study.expires_on is None
-        or not approval_in_force(study.approved_on, study.expires_on, today)
+        or not lifecycle.approval_covers(study.approved_on, study.expires_on, today)
     ):
         return "approval_expired"
     profile = load_profile(session, invitation.participant_id)

@@ -102,11 +102,6 @@ class Recruiting:
     criteria: dict[str, Any]
 
 
-def approval_in_force(approved_on: dt.date, expires_on: dt.date, today: dt.date) -> bool:
-    """From the decision date up to the day before ``expires_on`` (as the studies service)."""
-    return approved_on <= today < expires_on
-
-
 def recruiting_versions(session: Session, today: dt.date, study_id: int | None = None) -> list[Recruiting]:
     """Studies that recruit today: status recruiting, an active version whose own approval is in
     force. The approval is joined by the active version's id, so an approval of another version

@@ -377,8 +377,9 @@ class ApprovalFields:
 
 
 def approval_in_force(approval: EthicsApproval | None, today: dt.date) -> bool:
-    """An approval covers recruiting from its decision date up to the day before ``expires_on``."""
-    return approval is not None and approval.approved_on <= today < approval.expires_on
+    return approval is not None and lifecycle.approval_covers(
+        approval.approved_on, approval.expires_on, today
+    )
 
 
 def _clean_approval(fields: ApprovalFields, today: dt.date) -> ApprovalFields:

@@ -6,9 +6,9 @@ import datetime as dt
 from pathlib import Path
 from types import SimpleNamespace
 
+from panel_service.domain.lifecycle import approval_covers
 from panel_service.mail import Mailer
 from panel_service.services.contact import Claimed, backoff_seconds, build_message, message_id_for
-from panel_service.services.matching import approval_in_force
 from tests.conftest import make_test_settings
 
 
@@ -23,10 +23,10 @@ def test_message_id_is_derived_from_the_invitation() -> None:
 
 def test_approval_is_in_force_from_decision_to_the_day_before_expiry() -> None:
     approved, expires = dt.date(2026, 1, 10), dt.date(2026, 6, 1)
-    assert not approval_in_force(approved, expires, dt.date(2026, 1, 9))
-    assert approval_in_force(approved, expires, dt.date(2026, 1, 10))
-    assert approval_in_force(approved, expires, dt.date(2026, 5, 31))
-    assert not approval_in_force(approved, expires, dt.date(2026, 6, 1))
+    assert not approval_covers(approved, expires, dt.date(2026, 1, 9))
+    assert approval_covers(approved, expires, dt.date(2026, 1, 10))
+    assert approval_covers(approved, expires, dt.date(2026, 5, 31))
+    assert not approval_covers(approved, expires, dt.date(2026, 6, 1))
 
 
 def test_email_carries_the_approved_text_links_and_one_click_headers(tmp_path: Path) -> None:
