@@ -57,8 +57,6 @@ def build_app(settings: Settings | None, *, start_background_jobs: bool | None) 
     app.teardown_appcontext(extensions.close_db_session)
     install_middleware(app)
     register_blueprints(app)
-    endpoints = _url_rules(app)
-    app.jinja_env.globals["url_rules"] = endpoints
     app.jinja_env.globals["get_locale"] = get_locale
 
     if start_background_jobs is None:
@@ -79,7 +77,3 @@ def _select_locale() -> str | None:
     from panel_service.web.i18n import select_locale
 
     return select_locale()
-
-
-def _url_rules(app: Flask) -> set[str]:
-    return {rule.endpoint for rule in app.url_map.iter_rules()}
