@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from panel_service.services import demo
 from tests.e2e.conftest import LiveServer
 from tests.e2e.journey import Volunteer, fill_profile, screenshot, sign_up
 
@@ -31,10 +32,7 @@ pytestmark = pytest.mark.browser
 
 PANEL = str(Path(sys.executable).with_name("panel"))
 TITLE = "Magnesium for restless legs"
-CRITERIA = (
-    "age between 18 and 75 and has condition G25.8 and not (has condition N17-N19 or has condition D66 "
-    "or pregnant) and not takes A12CC"
-)
+CRITERIA = demo.DEMO_CRITERIA  # the example study of ARCHITECTURE §9, in its text form
 
 
 def panel(live: LiveServer, *args: str) -> str:

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service.db import Base
+from panel_service.domain.criteria import parse_text, to_json
 from panel_service.models import Account, Participant
-from panel_service.services import volunteers
+from panel_service.services import demo, volunteers
 
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 PASSWORD = "correct horse battery staple"
@@ -66,22 +67,8 @@ def row_counts(db: Session) -> dict[str, int]:
     }
 
 
-DEMO_CRITERIA = {
-    "all": [
-        {"field": "age", "op": "between", "value": [18, 75]},
-        {"condition": "G25.8"},
-        {
-            "not": {
-                "any": [
-                    {"condition": "N17-N19"},
-                    {"condition": "D66"},
-                    {"field": "pregnant", "op": "eq", "value": True},
-                ]
-            }
-        },
-        {"not": {"medication": "A12CC"}},
-    ]
-}
+# The example study of ARCHITECTURE §9, from the one place the demo defines it.
+DEMO_CRITERIA = to_json(parse_text(demo.DEMO_CRITERIA))
 
 
 def recruiting_study(
