@@ -8,8 +8,15 @@ import smtplib
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from email.message import EmailMessage
-from email.utils import formataddr, getaddresses, make_msgid, parseaddr
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from typing import cast
 
 from config.logging import get_logger
 from config.settings import Settings
@@ -26,6 +33,31 @@ class MailInDoubt(MailError):
     connection): it may have been accepted. Retrying could send it twice."""
 
 
+@dataclass(frozen=True)
+class OutgoingMail:
+    """A message ready for SMTP: its envelope and its bytes (CRLF line ends), built once."""
+
+    sender: str
+    recipient: str
+    message_id: str
+    subject: str
+    text: str
+    data: bytes
+
+    def parsed(self) -> EmailMessage:
+        """The message as a mail client reads it (for tests and tools)."""
+        return cast(
+            EmailMessage, message_from_bytes(self.data.replace(b"\r\n", b"\n"), policy=policy.default)
+        )
+
+
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = QP  # readable in a raw mail log, unlike base64
+# Headers are folded where they are set (``_header``), not by the generator: compat32 would fold a
+# long List-Unsubscribe URL onto its own line, leaving "List-Unsubscribe: " bare.
+_WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=None)
+
+
 class Mailer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -40,27 +72,41 @@ class Mailer:
         message_id: str | None = None,
         headers: dict[str, str] | None = None,
         to_name: str | None = None,
-    ) -> EmailMessage:
-        message = EmailMessage()
-        message["From"] = self.settings.mail_from
-        message["To"] = formataddr((to_name or "", to))
-        message["Subject"] = subject
-        message["Message-ID"] = message_id or make_msgid(domain="panel.invalid")
-        for name, value in (headers or {}).items():
-            message[name] = value
-        message.set_content(text)
+    ) -> OutgoingMail:
+        """Plain text, plus HTML as an alternative when given. Built with the compat32 MIME classes:
+        the modern ``EmailMessage`` header registry costs about 1 ms more per message, which is
+        a fifth of a dispatcher's time per email."""
+        body: Message = _text_part(text, "plain")
         if html is not None:
-            message.add_alternative(html, subtype="html")
-        return message
+            alternative = MIMEMultipart("alternative")
+            alternative.attach(body)
+            alternative.attach(_text_part(html, "html"))
+            body = alternative
+        message_id = message_id or make_msgid(domain="panel.invalid")
+        body["From"] = formataddr(parseaddr(self.settings.mail_from), charset="utf-8")
+        body["To"] = formataddr((to_name or "", to), charset="utf-8")
+        body["Subject"] = _header("Subject", subject, fold=True)
+        body["Date"] = formatdate(usegmt=True)
+        body["Message-ID"] = message_id
+        for name, value in (headers or {}).items():
+            body[name] = _header(name, value)
+        return OutgoingMail(
+            sender=parseaddr(self.settings.mail_from)[1],
+            recipient=to,
+            message_id=message_id,
+            subject=subject,
+            text=text,
+            data=body.as_bytes(policy=_WIRE),
+        )
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: OutgoingMail) -> None:
         if not self.settings.smtp_host:
             log.info(
                 "email.logged",
-                to=message["To"],
-                subject=message["Subject"],
-                message_id=message["Message-ID"],
-                body=_plain_body(message),
+                to=message.recipient,
+                subject=message.subject,
+                message_id=message.message_id,
+                body=message.text,
             )
             return
         try:
@@ -70,7 +116,7 @@ class Mailer:
             raise
         except (smtplib.SMTPException, OSError) as exc:
             raise MailError(f"{type(exc).__name__}: {exc}") from exc
-        log.info("email.sent", to_domain=message["To"].split("@")[-1], message_id=message["Message-ID"])
+        log.info("email.sent", to_domain=message.recipient.rpartition("@")[2], message_id=message.message_id)
 
     @contextmanager
     def batch(self) -> Iterator[MailBatch]:
@@ -98,36 +144,41 @@ class Mailer:
 
 
 class MailBatch:
-    """One reused SMTP connection. A reused connection is checked with NOOP before each message
-    (the server may have dropped it while idle); any error drops it, and the next message opens
-    a new one. A message is never retried here: the caller decides (P2)."""
+    """One reused SMTP connection. A server may drop a connection it finds idle; when a reused
+    connection turns out closed before the message body went out, the message is sent once more
+    on a new connection (the server cannot have accepted it). No NOOP before each message: that
+    round trip cost as much as a fifth of the send. A message whose body went out is never
+    retried here: the caller decides (P2)."""
 
     def __init__(self, mailer: Mailer) -> None:
         self.mailer = mailer
         self.smtp: smtplib.SMTP | None = None
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: OutgoingMail) -> None:
         if not self.mailer.settings.smtp_host:
             self.mailer.send(message)
             return
         try:
-            if self.smtp is not None:
-                try:
-                    alive = self.smtp.noop()[0] == 250
-                except (smtplib.SMTPException, OSError):
-                    alive = False
-                if not alive:
-                    self.close()
-            if self.smtp is None:
-                self.smtp = self.mailer._connect()
-            _send_tracking_doubt(self.smtp, message)
+            reused = self.smtp is not None
+            try:
+                _send_tracking_doubt(self._connection(), message)
+            except (smtplib.SMTPServerDisconnected, ConnectionError):
+                if not reused:
+                    raise
+                self.close()  # a stale connection: nothing of this message reached the server
+                _send_tracking_doubt(self._connection(), message)
         except MailInDoubt:
             self.close()
             raise
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             raise MailError(f"{type(exc).__name__}: {exc}") from exc
-        log.info("email.sent", to_domain=message["To"].split("@")[-1], message_id=message["Message-ID"])
+        log.info("email.sent", to_domain=message.recipient.rpartition("@")[2], message_id=message.message_id)
+
+    def _connection(self) -> smtplib.SMTP:
+        if self.smtp is None:
+            self.smtp = self.mailer._connect()
+        return self.smtp
 
     def close(self) -> None:
         if self.smtp is not None:
@@ -138,30 +189,26 @@ class MailBatch:
             self.smtp = None
 
 
-def _send_tracking_doubt(smtp: smtplib.SMTP, message: EmailMessage) -> None:
-    """``send_message`` step by step, so that a failure after the message body went out (no
-    answer to the final dot) is told apart from a refusal: the first is ``MailInDoubt``."""
-    sender = message["From"]
-    recipients = [address for _, address in getaddresses(message.get_all("To", []))]
-    flattened = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+def _send_tracking_doubt(smtp: smtplib.SMTP, message: OutgoingMail) -> None:
+    """``sendmail`` step by step, so that a failure after the message body went out (no answer
+    to the final dot) is told apart from a refusal: the first is ``MailInDoubt``."""
     smtp.ehlo_or_helo_if_needed()
-    code, reply = smtp.mail(parseaddr(sender)[1])
+    code, reply = smtp.mail(message.sender)
+    if code == 421:  # the server is closing this connection (idle too long, shutting down)
+        smtp.close()
+        raise smtplib.SMTPServerDisconnected(f"421 {reply.decode(errors='replace')}")
     if code != 250:
         smtp.rset()
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    refused = {}
-    for recipient in recipients:
-        code, reply = smtp.rcpt(recipient)
-        if code not in (250, 251):
-            refused[recipient] = (code, reply)
-    if len(refused) == len(recipients):
+        raise smtplib.SMTPSenderRefused(code, reply, message.sender)
+    code, reply = smtp.rcpt(message.recipient)
+    if code not in (250, 251):
         smtp.rset()
-        raise smtplib.SMTPRecipientsRefused(refused)
+        raise smtplib.SMTPRecipientsRefused({message.recipient: (code, reply)})
     code, reply = smtp.docmd("data")
     if code != 354:
         smtp.rset()
         raise smtplib.SMTPDataError(code, reply)
-    body = re.sub(rb"(?m)^\.", b"..", flattened)  # dot-stuffing, as smtplib.SMTP.data does
+    body = _DOT_AT_LINE_START.sub(b"..", message.data)  # dot-stuffing, as smtplib.SMTP.data does
     if body[-2:] != b"\r\n":
         body += b"\r\n"
     try:
@@ -173,6 +220,17 @@ def _send_tracking_doubt(smtp: smtplib.SMTP, message: EmailMessage) -> None:
         raise smtplib.SMTPDataError(code, reply)
 
 
-def _plain_body(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    return part.get_content() if part is not None else ""
+_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
+
+
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part.set_payload(text, _UTF8)
+    return part
+
+
+def _header(name: str, value: str, *, fold: bool = False) -> str:
+    """RFC 2047-encoded unless ASCII; folded at 78 columns if it is text (``fold``) or encoded."""
+    if value.isascii() and not fold:
+        return value
+    return Header(value, None if value.isascii() else _UTF8, header_name=name).encode()

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from panel_service.domain.vocab import TOKEN_PURPOSES
@@ -31,21 +33,44 @@ def issue(
     participant_id: int | None = None,
     study_id: int | None = None,
 ) -> str:
-    if purpose not in TOKEN_PURPOSES:
-        raise ValueError(f"unknown token purpose {purpose!r}")
-    token = secrets.token_urlsafe(32)
-    session.add(
-        ActionToken(
-            token_hash=sha256(token),
-            purpose=purpose,
-            account_id=account_id,
-            participant_id=participant_id,
-            study_id=study_id,
-            expires_at=utcnow() + ttl,
-        )
+    [token] = issue_many(
+        session,
+        [TokenRequest(purpose, account_id=account_id, participant_id=participant_id, study_id=study_id)],
+        ttl=ttl,
     )
-    session.flush()
     return token
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    purpose: str
+    account_id: int | None = None
+    participant_id: int | None = None
+    study_id: int | None = None
+
+
+def issue_many(session: Session, requests: Sequence[TokenRequest], *, ttl: dt.timedelta) -> list[str]:
+    """Several tokens in one multi-row INSERT, one round trip (the dispatcher issues two per email)."""
+    tokens: list[str] = []
+    rows: list[dict[str, object]] = []
+    expires_at = utcnow() + ttl
+    for request in requests:
+        if request.purpose not in TOKEN_PURPOSES:
+            raise ValueError(f"unknown token purpose {request.purpose!r}")
+        token = secrets.token_urlsafe(32)
+        tokens.append(token)
+        rows.append(
+            {
+                "token_hash": sha256(token),
+                "purpose": request.purpose,
+                "account_id": request.account_id,
+                "participant_id": request.participant_id,
+                "study_id": request.study_id,
+                "expires_at": expires_at,
+            }
+        )
+    session.execute(insert(ActionToken).values(rows))
+    return tokens
 
 
 def peek(session: Session, token: str, purpose: str) -> ActionToken:

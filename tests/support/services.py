@@ -124,11 +124,12 @@ class SmtpRecorder:
 
 
 @contextmanager
-def smtp_server() -> Iterator[SmtpRecorder]:
+def smtp_server(idle_timeout: float = 300) -> Iterator[SmtpRecorder]:
+    """``idle_timeout``: seconds after which the server closes a connection that sent nothing."""
     from aiosmtpd.controller import Controller
 
     recorder = SmtpRecorder(port=free_port())
-    controller = Controller(recorder, hostname="127.0.0.1", port=recorder.port)
+    controller = Controller(recorder, hostname="127.0.0.1", port=recorder.port, timeout=idle_timeout)
     controller.start()
     try:
         yield recorder

@@ -45,7 +45,7 @@ def test_email_carries_the_approved_text_links_and_one_click_headers(tmp_path: P
         answer_token="ANSWER",
         unsubscribe_token="UNSUB",
     )
-    message = build_message(runtime, claim)  # type: ignore[arg-type]
+    message = build_message(runtime, claim).parsed()  # type: ignore[arg-type]
     assert message["List-Unsubscribe"] == "<https://panel.example.org/unsubscribe/UNSUB>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["Message-ID"] == "<inv-1-2@panel.example.org>"

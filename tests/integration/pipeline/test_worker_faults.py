@@ -348,6 +348,18 @@ def test_expired_approval_sends_nothing_more(
             )
             .values(approved_on=TODAY - dt.timedelta(days=400), expires_on=TODAY)
         )
+
+    # Every claim decided from now on sees the expired approval. One decided just before may still
+    # be on its way to the (refusing) SMTP server: the server comes back only once all three
+    # invitations are cancelled, so the test does not race a send that was already under way.
+    def all_cancelled() -> bool:
+        if all(status == "cancelled" for status, _ in statuses(publisher, study_id).values()):
+            return True
+        beat_tick(publisher)
+        return False
+
+    wait_until(all_cancelled, 30, "the three invitations cancelled", interval=0.5)
+    with publisher.database.session_scope() as session:
         newcomer = make_volunteer(session, birth_date=adult, conditions=["G25.81"], medications=[])
         matching.request_profile_match(session, newcomer.participant_id)
     smtp.refuse = False
