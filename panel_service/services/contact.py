@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from markupsafe import escape
-from sqlalchemy import ColumnElement, Select, Table, bindparam, exists, func, or_, select, update
+from sqlalchemy import Select, Table, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
@@ -85,6 +85,26 @@ accounts = t.cast(Table, Account.__table__)
 studies = t.cast(Table, Study.__table__)
 versions = t.cast(Table, StudyVersion.__table__)
 approvals = t.cast(Table, EthicsApproval.__table__)
+
+# The state changes of one invitation, built once (the dispatcher makes several per email).
+# Parameters: ``key_study`` and ``key_participant``, and the ones each names.
+_ONE = update(invitations).where(
+    invitations.c.study_id == bindparam("key_study"),
+    invitations.c.participant_id == bindparam("key_participant"),
+)
+# 'ambiguous' too: a send that outlived the claim lease still ends up recorded.
+_UNRECORDED = _ONE.where(invitations.c.status.in_(("claimed", "ambiguous")))
+_CANCEL = _ONE.values(status="cancelled", reason=bindparam("why"), cancelled_at=bindparam("at"))
+_DEFER = _ONE.values(next_attempt_at=bindparam("retry_at"))
+_CLAIM = _ONE.values(
+    status="claimed", claimed_at=bindparam("at"), attempts=bindparam("attempt"), message_id=bindparam("mid")
+)
+_RECORD_SENT = _UNRECORDED.values(status="sent", sent_at=bindparam("at"), last_error=None)
+_RECORD_AMBIGUOUS = _UNRECORDED.values(status="ambiguous", last_error=bindparam("error"))
+_RECORD_FAILED = _UNRECORDED.values(status="failed", reason="smtp_refused", last_error=bindparam("error"))
+_RECORD_RETRY = _UNRECORDED.values(
+    status="queued", claimed_at=None, next_attempt_at=bindparam("retry_at"), last_error=bindparam("error")
+)
 
 
 # -- requests (through the outbox) ------------------------------------------------------------
@@ -144,27 +164,20 @@ def claim_next(
     settings = runtime.settings
     with runtime.database.session_scope() as session:
         dialect = session.get_bind().dialect.name
-        row = session.execute(
-            _claim_query(dialect, study_id is not None and participant_id is not None),
-            {"now": utcnow(), "study_id": study_id, "participant_id": participant_id},
-        ).first()
+        row = _pick(session, dialect, study_id, participant_id)
         if row is None:
             return None
         candidate = _Candidate(*row)
         sid, pid = candidate.study_id, candidate.participant_id
-        key = (invitations.c.study_id == sid, invitations.c.participant_id == pid)
+        key = {"key_study": sid, "key_participant": pid}
         verdict = _verdict(session, candidate, settings, dialect)
         if isinstance(verdict, str):
-            session.execute(
-                update(invitations)
-                .where(*key)
-                .values(status="cancelled", reason=verdict, cancelled_at=utcnow())
-            )
+            session.execute(_CANCEL, key | {"why": verdict, "at": utcnow()})
             INVITATIONS_CANCELLED.labels(verdict).inc()
             log.info("invitation.cancelled", study_id=sid, participant_id=pid, reason=verdict)
             return "cancelled"
         if verdict is not None:
-            session.execute(update(invitations).where(*key).values(next_attempt_at=verdict))
+            session.execute(_DEFER, key | {"retry_at": verdict})
             INVITATIONS_DEFERRED.labels("contact_cap").inc()
             return "deferred"
         answer, unsubscribe = tokens.issue_many(
@@ -188,14 +201,22 @@ def claim_next(
             answer_token=answer,
             unsubscribe_token=unsubscribe,
         )
-        session.execute(
-            update(invitations)
-            .where(*key)
-            .values(
-                status="claimed", claimed_at=utcnow(), attempts=claim.attempts, message_id=claim.message_id
-            )
-        )
+        session.execute(_CLAIM, key | {"at": utcnow(), "attempt": claim.attempts, "mid": claim.message_id})
         return claim
+
+
+def _pick(
+    session: Session, dialect: str, study_id: int | None, participant_id: int | None
+) -> tuple[Any, ...] | None:
+    """The given invitation if it is due; else a new one, else a due retry (new ones first)."""
+    params = {"now": utcnow(), "study_id": study_id, "participant_id": participant_id}
+    if study_id is not None and participant_id is not None:
+        given = session.execute(_claim_query(dialect, "given"), params).first()
+        return None if given is None else tuple(given)
+    row = session.execute(_claim_query(dialect, "new"), params).first()
+    if row is None:
+        row = session.execute(_claim_query(dialect, "retry"), params).first()
+    return None if row is None else tuple(row)
 
 
 def _verdict(
@@ -253,66 +274,89 @@ class _Candidate:
     expires_on: dt.date | None
 
 
-@functools.lru_cache(maxsize=8)
-def _claim_query(dialect: str, targeted: bool) -> Select[Any]:
+@functools.lru_cache(maxsize=16)
+def _claim_query(dialect: str, which: str) -> Select[Any]:
     """One due invitation, its volunteer (identity, account, consent) and its study (the active
-    version and that version's own approval). On PostgreSQL the invitation and the volunteer's
-    row are locked, skipping rows another worker holds: the volunteer's lock serialises the
-    contact-cap count across workers. SQLite's BEGIN IMMEDIATE serialises writers instead."""
+    version and that version's own approval).
+
+    ``which`` picks the invitation: ``new`` (never tried: ``next_attempt_at IS NULL``), ``retry``
+    (its ``next_attempt_at`` has come: a retry, or a volunteer back under the cap) or ``given``
+    (the ``study_id`` and ``participant_id`` parameters). Two index ranges of the partial index
+    on queued rows rather than one ``IS NULL OR <= now`` filter, which would walk every row
+    deferred into the future on each claim.
+
+    The invitation is picked and locked in a subquery of its own, so whatever the statistics say
+    about the queue, the rest is primary-key lookups for one row (with 10,000 rows queued and the
+    join written flat, PostgreSQL hashed every consent of the panel for each claim: 35 ms). On
+    PostgreSQL the invitation is locked skipping rows another worker holds, and then the
+    volunteer's row, which serialises the contact-cap count across workers. SQLite's
+    BEGIN IMMEDIATE serialises writers instead."""
+    due = select(
+        invitations.c.study_id,
+        invitations.c.participant_id,
+        invitations.c.study_version_id,
+        invitations.c.attempts,
+    ).where(invitations.c.status == _inline("queued"))
+    # ORDER BY next_attempt_at is what the partial index yields anyway: it keeps the planner on the
+    # index when most rows are queued, where a LIMIT 1 seq scan looks cheaper but walks every row
+    # already sent from the start of the table on each claim.
+    if which == "new":
+        due = due.where(invitations.c.next_attempt_at.is_(None)).order_by(invitations.c.next_attempt_at)
+    elif which == "retry":
+        due = due.where(invitations.c.next_attempt_at <= bindparam("now")).order_by(
+            invitations.c.next_attempt_at
+        )
+    else:
+        due = due.where(
+            invitations.c.study_id == bindparam("study_id"),
+            invitations.c.participant_id == bindparam("participant_id"),
+            or_(invitations.c.next_attempt_at.is_(None), invitations.c.next_attempt_at <= bindparam("now")),
+        )
+    due = due.limit(_inline(1))
+    if dialect == "postgresql":
+        due = due.with_for_update(skip_locked=True, key_share=True)
+    picked = due.subquery("picked")
     consented = (
         select(consents.c.id)
         .where(
-            consents.c.participant_id == invitations.c.participant_id,
+            consents.c.participant_id == picked.c.participant_id,
             consents.c.kind == _inline(CONTACT_CONSENT),
             consents.c.withdrawn_at.is_(None),
         )
         .exists()
     )
-    query = (
-        select(
-            invitations.c.study_id,
-            invitations.c.participant_id,
-            invitations.c.study_version_id,
-            invitations.c.attempts,
-            participants.c.name,
-            participants.c.erased_at,
-            participants.c.contact_paused_until,
-            accounts.c.email,
-            accounts.c.is_active,
-            consented,
-            studies.c.title,
-            studies.c.status,
-            studies.c.active_version_id,
-            versions.c.content_hash,
-            versions.c.criteria,
-            versions.c.invitation_text,
-            versions.c.site_region,
-            approvals.c.approved_on,
-            approvals.c.expires_on,
+    query = select(
+        picked.c.study_id,
+        picked.c.participant_id,
+        picked.c.study_version_id,
+        picked.c.attempts,
+        participants.c.name,
+        participants.c.erased_at,
+        participants.c.contact_paused_until,
+        accounts.c.email,
+        accounts.c.is_active,
+        consented,
+        studies.c.title,
+        studies.c.status,
+        studies.c.active_version_id,
+        versions.c.content_hash,
+        versions.c.criteria,
+        versions.c.invitation_text,
+        versions.c.site_region,
+        approvals.c.approved_on,
+        approvals.c.expires_on,
+    ).select_from(
+        picked.join(participants, participants.c.id == picked.c.participant_id)
+        .outerjoin(accounts, accounts.c.id == participants.c.account_id)
+        .outerjoin(studies, studies.c.id == picked.c.study_id)
+        .outerjoin(
+            versions,
+            (versions.c.id == studies.c.active_version_id) & (versions.c.study_id == studies.c.id),
         )
-        .select_from(
-            invitations.join(participants, participants.c.id == invitations.c.participant_id)
-            .outerjoin(accounts, accounts.c.id == participants.c.account_id)
-            .outerjoin(studies, studies.c.id == invitations.c.study_id)
-            .outerjoin(
-                versions,
-                (versions.c.id == studies.c.active_version_id) & (versions.c.study_id == studies.c.id),
-            )
-            .outerjoin(approvals, approvals.c.study_version_id == versions.c.id)
-        )
-        .where(
-            invitations.c.status == _inline("queued"),
-            or_(invitations.c.next_attempt_at.is_(None), invitations.c.next_attempt_at <= bindparam("now")),
-        )
-        .limit(_inline(1))
+        .outerjoin(approvals, approvals.c.study_version_id == versions.c.id)
     )
-    if targeted:
-        query = query.where(
-            invitations.c.study_id == bindparam("study_id"),
-            invitations.c.participant_id == bindparam("participant_id"),
-        )
     if dialect == "postgresql":
-        query = query.with_for_update(skip_locked=True, key_share=True, of=[invitations, participants])
+        query = query.with_for_update(key_share=True, of=participants)
     return query
 
 
@@ -454,58 +498,33 @@ def send_claimed(runtime: Runtime, claim: Claimed, mail: MailBatch | None = None
     except MailError as exc:
         return _record_failure(runtime, claim, str(exc))
     with runtime.database.session_scope() as session:
-        session.execute(
-            update(invitations)
-            .where(
-                *_key(claim),
-                # 'ambiguous' too: a send slower than the claim lease still ends up recorded.
-                invitations.c.status.in_(("claimed", "ambiguous")),
-            )
-            .values(status="sent", sent_at=utcnow(), last_error=None)
-        )
+        session.execute(_RECORD_SENT, _key(claim) | {"at": utcnow()})
     INVITATIONS_SENT.inc()
     return "sent"
 
 
-def _key(claim: Claimed) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    return (invitations.c.study_id == claim.study_id, invitations.c.participant_id == claim.participant_id)
+def _key(claim: Claimed) -> dict[str, Any]:
+    return {"key_study": claim.study_id, "key_participant": claim.participant_id}
 
 
 def _record_in_doubt(runtime: Runtime, claim: Claimed, error: str) -> None:
     with runtime.database.session_scope() as session:
-        session.execute(
-            update(invitations)
-            .where(*_key(claim), invitations.c.status.in_(("claimed", "ambiguous")))
-            .values(status="ambiguous", last_error=error[:2000])
-        )
+        session.execute(_RECORD_AMBIGUOUS, _key(claim) | {"error": error[:2000]})
     INVITATIONS_AMBIGUOUS.inc()
     log.warning("invitation.ambiguous", study_id=claim.study_id, participant_id=claim.participant_id)
 
 
 def _record_failure(runtime: Runtime, claim: Claimed, error: str) -> str:
     settings = runtime.settings
-    where = (*_key(claim), invitations.c.status.in_(("claimed", "ambiguous")))
     with runtime.database.session_scope() as session:
         if claim.attempts >= settings.send_max_attempts:
-            session.execute(
-                update(invitations)
-                .where(*where)
-                .values(status="failed", reason="smtp_refused", last_error=error[:2000])
-            )
+            session.execute(_RECORD_FAILED, _key(claim) | {"error": error[:2000]})
             INVITATIONS_FAILED.labels("smtp_refused").inc()
             log.warning("invitation.failed", study_id=claim.study_id, participant_id=claim.participant_id)
             return "failed"
         delay = backoff_seconds(settings.send_retry_base_seconds, claim.attempts)
-        session.execute(
-            update(invitations)
-            .where(*where)
-            .values(
-                status="queued",
-                claimed_at=None,
-                next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
-                last_error=error[:2000],
-            )
-        )
+        retry_at = utcnow() + dt.timedelta(seconds=delay)
+        session.execute(_RECORD_RETRY, _key(claim) | {"retry_at": retry_at, "error": error[:2000]})
     INVITATIONS_DEFERRED.labels("smtp").inc()
     log.info("invitation.retry", study_id=claim.study_id, participant_id=claim.participant_id, delay=delay)
     return "retry"
