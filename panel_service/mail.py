@@ -74,8 +74,8 @@ class Mailer:
         to_name: str | None = None,
     ) -> OutgoingMail:
         """Plain text, plus HTML as an alternative when given. Built with the compat32 MIME classes:
-        the modern ``EmailMessage`` header registry costs about 1 ms more per message, which is
-        a fifth of a dispatcher's time per email."""
+        the modern ``EmailMessage`` header registry took 1.5 ms per invitation against 0.4 ms,
+        and the dispatcher builds one per email."""
         body: Message = _text_part(text, "plain")
         if html is not None:
             alternative = MIMEMultipart("alternative")
@@ -146,9 +146,9 @@ class Mailer:
 class MailBatch:
     """One reused SMTP connection. A server may drop a connection it finds idle; when a reused
     connection turns out closed before the message body went out, the message is sent once more
-    on a new connection (the server cannot have accepted it). No NOOP before each message: that
-    round trip cost as much as a fifth of the send. A message whose body went out is never
-    retried here: the caller decides (P2)."""
+    on a new connection (the server cannot have accepted it). So no NOOP is spent before each
+    message to check the connection. A message whose body went out is never retried here: the
+    caller decides (P2)."""
 
     def __init__(self, mailer: Mailer) -> None:
         self.mailer = mailer
