@@ -159,8 +159,9 @@ def claim_next(
     """Claim one due invitation (or the given one). Returns the claim, or a word for what became
     of the row instead (``cancelled``, ``deferred``), or None when nothing is due.
 
-    Four statements and a commit: the row with everything P1 needs about the volunteer and the
-    study (locked), the profile and contact-cap checks, the two link tokens, the claim itself."""
+    Four statements and a commit (one more when no new invitation is left and due retries are
+    looked for): the row with everything P1 needs about the volunteer and the study (locked), the
+    profile and contact-cap checks, the two link tokens, the claim itself."""
     settings = runtime.settings
     with runtime.database.session_scope() as session:
         dialect = session.get_bind().dialect.name
@@ -285,18 +286,28 @@ def _claim_query(dialect: str, which: str) -> Select[Any]:
     on queued rows rather than one ``IS NULL OR <= now`` filter, which would walk every row
     deferred into the future on each claim.
 
-    The invitation is picked and locked in a subquery of its own, so whatever the statistics say
-    about the queue, the rest is primary-key lookups for one row (with 10,000 rows queued and the
-    join written flat, PostgreSQL hashed every consent of the panel for each claim: 35 ms). On
-    PostgreSQL the invitation is locked skipping rows another worker holds, and then the
-    volunteer's row, which serialises the contact-cap count across workers. SQLite's
+    The invitation and its volunteer's row are picked and locked in a subquery of their own, so
+    whatever the statistics say about the queue, the rest is primary-key lookups for one row (with
+    10,000 rows queued and the join written flat, PostgreSQL hashed every consent of the panel for
+    each claim: 35 ms). On PostgreSQL both rows are locked ``FOR NO KEY UPDATE SKIP LOCKED``: the
+    volunteer's lock serialises the contact-cap count across workers, and a claim never waits for
+    a lock, so it cannot deadlock with a volunteer's own change (which locks the volunteer, then
+    their invitations); that invitation is simply left for a later claim. SQLite's
     BEGIN IMMEDIATE serialises writers instead."""
-    due = select(
-        invitations.c.study_id,
-        invitations.c.participant_id,
-        invitations.c.study_version_id,
-        invitations.c.attempts,
-    ).where(invitations.c.status == _inline("queued"))
+    due = (
+        select(
+            invitations.c.study_id,
+            invitations.c.participant_id,
+            invitations.c.study_version_id,
+            invitations.c.attempts,
+            participants.c.name,
+            participants.c.erased_at,
+            participants.c.contact_paused_until,
+            participants.c.account_id,
+        )
+        .join(participants, participants.c.id == invitations.c.participant_id)
+        .where(invitations.c.status == _inline("queued"))
+    )
     # ORDER BY next_attempt_at is what the partial index yields anyway: it keeps the planner on the
     # index when most rows are queued, where a LIMIT 1 seq scan looks cheaper but walks every row
     # already sent from the start of the table on each claim.
@@ -314,7 +325,7 @@ def _claim_query(dialect: str, which: str) -> Select[Any]:
         )
     due = due.limit(_inline(1))
     if dialect == "postgresql":
-        due = due.with_for_update(skip_locked=True, key_share=True)
+        due = due.with_for_update(skip_locked=True, key_share=True, of=[invitations, participants])
     picked = due.subquery("picked")
     consented = (
         select(consents.c.id)
@@ -325,14 +336,14 @@ def _claim_query(dialect: str, which: str) -> Select[Any]:
         )
         .exists()
     )
-    query = select(
+    return select(
         picked.c.study_id,
         picked.c.participant_id,
         picked.c.study_version_id,
         picked.c.attempts,
-        participants.c.name,
-        participants.c.erased_at,
-        participants.c.contact_paused_until,
+        picked.c.name,
+        picked.c.erased_at,
+        picked.c.contact_paused_until,
         accounts.c.email,
         accounts.c.is_active,
         consented,
@@ -346,8 +357,7 @@ def _claim_query(dialect: str, which: str) -> Select[Any]:
         approvals.c.approved_on,
         approvals.c.expires_on,
     ).select_from(
-        picked.join(participants, participants.c.id == picked.c.participant_id)
-        .outerjoin(accounts, accounts.c.id == participants.c.account_id)
+        picked.outerjoin(accounts, accounts.c.id == picked.c.account_id)
         .outerjoin(studies, studies.c.id == picked.c.study_id)
         .outerjoin(
             versions,
@@ -355,9 +365,6 @@ def _claim_query(dialect: str, which: str) -> Select[Any]:
         )
         .outerjoin(approvals, approvals.c.study_version_id == versions.c.id)
     )
-    if dialect == "postgresql":
-        query = query.with_for_update(key_share=True, of=participants)
-    return query
 
 
 def _inline(value: object) -> BindParameter[Any]:

@@ -5,6 +5,7 @@ test_worker_faults.py."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Iterator
 
@@ -20,6 +21,7 @@ from panel_service.models import (
     MatchChunk,
     MatchRun,
     OutboxMessage,
+    Participant,
     ProfileCondition,
     Study,
 )
@@ -433,3 +435,39 @@ def test_no_answer_after_the_message_went_out_is_ambiguous_not_retried(db: Sessi
         row = invitation(db, study.id, volunteer.participant_id)
         assert row is not None and row.status == "ambiguous" and "no answer" in (row.last_error or "")
         assert slow.to_addresses() == [volunteer.email]
+
+
+def claim_within(runtime: Runtime, seconds: float) -> contact.Claimed | str | None:
+    """claim_next in a thread, failing the test if it has not returned in time (it is waiting)."""
+    outcome: list[contact.Claimed | str | None] = []
+    worker = threading.Thread(target=lambda: outcome.append(contact.claim_next(runtime)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), "the claim is waiting for a lock"
+    return outcome[0]
+
+
+@pytest.mark.postgres
+def test_a_claim_skips_a_volunteer_whose_row_another_transaction_holds(committed_runtime: Runtime) -> None:
+    """A volunteer pausing contact locks their row, then their pending invitations. A claim that
+    held the invitation and waited for the volunteer's row would deadlock with that; it skips
+    the volunteer instead, and their invitation goes out once the row is free."""
+    runtime = committed_runtime
+    with runtime.database.session_scope() as session:
+        busy, free = rls_volunteer(session), rls_volunteer(session)
+        study = make_recruiting_study(session, NARROW, start_matching=False)
+    run_id = matching.start_study(runtime, study.id)
+    assert run_id is not None
+    matching.match_chunk(runtime, run_id, 0)
+
+    holder = runtime.database.session()
+    try:
+        holder.execute(update(Participant).where(Participant.id == busy.participant_id).values(language="da"))
+        first = claim_within(runtime, 5)
+        assert isinstance(first, contact.Claimed) and first.participant_id == free.participant_id
+        assert claim_within(runtime, 5) is None  # only the busy volunteer's invitation is left
+    finally:
+        holder.rollback()
+        holder.close()
+    after = claim_within(runtime, 5)
+    assert isinstance(after, contact.Claimed) and after.participant_id == busy.participant_id
