@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from markupsafe import escape
-from sqlalchemy import Select, Table, bindparam, exists, func, or_, select, update
+from sqlalchemy import Select, Subquery, Table, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
@@ -294,39 +294,7 @@ def _claim_query(dialect: str, which: str) -> Select[Any]:
     a lock, so it cannot deadlock with a volunteer's own change (which locks the volunteer, then
     their invitations); that invitation is simply left for a later claim. SQLite's
     BEGIN IMMEDIATE serialises writers instead."""
-    due = (
-        select(
-            invitations.c.study_id,
-            invitations.c.participant_id,
-            invitations.c.study_version_id,
-            invitations.c.attempts,
-            participants.c.name,
-            participants.c.erased_at,
-            participants.c.contact_paused_until,
-            participants.c.account_id,
-        )
-        .join(participants, participants.c.id == invitations.c.participant_id)
-        .where(invitations.c.status == _inline("queued"))
-    )
-    # ORDER BY next_attempt_at is what the partial index yields anyway: it keeps the planner on the
-    # index when most rows are queued, where a LIMIT 1 seq scan looks cheaper but walks every row
-    # already sent from the start of the table on each claim.
-    if which == "new":
-        due = due.where(invitations.c.next_attempt_at.is_(None)).order_by(invitations.c.next_attempt_at)
-    elif which == "retry":
-        due = due.where(invitations.c.next_attempt_at <= bindparam("now")).order_by(
-            invitations.c.next_attempt_at
-        )
-    else:
-        due = due.where(
-            invitations.c.study_id == bindparam("study_id"),
-            invitations.c.participant_id == bindparam("participant_id"),
-            or_(invitations.c.next_attempt_at.is_(None), invitations.c.next_attempt_at <= bindparam("now")),
-        )
-    due = due.limit(_inline(1))
-    if dialect == "postgresql":
-        due = due.with_for_update(skip_locked=True, key_share=True, of=[invitations, participants])
-    picked = due.subquery("picked")
+    picked = _due_subquery(dialect, which)
     consented = (
         select(consents.c.id)
         .where(
@@ -365,6 +333,43 @@ def _claim_query(dialect: str, which: str) -> Select[Any]:
         )
         .outerjoin(approvals, approvals.c.study_version_id == versions.c.id)
     )
+
+
+def _due_subquery(dialect: str, which: str) -> Subquery:
+    """The picked invitation and its volunteer's row, locked (see ``_claim_query``)."""
+    due = (
+        select(
+            invitations.c.study_id,
+            invitations.c.participant_id,
+            invitations.c.study_version_id,
+            invitations.c.attempts,
+            participants.c.name,
+            participants.c.erased_at,
+            participants.c.contact_paused_until,
+            participants.c.account_id,
+        )
+        .join(participants, participants.c.id == invitations.c.participant_id)
+        .where(invitations.c.status == _inline("queued"))
+    )
+    # ORDER BY next_attempt_at is what the partial index yields anyway: it keeps the planner on the
+    # index when most rows are queued, where a LIMIT 1 seq scan looks cheaper but walks every row
+    # already sent from the start of the table on each claim.
+    if which == "new":
+        due = due.where(invitations.c.next_attempt_at.is_(None)).order_by(invitations.c.next_attempt_at)
+    elif which == "retry":
+        due = due.where(invitations.c.next_attempt_at <= bindparam("now")).order_by(
+            invitations.c.next_attempt_at
+        )
+    else:
+        due = due.where(
+            invitations.c.study_id == bindparam("study_id"),
+            invitations.c.participant_id == bindparam("participant_id"),
+            or_(invitations.c.next_attempt_at.is_(None), invitations.c.next_attempt_at <= bindparam("now")),
+        )
+    due = due.limit(_inline(1))
+    if dialect == "postgresql":
+        due = due.with_for_update(skip_locked=True, key_share=True, of=[invitations, participants])
+    return due.subquery("picked")
 
 
 def _inline(value: object) -> BindParameter[Any]:
