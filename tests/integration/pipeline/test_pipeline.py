@@ -61,6 +61,13 @@ def invitation(db: Session, study_id: int, participant_id: int) -> Invitation | 
     return db.get(Invitation, (study_id, participant_id))
 
 
+def match_without_sending(runtime: Runtime, study_id: int) -> None:
+    """The study's bulk match, run here (one chunk at these sizes); nothing is dispatched."""
+    run_id = matching.start_study(runtime, study_id)
+    assert run_id is not None
+    matching.match_chunk(runtime, run_id, 0)
+
+
 def rls_volunteer(db: Session, **overrides: object):  # type: ignore[no-untyped-def]
     values: dict[str, object] = {
         "birth_date": TODAY.replace(year=TODAY.year - 40),
@@ -179,9 +186,7 @@ def test_consent_withdrawn_between_match_and_send_is_not_sent(
     paused = rls_volunteer(db)
     study = make_recruiting_study(db, NARROW, start_matching=False)
     db.commit()
-    run_id = matching.start_study(tuned, study.id)
-    assert run_id is not None
-    matching.match_chunk(tuned, run_id, 0)
+    match_without_sending(tuned, study.id)
     # The withdrawal as the volunteer pages do it (cancel at once) ...
     contact.withdraw_contact_consent(db, withdrawing.participant_id, via="test")
     # ... and one that races the dispatcher: consent gone, the queued row not yet cancelled.
@@ -213,9 +218,7 @@ def test_profile_no_longer_matching_is_cancelled_with_a_reason(
     incrementally = rls_volunteer(db)
     study = make_recruiting_study(db, NARROW, start_matching=False)
     db.commit()
-    run_id = matching.start_study(tuned, study.id)
-    assert run_id is not None
-    matching.match_chunk(tuned, run_id, 0)
+    match_without_sending(tuned, study.id)
     for volunteer in (at_dispatch, incrementally):  # both now report kidney disease
         db.add(ProfileCondition(participant_id=volunteer.participant_id, code="N183"))
     db.commit()
@@ -304,9 +307,7 @@ def test_a_claim_that_never_recorded_its_send_becomes_ambiguous_and_is_not_resen
     volunteer = rls_volunteer(db)
     study = make_recruiting_study(db, NARROW, start_matching=False)
     db.commit()
-    run_id = matching.start_study(tuned, study.id)
-    assert run_id is not None
-    matching.match_chunk(tuned, run_id, 0)
+    match_without_sending(tuned, study.id)
     claim = contact.claim_next(tuned)  # and then the process "dies" before SMTP / the record
     assert isinstance(claim, contact.Claimed)
     assert contact.detect_ambiguous(tuned) == 0  # still within its lease
@@ -332,9 +333,7 @@ def test_expired_approval_pauses_the_study_and_nothing_more_is_sent(
     other = rls_volunteer(db)
     study = make_recruiting_study(db, NARROW, start_matching=False)
     db.commit()
-    run_id = matching.start_study(tuned, study.id)
-    assert run_id is not None
-    matching.match_chunk(tuned, run_id, 0)
+    match_without_sending(tuned, study.id)
     # The approval ran out before dispatch (the beat's expiry job has not run yet).
     db.execute(
         update(EthicsApproval)
@@ -365,9 +364,7 @@ def test_only_the_active_version_is_sent(db: Session, tuned: Runtime, smtp: Smtp
     volunteer = rls_volunteer(db)
     study = make_recruiting_study(db, NARROW, start_matching=False)
     db.commit()
-    run_id = matching.start_study(tuned, study.id)
-    assert run_id is not None
-    matching.match_chunk(tuned, run_id, 0)
+    match_without_sending(tuned, study.id)
     newer = make_recruiting_study(db, NARROW, start_matching=False)  # borrow a second approved version
     db.execute(update(Study).where(Study.id == study.id).values(active_version_id=newer.active_version_id))
     db.commit()
@@ -456,9 +453,7 @@ def test_a_claim_skips_a_volunteer_whose_row_another_transaction_holds(committed
     with runtime.database.session_scope() as session:
         busy, free = rls_volunteer(session), rls_volunteer(session)
         study = make_recruiting_study(session, NARROW, start_matching=False)
-    run_id = matching.start_study(runtime, study.id)
-    assert run_id is not None
-    matching.match_chunk(runtime, run_id, 0)
+    match_without_sending(runtime, study.id)
 
     holder = runtime.database.session()
     try:
