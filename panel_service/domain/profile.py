@@ -11,8 +11,15 @@ import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-ICD10_CODE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
-ATC_CODE = re.compile(r"^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$")
+# An ICD-10 category is a letter and two digits or letters: WHO ICD-10 has a digit second
+# (G25, U07), ICD-10-CM also a letter (QA0, "genetic disorders", with QA0.0101 and so on).
+ICD10_CATEGORY_FORM = "[A-Z][0-9A-Z][0-9A-Z]"
+ICD10_CATEGORY = re.compile(rf"^{ICD10_CATEGORY_FORM}$")
+ICD10_CODE = re.compile(rf"^{ICD10_CATEGORY_FORM}(\.?[0-9A-Z]{{1,4}})?$")
+# ATC level 1 is one of the 14 anatomical main groups; then two digits, a letter, a letter and
+# two digits for levels 2 to 5.
+ATC_MAIN_GROUPS = "ABCDGHJLMNPRSV"
+ATC_CODE = re.compile(rf"^[{ATC_MAIN_GROUPS}]([0-9]{{2}}([A-Z]([A-Z]([0-9]{{2}})?)?)?)?$")
 REGION_CODE = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 ADULT_AGE = 18
 

@@ -90,8 +90,8 @@ def profile_facts(profile: ProfileData, on: dt.date) -> Facts:
 
 Check = Callable[[Facts], Truth]
 TRUTHS = (FALSE, UNKNOWN, TRUE)
-ICD10_SECOND = "0123456789"
-ICD10_THIRD = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Digits sort before letters, as in the code tables (byte order, COLLATE "C"): Q99 < QA0 < QB0.
+ICD10_SECOND = ICD10_THIRD = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 SYMBOLS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
@@ -115,7 +115,10 @@ def evaluate_many(nodes: Iterable[Node], profile: ProfileData, on: dt.date) -> l
 
 
 def range_categories(low: str, high: str) -> frozenset[str]:
-    """Every well-formed ICD-10 category from ``low`` to ``high`` inclusive (at most 9,360)."""
+    """Every well-formed ICD-10 category from ``low`` to ``high`` inclusive (at most 33,696).
+
+    ICD-10-CM puts letters second as well (``QA0``), so ``Q00-QA0`` holds Q00 to Q99 and QA0.
+    """
     letters = [chr(code) for code in range(ord(low[0]), ord(high[0]) + 1)]
     return frozenset(
         category

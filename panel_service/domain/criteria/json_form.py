@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import typing as t
 
 from panel_service.domain.criteria.errors import CriteriaError, CriteriaIssue
@@ -32,7 +31,7 @@ from panel_service.domain.criteria.model import (
     Scalar,
     field_kind,
 )
-from panel_service.domain.profile import REGION_CODE, normalise_atc, normalise_icd10
+from panel_service.domain.profile import ICD10_CATEGORY, REGION_CODE, normalise_atc, normalise_icd10
 from panel_service.domain.vocab import SEXES
 
 MAX_DEPTH = 16
@@ -40,7 +39,6 @@ MAX_NODES = 500
 MAX_IN_VALUES = 200
 MAX_AGE = 150
 NUMBER_LIMITS = {"bmi": (0.0, 200.0), "height_cm": (0.0, 300.0), "weight_kg": (0.0, 1000.0)}
-ICD10_CATEGORY = re.compile(r"^[A-Z][0-9][0-9A-Z]$")
 NODE_KEYS = ("all", "any", "not", "field", "condition", "medication")
 LEAF_KEYS = ("field", "op", "value")
 

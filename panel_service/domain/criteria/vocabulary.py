@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
 
-from panel_service.domain.profile import ATC_CODE, ICD10_CODE
+from panel_service.domain.profile import ATC_CODE, ICD10_CATEGORY_FORM, ICD10_CODE
 
 System = Literal["icd10", "atc"]
 WORD = re.compile(r"[a-z0-9]+")
-ICD10_RANGE = re.compile(r"^[A-Z][0-9][0-9A-Z]-[A-Z][0-9][0-9A-Z]$")
+ICD10_RANGE = re.compile(rf"^{ICD10_CATEGORY_FORM}-{ICD10_CATEGORY_FORM}$")
 DEFAULT_LIMIT = 20
 ATC_SUBSTANCE_LENGTH = 7
 # One- and two-letter words would match thousands of names by prefix; they must match whole.

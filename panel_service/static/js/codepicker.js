@@ -1,12 +1,14 @@
 // Type-ahead for the condition and medication lists. The page works without it: the Search
 // button posts the form and the server lists the matches. With it, matches appear as you type
-// (from /vocabulary/search) as the same checkboxes the server would render.
+// (from /vocabulary/search) as the same checkboxes the server would render, and a ticked match
+// moves to "Your list" at once, so the next search (or a cleared search box) cannot take it away.
 (function () {
   "use strict";
   var form = document.querySelector("form.code-picker");
   if (!form || !window.fetch) { return; }
   var input = form.querySelector("input[name='q']");
   var results = document.getElementById("search-results");
+  var chosenList = document.getElementById("selected-codes");
   var system = form.getAttribute("data-system");
   var url = form.getAttribute("data-search-url");
   var timer = null;
@@ -14,10 +16,23 @@
 
   function selectedCodes() {
     var codes = {};
-    form.querySelectorAll("#selected-codes input[name='codes']").forEach(function (box) {
+    chosenList.querySelectorAll("input[name='codes']").forEach(function (box) {
       codes[box.value] = true;
     });
     return codes;
+  }
+
+  // A ticked match joins "Your list" (ticked, with its label); the matches are redrawn on every
+  // search, the list never is.
+  function keep(box) {
+    var item = box.closest("li");
+    var label = item.querySelector("label");
+    var empty = chosenList.querySelector("li.empty");
+    if (empty) { empty.remove(); }
+    box.id = "code-" + box.value;
+    if (label) { label.htmlFor = box.id; }
+    chosenList.appendChild(item);
+    box.focus({ preventScroll: true });
   }
 
   function render(items) {
@@ -61,6 +76,10 @@
       .catch(function () { /* the Search button still works */ });
   }
 
+  results.addEventListener("change", function (event) {
+    var box = event.target;
+    if (box.name === "codes" && box.checked) { keep(box); }
+  });
   input.addEventListener("input", function () {
     clearTimeout(timer);
     timer = setTimeout(search, 200);

@@ -353,13 +353,15 @@ def _terms(system: vocab.System, codes: tuple[str, ...] | list[str]) -> list[dic
     return terms
 
 
-def _normalise(system: vocab.System, raw: str) -> str | None:
-    """A ticked code, normalised; None when malformed or not in the vocabulary the form offers."""
+def _normalise(system: vocab.System, raw: str, stored: set[str]) -> str | None:
+    """A ticked code, normalised; None when malformed, or when neither in the vocabulary the form
+    offers nor already in the profile (an import or the API may store any well-formed code, which
+    the volunteer must be able to keep while editing the list)."""
     try:
         code = normalise_icd10(raw) if system == "icd10" else normalise_atc(raw)
     except ValueError:
         return None
-    return code if vocab.lookup(system, code) is not None else None
+    return code if code in stored or vocab.lookup(system, code) is not None else None
 
 
 @bp.route("/me/profile/<any(conditions, medications):section>", methods=["GET", "POST"])
@@ -380,9 +382,10 @@ def profile_codes(account: Account, participant: Participant, section: str) -> V
     if not form.validate_on_submit():
         return _render_codes(section, form, [], results, wizard, 422)
     action = request.form.get("action", "save")
+    stored = set(service.stored_codes(session, participant.id, system))
     selected = []
     for raw in request.form.getlist("codes")[: MAX_SELECTED_CODES + 1]:
-        code = _normalise(system, raw)
+        code = _normalise(system, raw, stored)
         if code is None:
             form.codes.errors = [_("%(code)s is not a code we know. Search for it by name.", code=raw[:20])]
         elif code not in selected:

@@ -203,3 +203,35 @@ def test_the_example_study_matches_exactly_the_eligible_volunteers(engine: Engin
             transaction.rollback()
     assert sorted(found) == [ids[0], ids[1], ids[6]]
     assert memory_matches(tree, dict(zip(ids, people, strict=True)), on) == found
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("has condition QA0-QA0", {"QA0", "QA00101", "QA08"}),
+        ("has condition Q90-QA0", {"Q90", "Q999", "Q9A1", "QA0", "QA00101", "QA08"}),
+        ("has condition Q90-Q99", {"Q90", "Q999"}),  # a letter sorts after every digit
+        ("has condition QA0.01", {"QA00101"}),
+        ("has condition QA0 or has condition QB0-QZZ", {"QA0", "QA00101", "QA08", "QB0"}),
+        ("not has condition QA0-QA0", {"Q90", "Q999", "Q9A1", "QB0", "R00"}),
+    ],
+)
+def test_icd10_cm_letter_second_codes_and_ranges_match_in_sql(
+    engine: Engine, text: str, expected: set[str]
+) -> None:
+    """ICD-10-CM's QA0 (a letter second) sorts after Q99 and its descendants in PostgreSQL's
+    ``COLLATE "C"`` and SQLite's byte order alike, as in memory."""
+    codes = ["Q90", "Q999", "Q9A1", "QA0", "QA00101", "QA08", "QB0", "R00"]
+    people = [ProfileData(conditions=(code,)) for code in codes]
+    tree = parse_text(text)
+    on = dt.date(2026, 11, 25)
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            ids = insert_profiles(connection, people, first_id=3_000_000)
+            found = sql_matches(connection, tree, on) & set(ids)
+        finally:
+            transaction.rollback()
+    by_id = dict(zip(ids, codes, strict=True))
+    assert {by_id[pid] for pid in found} == expected
+    assert memory_matches(tree, dict(zip(ids, people, strict=True)), on) == found

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from panel_service.models import OutboxMessage, Profile
+from panel_service.models import OutboxMessage, Participant, Profile
 from panel_service.services import volunteers as service
 from panel_service.timeutil import panel_today
 from tests.support.volunteers import make_volunteer, post_form, row_counts, sign_in
@@ -222,3 +222,36 @@ def test_saved_answers_are_shown_again_in_the_visitors_number_format(
     assert 'value="172,5"' in danish and 'value="1980-04-23"' in danish
     summary = client.get("/me/profile", headers={"Accept-Language": "da"}).get_data(as_text=True)
     assert "172,5 cm" in summary and "23. april 1980" in summary
+
+
+def _checked_codes(page: str) -> set[str]:
+    return set(re.findall(r'<input type="checkbox" name="codes" value="([^"]+)"[^>]*checked', page))
+
+
+def test_ticked_conditions_survive_searches_and_a_cleared_search_box_without_javascript(
+    client: FlaskClient, db: Session, volunteer: int
+) -> None:
+    """Issue 10, item 15: tick across three searches and a cleared search box, then save; every
+    tick is kept, and so is a code already in the profile that no search lists (QA0.0101, from
+    an import: well formed, not in the vocabulary the form offers)."""
+    participant = db.get(Participant, volunteer)
+    assert participant is not None
+    service.save_codes(db, participant, system="icd10", codes=["QA00101"])
+    path = "/me/profile/conditions"
+    first = client.get(path).get_data(as_text=True)
+    assert _checked_codes(first) == {"QA0.0101"}
+    ticked = ["QA0.0101"]
+    for query, code in (("restless legs", "G25.8"), ("high blood pressure", "I10"), ("haemophilia", "D66")):
+        response = post_form(client, path, {"codes": ticked, "q": query, "action": "search"})
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        assert _checked_codes(page) == set(ticked), query
+        assert f'id="result-{code}"' in page, query
+        ticked.append(code)
+    cleared = post_form(client, path, {"codes": ticked, "q": "", "action": "search"})
+    assert cleared.status_code == 200
+    assert _checked_codes(cleared.get_data(as_text=True)) == set(ticked)
+    saved = post_form(client, path, {"codes": ticked, "q": "", "action": "save"})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    assert sorted(service.stored_codes(db, volunteer, "icd10")) == ["D66", "G258", "I10", "QA00101"]
+    assert service.profile_data(db, volunteer).conditions == ("D66", "G258", "I10", "QA00101")

@@ -1,6 +1,7 @@
 """Hypothesis strategies for criteria trees and profiles, aimed at the edges where bugs live.
 
-Codes cluster around range and prefix boundaries (N16.9, N17, N19.9, N1A, N20), birth dates
+Codes cluster around range and prefix boundaries (N16.9, N17, N19.9, N1A, N20, and around
+ICD-10-CM's letter-second QA0: Q99.9, Q9A, QA0, QB0), birth dates
 around each evaluation day's birthdays and 29 February, numbers around the values the criteria
 compare with.
 """
@@ -26,15 +27,22 @@ EVALUATION_DAYS = (
 )
 CATEGORIES = (
     "D65", "D66", "D67", "G25", "N16", "N17", "N18", "N19", "N1A", "N20", "I10", "E11", "Z99", "A00",
+    "Q99", "QA0", "QB0",
 )  # fmt: skip
 PROFILE_CONDITIONS = (
     "D66", "D669", "D67", "G25", "G258", "G2581", "G259", "G26", "N169", "N17", "N170", "N18", "N183",
     "N19", "N199", "N1A", "N20", "I10", "E11", "E119", "E1190", "Z99", "A00", "A000",
+    "Q999", "Q9A", "QA0", "QA00101", "QA08", "QB0",
 )  # fmt: skip
-CRITERIA_CONDITIONS = ("D66", "G25", "G25.8", "G25.81", "N18", "N18.3", "N19", "I10", "E11", "E11.9", "A00")
-PROFILE_MEDICATIONS = ("A12CC05", "A12CC04", "A12CB01", "A11CC05", "B01AC06", "C10AA05", "C10AA01", "N02BE01")
+CRITERIA_CONDITIONS = (
+    "D66", "G25", "G25.8", "G25.81", "N18", "N18.3", "N19", "I10", "E11", "E11.9", "A00", "QA0", "QA0.01",
+)  # fmt: skip
+PROFILE_MEDICATIONS = (
+    "A12CC05", "A12CC04", "A12CB01", "A11CC05", "B01AC06", "C10AA05", "C10AA01", "N02BE01", "N02BF01",
+    "V03AB15",
+)  # fmt: skip
 CRITERIA_MEDICATIONS = (
-    "A", "A12", "A12C", "A12CC", "A12CC05", "A12CB", "A11", "B01AC06", "C10AA", "C", "N02",
+    "A", "A12", "A12C", "A12CC", "A12CC05", "A12CB", "A11", "B01AC06", "C10AA", "C", "N02", "N02BF", "V",
 )  # fmt: skip
 REGIONS = ("DK-81", "DK-84", "DK-85", "SE-M")
 SEXES = ("female", "male", "other")
