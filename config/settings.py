@@ -51,6 +51,15 @@ class Settings(BaseModel):
     send_max_attempts: int = Field(8, alias="PANEL_SEND_MAX_ATTEMPTS", ge=1)
     link_ttl_days: int = Field(30, alias="PANEL_LINK_TTL_DAYS", ge=1)
     outbox_lease_seconds: int = Field(300, alias="PANEL_OUTBOX_LEASE_SECONDS", ge=5)
+    # A background job that raises is retried by the outbox (the one owner of retries) after
+    # base * 2^(attempts-1) seconds, at most the max; after this many failed runs it is dead
+    # (counted in /metrics, listed by `panel jobs dead`, re-queued by `panel jobs retry`).
+    job_max_attempts: int = Field(8, alias="PANEL_JOB_MAX_ATTEMPTS", ge=1)
+    job_retry_base_seconds: float = Field(5.0, alias="PANEL_JOB_RETRY_BASE_SECONDS", gt=0)
+    job_retry_max_seconds: float = Field(600.0, alias="PANEL_JOB_RETRY_MAX_SECONDS", gt=0)
+    # Further modules whose @job declarations the worker and the in-process runner load
+    # (comma-separated import paths); empty in production, the test suite adds a failing job.
+    extra_job_modules: str = Field("", alias="PANEL_EXTRA_JOB_MODULES")
     # First retry delay after SMTP refused an invitation; doubles per attempt (capped at 1 h).
     send_retry_base_seconds: float = Field(30.0, alias="PANEL_SEND_RETRY_BASE_SECONDS", gt=0)
     # A row still 'claimed' this long after its claim died between SMTP and our record of it:
@@ -119,6 +128,10 @@ class Settings(BaseModel):
         if self.run_jobs_in_process is not None:
             return self.run_jobs_in_process
         return not self.celery_broker_url
+
+    @property
+    def job_modules(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.extra_job_modules.split(",") if name.strip())
 
     @property
     def zone(self) -> ZoneInfo:

@@ -3,14 +3,15 @@
 Services declare jobs with ``@job("matching.match_chunk", queue="matching")``. The Celery
 worker turns each into a task of that name; the embedded mode runs the same handler in a
 thread. Handlers take the ``Runtime`` and keyword ids only, and must be idempotent: the
-outbox and Celery's late acknowledgement may deliver a job more than once.
+outbox and Celery's late acknowledgement may deliver a job more than once. A job that raises
+is retried by the outbox alone (``outbox.record_failure``), never by Celery.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,13 +47,16 @@ def job(name: str, *, queue: str = "default") -> Callable[[JobHandler], JobHandl
     return register
 
 
-def load_all_jobs() -> dict[str, JobSpec]:
-    """Import every service module so that their ``@job`` declarations register."""
+def load_all_jobs(extra_modules: Sequence[str] = ()) -> dict[str, JobSpec]:
+    """Import every service module so that their ``@job`` declarations register, and the
+    ``extra_modules`` a setting names (PANEL_EXTRA_JOB_MODULES)."""
     import panel_service.services as services
 
     importlib.import_module("panel_service.outbox")
     for module in pkgutil.walk_packages(services.__path__, prefix="panel_service.services."):
         importlib.import_module(module.name)
+    for name in extra_modules:
+        importlib.import_module(name)
     return JOBS
 
 
@@ -62,15 +66,21 @@ def queue_for(task_name: str) -> str:
 
 
 def run_job(runtime: Runtime, task_name: str, payload: dict[str, Any], outbox_id: int | None = None) -> Any:
-    """Run one job by name; mark its outbox row done afterwards (idempotently)."""
-    from panel_service.outbox import is_completed, mark_completed
+    """Run one job by name; mark its outbox row done afterwards (idempotently). When it raises,
+    the failure is recorded on the outbox row (the retry is the outbox's) and the error re-raised."""
+    from panel_service.outbox import is_completed, mark_completed, record_failure
 
-    spec = JOBS.get(task_name) or load_all_jobs().get(task_name)
-    if spec is None:
-        raise LookupError(f"no job named {task_name!r}")
+    spec = JOBS.get(task_name) or load_all_jobs(runtime.settings.job_modules).get(task_name)
     if outbox_id is not None and is_completed(runtime.database, outbox_id):
         return None  # a duplicate delivery of work already done
-    result = spec.handler(runtime, **payload)
+    try:
+        if spec is None:
+            raise LookupError(f"no job named {task_name!r}")
+        result = spec.handler(runtime, **payload)
+    except Exception as exc:
+        if outbox_id is not None:
+            record_failure(runtime.database, runtime.settings, outbox_id, exc)
+        raise
     if outbox_id is not None:
         mark_completed(runtime.database, outbox_id)
     return result

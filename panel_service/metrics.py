@@ -16,6 +16,14 @@ HTTP_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 JOBS_RUN = Counter("panel_jobs_total", "Background jobs run, by task and outcome", ["task", "outcome"])
+JOBS_DEAD = Counter(
+    "panel_jobs_given_up_total",
+    "Outbox jobs given up after PANEL_JOB_MAX_ATTEMPTS failed runs, by task",
+    ["task"],
+)
+JOBS_DEAD_NOW = Gauge(
+    "panel_jobs_dead", "Dead outbox jobs waiting for an operator (`panel jobs retry`), read at each scrape"
+)
 EMAILS_SENT = Counter("panel_emails_sent_total", "Emails handed to the SMTP server, by kind", ["kind"])
 
 # The matching and contact pipeline (panel_service.services.matching / contact).

@@ -5,6 +5,12 @@ session hook hands the new ids to the relay, which leases and publishes them (to
 or to the in-process runner in the embedded mode). ``reconcile`` runs on beat and
 publishes anything due whose lease ran out unfinished, so a crash between commit and
 broker, or a broker that was down, loses nothing.
+
+The outbox is the one owner of retries, in both modes: a run that raises records the failure
+on its row (``record_failure``: attempts + 1, the exception type, the next attempt after an
+exponential backoff, the lease released) and the reconciler publishes it again once that time
+has come. Celery itself never retries a task. After ``PANEL_JOB_MAX_ATTEMPTS`` failed runs the
+row is dead: not published again until an operator re-queues it (``retry_dead``).
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ from sqlalchemy.orm import Session
 from config.logging import get_logger
 from panel_service.db import Database
 from panel_service.jobs import job
+from panel_service.metrics import JOBS_DEAD
 from panel_service.models import OutboxMessage
 from panel_service.timeutil import utcnow
 
 if TYPE_CHECKING:
+    from config.settings import Settings
     from panel_service.runtime import Runtime
 
 log = get_logger(__name__)
@@ -78,6 +86,7 @@ def lease(
             select(OutboxMessage)
             .where(
                 OutboxMessage.completed_at.is_(None),
+                OutboxMessage.dead_at.is_(None),
                 OutboxMessage.available_at <= now,
                 or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
             )
@@ -109,8 +118,95 @@ def release(database: Database, outbox_id: int, error: str, *, retry_in: dt.time
         )
 
 
-def backoff(attempts: int, *, base_seconds: int = 5, cap_seconds: int = 600) -> dt.timedelta:
-    return dt.timedelta(seconds=min(cap_seconds, base_seconds * 2 ** max(0, min(attempts - 1, 12))))
+def backoff(attempts: int, *, base_seconds: float = 5, cap_seconds: float = 600) -> dt.timedelta:
+    """The wait after the ``attempts``-th failure: base, 2 x base, 4 x base ..., at most the cap."""
+    return dt.timedelta(seconds=min(cap_seconds, base_seconds * 2 ** max(0, min(attempts - 1, 30))))
+
+
+def describe_error(exc: BaseException) -> str:
+    """What ``last_error`` keeps of a failure: the exception's type, never its message, which
+    may carry personal data (an address in an SMTP answer, a value in a database error). The
+    worker's log has the traceback."""
+    kind = type(exc)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def record_failure(database: Database, settings: Settings, outbox_id: int, exc: BaseException) -> bool:
+    """A run of this row raised: count it, keep the error type, release the lease and make it due
+    after the backoff, or dead after the last attempt. Returns True when the row is now dead.
+    Nothing for a row already completed (a duplicate delivery whose twin succeeded) or dead."""
+    now = utcnow()
+    with database.session_scope() as session:
+        row = session.scalar(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.id == outbox_id,
+                OutboxMessage.completed_at.is_(None),
+                OutboxMessage.dead_at.is_(None),
+            )
+            .with_for_update()
+        )
+        if row is None:
+            return False
+        row.attempts += 1
+        row.last_error = describe_error(exc)
+        row.last_failed_at = now
+        row.lease_until = None
+        dead = row.attempts >= settings.job_max_attempts
+        if dead:
+            row.dead_at = now
+        else:
+            row.available_at = now + backoff(
+                row.attempts,
+                base_seconds=settings.job_retry_base_seconds,
+                cap_seconds=settings.job_retry_max_seconds,
+            )
+        attempts, task = row.attempts, row.task_name
+    if dead:
+        JOBS_DEAD.labels(task).inc()
+        log.error("job.dead", outbox_id=outbox_id, task=task, attempts=attempts, error=describe_error(exc))
+    else:
+        log.warning("job.retry", outbox_id=outbox_id, task=task, attempts=attempts, error=describe_error(exc))
+    return dead
+
+
+def dead(session: Session) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            select(OutboxMessage).where(OutboxMessage.dead_at.is_not(None)).order_by(OutboxMessage.id)
+        )
+    )
+
+
+def dead_count(session: Session) -> int:
+    from sqlalchemy import func
+
+    return int(
+        session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.dead_at.is_not(None))
+        )
+        or 0
+    )
+
+
+def retry_dead(session: Session, ids: list[int] | None = None) -> list[int]:
+    """An operator re-queues dead rows (all, or the given ids): a fresh set of attempts, due now,
+    published when the caller's transaction commits. Returns the ids re-queued; an id that is not
+    dead is left alone (and not returned)."""
+    query = select(OutboxMessage).where(OutboxMessage.dead_at.is_not(None)).with_for_update()
+    if ids is not None:
+        query = query.where(OutboxMessage.id.in_(ids))
+    now = utcnow()
+    requeued = []
+    for row in session.scalars(query.order_by(OutboxMessage.id)):
+        row.dead_at = None
+        row.attempts = 0
+        row.lease_until = None
+        row.available_at = now
+        requeued.append(row.id)
+    session.flush()
+    session.info.setdefault(SESSION_KEY, []).extend(requeued)
+    return requeued
 
 
 def is_completed(database: Database, outbox_id: int) -> bool:

@@ -80,12 +80,15 @@ class CeleryRelay:
             except Exception as exc:  # broker down: the reconciler publishes it again later
                 log.warning("outbox.publish_failed", outbox_id=row.id, task=row.task_name, error=str(exc))
                 outbox.release(
-                    self.runtime.database, row.id, str(exc), retry_in=outbox.backoff(row.publish_count)
+                    self.runtime.database,
+                    row.id,
+                    outbox.describe_error(exc),
+                    retry_in=outbox.backoff(row.publish_count),
                 )
         return len(rows)
 
     def send(self, row: OutboxMessage) -> None:
-        jobs.load_all_jobs()
+        jobs.load_all_jobs(self.runtime.settings.job_modules)
         self.client.send_task(
             row.task_name,
             kwargs={"outbox_id": row.id, **row.payload},
@@ -134,16 +137,14 @@ class InProcessRelay:
     def _run(self, row: OutboxMessage) -> None:
         try:
             jobs.run_job(self.runtime, row.task_name, row.payload, outbox_id=row.id)
-        except Exception as exc:
+        except Exception:
+            # run_job recorded the failure on the row: retried after the backoff, or dead.
             log.exception("job.failed", task=row.task_name, outbox_id=row.id)
-            outbox.release(
-                self.runtime.database, row.id, str(exc), retry_in=outbox.backoff(row.publish_count)
-            )
 
     def start(self) -> None:
         if self._threads:
             return
-        jobs.load_all_jobs()
+        jobs.load_all_jobs(self.runtime.settings.job_modules)
         for target, name in ((self._work, "panel-jobs"), (self._beat, "panel-beat")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()

@@ -18,3 +18,14 @@ def as_utc(value: dt.datetime) -> dt.datetime:
 
 def panel_today(settings: Settings, now: dt.datetime | None = None) -> dt.date:
     return (now or utcnow()).astimezone(settings.zone).date()
+
+
+def day_start_utc(settings: Settings, day: dt.date) -> dt.datetime:
+    """Midnight at the start of ``day`` in the panel's time zone, as a UTC timestamp."""
+    return dt.datetime.combine(day, dt.time(0), tzinfo=settings.zone).astimezone(dt.UTC)
+
+
+def pause_ends_at(settings: Settings, paused_until: dt.date) -> dt.datetime:
+    """When a volunteer's contact pause is over: the start of the day after ``paused_until`` (the
+    pause holds through that whole day, panel time zone). Held invitations become due then."""
+    return day_start_utc(settings, paused_until + dt.timedelta(days=1))

@@ -36,32 +36,32 @@ def build_celery() -> Celery:
     settings = load_settings()
     app = Celery("panel")
     app.conf.update(celery_settings(settings))
-    for spec in jobs.load_all_jobs().values():
+    for spec in jobs.load_all_jobs(settings.job_modules).values():
         _register(app, spec)
     return app
 
 
 def _register(app: Celery, spec: jobs.JobSpec) -> None:
+    # No Celery retries (max_retries=0, no autoretry): the outbox owns them. A failed run has been
+    # recorded on its outbox row by run_job (attempts, error type, next attempt after a backoff,
+    # lease released), and the reconciler publishes it again when due, or never once it is dead.
     @app.task(
         name=spec.name,
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,
         queue=spec.queue,
-        max_retries=None,
+        max_retries=0,
     )
     def run(self: Task, outbox_id: int | None = None, **payload: Any) -> Any:
         try:
             result = jobs.run_job(get_runtime(), spec.name, payload, outbox_id=outbox_id)
-        except Exception as exc:
+        except Exception:
             JOBS_RUN.labels(spec.name, "error").inc()
             if outbox_id is None:
-                raise
-            # The outbox row keeps its lease; retry here with backoff, and should this worker
-            # die the reconciler re-publishes the row when the lease runs out.
-            countdown = min(300, 2 ** min(self.request.retries, 8))
-            log.warning("task.retry", task=spec.name, error=str(exc), countdown=countdown)
-            raise self.retry(exc=exc, countdown=countdown) from exc
+                raise  # a beat job: the next tick runs it again
+            log.exception("task.failed", task=spec.name, outbox_id=outbox_id)
+            return None
         JOBS_RUN.labels(spec.name, "ok").inc()
         return result if isinstance(result, int | str | bool | type(None)) else None
 

@@ -29,6 +29,7 @@ def _optional_commands() -> None:
         ("panel_service.cli.data", "import_group"),
         ("panel_service.cli.data", "demo"),
         ("panel_service.cli.invitations", "invitations"),
+        ("panel_service.cli.jobs", "jobs"),
     ):
         try:
             module = importlib.import_module(module_name)

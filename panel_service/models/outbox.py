@@ -14,7 +14,10 @@ class OutboxMessage(Base):
     """Work recorded in the same transaction as the change that needs it.
 
     The relay publishes a row after commit; a task marks it ``completed_at`` when done; the
-    reconciler re-publishes rows whose lease ran out unfinished. Payloads carry ids only.
+    reconciler re-publishes rows whose lease ran out unfinished. A run that raises records
+    ``attempts`` + 1 and ``last_error`` and is due again after a backoff (``available_at``); after
+    ``PANEL_JOB_MAX_ATTEMPTS`` the row is dead (``dead_at``): never published again until an
+    operator re-queues it (``panel jobs retry``). Payloads carry ids only.
     """
 
     __tablename__ = "outbox"
@@ -40,4 +43,9 @@ class OutboxMessage(Base):
     lease_until: Mapped[timestamp | None]
     publish_count: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
     completed_at: Mapped[timestamp | None]
+    # Failed runs so far (publishing is counted in publish_count); the error names the exception
+    # type only: messages may hold personal data (an address in an SMTP answer).
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_failed_at: Mapped[timestamp | None]
+    dead_at: Mapped[timestamp | None]

@@ -5,9 +5,11 @@ An invitation moves ``queued → claimed → sent``, or to ``cancelled`` (reason
 
 1. *Claim* (one short transaction): take one due queued row and its volunteer's row, both
    locked ``FOR NO KEY UPDATE SKIP LOCKED`` (PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises
-   writers), re-check P1 (consent active, not paused, not erased, study recruiting, the invitation's
-   version is the active one under an approval in force today, the profile still TRUE today)
-   and the contact cap; then mark it ``claimed``, issue its link tokens and COMMIT.
+   writers), re-check P1 (consent active, not erased, study recruiting, the invitation's
+   version is the active one under an approval in force today, the profile still TRUE today),
+   the contact pause and the contact cap (a paused or capped volunteer's invitation is deferred
+   to the end of the pause or cap, not cancelled); then mark it ``claimed``, issue its link
+   tokens and COMMIT.
 2. *Send* over SMTP, outside any transaction, with a Message-ID derived from the invitation.
 3. *Record*: ``sent`` on success; on refusal back to ``queued`` with exponential backoff, or
    ``failed`` after ``send_max_attempts``.
@@ -63,7 +65,7 @@ from panel_service.services.matching import (
     participants,
     profiles,
 )
-from panel_service.timeutil import as_utc, panel_today, utcnow
+from panel_service.timeutil import as_utc, panel_today, pause_ends_at, utcnow
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -178,8 +180,9 @@ def claim_next(
             log.info("invitation.cancelled", study_id=sid, participant_id=pid, reason=verdict)
             return "cancelled"
         if verdict is not None:
-            session.execute(_DEFER, key | {"retry_at": verdict})
-            INVITATIONS_DEFERRED.labels("contact_cap").inc()
+            retry_at, cause = verdict
+            session.execute(_DEFER, key | {"retry_at": retry_at})
+            INVITATIONS_DEFERRED.labels(cause).inc()
             return "deferred"
         answer, unsubscribe = tokens.issue_many(
             session,
@@ -222,13 +225,17 @@ def _pick(
 
 def _verdict(
     session: Session, candidate: _Candidate, settings: Settings, dialect: str
-) -> str | dt.datetime | None:
-    """P1 at claim time and the contact cap: None when the invitation may go out now, a cancel
-    reason when it may never go out, or the time to wait until when the volunteer is at the cap."""
+) -> str | tuple[dt.datetime, str] | None:
+    """P1 at claim time, the contact pause and the contact cap: None when the invitation may go out
+    now, a cancel reason when it may never go out, or the time to wait until and why (the volunteer
+    paused contact, or is at the cap). A held invitation is re-checked in full when it comes due."""
     today = panel_today(settings)
     reason = _recheck(candidate, today)
     if reason is not None:
         return reason
+    paused_until = candidate.contact_paused_until
+    if paused_until is not None and paused_until >= today:
+        return pause_ends_at(settings, paused_until), "contact_paused"
     assert candidate.criteria is not None  # _recheck returned a reason otherwise
     version = (candidate.study_version_id, candidate.content_hash or "")
     node = criteria_of(*version, candidate.criteria)
@@ -246,7 +253,7 @@ def _verdict(
     if not candidate.email or not candidate.account_active:
         return "no_email"
     if cap_reached_at is not None:
-        return as_utc(cap_reached_at) + dt.timedelta(days=settings.contact_cap_days, seconds=1)
+        return as_utc(cap_reached_at) + dt.timedelta(days=settings.contact_cap_days, seconds=1), "contact_cap"
     return None
 
 
@@ -382,11 +389,9 @@ def _inline(value: object) -> BindParameter[Any]:
 
 def _recheck(candidate: _Candidate, today: dt.date) -> str | None:
     """P1 at claim time, the parts known from the claimed row: None when nothing stands in the
-    way yet (the profile and the cap are checked next), else the cancel reason."""
+    way yet (the pause, the profile and the cap are checked next), else the cancel reason."""
     if candidate.erased_at is not None:
         return "erased"
-    if candidate.contact_paused_until is not None and candidate.contact_paused_until >= today:
-        return "contact_paused"
     if not candidate.consented:
         return "consent_withdrawn"
     if candidate.study_status != "recruiting":

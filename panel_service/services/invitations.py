@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -33,6 +35,33 @@ def cancel_pending(
         statement = statement.where(Invitation.participant_id == participant_id)
     if study_id is not None:
         statement = statement.where(Invitation.study_id == study_id)
+    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def hold_pending(session: Session, *, participant_id: int, until: dt.datetime) -> int:
+    """A contact pause (P6): every not-yet-sent invitation of the volunteer waits until ``until``
+    (the end of the pause) instead of being cancelled. The dispatcher re-checks each one (P1) when
+    it becomes due; one claimed while the pause still holds is deferred again, never sent."""
+    statement = (
+        update(Invitation)
+        .where(Invitation.participant_id == participant_id, Invitation.status.in_(PENDING_STATUSES))
+        .values(next_attempt_at=until)
+    )
+    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def release_held(session: Session, *, participant_id: int, held_until: dt.datetime) -> int:
+    """The volunteer ended the pause early: what the pause held (due at ``held_until`` or later,
+    which no SMTP retry is: those wait an hour at most) is due now."""
+    statement = (
+        update(Invitation)
+        .where(
+            Invitation.participant_id == participant_id,
+            Invitation.status.in_(PENDING_STATUSES),
+            Invitation.next_attempt_at >= held_until,
+        )
+        .values(next_attempt_at=utcnow())
+    )
     return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
 
 

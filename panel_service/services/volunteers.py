@@ -45,7 +45,7 @@ from panel_service.services import accounts, invitations
 from panel_service.services.audit import record
 from panel_service.services.errors import Forbidden, ValidationFailed
 from panel_service.services.matching import load_profile
-from panel_service.timeutil import panel_today, utcnow
+from panel_service.timeutil import panel_today, pause_ends_at, utcnow
 
 # The version of the consent text shown at sign-up and on the contact page. Change it whenever
 # the wording changes, so that every recorded consent says which words were agreed to.
@@ -192,28 +192,43 @@ def withdraw_consent(session: Session, participant: Participant) -> int:
 
 
 def pause_contact(session: Session, settings: Settings, participant: Participant, until: dt.date) -> int:
+    """Pause contact through ``until`` (P6): pending invitations are held, not cancelled; they go
+    out after the pause if they still match then (re-checked as in P1). Returns how many are held."""
     today = panel_today(settings)
     if until <= today:
         raise ValidationFailed("Choose a date after today.", {"until": "not_future"})
     if until > today + MAX_PAUSE:
         raise ValidationFailed("Choose a date within two years.", {"until": "too_far"})
     participant.contact_paused_until = until
-    cancelled = invitations.cancel_pending(session, reason="contact_paused", participant_id=participant.id)
+    held = invitations.hold_pending(
+        session, participant_id=participant.id, until=pause_ends_at(settings, until)
+    )
     record(
         session,
         None,
         "contact.pause",
         "participant",
         participant.id,
-        {"until": until.isoformat(), "cancelled": cancelled},
+        {"until": until.isoformat(), "held": held},
         actor_label=f"participant:{participant.id}",
     )
     session.flush()
-    return cancelled
+    return held
 
 
-def resume_contact(session: Session, participant: Participant) -> None:
+def resume_contact(session: Session, settings: Settings, participant: Participant) -> None:
+    """End a pause early: what it held is due now (and re-checked at send), and the volunteer is
+    matched again against every recruiting study (matching skips paused volunteers)."""
+    from panel_service.services import contact
+
+    until = participant.contact_paused_until
     participant.contact_paused_until = None
+    if until is not None:
+        released = invitations.release_held(
+            session, participant_id=participant.id, held_until=pause_ends_at(settings, until)
+        )
+        if released:
+            contact.request_dispatch(session)
     outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
     session.flush()
 

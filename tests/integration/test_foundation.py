@@ -159,4 +159,5 @@ def test_a_failing_job_backs_off_instead_of_spinning(committed_runtime: Runtime)
     with committed_runtime.database.session_scope() as session:
         row = session.get(OutboxMessage, message.id)
         assert row is not None and row.completed_at is None and row.publish_count == 1
-        assert row.last_error is not None and "no.such_job" in row.last_error
+        # The error's type only (messages may carry personal data); one failed attempt counted.
+        assert row.last_error == "LookupError" and row.attempts == 1 and row.dead_at is None

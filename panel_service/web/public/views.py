@@ -6,7 +6,9 @@ from flask import Blueprint, Response, jsonify, render_template
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, text
 
+from panel_service import outbox
 from panel_service.extensions import db_session, runtime
+from panel_service.metrics import JOBS_DEAD_NOW
 from panel_service.models import Study, StudyVersion
 
 bp = Blueprint("public", __name__)
@@ -61,4 +63,7 @@ def _broker_status(url: str) -> str:
 
 @bp.get("/metrics")
 def metrics() -> Response:
+    # Dead jobs live in the database, not in this process: count them at each scrape (one
+    # count over the rows with dead_at set), so any web process reports the same figure.
+    JOBS_DEAD_NOW.set(outbox.dead_count(db_session()))
     return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)

@@ -522,7 +522,7 @@ def _format_date(value: Any) -> str:
 @volunteer_view
 def resume(account: Account, participant: Participant) -> WerkzeugResponse:
     if EmptyForm().validate_on_submit():
-        service.resume_contact(db_session(), participant)
+        service.resume_contact(db_session(), settings(), participant)
         db_session().commit()
         flash(_("Contact is on again."))
     return redirect(url_for("volunteers.contact"))

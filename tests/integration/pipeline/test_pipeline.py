@@ -26,7 +26,8 @@ from panel_service.models import (
     Study,
 )
 from panel_service.runtime import Runtime
-from panel_service.services import contact, matching
+from panel_service.services import contact, matching, volunteers
+from panel_service.timeutil import as_utc, panel_today, pause_ends_at
 from tests.support.pipeline import (
     NARROW,
     make_recruiting_study,
@@ -202,13 +203,60 @@ def test_consent_withdrawn_between_match_and_send_is_not_sent(
     contact.dispatch_due(tuned)
 
     assert smtp.to_addresses() == []
-    for volunteer, reason in (
-        (racing, "consent_withdrawn"),
-        (withdrawing, "consent_withdrawn"),
-        (paused, "contact_paused"),
-    ):
+    for volunteer, reason in ((racing, "consent_withdrawn"), (withdrawing, "consent_withdrawn")):
         row = invitation(db, study.id, volunteer.participant_id)
         assert row is not None and (row.status, row.reason) == ("cancelled", reason)
+    # A pause holds the invitation (P6): deferred to the day after the pause, not cancelled.
+    held = invitation(db, study.id, paused.participant_id)
+    assert held is not None and (held.status, held.reason, held.attempts) == ("queued", None, 0)
+    assert held.next_attempt_at is not None
+    assert as_utc(held.next_attempt_at) == pause_ends_at(tuned.settings, TODAY + dt.timedelta(days=3))
+
+
+def test_a_paused_volunteer_is_sent_the_held_invitation_once_after_the_pause(
+    db: Session, tuned: Runtime, smtp: SmtpRecorder
+) -> None:
+    pausing = rls_volunteer(db)
+    study = make_recruiting_study(db, NARROW, start_matching=False)
+    db.commit()
+    match_without_sending(tuned, study.id)
+    participant = db.get(Participant, pausing.participant_id)
+    assert participant is not None
+    until = panel_today(tuned.settings) + dt.timedelta(days=2)
+    assert volunteers.pause_contact(db, tuned.settings, participant, until) == 1
+    db.commit()
+
+    for _ in range(2):  # dispatches and sweeps while paused send nothing and cancel nothing
+        contact.sweep(tuned)
+        drain(tuned)
+        contact.send_invitation(tuned, study.id, pausing.participant_id)
+    assert smtp.to_addresses() == []
+    row = invitation(db, study.id, pausing.participant_id)
+    assert row is not None and (row.status, row.reason, row.attempts) == ("queued", None, 0)
+    assert row.next_attempt_at is not None and as_utc(row.next_attempt_at) == pause_ends_at(
+        tuned.settings, until
+    )
+
+    # The pause is over (the days passed: the date and the hold it set are now in the past). The
+    # beat's sweep finds the invitation due; the dispatcher re-checks it and sends it, once.
+    yesterday = panel_today(tuned.settings) - dt.timedelta(days=1)
+    db.execute(
+        update(matching.participants)
+        .where(matching.participants.c.id == pausing.participant_id)
+        .values(contact_paused_until=yesterday)
+    )
+    db.execute(
+        update(Invitation)
+        .where(Invitation.participant_id == pausing.participant_id)
+        .values(next_attempt_at=pause_ends_at(tuned.settings, yesterday))
+    )
+    db.commit()
+    for _ in range(2):
+        assert contact.sweep(tuned) in (True, False)
+        drain(tuned)
+    assert smtp.to_addresses() == [pausing.email]
+    row = invitation(db, study.id, pausing.participant_id)
+    assert row is not None and row.status == "sent" and row.attempts == 1
 
 
 def test_profile_no_longer_matching_is_cancelled_with_a_reason(

@@ -16,9 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select, text, update
+from flask import Flask
+from sqlalchemy import and_, func, or_, select, text, update
 
 from config.settings import Settings
+from panel_service import outbox
 from panel_service.models import (
     Consent,
     EthicsApproval,
@@ -26,11 +28,13 @@ from panel_service.models import (
     MatchChunk,
     MatchRun,
     OutboxMessage,
+    Participant,
     ProfileCondition,
     Study,
 )
 from panel_service.runtime import CeleryRelay, Runtime
-from panel_service.services import matching
+from panel_service.services import matching, volunteers
+from panel_service.timeutil import panel_today
 from tests.support.pipeline import (
     NARROW,
     make_recruiting_study,
@@ -53,6 +57,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.redis]
 TODAY = dt.date.today()
 OUTBOX_LEASE = 5  # the smallest the settings allow: how soon a lost task is published again
 CLAIM_LEASE = 2
+JOB_MAX_ATTEMPTS = 3
 
 
 QUEUE_KEYS = ("matching", "contact", "maintenance", "default", "unacked", "unacked_index")
@@ -90,6 +95,10 @@ def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
             PANEL_SEND_RETRY_BASE_SECONDS="0.5",
             PANEL_OUTBOX_LEASE_SECONDS=str(OUTBOX_LEASE),
             PANEL_CLAIM_LEASE_SECONDS=str(CLAIM_LEASE),
+            PANEL_EXTRA_JOB_MODULES="tests.support.failing_jobs",
+            PANEL_JOB_MAX_ATTEMPTS=str(JOB_MAX_ATTEMPTS),
+            PANEL_JOB_RETRY_BASE_SECONDS="0.5",
+            PANEL_JOB_RETRY_MAX_SECONDS="1",
         )
         worker = LiveWorker(env, tmp_path_factory.mktemp("worker") / "worker", concurrency=2)
         worker.start()
@@ -138,7 +147,8 @@ def statuses(publisher: Runtime, study_id: int) -> dict[int, tuple[str, str | No
 
 
 def settled(publisher: Runtime, study_id: int) -> bool:
-    """The run finished, no outbox row open, no invitation queued or claimed."""
+    """The run finished, no outbox row open, no invitation due or claimed (a paused volunteer's
+    invitation waits, queued, for the end of the pause)."""
     with publisher.database.session_scope() as session:
         open_rows = session.scalar(
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.completed_at.is_(None))
@@ -152,7 +162,16 @@ def settled(publisher: Runtime, study_id: int) -> bool:
         pending = session.scalar(
             select(func.count())
             .select_from(Invitation)
-            .where(Invitation.study_id == study_id, Invitation.status.in_(("queued", "claimed")))
+            .where(
+                Invitation.study_id == study_id,
+                or_(
+                    Invitation.status == "claimed",
+                    and_(
+                        Invitation.status == "queued",
+                        or_(Invitation.next_attempt_at.is_(None), Invitation.next_attempt_at <= func.now()),
+                    ),
+                ),
+            )
         )
     return bool(runs) and not open_rows and not unfinished_runs and not pending
 
@@ -265,7 +284,7 @@ def test_changes_between_match_and_send_and_an_smtp_outage(
     assert statuses(publisher, study_id) == {
         withdrawn.participant_id: ("cancelled", "consent_withdrawn"),
         changed.participant_id: ("cancelled", "no_longer_matches"),
-        paused.participant_id: ("cancelled", "contact_paused"),
+        paused.participant_id: ("queued", None),  # held until the pause ends (P6)
         kept.participant_id: ("sent", None),
     }
 
@@ -404,3 +423,102 @@ def test_a_send_the_worker_died_in_is_ambiguous_and_never_resent(
 
     assert statuses(publisher, study_id) == {volunteer.participant_id: ("ambiguous", None)}
     assert smtp.to_addresses() == [volunteer.email]  # once: never resent automatically
+
+
+def test_a_pause_holds_the_invitation_and_resuming_sends_it_once(fresh: Stack) -> None:
+    publisher, smtp = fresh.publisher, fresh.smtp
+    adult = TODAY.replace(year=TODAY.year - 40)
+    with publisher.database.session_scope() as session:
+        volunteer = make_volunteer(session, birth_date=adult, conditions=["G25.81"], medications=[])
+        study_id = make_recruiting_study(session, NARROW).id
+    smtp.refuse = True  # the first attempt is refused, so the invitation is still queued ...
+    publisher.relay.publish_due()
+
+    def refused_once() -> bool:
+        found = statuses(publisher, study_id)
+        with publisher.database.session_scope() as session:
+            attempts = session.scalar(select(func.max(Invitation.attempts)))
+        return bool(found) and (attempts or 0) >= 1 and set(found.values()) == {("queued", None)}
+
+    wait_until(refused_once, 30, "the invitation refused once and queued again")
+    with publisher.database.session_scope() as session:  # ... when the volunteer pauses contact
+        participant = session.get(Participant, volunteer.participant_id)
+        assert participant is not None
+        until = panel_today(publisher.settings) + dt.timedelta(days=5)
+        assert volunteers.pause_contact(session, publisher.settings, participant, until) == 1
+    smtp.refuse = False
+    for _ in range(6):  # the beat keeps ticking, the worker keeps dispatching: nothing goes out
+        beat_tick(publisher)
+        time.sleep(0.5)
+    assert smtp.to_addresses() == []
+    assert statuses(publisher, study_id) == {volunteer.participant_id: ("queued", None)}
+
+    with publisher.database.session_scope() as session:
+        participant = session.get(Participant, volunteer.participant_id)
+        assert participant is not None
+        volunteers.resume_contact(session, publisher.settings, participant)
+    smtp.wait_for(1, timeout=30)
+    settle(publisher, study_id)
+    for _ in range(3):
+        beat_tick(publisher)
+        time.sleep(0.3)
+    assert smtp.to_addresses() == [volunteer.email]
+    assert statuses(publisher, study_id) == {volunteer.participant_id: ("sent", None)}
+
+
+def test_a_job_that_always_fails_ends_as_one_dead_row_with_nothing_in_flight(
+    fresh: Stack, app: Flask
+) -> None:
+    import redis
+    from celery import Celery
+
+    from config.celery import celery_settings
+    from tests.support.failing_jobs import FAIL_ALWAYS
+
+    publisher = fresh.publisher
+    with publisher.database.session_scope() as session:
+        message = outbox.enqueue(session, FAIL_ALWAYS, {"note": "live"})
+        assert message is not None
+        outbox_id = message.id
+
+    def dead() -> bool:
+        beat_tick(publisher)  # the reconciler republishes the row whenever its retry is due
+        with publisher.database.session_scope() as session:
+            return (
+                session.scalar(select(OutboxMessage.dead_at).where(OutboxMessage.id == outbox_id)) is not None
+            )
+
+    wait_until(dead, 60, "the always-failing job to be given up", interval=0.3)
+    for _ in range(4):  # more beats: a dead row is never published again
+        beat_tick(publisher)
+        time.sleep(0.5)
+
+    with publisher.database.session_scope() as session:
+        rows = session.execute(
+            select(OutboxMessage.attempts, OutboxMessage.publish_count, OutboxMessage.last_error).where(
+                OutboxMessage.task_name == FAIL_ALWAYS
+            )
+        ).all()
+    assert len(rows) == 1
+    attempts, publishes, last_error = rows[0]
+    assert attempts == JOB_MAX_ATTEMPTS and publishes == JOB_MAX_ATTEMPTS
+    assert last_error == "tests.support.failing_jobs.AlwaysFails"
+
+    client = redis.Redis.from_url(fresh.broker_url)
+    try:
+        assert [client.llen(name) for name in ("matching", "contact", "maintenance", "default")] == [0] * 4
+        assert client.hlen("unacked") == 0
+    finally:
+        client.close()
+    inspector = Celery("inspect", set_as_current=False)
+    inspector.conf.update(celery_settings(publisher.settings))
+    try:
+        inspect = inspector.control.inspect(timeout=3.0)
+        active, reserved = inspect.active(), inspect.reserved()
+    finally:
+        inspector.close()
+    assert active and all(tasks == [] for tasks in active.values())
+    assert reserved is not None and all(tasks == [] for tasks in reserved.values())
+
+    with app.test_client() as web:
+        assert "panel_jobs_dead 1.0" in web.get("/metrics").get_data(as_text=True)

@@ -26,7 +26,7 @@ from panel_service.models import (
 )
 from panel_service.services import tokens
 from panel_service.services import volunteers as service
-from panel_service.timeutil import panel_today
+from panel_service.timeutil import as_utc, panel_today, pause_ends_at, utcnow
 from tests.support.volunteers import (
     PASSWORD,
     make_volunteer,
@@ -63,7 +63,7 @@ def _queued(db: Session, participant_id: int) -> Invitation:
     return send_invitation(db, recruiting_study(db), participant_id, status="queued")
 
 
-def test_pause_cancels_pending_invitations_at_once(
+def test_pause_holds_pending_invitations_until_it_ends_and_resume_releases_them(
     client: FlaskClient, db: Session, settings: Settings, vera: Participant
 ) -> None:
     invitation = _queued(db, vera.id)
@@ -72,12 +72,45 @@ def test_pause_cancels_pending_invitations_at_once(
     assert response.status_code == 302
     db.refresh(invitation)
     db.refresh(vera)
-    assert (invitation.status, invitation.reason) == ("cancelled", "contact_paused")
+    # Held, not cancelled (P6): due again at the start of the day after the pause.
+    assert (invitation.status, invitation.reason) == ("queued", None)
+    assert invitation.next_attempt_at is not None
+    assert as_utc(invitation.next_attempt_at) == pause_ends_at(settings, until)
     assert vera.contact_paused_until == until
-    assert "paused until" in client.get("/me/contact").get_data(as_text=True)
+    page = client.get("/me/contact").get_data(as_text=True)
+    assert "paused until" in page
+
+    dispatches_before = _dispatch_requests(db)
     post_form(client, "/me/contact/resume", {}, token_from="/me/contact")
     db.refresh(vera)
+    db.refresh(invitation)
     assert vera.contact_paused_until is None
+    # Ended early: what the pause held is due now, and a dispatch is on its way.
+    assert invitation.status == "queued"
+    assert invitation.next_attempt_at is not None and as_utc(invitation.next_attempt_at) <= utcnow()
+    assert _dispatch_requests(db) == dispatches_before + 1
+
+
+def test_withdrawal_cancels_what_a_pause_holds(
+    client: FlaskClient, db: Session, settings: Settings, vera: Participant
+) -> None:
+    invitation = _queued(db, vera.id)
+    until = panel_today(settings) + dt.timedelta(days=10)
+    post_form(client, "/me/contact/pause", {"until": until.isoformat()}, token_from="/me/contact")
+    assert post_form(client, "/me/consent/withdraw", {}, token_from="/me/contact").status_code == 302
+    db.refresh(invitation)
+    assert (invitation.status, invitation.reason) == ("cancelled", "consent_withdrawn")
+
+
+def _dispatch_requests(db: Session) -> int:
+    return int(
+        db.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.task_name == "contact.dispatch_due")
+        )
+        or 0
+    )
 
 
 @pytest.mark.parametrize(
