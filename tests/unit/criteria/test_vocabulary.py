@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from panel_service.domain.criteria.vocabulary import lookup, nearest_term, search, vocabulary
+from panel_service.domain.criteria.vocabulary import lookup, nearest_term, search
 
 
 @pytest.mark.parametrize(
@@ -44,13 +42,3 @@ def test_nearest_term_falls_back_to_the_closest_ancestor() -> None:
     term = nearest_term("icd10", "N1839")
     assert term is not None
     assert term.code == "N18.3"
-
-
-def test_search_is_fast_enough_for_type_ahead() -> None:
-    vocabulary()  # built once, lazily
-    queries = ["a", "dis", "restless", "kidney disease", "G25", "magn", "type 2 d", "blood", "in"]
-    for query in queries:
-        started = time.perf_counter()
-        search(query, 10)
-        # Well under 10 ms on a quiet machine; the margin absorbs a shared CI box.
-        assert time.perf_counter() - started < 0.05, query
