@@ -6,8 +6,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from panel_service.domain.answers import answer_refusal
-from panel_service.models import Account, Consent, Invitation, Participant, Study
-from panel_service.services.audit import record
+from panel_service.models import Consent, Invitation, Participant, Study
+from panel_service.services.audit import record, volunteer_pseudonym
 from panel_service.services.errors import Conflict, NotFound
 from panel_service.timeutil import utcnow
 
@@ -88,9 +88,7 @@ def answer_refusal_now(
     )
 
 
-def record_answer(
-    session: Session, *, study_id: int, participant_id: int, answer: str, actor: Account | None = None
-) -> Invitation:
+def record_answer(session: Session, *, study_id: int, participant_id: int, answer: str) -> Invitation:
     """Record a volunteer's answer to a sent invitation, once. "interested" releases the
     volunteer's contact details to that study (P4), which is audited. Raises ``AnswerRefused``,
     having written nothing, when the study has closed or the volunteer has withdrawn consent
@@ -114,12 +112,12 @@ def record_answer(
     if answer == "interested":
         record(
             session,
-            actor,
+            None,
             "identity.release",
             "invitation",
-            f"{study_id}:{participant_id}",
-            {"study_id": study_id, "participant_id": participant_id},
-            actor_label=None if actor is not None else f"participant:{participant_id}",
+            f"{study_id}:{volunteer_pseudonym(session, participant_id)}",
+            {"study_id": study_id},
+            volunteer=participant_id,
         )
     session.flush()
     return invitation

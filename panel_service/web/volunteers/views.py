@@ -240,7 +240,7 @@ def invitation(account: Account, participant: Participant, study_id: int) -> Vie
             abort(400)
         try:
             invitation_service.record_answer(
-                session, study_id=study_id, participant_id=participant.id, answer=answer, actor=account
+                session, study_id=study_id, participant_id=participant.id, answer=answer
             )
         except invitation_service.AnswerRefused as exc:
             session.rollback()
