@@ -122,8 +122,10 @@ def _rewrite_existing_events(connection: sa.Connection) -> None:
             study, _, who = row.subject_id.partition(":")
             if (number := participant_number(who)) is not None:
                 changes["subject_id"] = f"{study}:{pseudonym(number)}"
-        if isinstance(row.details, dict) and "participant_id" in row.details:
-            changes["details"] = {key: value for key, value in row.details.items() if key != "participant_id"}
+        # A volunteer's free-text token label could name them; the participant id is replaced.
+        dropped = {"participant_id"} | ({"label"} if "actor_label" in changes else set())
+        if isinstance(row.details, dict) and dropped & row.details.keys():
+            changes["details"] = {key: value for key, value in row.details.items() if key not in dropped}
         if changes:
             connection.execute(sa.update(events).where(events.c.id == row.id).values(**changes))
     for participant_id, value in pseudonyms.items():
