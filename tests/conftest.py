@@ -115,15 +115,29 @@ def client(app: Flask, db: Session) -> Iterator[FlaskClient]:
 
 
 def truncate_all(engine: Engine) -> None:
+    """Empty every table, the insert-only ``audit_events`` included (migration 0002): on
+    PostgreSQL with ``session_replication_role = replica``, which skips ordinary triggers and
+    which only a superuser (the test harness, never the application's role) may set; on SQLite
+    by dropping its triggers and creating them again in the same transaction."""
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
+            triggers = connection.execute(
+                text(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'"
+                )
+            ).all()
+            for name, _sql in triggers:
+                connection.execute(text(f'DROP TRIGGER "{name}"'))
             # studies and study_versions reference each other; check at commit, when both are empty
             connection.execute(text("PRAGMA defer_foreign_keys = ON"))
             for name in tables:
                 connection.execute(text(f"DELETE FROM {name}"))
+            for _name, sql in triggers:
+                connection.execute(text(sql))
 
 
 @pytest.fixture()

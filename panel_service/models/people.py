@@ -32,6 +32,7 @@ class Participant(Base):
     __table_args__ = (
         CheckConstraint(check_in("preferred_channel", CONTACT_CHANNELS), name="channel"),
         CheckConstraint(check_in("language", LANGUAGES), name="language"),
+        Index("uq_participants_audit_pseudonym", "audit_pseudonym", unique=True),
     )
 
     id: Mapped[int_pk]
@@ -45,6 +46,10 @@ class Participant(Base):
     contact_paused_until: Mapped[dt.date | None] = mapped_column(Date)
     erased_at: Mapped[timestamp | None]
     created_at: Mapped[created_at]
+    # How the audit trail names this volunteer (random, assigned on first use by
+    # services.audit). Erasure sets it to NULL, which breaks the only link between the
+    # insert-only audit rows and this row.
+    audit_pseudonym: Mapped[str | None] = mapped_column(String(24))
 
     profile: Mapped[Profile | None] = relationship(back_populates="participant", uselist=False)
 

@@ -141,7 +141,9 @@ def create_api_token(session: Session, account: Account, label: str = "") -> str
     token = "pnl_" + secrets.token_urlsafe(32)
     session.add(ApiToken(account_id=account.id, token_hash=sha256(token), label=label[:200]))
     session.flush()
-    record(session, account, "token.create", "account", account.id, {"label": label})
+    # A volunteer's free-text label stays out of the insert-only audit trail: it could name them.
+    details = {} if account.role == "participant" else {"label": label}
+    record(session, account, "token.create", "account", account.id, details)
     return token
 
 

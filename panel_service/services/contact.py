@@ -54,7 +54,7 @@ from panel_service.metrics import (
 )
 from panel_service.models import Account, Consent, EthicsApproval, Invitation, Study, StudyVersion
 from panel_service.services import tokens
-from panel_service.services.audit import record
+from panel_service.services.audit import record, volunteer_pseudonym
 from panel_service.services.errors import Conflict, NotFound
 from panel_service.services.invitations import cancel_pending
 from panel_service.services.matching import (
@@ -686,7 +686,7 @@ def resolve_ambiguous(session: Session, study_id: int, participant_id: int, outc
         None,
         "invitation.resolve",
         "invitation",
-        f"{study_id}:{participant_id}",
+        f"{study_id}:{volunteer_pseudonym(session, participant_id)}",
         {"as": outcome},
         actor_label="operator:cli",
     )
@@ -713,6 +713,6 @@ def withdraw_contact_consent(session: Session, participant_id: int, *, via: str)
         "participant",
         participant_id,
         {"via": via, "cancelled": cancelled},
-        actor_label=f"participant:{participant_id}",
+        volunteer=participant_id,
     )
     return cancelled

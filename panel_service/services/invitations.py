@@ -7,13 +7,17 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from panel_service.models import Account, Invitation
-from panel_service.services.audit import record
+from panel_service.domain.answers import answer_refusal
+from panel_service.models import Consent, Invitation, Participant, Study
+from panel_service.services.audit import record, volunteer_pseudonym
 from panel_service.services.errors import Conflict, NotFound
 from panel_service.timeutil import utcnow
 
 # Statuses in which an invitation has not reached the volunteer and can still be stopped.
 PENDING_STATUSES = ("queued",)
+
+# The consent an answer needs (domain.vocab.CONSENT_KINDS has only this one).
+_CONTACT_CONSENT = "contact_about_studies"
 
 
 def cancel_pending(
@@ -65,11 +69,59 @@ def release_held(session: Session, *, participant_id: int, held_until: dt.dateti
     return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
 
 
-def record_answer(
-    session: Session, *, study_id: int, participant_id: int, answer: str, actor: Account | None = None
-) -> Invitation:
+class AnswerRefused(Conflict):
+    """The invitation was sent but cannot be answered now; ``reason`` is one of
+    ``domain.answers.REFUSAL_REASONS``. Nothing was written."""
+
+    code = "answer_refused"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(_REFUSAL_MESSAGES[reason], {"answer": reason})
+        self.reason = reason
+
+
+_REFUSAL_MESSAGES = {
+    "erased": "This account was erased; the invitation cannot be answered.",
+    "study_closed": "This study has closed and takes no more answers. Nothing was shared.",
+    "consent_withdrawn": (
+        "You have withdrawn your consent to be contacted about studies, so nothing was shared. "
+        "Give your consent again to answer this invitation."
+    ),
+}
+
+
+def answer_refusal_now(
+    session: Session, *, study_id: int, participant_id: int, lock: bool = False
+) -> str | None:
+    """Why an answer to this invitation may not be recorded now (``domain.answers``), or None.
+
+    Re-checked at answer time, not only at send time: the study may have closed or the
+    volunteer unsubscribed since. With ``lock``, shared row locks wait for a concurrent close
+    or withdrawal to commit and then see its result, so neither slips in before the release.
+    """
+    study_query = select(Study.status).where(Study.id == study_id)
+    erased_query = select(Participant.erased_at).where(Participant.id == participant_id)
+    consent_query = select(Consent.id).where(
+        Consent.participant_id == participant_id,
+        Consent.kind == _CONTACT_CONSENT,
+        Consent.withdrawn_at.is_(None),
+    )
+    if lock:
+        study_query = study_query.with_for_update(read=True)
+        erased_query = erased_query.with_for_update(read=True)
+        consent_query = consent_query.with_for_update(read=True)
+    return answer_refusal(
+        study_status=session.scalar(study_query),
+        consent_active=session.scalar(consent_query) is not None,
+        erased=session.scalar(erased_query) is not None,
+    )
+
+
+def record_answer(session: Session, *, study_id: int, participant_id: int, answer: str) -> Invitation:
     """Record a volunteer's answer to a sent invitation, once. "interested" releases the
-    volunteer's contact details to that study (P4), which is audited."""
+    volunteer's contact details to that study (P4), which is audited. Raises ``AnswerRefused``,
+    having written nothing, when the study has closed or the volunteer has withdrawn consent
+    or been erased since the invitation was sent."""
     if answer not in ("interested", "not_interested"):
         raise ValueError(f"unknown answer {answer!r}")
     invitation = session.scalar(
@@ -81,17 +133,20 @@ def record_answer(
         raise NotFound("There is no open invitation to answer.")
     if invitation.response is not None:
         raise Conflict("You have already answered this invitation.", {"answer": invitation.response})
+    refusal = answer_refusal_now(session, study_id=study_id, participant_id=participant_id, lock=True)
+    if refusal is not None:
+        raise AnswerRefused(refusal)
     invitation.response = answer
     invitation.responded_at = utcnow()
     if answer == "interested":
         record(
             session,
-            actor,
+            None,
             "identity.release",
             "invitation",
-            f"{study_id}:{participant_id}",
-            {"study_id": study_id, "participant_id": participant_id},
-            actor_label=None if actor is not None else f"participant:{participant_id}",
+            f"{study_id}:{volunteer_pseudonym(session, participant_id)}",
+            {"study_id": study_id},
+            volunteer=participant_id,
         )
     session.flush()
     return invitation

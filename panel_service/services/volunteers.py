@@ -29,10 +29,10 @@ from panel_service.domain.profile import (
 from panel_service.models import (
     Account,
     ActionToken,
-    AuditEvent,
     Consent,
     Invitation,
     Organisation,
+    OutboxMessage,
     Participant,
     Profile,
     ProfileCondition,
@@ -166,7 +166,7 @@ def give_consent(session: Session, participant: Participant) -> Consent:
         "participant",
         participant.id,
         {"text_version": CONSENT_TEXT_VERSION},
-        actor_label=f"participant:{participant.id}",
+        volunteer=participant.id,
     )
     outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
     return consent
@@ -185,7 +185,7 @@ def withdraw_consent(session: Session, participant: Participant) -> int:
         "participant",
         participant.id,
         {"cancelled": cancelled},
-        actor_label=f"participant:{participant.id}",
+        volunteer=participant.id,
     )
     session.flush()
     return cancelled
@@ -210,7 +210,7 @@ def pause_contact(session: Session, settings: Settings, participant: Participant
         "participant",
         participant.id,
         {"until": until.isoformat(), "held": held},
-        actor_label=f"participant:{participant.id}",
+        volunteer=participant.id,
     )
     session.flush()
     return held
@@ -545,15 +545,32 @@ def erase(session: Session, settings: Settings, account: Account, password: str)
     """Erase a volunteer after they re-entered their password (P6).
 
     Deletes the account (and with it sessions and API tokens), the profile with its
-    conditions and medications, the consents and every link token. The ``participants``
-    row stays as an anonymous tombstone (no name, phone or account) so that invitation
-    counts and the at-most-once rule survive. Returns the tombstone's id.
+    conditions and medications, the consents and every link token; blanks the error texts of
+    the volunteer's invitations and any outbox error text that quotes their address, name or
+    phone. The ``participants`` row stays as an anonymous tombstone (no name, phone, account
+    or audit pseudonym) so that invitation counts and the at-most-once rule survive. The
+    audit trail is not touched (it cannot be: it is insert-only): it names the volunteer only
+    by a pseudonym, whose one link to this row is removed here. Returns the tombstone's id.
     """
     if not accounts.verify_password(settings, account.password_hash, password):
         raise ValidationFailed("The password is not correct.", {"password": "wrong"})
     participant = participant_for(session, account.id)
     participant_id = participant.id
+    identity = [value for value in (account.email, participant.name, participant.phone) if value]
+    # Recorded while the pseudonym still exists: the last event under it.
+    record(session, None, "account.erase", "participant", participant_id, volunteer=participant_id)
     invitations.cancel_pending(session, reason="erased", participant_id=participant_id)
+    # Error texts may quote the server's answer about the volunteer's address.
+    session.execute(
+        update(Invitation)
+        .where(Invitation.participant_id == participant_id, Invitation.last_error.is_not(None))
+        .values(last_error=None)
+    )
+    session.execute(
+        update(OutboxMessage)
+        .where(or_(*(OutboxMessage.last_error.contains(value, autoescape=True) for value in identity)))
+        .values(last_error="[erased]")
+    )
     session.execute(delete(ProfileCondition).where(ProfileCondition.participant_id == participant_id))
     session.execute(delete(ProfileMedication).where(ProfileMedication.participant_id == participant_id))
     session.execute(delete(Profile).where(Profile.participant_id == participant_id))
@@ -564,27 +581,20 @@ def erase(session: Session, settings: Settings, account: Account, password: str)
         )
     )
     session.execute(delete(WebSession).where(WebSession.account_id == account.id))
-    participant.name = None
-    participant.phone = None
-    participant.account_id = None
-    participant.contact_paused_until = None
-    participant.erased_at = utcnow()
-    session.flush()
-    # Earlier audit events keep their action and subject but lose the link to the account.
     session.execute(
-        update(AuditEvent)
-        .where(AuditEvent.actor_id == account.id)
-        .values(actor_id=None, actor_label=f"participant:{participant_id}")
+        update(Participant)
+        .where(Participant.id == participant_id)
+        .values(
+            name=None,
+            phone=None,
+            account_id=None,
+            contact_paused_until=None,
+            audit_pseudonym=None,
+            erased_at=utcnow(),
+        )
+        .execution_options(synchronize_session="fetch")
     )
     session.delete(account)
     session.flush()
-    record(
-        session,
-        None,
-        "account.erase",
-        "participant",
-        participant_id,
-        actor_label=f"participant:{participant_id}",
-    )
     session.expire_all()
     return participant_id

@@ -97,11 +97,22 @@ class SmtpRecorder:
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[Any] = field(default_factory=list)
     refuse: bool = False
+    # Recipients refused at RCPT with a permanent error that quotes the address, as real
+    # servers do ("550 5.1.1 <x@y>: Recipient address rejected").
+    refuse_recipients: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     received: threading.Condition = field(init=False)
 
     def __post_init__(self) -> None:
         self.received = threading.Condition(self.lock)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.lower() in self.refuse_recipients:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: user unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, render_template, request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -10,7 +11,7 @@ from panel_service.extensions import csrf, db_session
 from panel_service.models import Account, Invitation, Organisation, Participant, Study
 from panel_service.services import contact, tokens
 from panel_service.services.errors import ServiceError
-from panel_service.services.invitations import record_answer
+from panel_service.services.invitations import AnswerRefused, answer_refusal_now, record_answer
 from panel_service.web.answers.forms import ANSWERS, AnswerForm
 
 bp = Blueprint("answers", __name__)
@@ -41,6 +42,21 @@ def _context(session: Session, study_id: int, participant_id: int) -> AnswerCont
     return AnswerContext(title, organisation, name, email, phone, invitation.response)
 
 
+# Why an invitation cannot be answered now (domain.answers.REFUSAL_REASONS), in the visitor's words.
+REFUSAL_MESSAGES = {
+    "erased": _l("This account has been erased, so the invitation cannot be answered."),
+    "study_closed": _l("This study has closed and takes no more answers."),
+    "consent_withdrawn": _l(
+        "You have withdrawn your consent to be contacted about studies. "
+        "Give your consent again on your contact page if you want to answer this invitation."
+    ),
+}
+
+
+def _refused(reason: str) -> tuple[str, int]:
+    return render_template("answers/refused.html", message=REFUSAL_MESSAGES[reason]), 409
+
+
 def _invalid(message: str | None = None, status: int = 404) -> tuple[str, int]:
     return render_template("answers/invalid.html", message=message), status
 
@@ -57,6 +73,11 @@ def answer(token: str) -> str | tuple[str, int]:
     context = _context(session, link.study_id, link.participant_id)
     if context is None:
         return _invalid()
+    if context.already is None:
+        refusal = answer_refusal_now(session, study_id=link.study_id, participant_id=link.participant_id)
+        if refusal is not None:
+            session.rollback()  # nothing written; the link stays usable should the reason go away
+            return _refused(refusal)
     form = AnswerForm()
     if request.method == "GET":
         suggested = request.args.get("answer")
@@ -73,6 +94,9 @@ def answer(token: str) -> str | tuple[str, int]:
     except tokens.TokenInvalid:
         session.rollback()
         return _invalid()
+    except AnswerRefused as exc:  # the study closed or consent went between the check above and now
+        session.rollback()
+        return _refused(exc.reason)
     except ServiceError as exc:
         session.rollback()
         return _invalid(exc.message, exc.status)

@@ -34,6 +34,7 @@ from panel_service.services import tokens
 from panel_service.services import volunteers as service
 from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from panel_service.timeutil import panel_today
+from panel_service.web.answers.views import REFUSAL_MESSAGES
 from panel_service.web.auth import current, role_required, sign_in, sign_out
 from panel_service.web.volunteers import bp
 from panel_service.web.volunteers.forms import (
@@ -239,8 +240,12 @@ def invitation(account: Account, participant: Participant, study_id: int) -> Vie
             abort(400)
         try:
             invitation_service.record_answer(
-                session, study_id=study_id, participant_id=participant.id, answer=answer, actor=account
+                session, study_id=study_id, participant_id=participant.id, answer=answer
             )
+        except invitation_service.AnswerRefused as exc:
+            session.rollback()
+            flash(str(REFUSAL_MESSAGES[exc.reason]))
+            return redirect(url_for("volunteers.invitation", study_id=study_id))
         except (NotFound, Conflict):
             session.rollback()
             flash(_("You have already answered this invitation."))
@@ -257,9 +262,15 @@ def invitation(account: Account, participant: Participant, study_id: int) -> Vie
         else:
             flash(_("Thank you. You will not hear more about this study."))
         return redirect(url_for("volunteers.dashboard"))
+    refusal = None
+    if view.response is None:
+        refusal = invitation_service.answer_refusal_now(
+            session, study_id=study_id, participant_id=participant.id
+        )
     return render_template(
         "volunteers/invitation.html",
         invitation=view,
+        refusal=REFUSAL_MESSAGES[refusal] if refusal else None,
         account=account,
         participant=participant,
         form=form,

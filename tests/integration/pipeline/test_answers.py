@@ -6,10 +6,10 @@ import datetime as dt
 import re
 
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from panel_service.models import AuditEvent, Consent, Invitation
+from panel_service.models import ActionToken, AuditEvent, Consent, Invitation, Study
 from panel_service.runtime import Runtime
 from panel_service.services import matching
 from tests.support.pipeline import NARROW, make_recruiting_study, make_volunteer
@@ -90,6 +90,90 @@ def test_not_interested_shares_nothing(
         db.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "identity.release"))
         == 0
     )
+
+
+def _releases(db: Session) -> int:
+    return int(
+        db.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "identity.release"))
+        or 0
+    )
+
+
+def _unused_answer_tokens(db: Session, participant_id: int) -> int:
+    return int(
+        db.scalar(
+            select(func.count())
+            .select_from(ActionToken)
+            .where(
+                ActionToken.participant_id == participant_id,
+                ActionToken.purpose == "answer",
+                ActionToken.used_at.is_(None),
+            )
+        )
+        or 0
+    )
+
+
+def test_a_closed_study_takes_no_answer_and_learns_no_identity(
+    client: FlaskClient, db: Session, runtime: Runtime, smtp: SmtpRecorder
+) -> None:
+    volunteer, [study], links, _ = invited(db, runtime, smtp)
+    interested = next(link for link in links if "answer=interested" in link)
+    form_page = client.get(interested).get_data(as_text=True)  # opened while still recruiting
+    db.execute(update(Study).where(Study.id == study.id).values(status="closed"))
+    db.commit()
+
+    shown = client.get(interested)
+    assert shown.status_code == 409 and "has closed" in shown.get_data(as_text=True)
+    posted = client.post(
+        interested.split("?")[0], data={"answer": "interested", "csrf_token": csrf_from(form_page)}
+    )
+    assert posted.status_code == 409
+    html = posted.get_data(as_text=True)
+    assert "has closed" in html and "nothing was shared" in html
+    db.expire_all()
+    row = db.get(Invitation, (study.id, volunteer.participant_id))
+    assert row is not None and (row.response, row.responded_at) == (None, None)
+    assert _releases(db) == 0
+    assert _unused_answer_tokens(db, volunteer.participant_id) == 1  # nothing consumed
+
+
+def test_after_unsubscribing_the_answer_link_releases_nothing(
+    client: FlaskClient, db: Session, runtime: Runtime, smtp: SmtpRecorder
+) -> None:
+    volunteer, [study], links, message = invited(db, runtime, smtp)
+    interested = next(link for link in links if "answer=interested" in link)
+    form_page = client.get(interested).get_data(as_text=True)
+    unsubscribe = message["List-Unsubscribe"].strip("<>").replace("http://127.0.0.1:5000", "")
+    assert client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+
+    posted = client.post(
+        interested.split("?")[0], data={"answer": "interested", "csrf_token": csrf_from(form_page)}
+    )
+    assert posted.status_code == 409 and "withdrawn your consent" in posted.get_data(as_text=True)
+    assert client.get(interested).status_code == 409
+    db.expire_all()
+    row = db.get(Invitation, (study.id, volunteer.participant_id))
+    assert row is not None and row.response is None
+    assert _releases(db) == 0
+    assert _unused_answer_tokens(db, volunteer.participant_id) == 1
+
+
+def test_a_paused_study_still_takes_the_answer_to_an_invitation_already_sent(
+    client: FlaskClient, db: Session, runtime: Runtime, smtp: SmtpRecorder
+) -> None:
+    _volunteer, [study], links, _ = invited(db, runtime, smtp)
+    interested = next(link for link in links if "answer=interested" in link)
+    db.execute(update(Study).where(Study.id == study.id).values(status="paused"))
+    db.commit()
+    page = client.get(interested)
+    assert page.status_code == 200
+    done = client.post(
+        interested.split("?")[0],
+        data={"answer": "interested", "csrf_token": csrf_from(page.get_data(as_text=True))},
+    )
+    assert done.status_code == 200 and "shared your name" in done.get_data(as_text=True)
+    assert _releases(db) == 1
 
 
 def test_unknown_token_is_a_plain_not_found(client: FlaskClient, db: Session) -> None:

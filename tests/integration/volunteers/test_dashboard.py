@@ -92,6 +92,23 @@ def test_answer_not_interested_releases_nothing(
     assert db.scalar(select(AuditEvent).where(AuditEvent.action == "identity.release")) is None
 
 
+def test_after_withdrawing_consent_the_page_says_why_and_releases_nothing(
+    client: FlaskClient, db: Session, invited: tuple[int, int]
+) -> None:
+    participant_id, study_id = invited
+    page = client.get(f"/me/invitations/{study_id}").get_data(as_text=True)
+    assert "Yes, share my contact details" in page
+    assert post_form(client, "/me/consent/withdraw", {}, token_from="/me/contact").status_code == 302
+    page = client.get(f"/me/invitations/{study_id}").get_data(as_text=True)
+    assert "withdrawn your consent" in page and "Yes, share my contact details" not in page
+    response = post_form(client, f"/me/invitations/{study_id}", {"answer": "interested"}, token_from="/me")
+    assert response.status_code == 302
+    assert "withdrawn your consent" in client.get(response.headers["Location"]).get_data(as_text=True)
+    invitation = db.get(Invitation, (study_id, participant_id))
+    assert invitation is not None and invitation.response is None
+    assert db.scalar(select(AuditEvent).where(AuditEvent.action == "identity.release")) is None
+
+
 def test_volunteer_cannot_read_or_answer_another_volunteers_invitation(
     client: FlaskClient, db: Session, settings: Settings, invited: tuple[int, int]
 ) -> None:
