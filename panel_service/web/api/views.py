@@ -192,6 +192,7 @@ def _fields(data: dict[str, Any]) -> studies.StudyFields:
         invitation_text=data["invitation_text"],
         site_region=data["site_region"],
         target_enrolment=data["target_enrolment"],
+        sites=data.get("sites"),
     )
 
 
@@ -202,6 +203,10 @@ def version_json(version: StudyVersion | None) -> dict[str, Any] | None:
     return {
         "number": version.number,
         "review_state": version.review_state,
+        "title": version.title,
+        "summary": version.summary,
+        "organisation_name": version.organisation_name,
+        "sites": version.sites,
         "criteria": version.criteria,
         "criteria_text": studies.criteria_text(version),
         "invitation_text": version.invitation_text,
@@ -232,8 +237,10 @@ def study_json(study: Study) -> dict[str, Any]:
     return {
         "id": study.id,
         "organisation_id": study.organisation_id,
-        "title": study.title,
-        "summary": study.summary,
+        "title": latest.title,
+        "summary": latest.summary,
+        "organisation_name": latest.organisation_name,
+        "sites": latest.sites,
         "status": study.status,
         "criteria": latest.criteria,
         "criteria_text": studies.criteria_text(latest),
