@@ -44,38 +44,46 @@ def clean_sites(value: object, path: str = "sites") -> tuple[list[dict[str, Any]
     sites: list[dict[str, Any]] = []
     problems: dict[str, str] = {}
     for index, item in enumerate(value):
-        where = f"{path}[{index}]"
-        if not isinstance(item, dict):
-            problems[where] = 'must be an object with "name", "lat" and "lon"'
-            continue
-        for key in item:
-            if key not in SITE_KEYS:
-                problems[f"{where}.{str(key)[:50]}"] = "unknown field"
-        raw_name = item.get("name")
-        name = ""
-        if not isinstance(raw_name, str):
-            problems[f"{where}.name"] = "must be a text of 1 to 200 characters"
-        elif _has_control(raw_name):
-            problems[f"{where}.name"] = "must not contain control characters"
-        else:
-            name = " ".join(raw_name.split())
-            if not name:
-                problems[f"{where}.name"] = "must not be empty"
-            elif len(name) > MAX_SITE_NAME:
-                problems[f"{where}.name"] = f"must be at most {MAX_SITE_NAME} characters"
-        coordinates: dict[str, float] = {}
-        for key in ("lat", "lon"):
-            if key not in item:
-                problems[f"{where}.{key}"] = "is required"
-                continue
-            number, problem = _coordinate(item[key], key)
-            if problem is not None:
-                problems[f"{where}.{key}"] = problem
-            elif number is not None:
-                coordinates[key] = number
-        if len(coordinates) == 2 and name:
-            sites.append({"name": name, "lat": coordinates["lat"], "lon": coordinates["lon"]})
+        site, found = clean_site(item, f"{path}[{index}]")
+        problems.update(found)
+        if site is not None:
+            sites.append(site)
     return (sites, problems) if not problems else ([], problems)
+
+
+def clean_site(item: object, where: str) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """One site in canonical form (None when it has problems) and its problems under ``where``."""
+    if not isinstance(item, dict):
+        return None, {where: 'must be an object with "name", "lat" and "lon"'}
+    problems: dict[str, str] = {}
+    for key in item:
+        if key not in SITE_KEYS:
+            problems[f"{where}.{str(key)[:50]}"] = "unknown field"
+    raw_name = item.get("name")
+    name = ""
+    if not isinstance(raw_name, str):
+        problems[f"{where}.name"] = f"must be a text of 1 to {MAX_SITE_NAME} characters"
+    elif _has_control(raw_name):
+        problems[f"{where}.name"] = "must not contain control characters"
+    else:
+        name = " ".join(raw_name.split())
+        if not name:
+            problems[f"{where}.name"] = "must not be empty"
+        elif len(name) > MAX_SITE_NAME:
+            problems[f"{where}.name"] = f"must be at most {MAX_SITE_NAME} characters"
+    coordinates: dict[str, float] = {}
+    for key in ("lat", "lon"):
+        if key not in item:
+            problems[f"{where}.{key}"] = "is required"
+            continue
+        number, problem = _coordinate(item[key], key)
+        if problem is not None:
+            problems[f"{where}.{key}"] = problem
+        elif number is not None:
+            coordinates[key] = number
+    if problems:
+        return None, problems
+    return {"name": name, "lat": coordinates["lat"], "lon": coordinates["lon"]}, {}
 
 
 def parse_lines(text: str) -> tuple[list[dict[str, Any]], dict[str, str]]:

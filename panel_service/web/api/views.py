@@ -103,7 +103,9 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:
                 flat.update(_flatten(value, ""))
                 continue
             if name == "_schema":
-                name = "$"
+                # A nested object's own error belongs to the object's path (``sites[0]``).
+                flat.update(_flatten(value, prefix))
+                continue
             path = f"{prefix}.{name}" if prefix else name
             if isinstance(key, int):
                 path = f"{prefix}[{key}]"

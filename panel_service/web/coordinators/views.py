@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from panel_service.domain.criteria import CriteriaError, CriteriaSyntaxError, parse_any, to_json, to_text
 from panel_service.domain.lifecycle import IllegalTransition
-from panel_service.domain.sites import parse_lines, to_lines
+from panel_service.domain.sites import clean_site, parse_lines, to_lines
 from panel_service.extensions import db_session, settings
 from panel_service.models import Account, Study
 from panel_service.services import studies, study_reports
@@ -123,6 +123,10 @@ def _fields(form: StudyForm) -> studies.StudyFields:
         sites=sites,
     )
     if problems:
+        # Still check the well-formed lines and every other field, so one submit shows it all.
+        for index, site in enumerate(sites):
+            if f"sites[{index}]" not in problems:
+                problems.update(clean_site(site, f"sites[{index}]")[1])
         try:
             studies.clean_fields(replace(fields, sites=None))
         except ValidationFailed as error:
