@@ -313,17 +313,15 @@ def recruit(engine: Engine, criteria: str) -> tuple[int, float]:
                 text("INSERT INTO organisations (name) VALUES ('Bench') RETURNING id")
             ).scalar_one()
             study = session.execute(
-                text(
-                    "INSERT INTO studies (organisation_id, title, summary, status) "
-                    "VALUES (:o, 'Bench', '', 'draft') RETURNING id"
-                ),
+                text("INSERT INTO studies (organisation_id, status) VALUES (:o, 'draft') RETURNING id"),
                 {"o": org},
             ).scalar_one()
             version = session.execute(
                 text(
-                    "INSERT INTO study_versions (study_id, number, criteria, invitation_text, site_region, "
-                    "target_enrolment, content_hash, review_state) VALUES (:s, 1, :c, 'Please take part.', "
-                    "'DK-84', 100, :h, 'approved') RETURNING id"
+                    "INSERT INTO study_versions (study_id, number, criteria, title, summary, "
+                    "organisation_name, sites, invitation_text, site_region, target_enrolment, "
+                    "content_hash, review_state) VALUES (:s, 1, :c, 'Bench', '', 'Bench', '[]', "
+                    "'Please take part.', 'DK-84', 100, :h, 'approved') RETURNING id"
                 ),
                 {"s": study, "c": json.dumps(to_json(node)), "h": criteria_hash(node)},
             ).scalar_one()

@@ -21,9 +21,7 @@ def make_organisation(db: Session, name: str | None = None) -> Organisation:
 
 def make_study_version(db: Session, criteria: dict | None = None, **study_fields: object) -> StudyVersion:
     organisation = make_organisation(db)
-    study = Study(
-        organisation_id=organisation.id, title=str(study_fields.get("title", "A study")), summary=""
-    )
+    study = Study(organisation_id=organisation.id)
     db.add(study)
     db.flush()
     body = criteria or {"field": "age", "op": "ge", "value": 18}
@@ -31,6 +29,10 @@ def make_study_version(db: Session, criteria: dict | None = None, **study_fields
         study_id=study.id,
         number=1,
         criteria=body,
+        title=str(study_fields.get("title", "A study")),
+        summary="",
+        organisation_name=organisation.name,
+        sites=[],
         invitation_text="Please consider taking part.",
         site_region="DK-84",
         target_enrolment=50,

@@ -23,8 +23,8 @@ class Study(Base):
         BigId, ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
     )
     created_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("accounts.id", ondelete="SET NULL"))
-    title: Mapped[str] = mapped_column(String(200))
-    summary: Mapped[str] = mapped_column(Text, default="")
+    # Title, summary and everything else a volunteer is shown live on the versions (P5): volunteers
+    # see the active version's, coordinators and reviewers the newest's (``latest_title``).
     status: Mapped[str] = mapped_column(String(20), default="draft")
     # The version that recruits (approved); None until a first approval.
     active_version_id: Mapped[int | None] = mapped_column(
@@ -40,9 +40,16 @@ class Study(Base):
     active_version: Mapped[StudyVersion | None] = relationship(foreign_keys=[active_version_id])
     latest_version: Mapped[StudyVersion | None] = relationship(foreign_keys=[latest_version_id])
 
+    @property
+    def latest_title(self) -> str:
+        """The newest version's title, which may await review: for staff pages only. What
+        volunteers see comes from the active (approved) version."""
+        return self.latest_version.title if self.latest_version is not None else ""
+
 
 class StudyVersion(Base):
-    """Immutable once written: an edit of criteria or invitation text makes a new row."""
+    """Immutable once written: an edit of anything a volunteer is shown (title, summary,
+    organisation name, sites, invitation text) or of the criteria makes a new row (P5)."""
 
     __tablename__ = "study_versions"
     __table_args__ = (
@@ -55,10 +62,17 @@ class StudyVersion(Base):
     study_id: Mapped[int] = mapped_column(BigId, ForeignKey("studies.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
     criteria: Mapped[dict[str, Any]] = mapped_column(JSON)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    # The organisation's name when the version was made: a later rename does not change what an
+    # approval covers; the next version takes the new name (and needs its own approval).
+    organisation_name: Mapped[str] = mapped_column(String(200))
+    # [{"name", "lat", "lon"}, ...] (domain.sites), in the coordinator's order.
+    sites: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     invitation_text: Mapped[str] = mapped_column(Text)
     site_region: Mapped[str] = mapped_column(String(10))
     target_enrolment: Mapped[int] = mapped_column(Integer)
-    # SHA-256 over the canonical criteria and the invitation text (see services.studies).
+    # SHA-256 over the canonical criteria and everything a volunteer is shown (services.studies).
     content_hash: Mapped[sha256_hex]
     review_state: Mapped[str] = mapped_column(String(20), default="draft")
     submitted_at: Mapped[timestamp | None]

@@ -139,8 +139,10 @@ class Claimed:
     email: str
     name: str | None
     study_title: str
+    organisation_name: str
     invitation_text: str
     site_region: str
+    sites: tuple[str, ...]
     answer_token: str
     unsubscribe_token: str
 
@@ -200,8 +202,10 @@ def claim_next(
             email=str(candidate.email),
             name=candidate.name,
             study_title=str(candidate.title),
+            organisation_name=str(candidate.organisation_name),
             invitation_text=str(candidate.invitation_text),
             site_region=str(candidate.site_region),
+            sites=tuple(str(site.get("name", "")) for site in candidate.sites or ()),
             answer_token=answer,
             unsubscribe_token=unsubscribe,
         )
@@ -271,7 +275,11 @@ class _Candidate:
     email: str | None
     account_active: bool | None
     consented: bool
+    # Title, organisation name, invitation text and sites are the active version's: what the
+    # approval covers (P5), never the values of a version still awaiting review.
     title: str | None
+    organisation_name: str | None
+    sites: list[dict[str, Any]] | None
     study_status: str | None
     active_version_id: int | None
     content_hash: str | None
@@ -322,7 +330,9 @@ def _claim_query(dialect: str, which: str) -> Select[Any]:
         accounts.c.email,
         accounts.c.is_active,
         consented,
-        studies.c.title,
+        versions.c.title,
+        versions.c.organisation_name,
+        versions.c.sites,
         studies.c.status,
         studies.c.active_version_id,
         versions.c.content_hash,
@@ -461,10 +471,13 @@ def build_message(runtime: Runtime, claim: Claimed) -> OutgoingMail:
     not_interested = f"{base}/invitations/answer/{claim.answer_token}?answer=not_interested"
     unsubscribe = f"{base}/unsubscribe/{claim.unsubscribe_token}"
     greeting = f"Dear {claim.name}," if claim.name else "Hello,"
+    where = f"site region {claim.site_region}"
+    if claim.sites:
+        where += f"; sites: {', '.join(claim.sites)}"
     text = (
         f"{greeting}\n\n"
         f"Your health profile is consistent with a research study that is recruiting now: "
-        f"{claim.study_title} (site region {claim.site_region}).\n"
+        f"{claim.study_title}, run by {claim.organisation_name} ({where}).\n"
         "The study is approved by an ethics committee. The researchers wrote:\n\n"
         f"{claim.invitation_text}\n\n"
         "Nobody at the study knows who you are. Only if you answer 'interested' will they see "
@@ -476,7 +489,8 @@ def build_message(runtime: Runtime, claim: Claimed) -> OutgoingMail:
     html = (
         f"<p>{escape(greeting)}</p>"
         "<p>Your health profile is consistent with a research study that is recruiting now: "
-        f"<strong>{escape(claim.study_title)}</strong> (site region {escape(claim.site_region)}).</p>"
+        f"<strong>{escape(claim.study_title)}</strong>, run by {escape(claim.organisation_name)}"
+        f" ({escape(where)}).</p>"
         "<p>The study is approved by an ethics committee. The researchers wrote:</p>"
         f'<blockquote style="white-space: pre-wrap">{escape(claim.invitation_text)}</blockquote>'
         "<p>Nobody at the study knows who you are. Only if you answer “interested” will they see "

@@ -72,6 +72,7 @@ def load_demo(runtime: Runtime, *, volunteers: int = 3000, seed: int = 42) -> De
                 criteria=DEMO_CRITERIA,
                 invitation_text=DEMO_INVITATION,
                 site_region="DK-84",
+                sites=[{"name": "Bispebjerg Hospital, sleep clinic", "lat": 55.7127, "lon": 12.5408}],
                 target_enrolment=120,
             ),
         )

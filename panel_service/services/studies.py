@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 from panel_service import outbox
 from panel_service.domain import lifecycle
 from panel_service.domain.criteria import All, CriteriaError, Node, parse_any, parse_json, to_json, to_text
+from panel_service.domain.sites import clean_sites
 from panel_service.domain.vocab import APPROVAL_KINDS
-from panel_service.models import Account, EthicsApproval, Study, StudyVersion
+from panel_service.models import Account, EthicsApproval, Organisation, Study, StudyVersion
 from panel_service.services import invitations
 from panel_service.services.audit import record
 from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -75,7 +76,8 @@ def parse_criteria(source: object) -> Node:
 
 @dataclass(frozen=True)
 class StudyFields:
-    """What a coordinator may set. Status, owner and ids are the server's and are not here."""
+    """What a coordinator may set. Status, owner and ids are the server's and are not here.
+    ``sites`` None means "not given": no sites for a new study, the newest version's on an edit."""
 
     title: str
     summary: str
@@ -83,25 +85,37 @@ class StudyFields:
     invitation_text: str
     site_region: str
     target_enrolment: int
+    sites: object = None
 
 
 @dataclass(frozen=True)
 class VersionContent:
+    """Everything a version holds: the criteria and all that a volunteer is shown (P5)."""
+
+    title: str
+    summary: str
+    organisation_name: str
     criteria: dict[str, Any]
     invitation_text: str
     site_region: str
+    sites: list[dict[str, Any]]
     target_enrolment: int
 
     @property
     def content_hash(self) -> str:
         """SHA-256 over the canonical criteria and everything else a version holds, so that equal
-        content written differently (text form vs JSON, whitespace around) hashes the same."""
+        content written differently (text form vs JSON, whitespace around) hashes the same.
+        Migration 0002_pinned_content computes the same for the versions it filled in."""
         canonical = json.dumps(
             {
                 "criteria": self.criteria,
                 "invitation_text": self.invitation_text,
+                "organisation_name": self.organisation_name,
                 "site_region": self.site_region,
+                "sites": self.sites,
+                "summary": self.summary,
                 "target_enrolment": self.target_enrolment,
+                "title": self.title,
             },
             separators=(",", ":"),
             sort_keys=True,
@@ -109,9 +123,24 @@ class VersionContent:
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
+    @classmethod
+    def of(cls, version: StudyVersion) -> VersionContent:
+        return cls(
+            title=version.title,
+            summary=version.summary,
+            organisation_name=version.organisation_name,
+            criteria=version.criteria,
+            invitation_text=version.invitation_text,
+            site_region=version.site_region,
+            sites=list(version.sites),
+            target_enrolment=version.target_enrolment,
+        )
 
-def clean_fields(fields: StudyFields) -> tuple[str, str, VersionContent]:
-    """Validate every field at once; raise ValidationFailed naming each bad one."""
+
+def clean_fields(
+    fields: StudyFields, *, organisation_name: str = "", current_sites: list[dict[str, Any]] | None = None
+) -> VersionContent:
+    """Validate every field at once; raise ValidationFailed naming each bad one (``sites[1].lat``)."""
     problems: dict[str, str] = {}
     title = " ".join(str(fields.title or "").split())
     if not title:
@@ -129,6 +158,10 @@ def clean_fields(fields: StudyFields) -> tuple[str, str, VersionContent]:
     site_region = str(fields.site_region or "").strip().upper()
     if not REGION_PATTERN.match(site_region):
         problems["site_region"] = "must be an ISO 3166-2 code such as DK-84 (or a country code such as DK)"
+    sites: list[dict[str, Any]] = list(current_sites or [])
+    if fields.sites is not None:
+        sites, site_problems = clean_sites(fields.sites)
+        problems.update(site_problems)
     target = fields.target_enrolment
     if isinstance(target, bool) or not isinstance(target, int):
         problems["target_enrolment"] = "must be a whole number"
@@ -141,7 +174,16 @@ def clean_fields(fields: StudyFields) -> tuple[str, str, VersionContent]:
         problems.update(error.fields)
     if problems:
         raise ValidationFailed("Some fields are not valid.", problems)
-    return title, summary, VersionContent(criteria_json, invitation_text, site_region, int(target))
+    return VersionContent(
+        title=title,
+        summary=summary,
+        organisation_name=organisation_name,
+        criteria=criteria_json,
+        invitation_text=invitation_text,
+        site_region=site_region,
+        sites=sites,
+        target_enrolment=int(target),
+    )
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -220,6 +262,11 @@ def criteria_text(version: StudyVersion) -> str:
 
 def version_lines(version: StudyVersion) -> list[str]:
     return [
+        f"title: {version.title}",
+        f"organisation_name: {version.organisation_name}",
+        "summary:",
+        *version.summary.splitlines(),
+        *(f"site: {site['name']} ({site['lat']}, {site['lon']})" for site in version.sites),
         f"criteria: {criteria_text(version)}",
         f"site_region: {version.site_region}",
         f"target_enrolment: {version.target_enrolment}",
@@ -244,6 +291,10 @@ def _diffable(version: StudyVersion) -> list[str]:
     node = parse_json(version.criteria)
     criteria = [to_text(child) for child in node.children] if isinstance(node, All) else [to_text(node)]
     return [
+        f"title: {version.title}",
+        f"organisation_name: {version.organisation_name}",
+        *(f"summary: {line}" for line in version.summary.splitlines()),
+        *(f"site: {site['name']} ({site['lat']}, {site['lon']})" for site in version.sites),
         *(f"criterion: {line}" for line in criteria),
         f"site_region: {version.site_region}",
         f"target_enrolment: {version.target_enrolment}",
@@ -268,14 +319,10 @@ def review_queue(session: Session) -> list[StudyVersion]:
 def create_study(session: Session, actor: Account, fields: StudyFields) -> Study:
     if actor.role != "coordinator" or actor.organisation_id is None:
         raise Forbidden("Only coordinators create studies.")
-    title, summary, content = clean_fields(fields)
-    study = Study(
-        organisation_id=actor.organisation_id,
-        created_by_id=actor.id,
-        title=title,
-        summary=summary,
-        status="draft",
-    )
+    organisation = session.get(Organisation, actor.organisation_id)
+    assert organisation is not None
+    content = clean_fields(fields, organisation_name=organisation.name)
+    study = Study(organisation_id=actor.organisation_id, created_by_id=actor.id, status="draft")
     session.add(study)
     session.flush()
     version = _new_version(session, study, content, actor, number=1)
@@ -292,6 +339,10 @@ def _new_version(
         study_id=study.id,
         number=number,
         criteria=content.criteria,
+        title=content.title,
+        summary=content.summary,
+        organisation_name=content.organisation_name,
+        sites=content.sites,
         invitation_text=content.invitation_text,
         site_region=content.site_region,
         target_enrolment=content.target_enrolment,
@@ -309,33 +360,48 @@ def _next_number(session: Session, study: Study) -> int:
     return int(highest or 0) + 1
 
 
+def changed_parts(old: VersionContent, new: VersionContent) -> list[str]:
+    """The names of what differs between two contents, for the audit trail."""
+    return [name for name in VersionContent.__dataclass_fields__ if getattr(old, name) != getattr(new, name)]
+
+
 def update_study(session: Session, actor: Account, study_id: int, fields: StudyFields) -> Study:
-    """Title and summary change in place; a change of versioned content makes a new version (§5)."""
+    """Any change of what a version holds (criteria, or anything volunteers are shown: title,
+    summary, organisation name, sites, invitation text) makes a new version (§5, P5); an edit
+    that changes nothing makes none. The organisation's current name is taken into the new
+    version, so a rename reaches volunteers only through a new approval."""
     study = _owned(session, actor, study_id)
-    title, summary, content = clean_fields(fields)
     latest = study.latest_version
     assert latest is not None
-    changed_content = latest.content_hash != content.content_hash
-    if not changed_content and (title, summary) == (study.title, study.summary):
+    organisation = session.get(Organisation, study.organisation_id)
+    assert organisation is not None
+    content = clean_fields(fields, organisation_name=organisation.name, current_sites=list(latest.sites))
+    # Compared by content, not by the stored hash, so a change in what the hash covers can
+    # never make an unchanged edit look changed.
+    latest_content = VersionContent.of(latest)
+    if latest_content.content_hash == content.content_hash:
         return study
     if study.status == "closed":
         raise Conflict(lifecycle.IllegalTransition(study.status, "edit").message)
-    study.title, study.summary = title, summary
     study.updated_at = utcnow()
-    if changed_content:
-        study.status = lifecycle.next_status(study.status, "edit")
-        if latest.id != study.active_version_id:
-            latest.review_state = lifecycle.next_version_state(latest.review_state, "edit")
-        active = study.active_version
-        if active is not None and active.content_hash == content.content_hash:
-            # Edited back to exactly what is approved: the pending version is withdrawn and the
-            # approved one is the newest again; there is nothing new to review.
-            study.latest_version_id = active.id
-            record(session, actor, "study.edit", "study", study.id, {"version": active.number})
-        else:
-            version = _new_version(session, study, content, actor, number=_next_number(session, study))
-            study.latest_version_id = version.id
-            record(session, actor, "study.edit", "study", study.id, {"version": version.number})
+    study.status = lifecycle.next_status(study.status, "edit")
+    if latest.id != study.active_version_id:
+        latest.review_state = lifecycle.next_version_state(latest.review_state, "edit")
+    changed = changed_parts(latest_content, content)
+    active = study.active_version
+    if active is not None and VersionContent.of(active).content_hash == content.content_hash:
+        # Edited back to exactly what is approved: the pending version is withdrawn and the
+        # approved one is the newest again; there is nothing new to review.
+        study.latest_version_id = active.id
+        record(
+            session, actor, "study.edit", "study", study.id, {"version": active.number, "changed": changed}
+        )
+    else:
+        version = _new_version(session, study, content, actor, number=_next_number(session, study))
+        study.latest_version_id = version.id
+        record(
+            session, actor, "study.edit", "study", study.id, {"version": version.number, "changed": changed}
+        )
     session.flush()
     session.refresh(study)
     return study

@@ -31,7 +31,6 @@ from panel_service.models import (
     ActionToken,
     Consent,
     Invitation,
-    Organisation,
     OutboxMessage,
     Participant,
     Profile,
@@ -346,6 +345,7 @@ class InvitationView:
     title: str
     invitation_text: str
     site_region: str
+    sites: tuple[str, ...]
     organisation: str
     status: str
     sent_at: dt.datetime | None
@@ -358,24 +358,25 @@ def visible_invitations(session: Session, settings: Settings, participant_id: in
     """Invitations that reached the volunteer (sent), newest first, each with its explanation
     for the exact study version it was sent for."""
     rows = session.execute(
-        select(Invitation, Study, StudyVersion, Organisation)
-        .join(Study, Study.id == Invitation.study_id)
+        select(Invitation, StudyVersion)
         .join(StudyVersion, StudyVersion.id == Invitation.study_version_id)
-        .join(Organisation, Organisation.id == Study.organisation_id)
         .where(Invitation.participant_id == participant_id, Invitation.status == "sent")
         .order_by(Invitation.sent_at.desc(), Invitation.study_id)
     ).all()
     data = profile_data(session, participant_id)
     today = panel_today(settings)
     views = []
-    for invitation, study, version, organisation in rows:
+    for invitation, version in rows:
+        # The version the invitation was sent for: an approved version, and the one in force when
+        # it was sent (a claim is cancelled otherwise), so the page says what the email said (P5).
         views.append(
             InvitationView(
-                study_id=study.id,
-                title=study.title,
+                study_id=invitation.study_id,
+                title=version.title,
                 invitation_text=version.invitation_text,
                 site_region=version.site_region,
-                organisation=organisation.name,
+                sites=tuple(str(site.get("name", "")) for site in version.sites),
+                organisation=version.organisation_name,
                 status=invitation.status,
                 sent_at=invitation.sent_at,
                 response=invitation.response,
@@ -459,8 +460,8 @@ def export_data(session: Session, account: Account, participant: Participant) ->
         select(Consent).where(Consent.participant_id == participant.id).order_by(Consent.given_at)
     ).all()
     invitation_rows = session.execute(
-        select(Invitation, Study.title)
-        .join(Study, Study.id == Invitation.study_id)
+        select(Invitation, StudyVersion.title)
+        .join(StudyVersion, StudyVersion.id == Invitation.study_version_id)
         .where(Invitation.participant_id == participant.id)
         .order_by(Invitation.created_at)
     ).all()

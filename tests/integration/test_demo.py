@@ -17,7 +17,8 @@ def test_demo_loads_the_example_study_recruiting(committed_runtime: Runtime) -> 
     assert has_studies(committed_runtime)
     with committed_runtime.database.session_scope() as session:
         study = session.get(Study, result.study_id)
-        assert study is not None and study.title == "Magnesium for restless legs"
+        assert study is not None and study.latest_title == "Magnesium for restless legs"
+        assert study.active_version is not None and study.active_version.sites
         assert study.status == "recruiting"
         approval = session.scalar(
             select(EthicsApproval).where(EthicsApproval.study_version_id == study.active_version_id)

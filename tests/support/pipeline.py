@@ -116,13 +116,17 @@ def make_recruiting_study(
     organisation = Organisation(name=f"Org {next(_numbers)}-{random.randrange(10**9)}")
     session.add(organisation)
     session.flush()
-    study = Study(organisation_id=organisation.id, title=title, summary="", status="draft")
+    study = Study(organisation_id=organisation.id, status="draft")
     session.add(study)
     session.flush()
     version = StudyVersion(
         study_id=study.id,
         number=1,
         criteria=to_json(node),
+        title=title,
+        summary="",
+        organisation_name=organisation.name,
+        sites=[],
         invitation_text=invitation_text,
         site_region="DK-84",
         target_enrolment=100,

@@ -40,8 +40,10 @@ def test_email_carries_the_approved_text_links_and_one_click_headers(tmp_path: P
         email="ann@example.org",
         name="Ann <script>",
         study_title="Magnesium",
+        organisation_name="Aarhus Sleep Clinic",
         invitation_text="Take part.\n<b>not bold</b>",
         site_region="DK-84",
+        sites=("Aarhus University Hospital",),
         answer_token="ANSWER",
         unsubscribe_token="UNSUB",
     )

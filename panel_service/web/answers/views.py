@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from panel_service.extensions import csrf, db_session
-from panel_service.models import Account, Invitation, Organisation, Participant, Study
+from panel_service.models import Account, Invitation, Participant, StudyVersion
 from panel_service.services import contact, tokens
 from panel_service.services.errors import ServiceError
 from panel_service.services.invitations import AnswerRefused, answer_refusal_now, record_answer
@@ -28,13 +28,22 @@ class AnswerContext:
 
 
 def _context(session: Session, study_id: int, participant_id: int) -> AnswerContext | None:
+    """Title and organisation name are those of the approved version the invitation was sent
+    for (what the email said, P5), never of a version awaiting review."""
     row = session.execute(
-        select(Study.title, Organisation.name, Participant.name, Account.email, Participant.phone, Invitation)
-        .join(Organisation, Organisation.id == Study.organisation_id)
-        .join(Invitation, Invitation.study_id == Study.id)
+        select(
+            StudyVersion.title,
+            StudyVersion.organisation_name,
+            Participant.name,
+            Account.email,
+            Participant.phone,
+            Invitation,
+        )
+        .select_from(Invitation)
+        .join(StudyVersion, StudyVersion.id == Invitation.study_version_id)
         .join(Participant, Participant.id == Invitation.participant_id)
         .outerjoin(Account, Account.id == Participant.account_id)
-        .where(Study.id == study_id, Invitation.participant_id == participant_id)
+        .where(Invitation.study_id == study_id, Invitation.participant_id == participant_id)
     ).first()
     if row is None or row[5].status != "sent":
         return None

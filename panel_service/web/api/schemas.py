@@ -8,10 +8,11 @@ can be set by a request.
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Boolean, Date, DateTime, Dict, Integer, List, Nested, Raw, String
+from apiflask.fields import Boolean, Date, DateTime, Dict, Float, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, OneOf, Range, Regexp
 from marshmallow import RAISE
 
+from panel_service.domain.sites import MAX_SITE_NAME, MAX_SITES
 from panel_service.domain.vocab import APPROVAL_KINDS
 from panel_service.services.studies import MAX_TARGET_ENROLMENT
 
@@ -21,6 +22,24 @@ COUNT_DESCRIPTION = 'A whole number from the small-cell threshold up; below it t
 class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
+
+
+class SiteIn(StrictSchema):
+    name = String(required=True, validate=Length(min=1, max=MAX_SITE_NAME))
+    lat = Float(required=True, validate=Range(min=-90, max=90), metadata={"description": "Latitude"})
+    lon = Float(required=True, validate=Range(min=-180, max=180), metadata={"description": "Longitude"})
+
+
+SITES_DESCRIPTION = (
+    "Where the study runs, each with coordinates (ARCHITECTURE §4a); shown to volunteers and covered"
+    " by the approval. Optional: on PUT, leaving it out keeps the newest version's sites."
+)
+
+
+class SiteOut(Schema):
+    name = String()
+    lat = Float()
+    lon = Float()
 
 
 class StudyIn(StrictSchema):
@@ -36,6 +55,7 @@ class StudyIn(StrictSchema):
     invitation_text = String(required=True, validate=Length(min=1, max=10000))
     site_region = String(required=True, validate=Length(min=2, max=10))
     target_enrolment = Integer(strict=True, required=True, validate=Range(min=1, max=MAX_TARGET_ENROLMENT))
+    sites = List(Nested(SiteIn), validate=Length(max=MAX_SITES), metadata={"description": SITES_DESCRIPTION})
 
 
 class CriteriaIn(StrictSchema):
@@ -105,6 +125,12 @@ class ApprovalOut(Schema):
 class VersionOut(Schema):
     number = Integer()
     review_state = String()
+    title = String()
+    summary = String()
+    organisation_name = String(
+        metadata={"description": "The organisation's name when this version was made."}
+    )
+    sites = List(Nested(SiteOut))
     criteria = Dict()
     criteria_text = String()
     invitation_text = String()
@@ -121,8 +147,10 @@ class VersionOut(Schema):
 class StudyOut(Schema):
     id = Integer()
     organisation_id = Integer()
-    title = String()
+    title = String(metadata={"description": "Of the newest version (volunteers see the active one's)."})
     summary = String()
+    organisation_name = String()
+    sites = List(Nested(SiteOut))
     status = String()
     criteria = Dict(metadata={"description": "Criteria of the newest version, canonical JSON form."})
     criteria_text = String()

@@ -103,7 +103,9 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:
                 flat.update(_flatten(value, ""))
                 continue
             if name == "_schema":
-                name = "$"
+                # A nested object's own error belongs to the object's path (``sites[0]``).
+                flat.update(_flatten(value, prefix))
+                continue
             path = f"{prefix}.{name}" if prefix else name
             if isinstance(key, int):
                 path = f"{prefix}[{key}]"
@@ -192,6 +194,7 @@ def _fields(data: dict[str, Any]) -> studies.StudyFields:
         invitation_text=data["invitation_text"],
         site_region=data["site_region"],
         target_enrolment=data["target_enrolment"],
+        sites=data.get("sites"),
     )
 
 
@@ -202,6 +205,10 @@ def version_json(version: StudyVersion | None) -> dict[str, Any] | None:
     return {
         "number": version.number,
         "review_state": version.review_state,
+        "title": version.title,
+        "summary": version.summary,
+        "organisation_name": version.organisation_name,
+        "sites": version.sites,
         "criteria": version.criteria,
         "criteria_text": studies.criteria_text(version),
         "invitation_text": version.invitation_text,
@@ -232,8 +239,10 @@ def study_json(study: Study) -> dict[str, Any]:
     return {
         "id": study.id,
         "organisation_id": study.organisation_id,
-        "title": study.title,
-        "summary": study.summary,
+        "title": latest.title,
+        "summary": latest.summary,
+        "organisation_name": latest.organisation_name,
+        "sites": latest.sites,
         "status": study.status,
         "criteria": latest.criteria,
         "criteria_text": studies.criteria_text(latest),

@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from panel_service.domain.sites import MAX_SITE_NAME, MAX_SITES
 from panel_service.services.studies import MAX_TARGET_ENROLMENT
 
 
@@ -23,6 +24,11 @@ class StudyForm(FlaskForm):
     site_region = StringField(
         "Site region (ISO 3166-2, e.g. DK-84)",
         validators=[DataRequired(message="Enter the region where the study runs."), Length(max=10)],
+    )
+    sites = TextAreaField(
+        "Sites (what volunteers see: one a line, as Name; latitude; longitude)",
+        validators=[Optional(), Length(max=MAX_SITES * (MAX_SITE_NAME + 60))],
+        render_kw={"rows": 4, "spellcheck": "false"},
     )
     target_enrolment = IntegerField(
         "Target enrolment",

@@ -6,6 +6,8 @@ only adds checking the criteria as you type, through ``criteria_check``.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import Any
 
 from flask import Response, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
@@ -14,6 +16,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from panel_service.domain.criteria import CriteriaError, CriteriaSyntaxError, parse_any, to_json, to_text
 from panel_service.domain.lifecycle import IllegalTransition
+from panel_service.domain.sites import clean_site, parse_lines, to_lines
 from panel_service.extensions import db_session, settings
 from panel_service.models import Account, Study
 from panel_service.services import studies, study_reports
@@ -65,6 +68,10 @@ def studies_list() -> str:
     return render_template("coordinators/studies.html", studies=rows, page=page, pages=pages, total=total)
 
 
+SITE_PATH = re.compile(r"^sites\[(\d+)\](?:\.(name|lat|lon))?$")
+SITE_PARTS = {"name": "name", "lat": "latitude", "lon": "longitude"}
+
+
 def _apply_errors(form: StudyForm, error: ValidationFailed) -> None:
     for path, message in error.fields.items():
         name = _field_name(path)
@@ -72,7 +79,13 @@ def _apply_errors(form: StudyForm, error: ValidationFailed) -> None:
         if field is None:
             form.form_errors.append(f"{path}: {message}")
             continue
-        shown = message if path == name else f"{path.removeprefix('criteria.')}: {message}"
+        site = SITE_PATH.match(path)
+        if site is not None:
+            # The form has one site a line: point at the line, not at a JSON path.
+            part = SITE_PARTS.get(site.group(2) or "", "")
+            shown = f"Line {int(site.group(1)) + 1}: {part + ' ' if part else ''}{message}"
+        else:
+            shown = message if path == name else f"{path.removeprefix('criteria.')}: {message}"
         field.errors = [*list(field.errors), shown]
 
 
@@ -97,14 +110,29 @@ def _field_name(path: str) -> str:
 
 
 def _fields(form: StudyForm) -> studies.StudyFields:
-    return studies.StudyFields(
+    """The form as the service takes it. Lines of sites that cannot even be split into
+    name, latitude and longitude are refused here, with the rest checked by the service."""
+    sites, problems = parse_lines(form.sites.data or "")
+    fields = studies.StudyFields(
         title=form.title.data or "",
         summary=form.summary.data or "",
         criteria=form.criteria.data or "",
         invitation_text=form.invitation_text.data or "",
         site_region=form.site_region.data or "",
         target_enrolment=form.target_enrolment.data or 0,
+        sites=sites,
     )
+    if problems:
+        # Still check the well-formed lines and every other field, so one submit shows it all.
+        for index, site in enumerate(sites):
+            if f"sites[{index}]" not in problems:
+                problems.update(clean_site(site, f"sites[{index}]")[1])
+        try:
+            studies.clean_fields(replace(fields, sites=None))
+        except ValidationFailed as error:
+            problems = {**error.fields, **problems}
+        raise ValidationFailed("Some fields are not valid.", problems)
+    return fields
 
 
 @bp.route("/studies/new", methods=["GET", "POST"])
@@ -135,8 +163,9 @@ def study_edit(study_id: int) -> Any:
     assert latest is not None
     form = StudyForm()
     if request.method == "GET":
-        form.title.data = study.title
-        form.summary.data = study.summary
+        form.title.data = latest.title
+        form.summary.data = latest.summary
+        form.sites.data = to_lines(latest.sites)
         form.criteria.data = studies.criteria_text(latest)
         form.invitation_text.data = latest.invitation_text
         form.site_region.data = latest.site_region

@@ -19,7 +19,15 @@ def home() -> str:
     rows = (
         db_session()
         .execute(
-            select(Study.id, Study.title, Study.summary, StudyVersion.site_region)
+            # The active (approved) version's values: an edit awaiting review is not shown (P5).
+            select(
+                Study.id,
+                StudyVersion.title,
+                StudyVersion.summary,
+                StudyVersion.organisation_name,
+                StudyVersion.site_region,
+                StudyVersion.sites,
+            )
             .join(StudyVersion, StudyVersion.id == Study.active_version_id)
             .where(Study.status == "recruiting")
             .order_by(Study.id.desc())

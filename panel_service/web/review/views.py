@@ -107,7 +107,7 @@ def approve(study_id: int) -> Any:
                 return redirect(url_for("review.study", study_id=found.id))
             else:
                 session.commit()
-                flash(f"Approval recorded for “{found.title}”.")
+                flash(f"Approval recorded for “{found.latest_title}”.")
                 return redirect(url_for("review.queue"))
     return _render(found, form, RejectForm(prefix="reject"), 422)
 
@@ -132,7 +132,7 @@ def reject(study_id: int) -> Any:
             return redirect(url_for("review.study", study_id=found.id))
         else:
             session.commit()
-            flash(f"“{found.title}” was rejected; the coordinators see your reason.")
+            flash(f"“{found.latest_title}” was rejected; the coordinators see your reason.")
             return redirect(url_for("review.queue"))
     return _render(found, ApprovalForm(formdata=None), form, 422)
 

@@ -321,9 +321,22 @@ def test_openapi_document_validates(client: FlaskClient) -> None:
     ):
         assert path in paths
     create = document["components"]["schemas"]["StudyIn"]["properties"]
-    assert {"title", "summary", "criteria", "invitation_text", "site_region", "target_enrolment"} == set(
-        create
-    )
+    assert {
+        "title",
+        "summary",
+        "criteria",
+        "invitation_text",
+        "site_region",
+        "target_enrolment",
+        "sites",
+    } == set(create)
+    site = document["components"]["schemas"]["SiteIn"]
+    assert set(site["properties"]) == {"name", "lat", "lon"} and set(site["required"]) == {
+        "name",
+        "lat",
+        "lon",
+    }
+    assert site["properties"]["lat"]["minimum"] == -90 and site["properties"]["lon"]["maximum"] == 180
 
 
 def test_approval_names_the_version_read(

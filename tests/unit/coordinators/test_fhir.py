@@ -12,9 +12,13 @@ from panel_service.services.fhir import FHIR_STATUS, research_study
 
 
 def build(criteria: str, status: str = "recruiting") -> dict[str, object]:
-    study = Study(id=7, organisation_id=1, title="Magnesium", summary="", status=status)
+    study = Study(id=7, organisation_id=1, status=status)
     version = StudyVersion(
         number=2,
+        title="Magnesium",
+        summary="",
+        organisation_name="Aarhus Sleep Clinic",
+        sites=[],
         criteria=to_json(parse_any(criteria)),
         invitation_text="Hi",
         site_region="DK-84",
