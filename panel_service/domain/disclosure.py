@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 DEFAULT_THRESHOLD = 11
 WITHHELD = "withheld"
@@ -82,7 +83,7 @@ def protect_chain(counts: Sequence[int], threshold: int = DEFAULT_THRESHOLD) -> 
     ``threshold - 1`` (see the module docstring)."""
     if any(count < 0 for count in counts):
         raise ValueError("counts cannot be negative")
-    if any(later > earlier for earlier, later in zip(counts, counts[1:], strict=False)):
+    if any(later > earlier for earlier, later in pairwise(counts)):
         raise ValueError("an attrition chain never grows")
     shown: list[Count] = [0] * len(counts)
     last: int | None = None

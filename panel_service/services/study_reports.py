@@ -148,6 +148,8 @@ def funnel(
             Invitation.response.is_not(None),
         )
     ):
+        if answered_at is None or response is None:  # filtered above; narrows the types
+            continue
         answered_on = as_utc(answered_at).astimezone(zone).date().isoformat()
         counts = per_day.setdefault(answered_on, dict.fromkeys(INVITATION_RESPONSES, 0))
         counts[str(response)] += 1
