@@ -14,6 +14,20 @@ VERSION_REVIEW_STATES = ("draft", "in_review", "approved", "rejected", "supersed
 
 INVITATION_STATUSES = ("queued", "claimed", "sent", "cancelled", "ambiguous", "failed")
 INVITATION_RESPONSES = ("interested", "not_interested")
+# Why an invitation was cancelled (docs/pipeline.md); "other" holds any reason not listed here.
+CANCEL_REASONS = (
+    "consent_withdrawn",
+    "contact_paused",
+    "erased",
+    "study_paused",
+    "study_closed",
+    "study_not_recruiting",
+    "version_changed",
+    "approval_expired",
+    "no_longer_matches",
+    "no_email",
+    "other",
+)
 
 MATCH_RUN_KINDS = ("recruit", "nightly", "import", "manual")
 TOKEN_PURPOSES = ("verify_email", "reset_password", "answer", "unsubscribe")

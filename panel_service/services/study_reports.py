@@ -1,7 +1,8 @@
 """What a coordinator learns about who their study reaches: feasibility, funnel, respondents (P4).
 
-Every count returned here has passed through ``domain.disclosure.suppress``; nothing below the
-threshold (zero included) leaves this module as a number. Volunteers appear by name only in
+Every count returned here has passed through ``domain.disclosure``: nothing below the threshold
+(zero included) leaves this module as a number, and the counts of one response are protected
+against differencing as a whole (attrition as a chain, the funnel as a breakdown). Volunteers appear by name only in
 ``respondents``, and only those who answered "interested" to this study, with contact details
 and never anything from the health profile. Feasibility queries and every look at respondents
 are audited in the caller's transaction.
@@ -20,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from panel_service.domain.criteria import criteria_hash, parse_json, to_text
 from panel_service.domain.criteria.sql import attrition_counts, matching_ids, profiles
-from panel_service.domain.disclosure import suppress
-from panel_service.domain.vocab import INVITATION_RESPONSES, INVITATION_STATUSES
+from panel_service.domain.disclosure import Cell, protect_breakdown, protect_chain
+from panel_service.domain.vocab import CANCEL_REASONS, INVITATION_RESPONSES, INVITATION_STATUSES
 from panel_service.models import Account, Consent, Invitation, MatchChunk, MatchRun, Participant, Study
 from panel_service.services.audit import record
 from panel_service.timeutil import as_utc
@@ -96,19 +97,32 @@ def feasibility(
         study.id,
         {"version": version.number, "criteria_hash": digest, "on": today.isoformat()},
     )
+    # The matching count is the chain's last link (everyone who passes every criterion).
+    chain = protect_chain([remaining for _, remaining in steps] + [int(count)], threshold)
     return Feasibility(
         study_id=study.id,
         version=version.number,
         criteria_text=to_text(node),
         criteria_hash=digest,
         on=today,
-        matching=suppress(int(count), threshold),
-        attrition=[(text, suppress(remaining, threshold)) for text, remaining in steps],
+        matching=chain[-1],
+        attrition=[(text, shown) for (text, _), shown in zip(steps, chain, strict=False)],
     )
 
 
-def funnel(session: Session, study: Study, *, threshold: int, zone: dt.tzinfo = dt.UTC) -> dict[str, Any]:
-    """Invitations per status and per reason, bulk-match progress, answers per day. Counts only."""
+def funnel(
+    session: Session,
+    study: Study,
+    *,
+    threshold: int,
+    zone: dt.tzinfo = dt.UTC,
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    """Invitations per status and per reason, answers, answers per day, bulk-match progress.
+
+    Counts only, protected as one breakdown (``domain.disclosure.protect_breakdown``): every
+    status, reason and answer is listed whether or not it is zero, and answers per day run
+    without a gap from the first answer to ``today``, so that no absent row tells anything."""
     by_status = dict(
         session.execute(
             select(Invitation.status, func.count())
@@ -116,61 +130,77 @@ def funnel(session: Session, study: Study, *, threshold: int, zone: dt.tzinfo = 
             .group_by(Invitation.status)
         ).all()
     )
-    by_reason = dict(
-        session.execute(
-            select(Invitation.reason, func.count())
-            .where(Invitation.study_id == study.id, Invitation.status == "cancelled")
-            .group_by(Invitation.reason)
-        ).all()
-    )
-    by_response = dict(
-        session.execute(
-            select(Invitation.response, func.count())
-            .where(Invitation.study_id == study.id, Invitation.response.is_not(None))
-            .group_by(Invitation.response)
-        ).all()
-    )
+    by_reason: dict[str, int] = dict.fromkeys(CANCEL_REASONS, 0)
+    for reason, number in session.execute(
+        select(Invitation.reason, func.count())
+        .where(Invitation.study_id == study.id, Invitation.status == "cancelled")
+        .group_by(Invitation.reason)
+    ):
+        key = str(reason) if reason in by_reason else "other"
+        by_reason[key] += int(number)
     # Days in the panel's time zone; only timestamps are read, never who answered.
     per_day: dict[str, dict[str, int]] = {}
     for answered_at, response in session.execute(
         select(Invitation.responded_at, Invitation.response).where(
-            Invitation.study_id == study.id, Invitation.responded_at.is_not(None)
+            Invitation.study_id == study.id,
+            Invitation.status == "sent",
+            Invitation.responded_at.is_not(None),
+            Invitation.response.is_not(None),
         )
     ):
-        if answered_at is None:
+        if answered_at is None or response is None:  # filtered above; narrows the types
             continue
         answered_on = as_utc(answered_at).astimezone(zone).date().isoformat()
-        counts = per_day.setdefault(answered_on, {})
-        counts[str(response)] = counts.get(str(response), 0) + 1
-    per_day = dict(sorted(per_day.items()))
-    total = sum(int(value) for value in by_status.values())
+        counts = per_day.setdefault(answered_on, dict.fromkeys(INVITATION_RESPONSES, 0))
+        counts[str(response)] += 1
+    days = _every_day(sorted(per_day), today or dt.datetime.now(zone).date())
+    statuses = {status: int(by_status.get(status, 0)) for status in INVITATION_STATUSES}
+    answered = {
+        response: sum(per_day.get(day, {}).get(response, 0) for day in days)
+        for response in INVITATION_RESPONSES
+    }
+    root = Cell("invitations", sum(statuses.values()))
+    for status, number in statuses.items():
+        cell = Cell(f"status:{status}", number)
+        if status == "cancelled":
+            cell.parts = [Cell(f"reason:{reason}", by_reason[reason]) for reason in CANCEL_REASONS]
+        if status == "sent":
+            # Answers are recorded on sent invitations only; the unanswered rest is never shown
+            # but is a part all the same, or "sent" minus the answers would give it exactly.
+            cell.parts = [
+                Cell(
+                    f"response:{response}",
+                    answered[response],
+                    [Cell(f"day:{day}:{response}", per_day.get(day, {}).get(response, 0)) for day in days],
+                )
+                for response in INVITATION_RESPONSES
+            ]
+            cell.parts.append(Cell("unanswered", number - sum(answered.values()), shown=False))
+        root.parts.append(cell)
+    shown = protect_breakdown(root, threshold)
     return {
         "study_id": study.id,
         "status": study.status,
         "target_enrolment": _target(study),
-        "invitations": suppress(total, threshold),
-        "by_status": {
-            status: suppress(int(by_status.get(status, 0)), threshold) for status in INVITATION_STATUSES
-        },
-        "by_reason": {
-            str(reason): suppress(int(count), threshold) for reason, count in sorted(by_reason.items())
-        },
-        "responses": {
-            response: suppress(int(by_response.get(response, 0)), threshold)
-            for response in INVITATION_RESPONSES
-        },
+        "invitations": shown["invitations"],
+        "by_status": {status: shown[f"status:{status}"] for status in INVITATION_STATUSES},
+        "by_reason": {reason: shown[f"reason:{reason}"] for reason in CANCEL_REASONS},
+        "responses": {response: shown[f"response:{response}"] for response in INVITATION_RESPONSES},
         "answers_per_day": [
-            {
-                "date": answered_on,
-                **{
-                    response: suppress(counts.get(response, 0), threshold)
-                    for response in INVITATION_RESPONSES
-                },
-            }
-            for answered_on, counts in per_day.items()
+            {"date": day, **{response: shown[f"day:{day}:{response}"] for response in INVITATION_RESPONSES}}
+            for day in days
         ],
         "matching_progress": _progress(session, study),
     }
+
+
+def _every_day(answered_on: list[str], today: dt.date) -> list[str]:
+    """Every day from the first answer to today (or the last answer, if later)."""
+    if not answered_on:
+        return []
+    first = dt.date.fromisoformat(answered_on[0])
+    last = max(today, dt.date.fromisoformat(answered_on[-1]))
+    return [(first + dt.timedelta(days=offset)).isoformat() for offset in range((last - first).days + 1)]
 
 
 def _target(study: Study) -> int | None:

@@ -16,7 +16,10 @@ from panel_service.domain.sites import MAX_SITE_NAME, MAX_SITES
 from panel_service.domain.vocab import APPROVAL_KINDS
 from panel_service.services.studies import MAX_TARGET_ENROLMENT
 
-COUNT_DESCRIPTION = 'A whole number from the small-cell threshold up; below it the words "fewer than 11".'
+COUNT_DESCRIPTION = (
+    'A whole number from the small-cell threshold up; below it the words "fewer than 11"; "withheld"'
+    " when the count is not smaller but would give away a difference below the threshold."
+)
 
 
 class StrictSchema(Schema):
