@@ -56,7 +56,7 @@ def test_security_headers_and_request_id(client) -> None:  # type: ignore[no-unt
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert "'unsafe-inline'" not in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Cache-Control"] == "private, no-store"
     assert len(response.headers["X-Request-ID"]) >= 8
 
 
