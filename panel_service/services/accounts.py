@@ -179,7 +179,10 @@ def open_web_session(session: Session, account: Account, user_agent: str = "") -
     return session_id
 
 
-def account_for_web_session(session: Session, session_id: str) -> Account | None:
+def account_for_web_session(settings: Settings, session: Session, session_id: str) -> Account | None:
+    """The account of a live session, or None. A session ends after WEB_SESSION_IDLE without
+    use and, however busy, once it is older than the role's absolute lifetime (a stolen
+    cookie stops working; a forgotten shared computer does not stay signed in for ever)."""
     row = session.execute(
         select(WebSession, Account)
         .join(Account, Account.id == WebSession.account_id)
@@ -194,7 +197,8 @@ def account_for_web_session(session: Session, session_id: str) -> Account | None
     web_session, account = row
     now = utcnow()
     last_seen = as_utc(web_session.last_seen_at)
-    if now - last_seen > WEB_SESSION_IDLE:
+    too_old = now - as_utc(web_session.created_at) > settings.session_max_age(account.role)
+    if too_old or now - last_seen > WEB_SESSION_IDLE:
         web_session.revoked_at = now
         return None
     if now - last_seen > dt.timedelta(minutes=5):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from flask.testing import FlaskClient
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from panel_service.models import OutboxMessage, Participant, WebSession
 from panel_service.services import account_mail, accounts, tokens
+from panel_service.timeutil import utcnow
 from tests.support.volunteers import PASSWORD, csrf_token, make_volunteer, post_form, row_counts, sign_in
 
 
@@ -165,3 +167,40 @@ def test_language_switch_only_returns_within_the_site(client: FlaskClient) -> No
     assert refused.location == "/signup"
     with client.session_transaction() as session:
         assert session["lang"] == "da"
+
+
+def _age_session(db: Session, account_id: int, age: dt.timedelta) -> WebSession:
+    """The session opened at sign-in, made ``age`` old while used a minute ago."""
+    web_session = db.scalars(select(WebSession).where(WebSession.account_id == account_id)).one()
+    web_session.created_at = utcnow() - age
+    web_session.last_seen_at = utcnow() - dt.timedelta(minutes=1)
+    db.flush()
+    return web_session
+
+
+def test_volunteer_sessions_end_seven_days_after_sign_in_however_active(
+    client: FlaskClient, db: Session, settings: Settings
+) -> None:
+    account, _participant = make_volunteer(db, settings)
+    sign_in(client, "vera@example.org")
+    web_session = _age_session(db, account.id, dt.timedelta(days=6, hours=23))
+    assert client.get("/me").status_code == 200
+    _age_session(db, account.id, dt.timedelta(days=7, minutes=1))
+    response = client.get("/me")
+    assert response.status_code == 302 and "/login" in response.location
+    db.refresh(web_session)
+    assert web_session.revoked_at is not None
+    assert client.get("/me").status_code == 302, "the session stays ended"
+
+
+def test_staff_sessions_end_twelve_hours_after_sign_in(
+    client: FlaskClient, db: Session, settings: Settings
+) -> None:
+    staff = accounts.create_staff_account(db, email="rita@example.org", role="reviewer")
+    staff.password_hash = accounts.hash_password(settings, PASSWORD)
+    db.flush()
+    sign_in(client, "rita@example.org")
+    _age_session(db, staff.id, dt.timedelta(hours=11, minutes=50))
+    assert client.get("/review/").status_code == 200
+    _age_session(db, staff.id, dt.timedelta(hours=12, minutes=1))
+    assert client.get("/review/").status_code == 302
