@@ -41,7 +41,7 @@ MIN_SECRET_KEY_BITS = 256
 # The estimate below reads a random key of exactly 256 bits as about 250; this floor lets such
 # keys pass while anything with a quarter fewer bits (token_urlsafe(24): ~186) fails.
 SECRET_KEY_ESTIMATE_FLOOR = 224
-MAKE_A_SECRET_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+KEY_COMMAND = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 DEFAULT_INSTANCE_PATH = Path.cwd() / "instance"
 
 
@@ -150,11 +150,11 @@ class Settings(BaseModel):
         if self.env == "production":
             if self.secret_key == DEFAULT_SECRET_KEY:
                 raise ValueError(
-                    f"SECRET_KEY must be set in production (PANEL_ENV=production); make one with {MAKE_A_SECRET_KEY}"
+                    f"SECRET_KEY must be set in production (PANEL_ENV=production); make one with {KEY_COMMAND}"
                 )
             problem = secret_key_problem(self.secret_key)
             if problem:
-                raise ValueError(f"{problem}; make one with {MAKE_A_SECRET_KEY}")
+                raise ValueError(f"{problem}; make one with {KEY_COMMAND}")
             if self.is_sqlite:
                 raise ValueError("DATABASE_URL must point at PostgreSQL in production, not SQLite")
         return self

@@ -11,6 +11,7 @@ from config.logging import configure_logging, get_logger
 from config.settings import Settings, load_settings
 from panel_service import extensions
 from panel_service.runtime import Runtime
+from panel_service.services import accounts
 from panel_service.web import register_blueprints
 from panel_service.web.middleware import install_middleware
 
@@ -47,6 +48,7 @@ def build_app(settings: Settings | None, *, start_background_jobs: bool | None) 
         TESTING=settings.env == "test",
     )
     runtime = Runtime(settings)
+    accounts.prepare_password_checks(settings)
     app.extensions["panel_runtime"] = runtime
     if settings.is_sqlite:
         _migrate_embedded_database(runtime)

@@ -51,14 +51,20 @@ _DUMMY_PASSWORD = secrets.token_urlsafe(16)
 
 
 def verify_password(settings: Settings, password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches. Without a hash (unknown email, staff who never set one)
+    the same password is verified against a dummy hash of the same parameters: one argon2
+    verification either way, so the time taken says nothing about who is registered."""
     hasher = password_hasher(settings)
-    if not password_hash:
-        hasher.verify(_dummy_hash(settings), _DUMMY_PASSWORD)
-        return False
     try:
-        return hasher.verify(password_hash, password)
+        matched = hasher.verify(password_hash or _dummy_hash(settings), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+    return matched and bool(password_hash)
+
+
+def prepare_password_checks(settings: Settings) -> None:
+    """Make the dummy hash at start, so the first unknown email does not pay for it."""
+    _dummy_hash(settings)
 
 
 @lru_cache(maxsize=4)
