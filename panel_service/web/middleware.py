@@ -19,9 +19,11 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
-# Responses that may be cached when they carry nothing of one visitor; every other response can
-# show private data and is marked no-store.
-PUBLIC_ENDPOINTS = {"static", "public.home", "public.healthz"}
+# Responses that never carry anything of one visitor (no user is loaded for them either).
+PUBLIC_ENDPOINTS = {"static", "public.healthz"}
+# Pages anyone may cache unless they were rendered for one visitor (see _personal); every other
+# response can show private data and is marked no-store.
+PUBLIC_UNLESS_PERSONAL = {"public.home"}
 NO_STORE = "private, no-store"
 
 
@@ -51,7 +53,9 @@ def install_middleware(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if production:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if endpoint not in PUBLIC_ENDPOINTS or _personal(response):
+        if endpoint not in PUBLIC_ENDPOINTS and (
+            endpoint not in PUBLIC_UNLESS_PERSONAL or _personal(response)
+        ):
             headers["Cache-Control"] = NO_STORE
         if endpoint != "public.metrics":
             log.info(

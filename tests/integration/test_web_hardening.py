@@ -55,7 +55,7 @@ def test_metrics_are_served_to_loopback_only_by_default(client: FlaskClient) -> 
     assert _metrics(client, "203.0.113.7", Authorization="Bearer anything-at-all-here") == 404
 
 
-def test_metrics_follow_the_allowed_networks_and_the_token(settings: Settings, db: Session) -> None:
+def test_metrics_follow_the_allowed_networks_and_the_token(settings: Settings) -> None:
     configured = settings.model_copy(
         update={"metrics_allow": "10.0.0.0/8", "metrics_token": "scrape-token-0123456789"}
     )
@@ -73,7 +73,7 @@ def test_metrics_follow_the_allowed_networks_and_the_token(settings: Settings, d
         app.extensions["panel_runtime"].close()
 
 
-def test_proxy_hops_make_the_forwarded_client_the_address(settings: Settings, db: Session) -> None:
+def test_proxy_hops_make_the_forwarded_client_the_address(settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"proxy_hops": 1}), start_background_jobs=False)
     try:
         client = app.test_client()
@@ -99,7 +99,9 @@ def test_pages_with_a_session_or_csrf_token_are_private_and_not_stored(
         assert response.headers["Cache-Control"] == "private, no-store", path
 
 
-def test_static_files_and_health_stay_cacheable(client: FlaskClient) -> None:
+def test_static_files_and_health_stay_cacheable(client: FlaskClient, db: Session, settings: Settings) -> None:
+    make_volunteer(db, settings)
+    sign_in(client, "vera@example.org")  # even for a signed-in browser
     for path in ("/static/css/panel.css", "/healthz"):
         with client.get(path) as response:
             assert response.status_code == 200
