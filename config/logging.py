@@ -11,6 +11,7 @@ import sys
 
 import structlog
 
+from config.redaction import redact
 from config.settings import Settings
 
 _configured = False
@@ -30,6 +31,7 @@ def configure_logging(settings: Settings, *, force: bool = False) -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _Redactor(keep_logged_mail=settings.env != "production"),
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -50,6 +52,25 @@ def configure_logging(settings: Settings, *, force: bool = False) -> None:
     for noisy in ("werkzeug", "sqlalchemy.engine", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     _configured = True
+
+
+class _Redactor:
+    """Takes link tokens and sensitive query strings out of every string in a line, ours and
+    other libraries' (Werkzeug's request lines arrive as the message). Outside production the
+    embedded mailer writes emails to the log on purpose (it is the mailbox of `make run`), so
+    their bodies keep their links there."""
+
+    def __init__(self, *, keep_logged_mail: bool) -> None:
+        self.keep_logged_mail = keep_logged_mail
+
+    def __call__(
+        self, _logger: object, _method: str, event_dict: structlog.types.EventDict
+    ) -> structlog.types.EventDict:
+        keep_body = self.keep_logged_mail and event_dict.get("event") == "email.logged"
+        for key, value in event_dict.items():
+            if isinstance(value, str) and not (keep_body and key == "body"):
+                event_dict[key] = redact(value)
+        return event_dict
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -7,6 +7,9 @@ instead of surfacing as a confusing error deep inside a request or a task.
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +21,27 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105 - refused in production below
+# Values that have been published as examples: anyone can sign sessions with them.
+KNOWN_PLACEHOLDER_SECRETS = frozenset(
+    {
+        DEFAULT_SECRET_KEY,
+        "change-me-to-a-long-random-string",  # .env.example
+        "change-me",
+        "changeme",
+        "secret",
+        "secret-key",
+        "your-secret-key",
+        "your-secret-key-here",
+        "please-change-me",
+        "test-secret-key-0123456789abcdef",  # the test suite's
+    }
+)
+# 32 bytes: the size of the HMAC-SHA256 keys the secret stands for (sessions, CSRF, links).
+MIN_SECRET_KEY_BITS = 256
+# The estimate below reads a random key of exactly 256 bits as about 250; this floor lets such
+# keys pass while anything with a quarter fewer bits (token_urlsafe(24): ~186) fails.
+SECRET_KEY_ESTIMATE_FLOOR = 224
+KEY_COMMAND = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 DEFAULT_INSTANCE_PATH = Path.cwd() / "instance"
 
 
@@ -73,6 +97,16 @@ class Settings(BaseModel):
     argon2_memory_kib: int = Field(19_456, alias="PANEL_ARGON2_MEMORY_KIB", ge=8)
     argon2_parallelism: int = Field(1, alias="PANEL_ARGON2_PARALLELISM", ge=1)
     run_jobs_in_process: bool | None = Field(None, alias="PANEL_IN_PROCESS_JOBS")
+    # A web session ends this long after sign-in whatever the activity (the idle limit is 12 h).
+    # Staff sessions reach every study of an organisation or the review queue, so they are short.
+    session_max_age_volunteer_hours: float = Field(168, alias="PANEL_SESSION_MAX_AGE_VOLUNTEER_HOURS", gt=0)
+    session_max_age_staff_hours: float = Field(12, alias="PANEL_SESSION_MAX_AGE_STAFF_HOURS", gt=0)
+    # /metrics answers these client networks (comma-separated CIDRs) or a bearer token; 404 otherwise.
+    metrics_allow: str = Field("127.0.0.0/8,::1", alias="PANEL_METRICS_ALLOW")
+    metrics_token: str | None = Field(None, alias="PANEL_METRICS_TOKEN", min_length=16)
+    # Reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto are believed. 0: the peer
+    # address is the client (otherwise every client would share the proxy's throttles).
+    proxy_hops: int = Field(0, alias="PANEL_PROXY_HOPS", ge=0, le=5)
 
     @field_validator("database_url")
     @classmethod
@@ -106,6 +140,17 @@ class Settings(BaseModel):
             raise ValueError(f"must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
 
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"not a network: {part.strip()!r} (use CIDRs like 10.0.0.0/8)") from exc
+        return value
+
     @model_validator(mode="after")
     def _fill_defaults_and_guard_production(self) -> Settings:
         if not self.database_url:
@@ -113,10 +158,31 @@ class Settings(BaseModel):
             object.__setattr__(self, "database_url", f"sqlite:///{path}")
         if self.env == "production":
             if self.secret_key == DEFAULT_SECRET_KEY:
-                raise ValueError("SECRET_KEY must be set in production (PANEL_ENV=production)")
+                raise ValueError(
+                    f"SECRET_KEY must be set in production (PANEL_ENV=production); make one with {KEY_COMMAND}"
+                )
+            problem = secret_key_problem(self.secret_key)
+            if problem:
+                raise ValueError(f"{problem}; make one with {KEY_COMMAND}")
             if self.is_sqlite:
                 raise ValueError("DATABASE_URL must point at PostgreSQL in production, not SQLite")
         return self
+
+    @property
+    def metrics_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in self.metrics_allow.split(",")
+            if part.strip()
+        )
+
+    def session_max_age(self, role: str) -> dt.timedelta:
+        hours = (
+            self.session_max_age_volunteer_hours
+            if role == "participant"
+            else self.session_max_age_staff_hours
+        )
+        return dt.timedelta(hours=hours)
 
     @property
     def is_sqlite(self) -> bool:
@@ -144,6 +210,37 @@ class Settings(BaseModel):
     @property
     def effective_log_format(self) -> str:
         return self.log_format or ("json" if self.env == "production" else "console")
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot protect production, or None.
+
+    The entropy estimate is length times bits per character, where a character is worth the
+    smaller of its character classes' pool (lower, upper, digits, other) and what the key's
+    distinct characters allow: generous to random keys (``token_urlsafe(32)`` or
+    ``token_hex(32)`` pass), harsh to repetition (``"x" * 64`` scores 64 bits).
+    """
+    if key.strip().lower() in KNOWN_PLACEHOLDER_SECRETS:
+        return "SECRET_KEY is a published placeholder, not a secret"
+    if len(key.encode()) < MIN_SECRET_KEY_BITS // 8:
+        return f"SECRET_KEY is too short: at least {MIN_SECRET_KEY_BITS // 8} bytes of random data are needed"
+    if _estimated_bits(key) < SECRET_KEY_ESTIMATE_FLOOR:
+        return (
+            f"SECRET_KEY looks guessable (about {_estimated_bits(key):.0f} bits of entropy, "
+            f"{MIN_SECRET_KEY_BITS} needed)"
+        )
+    return None
+
+
+def _estimated_bits(key: str) -> float:
+    pool = (
+        26 * any(c.islower() for c in key)
+        + 26 * any(c.isupper() for c in key)
+        + 10 * any(c.isdigit() for c in key)
+        + 33 * any(not c.isalnum() for c in key)
+    )
+    per_character = min(math.log2(max(pool, 2)), math.log2(len(set(key))) + 1)
+    return len(key) * per_character
 
 
 ENV_NAMES = {field.alias: name for name, field in Settings.model_fields.items() if field.alias}

@@ -5,11 +5,13 @@ import datetime as dt
 from apiflask import APIFlask
 from flask import Flask
 from flask_babel import get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.logging import configure_logging, get_logger
 from config.settings import Settings, load_settings
 from panel_service import extensions
 from panel_service.runtime import Runtime
+from panel_service.services import accounts
 from panel_service.web import register_blueprints
 from panel_service.web.middleware import install_middleware
 
@@ -46,6 +48,7 @@ def build_app(settings: Settings | None, *, start_background_jobs: bool | None) 
         TESTING=settings.env == "test",
     )
     runtime = Runtime(settings)
+    accounts.prepare_password_checks(settings)
     app.extensions["panel_runtime"] = runtime
     if settings.is_sqlite:
         _migrate_embedded_database(runtime)
@@ -56,6 +59,12 @@ def build_app(settings: Settings | None, *, start_background_jobs: bool | None) 
     extensions.babel.init_app(app, locale_selector=_select_locale)
     app.teardown_appcontext(extensions.close_db_session)
     install_middleware(app)
+    if settings.proxy_hops:
+        # Believe exactly as many X-Forwarded-For entries as there are proxies of ours, so that
+        # remote_addr is the client (throttles, /metrics) and a client cannot forge its own.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )
     register_blueprints(app)
     app.jinja_env.globals["get_locale"] = get_locale
 

@@ -51,14 +51,20 @@ _DUMMY_PASSWORD = secrets.token_urlsafe(16)
 
 
 def verify_password(settings: Settings, password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches. Without a hash (unknown email, staff who never set one)
+    the same password is verified against a dummy hash of the same parameters: one argon2
+    verification either way, so the time taken says nothing about who is registered."""
     hasher = password_hasher(settings)
-    if not password_hash:
-        hasher.verify(_dummy_hash(settings), _DUMMY_PASSWORD)
-        return False
     try:
-        return hasher.verify(password_hash, password)
+        matched = hasher.verify(password_hash or _dummy_hash(settings), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+    return matched and bool(password_hash)
+
+
+def prepare_password_checks(settings: Settings) -> None:
+    """Make the dummy hash at start, so the first unknown email does not pay for it."""
+    _dummy_hash(settings)
 
 
 @lru_cache(maxsize=4)
@@ -181,7 +187,10 @@ def open_web_session(session: Session, account: Account, user_agent: str = "") -
     return session_id
 
 
-def account_for_web_session(session: Session, session_id: str) -> Account | None:
+def account_for_web_session(settings: Settings, session: Session, session_id: str) -> Account | None:
+    """The account of a live session, or None. A session ends after WEB_SESSION_IDLE without
+    use and, however busy, once it is older than the role's absolute lifetime (a stolen
+    cookie stops working; a forgotten shared computer does not stay signed in for ever)."""
     row = session.execute(
         select(WebSession, Account)
         .join(Account, Account.id == WebSession.account_id)
@@ -196,7 +205,8 @@ def account_for_web_session(session: Session, session_id: str) -> Account | None
     web_session, account = row
     now = utcnow()
     last_seen = as_utc(web_session.last_seen_at)
-    if now - last_seen > WEB_SESSION_IDLE:
+    too_old = now - as_utc(web_session.created_at) > settings.session_max_age(account.role)
+    if too_old or now - last_seen > WEB_SESSION_IDLE:
         web_session.revoked_at = now
         return None
     if now - last_seen > dt.timedelta(minutes=5):

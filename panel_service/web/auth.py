@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 from flask import abort, session
 from flask_login import UserMixin, current_user, login_user, logout_user
 
-from panel_service.extensions import db_session, login_manager
+from panel_service.extensions import db_session, login_manager, settings
 from panel_service.models import Account
 from panel_service.services import accounts
 
@@ -39,10 +39,10 @@ class CurrentUser(UserMixin):
 
 @login_manager.user_loader
 def _load_user(session_id: str) -> CurrentUser | None:
-    account = accounts.account_for_web_session(db_session(), session_id)
+    account = accounts.account_for_web_session(settings(), db_session(), session_id)
+    db_session().commit()  # persists last_seen_at, or the revocation of an expired session
     if account is None:
         return None
-    db_session().commit()  # persists last_seen_at / idle revocation
     return CurrentUser(account, session_id)
 
 

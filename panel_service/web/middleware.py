@@ -6,7 +6,8 @@ import time
 import uuid
 
 import structlog
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, request, session
+from flask_login import current_user
 
 from config.logging import get_logger
 from panel_service.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -18,8 +19,12 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
-# Pages anyone may cache; everything else can show private data and is marked no-store.
-PUBLIC_ENDPOINTS = {"static", "public.home", "public.healthz"}
+# Responses that never carry anything of one visitor (no user is loaded for them either).
+PUBLIC_ENDPOINTS = {"static", "public.healthz"}
+# Pages anyone may cache unless they were rendered for one visitor (see _personal); every other
+# response can show private data and is marked no-store.
+PUBLIC_UNLESS_PERSONAL = {"public.home"}
+NO_STORE = "private, no-store"
 
 
 def install_middleware(app: Flask) -> None:
@@ -48,8 +53,10 @@ def install_middleware(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if production:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if endpoint not in PUBLIC_ENDPOINTS:
-            headers["Cache-Control"] = "no-store"
+        if endpoint not in PUBLIC_ENDPOINTS and (
+            endpoint not in PUBLIC_UNLESS_PERSONAL or _personal(response)
+        ):
+            headers["Cache-Control"] = NO_STORE
         if endpoint != "public.metrics":
             log.info(
                 "http.request",
@@ -59,3 +66,15 @@ def install_middleware(app: Flask) -> None:
                 ms=round(elapsed * 1000, 1),
             )
         return response
+
+
+def _personal(response: Response) -> bool:
+    """Whether the response belongs to one visitor: rendered for a signed-in user, holding a
+    CSRF token (every page with a form does), or setting the session cookie. A cache that kept
+    it could hand one person's page or token to the next."""
+    return (
+        "csrf_token" in g  # flask_wtf keeps the token it rendered here
+        or session.modified
+        or "Set-Cookie" in response.headers
+        or current_user.is_authenticated
+    )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from sqlalchemy import func, select
 
@@ -35,7 +37,10 @@ def test_demo_loads_the_example_study_recruiting(committed_runtime: Runtime) -> 
 
 def test_demo_is_refused_in_production(tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = make_test_settings(
-        "postgresql://nobody@127.0.0.1:1/none", tmp_path, env="production", secret_key="p" * 32
+        "postgresql://nobody@127.0.0.1:1/none",
+        tmp_path,
+        env="production",
+        secret_key=secrets.token_urlsafe(48),
     )
     runtime = Runtime(settings)
     with pytest.raises(Forbidden):

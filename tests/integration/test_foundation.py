@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -55,7 +56,7 @@ def test_security_headers_and_request_id(client) -> None:  # type: ignore[no-unt
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert "'unsafe-inline'" not in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Cache-Control"] == "private, no-store"
     assert len(response.headers["X-Request-ID"]) >= 8
 
 
@@ -85,7 +86,7 @@ def test_production_refuses_default_secret_and_sqlite() -> None:
     with pytest.raises(SettingsError, match="SECRET_KEY"):
         load_settings(environ={"PANEL_ENV": "production", "DATABASE_URL": "postgresql://u@h/db"})
     with pytest.raises(SettingsError, match="SQLite"):
-        load_settings(environ={"PANEL_ENV": "production", "SECRET_KEY": "x" * 32})
+        load_settings(environ={"PANEL_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48)})
 
 
 def test_postgresql_urls_work_as_given() -> None:

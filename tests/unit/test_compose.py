@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import secrets
 import shlex
 from pathlib import Path
 
+import pytest
 import yaml
 
-from config.settings import ENV_NAMES, load_settings
+from config.settings import ENV_NAMES, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,7 +74,9 @@ def test_env_example_holds_valid_documented_settings() -> None:
     ]
     environ = {key: value for key, value in pairs}
     assert set(environ) <= set(ENV_NAMES), set(environ) - set(ENV_NAMES)
-    settings = load_settings(environ=environ)
+    with pytest.raises(SettingsError, match="placeholder"):
+        load_settings(environ=environ)  # the example's SECRET_KEY must be replaced before use
+    settings = load_settings(environ={**environ, "SECRET_KEY": secrets.token_urlsafe(48)})
     assert settings.env == "production"
     assert settings.database_url.startswith("postgresql+psycopg://")
     documented = (ROOT / "docs" / "configuration.md").read_text()

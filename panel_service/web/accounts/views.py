@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from limits import parse
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -13,6 +14,7 @@ from panel_service.extensions import db_session, limiter, settings
 from panel_service.models import Account, Participant
 from panel_service.services import accounts, tokens
 from panel_service.services.audit import record
+from panel_service.web.accounts import throttle
 from panel_service.web.accounts.forms import LoginForm
 from panel_service.web.auth import sign_in, sign_out
 from panel_service.web.safe_redirect import safe_next
@@ -25,32 +27,10 @@ HOME_BY_ROLE = {
     "reviewer": "review.queue",
     "admin": "review.queue",
 }
-# Failed sign-ins: per email address (known or not, so the limit says nothing about
-# membership) and per client address. Counted only on failure; a success clears the email's.
-FAILURES_PER_EMAIL = parse("5 per 15 minutes")
-FAILURES_PER_IP = parse("30 per 15 minutes")
 
 
 def home_for(role: str) -> str:
     return url_for(HOME_BY_ROLE.get(role, "public.home"))
-
-
-def _email_key(email: str) -> str:
-    return accounts.sha256(email.strip().lower())
-
-
-def _throttled(email: str) -> bool:
-    strategy = limiter.limiter
-    return not (
-        strategy.test(FAILURES_PER_EMAIL, "login-email", _email_key(email))
-        and strategy.test(FAILURES_PER_IP, "login-ip", request.remote_addr or "-")
-    )
-
-
-def _count_failure(email: str) -> None:
-    strategy = limiter.limiter
-    strategy.hit(FAILURES_PER_EMAIL, "login-email", _email_key(email))
-    strategy.hit(FAILURES_PER_IP, "login-ip", request.remote_addr or "-")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -58,20 +38,25 @@ def login() -> str | Response | tuple[str, int]:
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         email = form.email.data or ""
-        if _throttled(email):
-            form.password.errors = [_("Too many attempts. Wait 15 minutes, then try again.")]
+        attempt = throttle.attempt_for(email)
+        wait = throttle.seconds_to_wait(attempt)
+        if wait > 0:
+            form.password.errors = [
+                _("Too many attempts. Try again in %(minutes)d min.", minutes=max(1, math.ceil(wait / 60)))
+            ]
             return render_template("accounts/login.html", form=form), 429
         account = accounts.find_account(db_session(), email)
-        password_hash = account.password_hash if account is not None else None
-        if (
-            account is not None
-            and account.is_active
-            and accounts.verify_password(settings(), password_hash, form.password.data or "")
-        ):
-            limiter.limiter.clear(FAILURES_PER_EMAIL, "login-email", _email_key(email))
+        # The password is checked whether or not the email is registered (an unknown one against
+        # a dummy hash), so that the work and the answer say nothing about who is registered.
+        password_ok = accounts.verify_password(
+            settings(), account.password_hash if account is not None else None, form.password.data or ""
+        )
+        if account is not None and account.is_active and password_ok:
             sign_in(account, request.user_agent.string)
-            return redirect(safe_next(form.next.data, home_for(account.role)))
-        _count_failure(email)
+            response = redirect(safe_next(form.next.data, home_for(account.role)))
+            throttle.count_success(attempt, response)
+            return response
+        throttle.count_failure(attempt)
         # One message whether or not the email is registered.
         form.password.errors = [_("Email or password is not correct.")]
         return render_template("accounts/login.html", form=form), 401

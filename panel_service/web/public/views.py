@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, text
 
@@ -71,7 +73,28 @@ def _broker_status(url: str) -> str:
 
 @bp.get("/metrics")
 def metrics() -> Response:
+    """For the monitoring system only (ARCHITECTURE §8): request rates by endpoint and pipeline
+    counts say how busy studies are. Anyone else gets 404, as for a page that does not exist."""
+    if not _may_read_metrics():
+        abort(404)
     # Dead jobs live in the database, not in this process: count them at each scrape (one
     # count over the rows with dead_at set), so any web process reports the same figure.
     JOBS_DEAD_NOW.set(outbox.dead_count(db_session()))
     return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _may_read_metrics() -> bool:
+    settings = runtime().settings
+    if settings.metrics_token:
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            presented.strip().encode(), settings.metrics_token.encode()
+        ):
+            return True
+    try:
+        client = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    if isinstance(client, ipaddress.IPv6Address) and client.ipv4_mapped is not None:
+        client = client.ipv4_mapped
+    return any(client in network for network in settings.metrics_networks)

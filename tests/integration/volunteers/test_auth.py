@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
+import pytest
+from argon2 import PasswordHasher
+from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service.models import OutboxMessage, Participant, WebSession
 from panel_service.services import account_mail, accounts, tokens
+from panel_service.timeutil import utcnow
+from panel_service.web.accounts import throttle
 from tests.support.volunteers import PASSWORD, csrf_token, make_volunteer, post_form, row_counts, sign_in
 
 
@@ -35,7 +41,7 @@ def test_same_message_for_unknown_email_and_wrong_password(
     assert _error(unknown[1]) == _error(wrong[1]) == "Email or password is not correct."
 
 
-def test_repeated_failures_are_throttled_per_email_known_or_not(
+def test_repeated_failures_from_one_client_are_throttled_per_email_known_or_not(
     client: FlaskClient, db: Session, settings: Settings
 ) -> None:
     make_volunteer(db, settings)
@@ -43,9 +49,102 @@ def test_repeated_failures_are_throttled_per_email_known_or_not(
         for _ in range(5):
             assert _login(client, email, "wrong password here")[0] == 401
         status, page = _login(client, email, "wrong password here")
-        assert status == 429 and "Too many attempts" in page
+        assert status == 429 and "Too many attempts. Try again in 1 min." in page
     # Even the right password waits out the throttle: guessing cannot continue around it.
     assert _login(client, "vera@example.org", PASSWORD)[0] == 429
+
+
+class CountingHasher(PasswordHasher):
+    """A real argon2 hasher that counts its verifications."""
+
+    verified = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        CountingHasher.verified += 1
+        return super().verify(hash, password)
+
+
+def test_unknown_email_does_the_same_work_as_a_wrong_password(
+    client: FlaskClient, db: Session, settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Membership is sensitive: an unknown email gets one argon2 verification with the same
+    parameters, the same statements and the same answer as a registered one."""
+    make_volunteer(db, settings)
+    monkeypatch.setattr(
+        accounts,
+        "_hasher",
+        lambda time_cost, memory_kib, parallelism: CountingHasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
+        ),
+    )
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    def work(email: str) -> tuple[int, int, int, str]:
+        token = csrf_token(client, "/login")
+        statements.clear()
+        CountingHasher.verified = 0
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            response = client.post(
+                "/login", data={"email": email, "password": "wrong password here", "csrf_token": token}
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        page = response.get_data(as_text=True).replace(token, "")
+        return CountingHasher.verified, len(statements), response.status_code, _error(page)
+
+    registered = work("vera@example.org")
+    unknown = work("nobody@example.org")
+    assert registered[0] == 1
+    assert unknown == registered
+
+
+def test_another_client_failing_does_not_lock_the_owner_out(
+    app: Flask, db: Session, settings: Settings
+) -> None:
+    # Clients that keep no context between requests, like separate browsers.
+    attacker = app.test_client()
+    make_volunteer(db, settings)
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.66"
+    for _ in range(5):
+        assert _login(attacker, "vera@example.org", "guess number one")[0] == 401
+    for _ in range(3):
+        status, page = _login(attacker, "vera@example.org", "another guess")
+        assert status == 429 and "Too many attempts" in page
+    owner = app.test_client()
+    owner.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert _login(owner, "vera@example.org", PASSWORD)[0] == 302
+    assert _login(attacker, "vera@example.org", PASSWORD)[0] == 429, "the attacker's client still waits"
+
+
+def test_the_owners_known_browser_signs_in_through_an_attack_from_many_addresses_or_its_own(
+    app: Flask, db: Session, settings: Settings
+) -> None:
+    make_volunteer(db, settings)
+    shared_address = "192.0.2.10"  # the owner's office NAT, which the attacker shares
+    owner = app.test_client()
+    owner.environ_base["REMOTE_ADDR"] = shared_address
+    sign_in(owner, "vera@example.org")  # this browser is now known for the email
+    post_form(owner, "/logout", {}, token_from="/me")
+    attacker = app.test_client()
+    for number in range(40):
+        attacker.environ_base["REMOTE_ADDR"] = shared_address if number < 10 else f"203.0.113.{number}"
+        _login(attacker, "vera@example.org", f"guess {number}")
+    attacker.environ_base["REMOTE_ADDR"] = shared_address
+    assert _login(attacker, "vera@example.org", "guess")[0] == 429, "the attacker's client waits"
+    stranger = app.test_client()
+    stranger.environ_base["REMOTE_ADDR"] = "198.51.100.99"
+    assert _login(stranger, "vera@example.org", PASSWORD)[0] == 429, "unknown browsers wait (15-60 s)"
+    assert _login(owner, "vera@example.org", PASSWORD)[0] == 302
+
+
+def test_backoff_doubles_up_to_its_cap() -> None:
+    waits = [throttle.PER_CLIENT_AND_EMAIL.wait_after(failures) for failures in range(4, 12)]
+    assert waits == [0, 30, 60, 120, 240, 480, 900, 900]
+    assert max(throttle.PER_EMAIL_FROM_STRANGERS.wait_after(n) for n in range(100)) == 60
 
 
 def test_throttling_per_client_address(client: FlaskClient, db: Session) -> None:
@@ -165,3 +264,40 @@ def test_language_switch_only_returns_within_the_site(client: FlaskClient) -> No
     assert refused.location == "/signup"
     with client.session_transaction() as session:
         assert session["lang"] == "da"
+
+
+def _age_session(db: Session, account_id: int, age: dt.timedelta) -> WebSession:
+    """The session opened at sign-in, made ``age`` old while used a minute ago."""
+    web_session = db.scalars(select(WebSession).where(WebSession.account_id == account_id)).one()
+    web_session.created_at = utcnow() - age
+    web_session.last_seen_at = utcnow() - dt.timedelta(minutes=1)
+    db.flush()
+    return web_session
+
+
+def test_volunteer_sessions_end_seven_days_after_sign_in_however_active(
+    client: FlaskClient, db: Session, settings: Settings
+) -> None:
+    account, _participant = make_volunteer(db, settings)
+    sign_in(client, "vera@example.org")
+    web_session = _age_session(db, account.id, dt.timedelta(days=6, hours=23))
+    assert client.get("/me").status_code == 200
+    _age_session(db, account.id, dt.timedelta(days=7, minutes=1))
+    response = client.get("/me")
+    assert response.status_code == 302 and "/login" in response.location
+    db.refresh(web_session)
+    assert web_session.revoked_at is not None
+    assert client.get("/me").status_code == 302, "the session stays ended"
+
+
+def test_staff_sessions_end_twelve_hours_after_sign_in(
+    client: FlaskClient, db: Session, settings: Settings
+) -> None:
+    staff = accounts.create_staff_account(db, email="rita@example.org", role="reviewer")
+    staff.password_hash = accounts.hash_password(settings, PASSWORD)
+    db.flush()
+    sign_in(client, "rita@example.org")
+    _age_session(db, staff.id, dt.timedelta(hours=11, minutes=50))
+    assert client.get("/review/").status_code == 200
+    _age_session(db, staff.id, dt.timedelta(hours=12, minutes=1))
+    assert client.get("/review/").status_code == 302

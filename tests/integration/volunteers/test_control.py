@@ -159,7 +159,7 @@ def test_download_contains_everything(client: FlaskClient, db: Session, vera: Pa
     response = post_form(client, "/me/data", {})
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].startswith("attachment")
-    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Cache-Control"] == "private, no-store"
     data = json.loads(response.get_data(as_text=True))
     assert data["account"]["email"] == "vera@example.org"
     assert data["identity"]["name"] == "Vera Volunteer"
