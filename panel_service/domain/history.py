@@ -8,9 +8,9 @@ the entry ended, so an entry with ``until`` is ``past``. ``since`` never lies af
 A criteria leaf may carry qualifiers, each a test of one entry on the evaluation day:
 
 - ``current: true`` / ``false``: the entry is / is not current;
-- ``within: D``: present at some time on or after today − D (current, or ended on or after it;
+- ``within: D``: present at some time on or after today - D (current, or ended on or after it;
   as ``since`` ≤ ``until``, a ``since`` on or after it also settles it);
-- ``for_at_least: D``: current, and ``since`` on or before today − D.
+- ``for_at_least: D``: current, and ``since`` on or before today - D.
 
 An entry *definitely* satisfies the leaf's qualifiers when they hold for every status and every
 pair of days its answer allows (with ``since`` ≤ ``until``), and *possibly* does when they hold
@@ -18,9 +18,9 @@ for some. ``definitely`` and ``possibly`` below are that, worked out on the date
 earliest and latest day a partial date covers) so the SQL compiler can say the same over stored
 bounds; ``tests/unit/criteria/test_histories.py`` checks them against a brute force over days.
 
-Durations are ISO 8601 with one component: ``P14D``, ``P2W``, ``P3M``, ``P1Y``. "today − P3M"
-is the same day number three months earlier, clamped to the end of a shorter month (31 May −
-P3M = 28 or 29 February); years likewise (29 February − P1Y = 28 February).
+Durations are ISO 8601 with one component: ``P14D``, ``P2W``, ``P3M``, ``P1Y``. "today - P3M"
+is the same day number three months earlier, clamped to the end of a shorter month (31 May -
+P3M = 28 or 29 February); years likewise (29 February - P1Y = 28 February).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def duration_words(duration: str) -> str:
 
 
 def subtract_duration(day: dt.date, duration: str) -> dt.date:
-    """``day`` − ``duration``; months and years clamp to the end of a shorter month."""
+    """``day`` - ``duration``; months and years clamp to the end of a shorter month."""
     amount, unit = int(duration[1:-1]), duration[-1]
     if unit == "D":
         return day - dt.timedelta(days=amount)
@@ -171,8 +171,8 @@ class Thresholds:
     """A leaf's qualifiers resolved for one evaluation day."""
 
     current: bool | None
-    within: dt.date | None  # today − within
-    for_at_least: dt.date | None  # today − for_at_least
+    within: dt.date | None  # today - within
+    for_at_least: dt.date | None  # today - for_at_least
 
 
 def thresholds(on: dt.date, current: bool | None, within: str | None, for_at_least: str | None) -> Thresholds:
