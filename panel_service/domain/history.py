@@ -213,3 +213,17 @@ def possibly(entry: EntryFacts, q: Thresholds) -> bool:
     return q.for_at_least is None or (
         entry.status != "past" and (entry.since_lo is None or entry.since_lo <= q.for_at_least)
     )
+
+
+HISTORY_COLUMNS = ("status", "since", "until", "since_lo", "since_hi", "until_lo", "until_hi")
+
+
+def history_values(entry: Entry) -> tuple[str | dt.date | None, ...]:
+    """The stored history of ``entry`` in the order of ``HISTORY_COLUMNS`` (all None when plain)."""
+    since = partial_date_bounds(entry.since) if entry.since else (None, None)
+    until = partial_date_bounds(entry.until) if entry.until else (None, None)
+    return (entry.status, entry.since, entry.until, since[0], since[1], until[0], until[1])
+
+
+def history_row(entry: Entry) -> dict[str, str | dt.date | None]:
+    return dict(zip(HISTORY_COLUMNS, history_values(entry), strict=True))
