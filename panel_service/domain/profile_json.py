@@ -185,15 +185,20 @@ def profile_from_json(obj: object, *, strict: bool = False, adult_on: dt.date | 
     pregnant = reader.flag("pregnant")
     if sex == "male" and pregnant:
         reader.fail("pregnant", "a profile whose sex is male cannot be pregnant")
+    born = reader.birth_date(adult_on)
+    region = reader.region()
+    height_cm = reader.measure("height_cm", HEIGHT_RANGE, "cm")
+    weight_kg = reader.measure("weight_kg", WEIGHT_RANGE, "kg")
+    smoker = reader.flag("smoker")
     conditions, condition_history = reader.codes("conditions", normalise_icd10, "ICD-10")
     medications, medication_history = reader.codes("medications", normalise_atc, "ATC")
     profile = ProfileData(
-        birth_date=reader.birth_date(adult_on),
+        birth_date=born,
         sex=sex,
-        region=reader.region(),
-        height_cm=reader.measure("height_cm", HEIGHT_RANGE, "cm"),
-        weight_kg=reader.measure("weight_kg", WEIGHT_RANGE, "kg"),
-        smoker=reader.flag("smoker"),
+        region=region,
+        height_cm=height_cm,
+        weight_kg=weight_kg,
+        smoker=smoker,
         pregnant=pregnant,
         conditions=conditions,
         medications=medications,
