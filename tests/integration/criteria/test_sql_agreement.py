@@ -13,7 +13,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, delete, insert
 
-from panel_service.domain.criteria import All, Node, Truth, evaluate, parse_json, parse_text, to_json, to_text
+from panel_service.domain.criteria import (
+    All,
+    Node,
+    Not,
+    Truth,
+    evaluate,
+    parse_json,
+    parse_text,
+    to_json,
+    to_text,
+)
 from panel_service.domain.criteria.sql import (
     attrition_counts,
     matching_ids,
@@ -26,7 +36,7 @@ from panel_service.domain.profile import ProfileData
 from panel_service.models import Participant
 from tests.unit.criteria.strategies import EVALUATION_DAYS, criteria_trees, random_profile
 from tests.unit.criteria.strategies import profiles as profile_strategy
-from tests.unit.criteria.test_histories import independent
+from tests.unit.criteria.test_histories import SMALL_DAY, independent, small_space
 
 settings.register_profile(
     "criteria-sql",
@@ -256,3 +266,20 @@ def test_qualifiers_and_less_specific_answers_in_sql(engine: Engine) -> None:
     assert on_it_long == {ids[2]}
     assert no_g2581 == set()  # G25.8 is less specific than G25.81: unknown, never a match
     assert not_a12cc05 == set()
+
+
+def test_every_small_history_agrees_in_sql(engine: Engine) -> None:
+    """The exhaustive small space of test_histories, in SQL: each leaf and its negation match
+    exactly the profiles that memory (checked there against the small evaluator) says TRUE."""
+    leaves, people = small_space()
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            ids = insert_profiles(connection, people, first_id=5_000_000)
+            by_id = dict(zip(ids, people, strict=True))
+            for leaf in leaves:
+                for tree in (leaf, Not(leaf)):
+                    found = sql_matches(connection, tree, SMALL_DAY) & set(ids)
+                    assert found == memory_matches(tree, by_id, SMALL_DAY), to_text(tree)
+        finally:
+            transaction.rollback()
