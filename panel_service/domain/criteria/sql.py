@@ -15,6 +15,12 @@ indexes (``code >= 'N17' AND code < 'N1:'``); code tests that sit in one ``any``
 the subquery is a correlated ``EXISTS`` on PostgreSQL (hash semi/anti joins) and ``participant_id
 IN (SELECT ...)`` on SQLite, which runs ``EXISTS`` row by row. Age becomes a ``birth_date`` range
 computed here for the day, so the index on ``birth_date`` applies.
+
+Histories (§4a, ``domain.history``): a leaf with qualifiers is never merged; its TRUE side is
+one subquery over the code's range and the ``definitely`` tests on the stored date bounds, its
+FALSE side the negation of one over the code's range and its less specific codes with the
+``possibly`` tests. A leaf without qualifiers costs what it did in version 1 on its TRUE side;
+its FALSE side adds ``code IN (<ancestors>)`` so that a less specific answer stays unknown.
 """
 
 from __future__ import annotations
