@@ -19,7 +19,7 @@ from panel_service import outbox
 from panel_service.domain.criteria import Truth, explain, parse_json
 from panel_service.domain.criteria.explain import Explanation
 from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, leaves
-from panel_service.domain.history import Entry, history_row
+from panel_service.domain.history import Entry
 from panel_service.domain.passwords import password_problem
 from panel_service.domain.profile import (
     ProfileData,
@@ -307,24 +307,6 @@ def save_codes(
     session.expire(profile, ["conditions", "medications"])
     outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
     return profile
-
-
-def save_history(session: Session, participant: Participant, *, system: str, entry: Entry) -> None:
-    """Set the history (status, since, until) of one code already on the volunteer's list.
-
-    ``entry`` comes validated from ``make_entry``; a plain entry clears the history. Enqueues a
-    re-match, as every profile change does.
-    """
-    model = ProfileCondition if system == "icd10" else ProfileMedication
-    row = session.get(model, (participant.id, entry.code))
-    if row is None:
-        raise ValidationFailed("That code is not on your list.", {"code": "not on your list"})
-    for column, value in history_row(entry).items():
-        setattr(row, column, value)
-    profile = get_or_create_profile(session, participant)
-    profile.updated_at = utcnow()
-    session.flush()
-    outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
 
 
 def stored_entries(session: Session, participant_id: int, system: str) -> list[Entry]:
