@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from panel_service.domain.history import Entry
+
 # An ICD-10 category is a letter and two digits or letters: WHO ICD-10 has a digit second
 # (G25, U07), ICD-10-CM also a letter (QA0, "genetic disorders", with QA0.0101 and so on).
 ICD10_CATEGORY_FORM = "[A-Z][0-9A-Z][0-9A-Z]"
@@ -84,6 +86,9 @@ class ProfileData:
     pregnant: bool | None = None
     conditions: tuple[str, ...] | None = None  # normalised ICD-10 codes, or None = unanswered
     medications: tuple[str, ...] | None = None  # normalised ATC codes, or None = unanswered
+    # Histories (§4a) of some of those codes, sorted by code; a code without one is plain.
+    condition_history: tuple[Entry, ...] = ()
+    medication_history: tuple[Entry, ...] = ()
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     @property
@@ -91,8 +96,24 @@ class ProfileData:
         return bmi(self.height_cm, self.weight_kg)
 
     @property
+    def condition_entries(self) -> tuple[Entry, ...] | None:
+        return _entries(self.conditions, self.condition_history)
+
+    @property
+    def medication_entries(self) -> tuple[Entry, ...] | None:
+        return _entries(self.medications, self.medication_history)
+
+    @property
     def effective_pregnant(self) -> bool | None:
         """The one rule of fact: ``pregnant`` is false when sex is male."""
         if self.sex == "male":
             return False
         return self.pregnant
+
+
+def _entries(codes: tuple[str, ...] | None, history: tuple[Entry, ...]) -> tuple[Entry, ...] | None:
+    """Every listed code as an entry: its history where there is one, else a plain entry."""
+    if codes is None:
+        return None
+    detailed = {entry.code: entry for entry in history}
+    return tuple(detailed.get(code, Entry(code)) for code in codes)

@@ -2,7 +2,10 @@
 
 Keys: ``birth_date`` (YYYY-MM-DD), ``sex``, ``region``, ``height_cm``, ``weight_kg``,
 ``smoker``, ``pregnant``, ``conditions`` (ICD-10 codes, dotted or not), ``medications`` (ATC
-codes). A missing or null key is unanswered; ``[]`` for a code list means "none". Other keys
+codes). An entry of a code list is a code, or (§4a) an object ``{"code", "status", "since",
+"until"}`` with ``status`` ``current`` or ``past`` and partial dates ``YYYY``, ``YYYY-MM`` or
+``YYYY-MM-DD`` (each optional). A code listed twice must not carry two different histories.
+A missing or null key is unanswered; ``[]`` for a code list means "none". Other keys
 (an import line's ``email``, ``name``, ...) are ignored unless ``strict`` is set.
 """
 
@@ -12,6 +15,7 @@ import datetime as dt
 import math
 from collections.abc import Callable
 
+from panel_service.domain.history import Entry, make_entry
 from panel_service.domain.profile import (
     REGION_CODE,
     ProfileData,
@@ -35,6 +39,7 @@ PROFILE_KEYS = (
 HEIGHT_RANGE = (40.0, 260.0)  # as the profiles table's check constraints
 WEIGHT_RANGE = (20.0, 400.0)
 MAX_CODES = 200
+ENTRY_KEYS = ("code", "status", "since", "until")
 ADULT_AGE = 18
 
 
@@ -110,22 +115,57 @@ class _Reader:
         self.fail(key, f"expected true or false, got {value!r}")
         return None
 
-    def codes(self, key: str, normalise: Callable[[str], str], kind: str) -> tuple[str, ...] | None:
+    def codes(
+        self, key: str, normalise: Callable[[str], str], kind: str
+    ) -> tuple[tuple[str, ...] | None, tuple[Entry, ...]]:
+        """The codes of a list and the histories of those that have one."""
         value = self.get(key)
         if value is None:
-            return None
+            return None, ()
         if not isinstance(value, list) or len(value) > MAX_CODES:
             self.fail(key, f"expected a list of at most {MAX_CODES} {kind} codes (or null), got {value!r}")
-            return None
-        codes: set[str] = set()
+            return None, ()
+        entries: dict[str, Entry] = {}
         for index, item in enumerate(value):
-            try:
-                if not isinstance(item, str):
-                    raise ValueError(item)
-                codes.add(normalise(item))
-            except ValueError:
-                self.fail(f"{key}[{index}]", f"not a well-formed {kind} code: {item!r}")
-        return tuple(sorted(codes))
+            path = f"{key}[{index}]"
+            entry = self.entry(item, path, normalise, kind)
+            if entry is None:
+                continue
+            known = entries.get(entry.code)
+            if known is not None and not entry.plain and not known.plain and known != entry:
+                self.fail(path, f"{entry.code} is listed twice with different histories")
+                continue
+            if known is None or known.plain:
+                entries[entry.code] = entry
+        codes = tuple(sorted(entries))
+        return codes, tuple(entries[code] for code in codes if not entries[code].plain)
+
+    def entry(self, item: object, path: str, normalise: Callable[[str], str], kind: str) -> Entry | None:
+        if isinstance(item, dict):
+            for extra in item:
+                if extra not in ENTRY_KEYS:
+                    self.fail(
+                        f"{path}.{extra}", f"unknown key {extra!r}; entry keys are {', '.join(ENTRY_KEYS)}"
+                    )
+            code = item.get("code")
+            path_of_code = f"{path}.code"
+        else:
+            code, path_of_code = item, path
+        try:
+            if not isinstance(code, str):
+                raise ValueError(code)
+            normalised = normalise(code)
+        except ValueError:
+            self.fail(path_of_code, f"not a well-formed {kind} code: {code!r}")
+            return None
+        if not isinstance(item, dict):
+            return Entry(normalised)
+        try:
+            return make_entry(normalised, item.get("status"), item.get("since"), item.get("until"))
+        except ValueError as error:
+            where, _, message = str(error).partition(": ")
+            self.fail(f"{path}.{where}", message)
+            return None
 
 
 def profile_from_json(obj: object, *, strict: bool = False, adult_on: dt.date | None = None) -> ProfileData:
@@ -145,17 +185,44 @@ def profile_from_json(obj: object, *, strict: bool = False, adult_on: dt.date | 
     pregnant = reader.flag("pregnant")
     if sex == "male" and pregnant:
         reader.fail("pregnant", "a profile whose sex is male cannot be pregnant")
+    born = reader.birth_date(adult_on)
+    region = reader.region()
+    height_cm = reader.measure("height_cm", HEIGHT_RANGE, "cm")
+    weight_kg = reader.measure("weight_kg", WEIGHT_RANGE, "kg")
+    smoker = reader.flag("smoker")
+    conditions, condition_history = reader.codes("conditions", normalise_icd10, "ICD-10")
+    medications, medication_history = reader.codes("medications", normalise_atc, "ATC")
     profile = ProfileData(
-        birth_date=reader.birth_date(adult_on),
+        birth_date=born,
         sex=sex,
-        region=reader.region(),
-        height_cm=reader.measure("height_cm", HEIGHT_RANGE, "cm"),
-        weight_kg=reader.measure("weight_kg", WEIGHT_RANGE, "kg"),
-        smoker=reader.flag("smoker"),
+        region=region,
+        height_cm=height_cm,
+        weight_kg=weight_kg,
+        smoker=smoker,
         pregnant=pregnant,
-        conditions=reader.codes("conditions", normalise_icd10, "ICD-10"),
-        medications=reader.codes("medications", normalise_atc, "ATC"),
+        conditions=conditions,
+        medications=medications,
+        condition_history=condition_history,
+        medication_history=medication_history,
     )
     if reader.errors:
         raise ProfileJSONError(reader.errors)
     return profile
+
+
+def profile_to_json(profile: ProfileData) -> dict[str, object]:
+    """The profile JSON of ``profile`` (the inverse of ``profile_from_json``), unanswered keys as null."""
+    entries = {"conditions": profile.condition_entries, "medications": profile.medication_entries}
+    return {
+        "birth_date": None if profile.birth_date is None else profile.birth_date.isoformat(),
+        "sex": profile.sex,
+        "region": profile.region,
+        "height_cm": profile.height_cm,
+        "weight_kg": profile.weight_kg,
+        "smoker": profile.smoker,
+        "pregnant": profile.pregnant,
+        **{
+            key: None if listed is None else [entry.to_json() for entry in listed]
+            for key, listed in entries.items()
+        },
+    }

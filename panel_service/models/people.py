@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel_service.db import Base
+from panel_service.domain.history import STATUSES
 from panel_service.domain.vocab import CONSENT_KINDS, CONTACT_CHANNELS, LANGUAGES, SEXES
 from panel_service.models.types import BigId, CodeString, check_in, created_at, int_pk, timestamp
 
@@ -113,11 +114,30 @@ class Profile(Base):
     )
 
 
-class ProfileCondition(Base):
+class HistoryColumns:
+    """The history of one code (ARCHITECTURE §4a): ``status`` and the partial dates as given,
+    plus the first and last day each partial date covers, so that SQL compares plain dates.
+
+    All NULL is a plain code: present, status and dates unknown (the version-1 meaning).
+    """
+
+    status: Mapped[str | None] = mapped_column(String(10))
+    since: Mapped[str | None] = mapped_column(String(10))
+    until: Mapped[str | None] = mapped_column(String(10))
+    since_lo: Mapped[dt.date | None] = mapped_column(Date)
+    since_hi: Mapped[dt.date | None] = mapped_column(Date)
+    until_lo: Mapped[dt.date | None] = mapped_column(Date)
+    until_hi: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class ProfileCondition(HistoryColumns, Base):
     """One ICD-10 code a volunteer reported, normalised: upper case, no dot (``G2581``)."""
 
     __tablename__ = "profile_conditions"
-    __table_args__ = (Index("ix_profile_conditions_code", "code", "participant_id"),)
+    __table_args__ = (
+        Index("ix_profile_conditions_code", "code", "participant_id"),
+        CheckConstraint(check_in("status", STATUSES), name="status"),
+    )
 
     participant_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("profiles.participant_id", ondelete="CASCADE"), primary_key=True
@@ -125,11 +145,14 @@ class ProfileCondition(Base):
     code: Mapped[str] = mapped_column(CodeString, primary_key=True)
 
 
-class ProfileMedication(Base):
+class ProfileMedication(HistoryColumns, Base):
     """One ATC code a volunteer reported, normalised upper case (``A12CC``)."""
 
     __tablename__ = "profile_medications"
-    __table_args__ = (Index("ix_profile_medications_code", "code", "participant_id"),)
+    __table_args__ = (
+        Index("ix_profile_medications_code", "code", "participant_id"),
+        CheckConstraint(check_in("status", STATUSES), name="status"),
+    )
 
     participant_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("profiles.participant_id", ondelete="CASCADE"), primary_key=True

@@ -100,6 +100,10 @@ def characteristics(node: Node, exclude: bool = False) -> list[dict[str, Any]]:
         return characteristics(child, not exclude)
     if isinstance(node, All) and not exclude:
         return [item for child in node.children for item in characteristics(child)]
+    if isinstance(node, Condition | Medication) and node.qualified:
+        # FHIR's Group has no place for "within 3 months" on a coded value: the whole leaf goes
+        # in the text, so a reader of the coding alone cannot take it for the unqualified code.
+        return [_text_only(node, exclude)]
     if isinstance(node, Condition):
         concept = {"coding": [{"system": ICD10, "code": node.display}], "text": to_text(node)}
         return [{"code": {"coding": [DIAGNOSIS]}, "valueCodeableConcept": concept, "exclude": exclude}]

@@ -32,6 +32,7 @@ from panel_service import outbox
 from panel_service.domain import lifecycle
 from panel_service.domain.criteria import Node, Truth, compile_criteria, parse_json, profile_facts
 from panel_service.domain.criteria.sql import compile_where
+from panel_service.domain.history import Entry
 from panel_service.domain.profile import ProfileData
 from panel_service.jobs import job
 from panel_service.metrics import INVITATIONS_CANCELLED, INVITATIONS_CREATED
@@ -321,16 +322,8 @@ def load_profile(session: Session, participant_id: int) -> ProfileData | None:
     profile = session.get(Profile, participant_id)
     if profile is None:
         return None
-    conditions = tuple(
-        session.scalars(
-            select(ProfileCondition.code).where(ProfileCondition.participant_id == participant_id)
-        )
-    )
-    medications = tuple(
-        session.scalars(
-            select(ProfileMedication.code).where(ProfileMedication.participant_id == participant_id)
-        )
-    )
+    conditions = _stored_entries(session, ProfileCondition, participant_id)
+    medications = _stored_entries(session, ProfileMedication, participant_id)
     return ProfileData(
         birth_date=profile.birth_date,
         sex=profile.sex,
@@ -339,9 +332,23 @@ def load_profile(session: Session, participant_id: int) -> ProfileData | None:
         weight_kg=profile.weight_kg,
         smoker=profile.smoker,
         pregnant=profile.pregnant,
-        conditions=tuple(sorted(conditions)) if profile.conditions_answered else None,
-        medications=tuple(sorted(medications)) if profile.medications_answered else None,
+        conditions=tuple(entry.code for entry in conditions) if profile.conditions_answered else None,
+        medications=tuple(entry.code for entry in medications) if profile.medications_answered else None,
+        condition_history=tuple(entry for entry in conditions if not entry.plain),
+        medication_history=tuple(entry for entry in medications if not entry.plain),
     )
+
+
+def _stored_entries(
+    session: Session, model: type[ProfileCondition] | type[ProfileMedication], participant_id: int
+) -> list[Entry]:
+    """A volunteer's codes with their histories, sorted by code."""
+    rows = session.execute(
+        select(model.code, model.status, model.since, model.until)
+        .where(model.participant_id == participant_id)
+        .order_by(model.code)
+    )
+    return [Entry(code, status, since, until) for code, status, since, until in rows]
 
 
 def is_contactable(session: Session, participant_id: int, today: dt.date) -> str | None:

@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from panel_service import outbox
+from panel_service.domain.history import HISTORY_COLUMNS, history_values
 from panel_service.domain.profile import ProfileData
 from panel_service.domain.profile_json import PROFILE_KEYS, ProfileJSONError, profile_from_json
 from panel_service.domain.vocab import LANGUAGES
@@ -172,6 +173,10 @@ STAGE_COLUMNS = (
     "medications_answered",
 )
 
+_HISTORY = ", ".join(HISTORY_COLUMNS)
+_STAGED_HISTORY = ", ".join(f"c.{column}" for column in HISTORY_COLUMNS)
+ENTRY_COLUMNS = ("email", "kind", "code", *HISTORY_COLUMNS)
+
 # Each batch is staged in temporary tables and written with a fixed sequence of set-based
 # statements that run unchanged on PostgreSQL and SQLite (3.35+): no per-row round trips.
 STAGE_DDL = (
@@ -180,8 +185,9 @@ STAGE_DDL = (
         language VARCHAR(5), consent BOOLEAN, birth_date DATE, sex VARCHAR(10), region VARCHAR(10),
         height_cm FLOAT, weight_kg FLOAT, bmi FLOAT, smoker BOOLEAN, pregnant BOOLEAN,
         conditions_answered BOOLEAN, medications_answered BOOLEAN, participant_id BIGINT)""",
-    """CREATE TEMP TABLE IF NOT EXISTS import_stage_codes (
-        email VARCHAR(320), kind CHAR(1), code VARCHAR(16))""",
+    """CREATE TEMP TABLE IF NOT EXISTS import_stage_entries (
+        email VARCHAR(320), kind CHAR(1), code VARCHAR(16), status VARCHAR(10), since VARCHAR(10),
+        until VARCHAR(10), since_lo DATE, since_hi DATE, until_lo DATE, until_hi DATE)""",
 )
 
 WRITE_STATEMENTS = (
@@ -212,12 +218,12 @@ WRITE_STATEMENTS = (
          medications_answered = excluded.medications_answered, updated_at = CURRENT_TIMESTAMP""",
     "DELETE FROM profile_conditions WHERE participant_id IN (SELECT participant_id FROM import_stage)",
     "DELETE FROM profile_medications WHERE participant_id IN (SELECT participant_id FROM import_stage)",
-    """INSERT INTO profile_conditions (participant_id, code)
-       SELECT DISTINCT s.participant_id, c.code FROM import_stage_codes c
-       JOIN import_stage s ON s.email = c.email WHERE c.kind = 'c'""",
-    """INSERT INTO profile_medications (participant_id, code)
-       SELECT DISTINCT s.participant_id, c.code FROM import_stage_codes c
-       JOIN import_stage s ON s.email = c.email WHERE c.kind = 'm'""",
+    f"""INSERT INTO profile_conditions (participant_id, code, {_HISTORY})
+       SELECT s.participant_id, c.code, {_STAGED_HISTORY} FROM import_stage_entries c
+       JOIN import_stage s ON s.email = c.email WHERE c.kind = 'c'""",  # noqa: S608 - constants
+    f"""INSERT INTO profile_medications (participant_id, code, {_HISTORY})
+       SELECT s.participant_id, c.code, {_STAGED_HISTORY} FROM import_stage_entries c
+       JOIN import_stage s ON s.email = c.email WHERE c.kind = 'm'""",  # noqa: S608 - constants
     # 4. consent given where none is active
     """INSERT INTO consents (participant_id, kind, text_version, given_at)
        SELECT s.participant_id, 'contact_about_studies', :consent_version, CURRENT_TIMESTAMP
@@ -261,9 +267,12 @@ def _stage_row(line: ImportLine) -> tuple[Any, ...]:
     )
 
 
-def _code_rows(batch: list[ImportLine]) -> list[tuple[str, str, str]]:
-    rows = [(line.email, "c", code) for line in batch for code in line.profile.conditions or ()]
-    rows += [(line.email, "m", code) for line in batch for code in line.profile.medications or ()]
+def _code_rows(batch: list[ImportLine]) -> list[tuple[Any, ...]]:
+    """One staged row per listed code (codes are unique per list), with its history."""
+    rows: list[tuple[Any, ...]] = []
+    for line in batch:
+        for kind, entries in (("c", line.profile.condition_entries), ("m", line.profile.medication_entries)):
+            rows += [(line.email, kind, entry.code, *history_values(entry)) for entry in entries or ()]
     return rows
 
 
@@ -276,7 +285,7 @@ def _write_batch(
         for ddl in STAGE_DDL:
             connection.exec_driver_sql(ddl)
         connection.exec_driver_sql("DELETE FROM import_stage")
-        connection.exec_driver_sql("DELETE FROM import_stage_codes")
+        connection.exec_driver_sql("DELETE FROM import_stage_entries")
         staff = _staff_emails(session, [line.email for line in batch])
         for line in batch:
             if line.email in staff:
@@ -320,7 +329,7 @@ def _stage(session: Session, lines: list[ImportLine]) -> None:
             for row in rows:
                 copy.write_row(row)
         if codes:
-            with cursor.copy("COPY import_stage_codes (email, kind, code) FROM STDIN") as copy:
+            with cursor.copy(f"COPY import_stage_entries ({', '.join(ENTRY_COLUMNS)}) FROM STDIN") as copy:
                 for code_row in codes:
                     copy.write_row(code_row)
         return
@@ -330,6 +339,8 @@ def _stage(session: Session, lines: list[ImportLine]) -> None:
         rows,
     )
     if codes:
+        marks = ", ".join("?" for _ in ENTRY_COLUMNS)
         connection.exec_driver_sql(
-            "INSERT INTO import_stage_codes (email, kind, code) VALUES (?, ?, ?)", codes
+            f"INSERT INTO import_stage_entries ({', '.join(ENTRY_COLUMNS)}) VALUES ({marks})",  # noqa: S608 - constants
+            codes,
         )

@@ -8,7 +8,7 @@ sent from here: a job is recorded in the outbox (ids only) and goes out after th
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
@@ -19,6 +19,7 @@ from panel_service import outbox
 from panel_service.domain.criteria import Truth, explain, parse_json
 from panel_service.domain.criteria.explain import Explanation
 from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, leaves
+from panel_service.domain.history import Entry
 from panel_service.domain.passwords import password_problem
 from panel_service.domain.profile import (
     ProfileData,
@@ -306,19 +307,30 @@ def save_codes(
     if codes is None:
         return profile
     unique = sorted(set(codes))
+    model = ProfileCondition if system == "icd10" else ProfileMedication
+    # Codes that stay keep their history (§4a); the others go, new ones come in plain.
+    session.execute(delete(model).where(model.participant_id == participant.id, model.code.not_in(unique)))
+    kept = set(stored_codes(session, participant.id, system))
+    session.add_all(model(participant_id=participant.id, code=code) for code in unique if code not in kept)
     if system == "icd10":
-        session.execute(delete(ProfileCondition).where(ProfileCondition.participant_id == participant.id))
-        session.add_all(ProfileCondition(participant_id=participant.id, code=code) for code in unique)
         profile.conditions_answered = True
     else:
-        session.execute(delete(ProfileMedication).where(ProfileMedication.participant_id == participant.id))
-        session.add_all(ProfileMedication(participant_id=participant.id, code=code) for code in unique)
         profile.medications_answered = True
     profile.updated_at = utcnow()
     session.flush()
     session.expire(profile, ["conditions", "medications"])
     outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
     return profile
+
+
+def stored_entries(session: Session, participant_id: int, system: str) -> list[Entry]:
+    model = ProfileCondition if system == "icd10" else ProfileMedication
+    rows = session.execute(
+        select(model.code, model.status, model.since, model.until)
+        .where(model.participant_id == participant_id)
+        .order_by(model.code)
+    )
+    return [Entry(code, status, since, until) for code, status, since, until in rows]
 
 
 def stored_codes(session: Session, participant_id: int, system: str) -> list[str]:
@@ -470,8 +482,8 @@ def export_data(session: Session, account: Account, participant: Participant) ->
     ).all()
     profile_part: dict[str, Any] | None = None
     if profile is not None:
-        conditions = stored_codes(session, participant.id, "icd10")
-        medications = stored_codes(session, participant.id, "atc")
+        conditions = stored_entries(session, participant.id, "icd10")
+        medications = stored_entries(session, participant.id, "atc")
         profile_part = {
             "birth_date": when(profile.birth_date),
             "sex": profile.sex,
@@ -481,10 +493,13 @@ def export_data(session: Session, account: Account, participant: Participant) ->
             "bmi": profile.bmi,
             "smoker": profile.smoker,
             "pregnant": profile.pregnant,
-            "conditions": [display_icd10(code) for code in conditions]
+            # Each entry as in profile JSON: a code, or an object with its history (§4a).
+            "conditions": [replace(entry, code=display_icd10(entry.code)).to_json() for entry in conditions]
             if profile.conditions_answered
             else None,
-            "medications": medications if profile.medications_answered else None,
+            "medications": [entry.to_json() for entry in medications]
+            if profile.medications_answered
+            else None,
             "updated_at": when(profile.updated_at),
         }
     record(session, account, "data.export", "participant", participant.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from panel_service.domain.profile_json import profile_to_json
 from panel_service.models import (
     Account,
     ActionToken,
@@ -18,9 +20,11 @@ from panel_service.models import (
     Participant,
     Profile,
     ProfileCondition,
+    ProfileMedication,
 )
 from panel_service.runtime import Runtime
 from panel_service.services import accounts
+from panel_service.services.matching import load_profile
 from panel_service.synthetic import generate_volunteers
 
 PANEL = str(Path(sys.executable).with_name("panel"))
@@ -185,3 +189,41 @@ def test_withdrawn_consent_cancels_queued_contact(committed_runtime: Runtime, tm
         invitation = session.scalar(select(Invitation))
         assert invitation is not None
         assert (invitation.status, invitation.reason) == ("cancelled", "consent_withdrawn")
+
+
+def test_histories_are_imported_with_their_date_bounds(committed_runtime: Runtime, tmp_path: Path) -> None:
+    line = {
+        **GOOD,
+        "conditions": ["G25.81", {"code": "I21.4", "status": "past", "since": "2025-11", "until": "2026-01"}],
+        "medications": [{"code": "A12CC05", "since": "2024-02"}],
+    }
+    result = run_panel(
+        committed_runtime, "import", "profiles", str(write_lines(tmp_path / "h.jsonl", [line]))
+    )
+    assert result.returncode == 0, result.stderr
+    with committed_runtime.database.session_scope() as session:
+        participant_id = session.scalar(select(Participant.id))
+        assert participant_id is not None
+        rows = session.execute(
+            select(
+                ProfileCondition.code,
+                ProfileCondition.status,
+                ProfileCondition.since,
+                ProfileCondition.since_lo,
+                ProfileCondition.until_hi,
+            ).order_by(ProfileCondition.code)
+        ).all()
+        assert [tuple(row) for row in rows] == [
+            ("G2581", None, None, None, None),  # a plain code: present, history unknown
+            ("I214", "past", "2025-11", dt.date(2025, 11, 1), dt.date(2026, 1, 31)),
+        ]
+        medication = session.get(ProfileMedication, (participant_id, "A12CC05"))
+        assert medication is not None and (medication.since_lo, medication.since_hi) == (
+            dt.date(2024, 2, 1),
+            dt.date(2024, 2, 29),
+        )
+        profile = load_profile(session, participant_id)
+    assert profile is not None and profile_to_json(profile)["conditions"] == [
+        "G2581",
+        {"code": "I214", "status": "past", "since": "2025-11", "until": "2026-01"},
+    ]

@@ -34,6 +34,7 @@ from panel_service.domain.criteria.model import (
     Not,
     Truth,
 )
+from panel_service.domain.history import Entry, EntryFacts, definitely, entry_facts, possibly, thresholds
 from panel_service.domain.profile import ProfileData, age_on
 
 TRUE, FALSE, UNKNOWN = Truth.TRUE, Truth.FALSE, Truth.UNKNOWN
@@ -63,12 +64,25 @@ class Facts:
     medications: tuple[str, ...] | None
     condition_prefixes: frozenset[str] | None  # every prefix of every code: G2581 → G, G2, G25, ...
     medication_prefixes: frozenset[str] | None
+    condition_codes: frozenset[str] | None  # the codes themselves, for the less-specific rule
+    medication_codes: frozenset[str] | None
+    condition_entries: tuple[EntryFacts, ...] | None  # with date bounds, for qualified leaves
+    medication_entries: tuple[EntryFacts, ...] | None
+    on: dt.date
 
 
 def _prefixes(codes: tuple[str, ...] | None) -> frozenset[str] | None:
     if codes is None:
         return None
     return frozenset(code[:length] for code in codes for length in range(1, len(code) + 1))
+
+
+def _entries(entries: tuple[Entry, ...] | None) -> tuple[EntryFacts, ...] | None:
+    return None if entries is None else tuple(entry_facts(entry) for entry in entries)
+
+
+def _codes(codes: tuple[str, ...] | None) -> frozenset[str] | None:
+    return None if codes is None else frozenset(codes)
 
 
 def profile_facts(profile: ProfileData, on: dt.date) -> Facts:
@@ -85,6 +99,11 @@ def profile_facts(profile: ProfileData, on: dt.date) -> Facts:
         medications=profile.medications,
         condition_prefixes=_prefixes(profile.conditions),
         medication_prefixes=_prefixes(profile.medications),
+        condition_codes=_codes(profile.conditions),
+        medication_codes=_codes(profile.medications),
+        condition_entries=_entries(profile.condition_entries),
+        medication_entries=_entries(profile.medication_entries),
+        on=on,
     )
 
 
@@ -148,8 +167,14 @@ class _SourceWriter:
         if isinstance(node, Any):
             return self.any(node.children)
         if isinstance(node, Condition | Medication):
+            if node.qualified:
+                return self.qualified(node)
             return self.codes(type(node), [node])
         return self.field(node)
+
+    def qualified(self, leaf: Condition | Medication) -> str:
+        attribute = "condition_entries" if isinstance(leaf, Condition) else "medication_entries"
+        return f"{self.constant(QualifiedCheck(leaf))}(f.{attribute}, f.on)"
 
     def combine(self, function: str, parts: list[str]) -> str:
         return parts[0] if len(parts) == 1 else f"{function}({', '.join(parts)})"
@@ -159,7 +184,7 @@ class _SourceWriter:
         groups: dict[type, list[Condition | Medication]] = {}
         parts: list[str] = []
         for child in children:
-            if isinstance(child, Condition | Medication):
+            if isinstance(child, Condition | Medication) and not child.qualified:
                 groups.setdefault(type(child), []).append(child)
             else:
                 parts.append(self.node(child))
@@ -168,18 +193,25 @@ class _SourceWriter:
 
     def codes(self, kind: type, leaves: list[Condition | Medication]) -> str:
         attribute = "condition_prefixes" if kind is Condition else "medication_prefixes"
+        listed = "condition_codes" if kind is Condition else "medication_codes"
         wanted: set[str] = set()
+        ancestors: set[str] = set()
         for leaf in leaves:
             if isinstance(leaf, Condition) and leaf.range_end is not None:
                 wanted |= range_categories(leaf.code, leaf.range_end)
             else:
                 wanted.add(leaf.code)
-        # Unanswered list: unknown. Answered: closed, so not listed means not present.
+            ancestors |= leaf.ancestors
+        # Unanswered list: unknown. Answered: closed, so not listed means not present, unless a
+        # listed code is less specific than a wanted one (G25.8 for G25.81): unknown (§4a).
         if len(wanted) == 1:
-            code = self.constant(next(iter(wanted)))
-            return f"(1 if f.{attribute} is None else 2 if {code} in f.{attribute} else 0)"
-        name = self.constant(frozenset(wanted))
-        return f"(1 if f.{attribute} is None else 0 if f.{attribute}.isdisjoint({name}) else 2)"
+            present = f"{self.constant(next(iter(wanted)))} in f.{attribute}"
+        else:
+            present = f"not f.{attribute}.isdisjoint({self.constant(frozenset(wanted))})"
+        absent = "0"
+        if ancestors:
+            absent = f"(0 if f.{listed}.isdisjoint({self.constant(frozenset(ancestors))}) else 1)"
+        return f"(1 if f.{attribute} is None else 2 if {present} else {absent})"
 
     def field(self, leaf: FieldLeaf) -> str:
         if leaf.field not in FIELDS:  # never true for a parsed tree; guards the generated source
@@ -193,6 +225,34 @@ class _SourceWriter:
         else:
             test = f"{value} {SYMBOLS[leaf.op]} {self.constant(leaf.value)}"
         return f"(1 if {value} is None else 2 if {test} else 0)"
+
+
+class QualifiedCheck:
+    """A code leaf with qualifiers over a list of entries: TRUE when some matching entry
+    definitely satisfies them, UNKNOWN when one possibly does or a less specific entry possibly
+    would, FALSE otherwise (and UNKNOWN for an unanswered list)."""
+
+    __slots__ = ("leaf",)
+
+    def __init__(self, leaf: Condition | Medication) -> None:
+        self.leaf = leaf
+
+    def __call__(self, entries: tuple[EntryFacts, ...] | None, on: dt.date) -> int:
+        if entries is None:
+            return 1
+        leaf = self.leaf
+        wanted = thresholds(on, leaf.current, leaf.within, leaf.for_at_least)
+        ancestors = leaf.ancestors
+        result = 0
+        for entry in entries:
+            if leaf.matches(entry.code):
+                if definitely(entry, wanted):
+                    return 2
+                if possibly(entry, wanted):
+                    result = 1
+            elif entry.code in ancestors and possibly(entry, wanted):
+                result = 1
+        return result
 
 
 def field_test(leaf: FieldLeaf) -> Callable[[object], bool]:

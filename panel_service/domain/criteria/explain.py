@@ -20,6 +20,7 @@ from panel_service.domain.criteria.model import (
 )
 from panel_service.domain.criteria.text_form import to_text
 from panel_service.domain.criteria.vocabulary import ATC_SUBSTANCE_LENGTH, System, nearest_term
+from panel_service.domain.history import EntryFacts, definitely, duration_words, possibly, thresholds
 from panel_service.domain.profile import ProfileData, display_icd10
 
 REGION_NAMES = {
@@ -121,25 +122,80 @@ def _codes_sentence(leaf: Condition | Medication, result: Truth, facts: Facts) -
     system: System = "icd10" if is_condition else "atc"
     is_range = isinstance(leaf, Condition) and leaf.range_end is not None
     wanted = _code_name(system, leaf.display if is_range else leaf.code, leaf.display)
-    if result is Truth.UNKNOWN:
+    asked = f"{wanted}{_qualifier_words(leaf)}"
+    question = f"Have you been diagnosed with {asked}?" if is_condition else f"Do you take {asked}?"
+    entries = facts.condition_entries if is_condition else facts.medication_entries
+    if entries is None:
         if is_condition:
-            return (
-                "you have not told us about your health conditions yet",
-                f"Have you been diagnosed with {wanted}?",
-            )
-        return "you have not told us which medicines you take yet", f"Do you take {wanted}?"
-    codes = (facts.conditions if is_condition else facts.medications) or ()
-    if result is Truth.FALSE:
-        listed = "health conditions" if is_condition else "medicines"
-        return f"you told us your {listed}, and {wanted} is not among them", None
-    matched = next(code for code in codes if leaf.matches(code))
-    shown = display_icd10(matched) if is_condition else matched
-    name = _code_name(system, matched, shown)
-    if is_condition:
-        return f"you told us you have {name}", None
-    if matched != leaf.code:
-        return f"you told us you take {name}, which is {wanted}", None
-    return f"you told us you take {name}", None
+            return "you have not told us about your health conditions yet", question
+        return "you have not told us which medicines you take yet", question
+    matching = [entry for entry in entries if leaf.matches(entry.code)]
+    if leaf.qualified:
+        q = thresholds(facts.on, leaf.current, leaf.within, leaf.for_at_least)
+        if result is Truth.TRUE:
+            entry = next(entry for entry in matching if definitely(entry, q))
+            return f"you told us {_entry_words(system, entry)}", None
+        possible = [entry for entry in matching if possibly(entry, q)]
+        if possible:
+            told = _entry_words(system, possible[0])
+            return f"you told us {told}, which is not enough to tell whether it is {asked}", question
+    elif result is Truth.TRUE:
+        told = _entry_words(system, matching[0])
+        if not is_condition and matching[0].code != leaf.code:
+            return f"you told us {told}, which is {wanted}", None
+        return f"you told us {told}", None
+    vaguer = [entry for entry in entries if entry.code in leaf.ancestors]
+    if result is Truth.UNKNOWN and vaguer:
+        code = vaguer[0].code
+        told = _code_name(system, code, display_icd10(code) if is_condition else code)
+        return (
+            f"you told us about {told}, which is less specific than what the study asks ({wanted})",
+            question,
+        )
+    if matching:
+        told = _entry_words(system, matching[0])
+        return f"you told us {told}, and the study asks about {asked}", None
+    listed = "health conditions" if is_condition else "medicines"
+    return f"you told us your {listed}, and {wanted} is not among them", None
+
+
+def _qualifier_words(leaf: Condition | Medication) -> str:
+    words = []
+    if leaf.current is not None:
+        words.append("now" if leaf.current else "only in the past")
+    if leaf.within is not None:
+        words.append(f"at some time in the last {duration_words(leaf.within)}")
+    if leaf.for_at_least is not None:
+        words.append(f"for at least {duration_words(leaf.for_at_least)}")
+    return "".join(f" {word}" if index == 0 else f" and {word}" for index, word in enumerate(words))
+
+
+def _date_words(text: str) -> str:
+    return f"on {text}" if len(text) == 10 else f"in {text}"
+
+
+def _entry_words(system: System, entry: EntryFacts) -> str:
+    """``you stopped taking magnesium in 2025`` without the "you told us"."""
+    is_condition = system == "icd10"
+    shown = display_icd10(entry.code) if is_condition else entry.code
+    name = _code_name(system, entry.code, shown)
+    since = entry.since_text
+    until = entry.until_text
+    if entry.status == "past":
+        if is_condition:
+            words = f"you had {name}"
+            words += f" from {since}" if since else ""
+            return words + (f" until {until}" if until else " in the past")
+        if until:
+            return f"you stopped taking {name} {_date_words(until)}"
+        return f"you took {name}" + (f" from {since}" if since else " in the past")
+    if since:
+        return (
+            f"you have had {name} since {since}" if is_condition else f"you have taken {name} since {since}"
+        )
+    if entry.status == "current":
+        return f"you currently have {name}" if is_condition else f"you currently take {name}"
+    return f"you have {name}" if is_condition else f"you take {name}"
 
 
 def _field_sentence(leaf: FieldLeaf, result: Truth, facts: Facts) -> str:

@@ -10,6 +10,7 @@ changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -31,6 +32,7 @@ from panel_service.domain.criteria.model import (
     Scalar,
     field_kind,
 )
+from panel_service.domain.history import normalise_duration
 from panel_service.domain.profile import ICD10_CATEGORY, REGION_CODE, normalise_atc, normalise_icd10
 from panel_service.domain.vocab import SEXES
 
@@ -39,8 +41,10 @@ MAX_NODES = 500
 MAX_IN_VALUES = 200
 MAX_AGE = 150
 NUMBER_LIMITS = {"bmi": (0.0, 200.0), "height_cm": (0.0, 300.0), "weight_kg": (0.0, 1000.0)}
+CODE_KINDS = ("condition", "medication")
 NODE_KEYS = ("all", "any", "not", "field", "condition", "medication")
 LEAF_KEYS = ("field", "op", "value")
+QUALIFIER_KEYS = ("current", "within", "for_at_least")
 
 
 def quote(value: object) -> str:
@@ -86,7 +90,7 @@ class _Parser:
             self.fail(path, f"unknown node: expected one of {expected}; got keys {keys}")
             return None
         kind = kinds[0]
-        allowed = LEAF_KEYS if kind == "field" else (kind,)
+        allowed = LEAF_KEYS if kind == "field" else (kind, *QUALIFIER_KEYS) if kind in CODE_KINDS else (kind,)
         for key in obj:
             if key not in allowed:
                 self.fail(join_path(path, key), f"unknown key {quote(key)} in a {quote(kind)} node")
@@ -95,11 +99,46 @@ class _Parser:
         if kind == "not":
             child = self.node(obj["not"], join_path(path, "not"), depth + 1)
             return None if child is None else Not(child)
-        if kind == "condition":
-            return self.condition(obj["condition"], join_path(path, "condition"))
-        if kind == "medication":
-            return self.medication(obj["medication"], join_path(path, "medication"))
+        if kind in CODE_KINDS:
+            qualifiers = self.qualifiers(obj, path)
+            leaf = (self.condition if kind == "condition" else self.medication)(
+                obj[kind], join_path(path, kind)
+            )
+            if leaf is None or qualifiers is None:
+                return None
+            return dataclasses.replace(leaf, **qualifiers)
         return self.field_leaf(obj, path)
+
+    def qualifiers(self, obj: dict[str, object], path: str) -> dict[str, t.Any] | None:
+        """``current``, ``within`` and ``for_at_least`` of a code leaf, or None after an error."""
+        found: dict[str, t.Any] = {}
+        valid = True
+        current = obj.get("current")
+        if "current" in obj:
+            if isinstance(current, bool):
+                found["current"] = current
+            else:
+                self.fail(join_path(path, "current"), f"current takes true or false, got {quote(current)}")
+                valid = False
+        for key in ("within", "for_at_least"):
+            if key not in obj:
+                continue
+            try:
+                found[key] = normalise_duration(t.cast(str, obj[key]))
+            except ValueError:
+                self.fail(
+                    join_path(path, key),
+                    "expected an ISO 8601 duration like P3M (one of P#D, P#W, P#M, P#Y; "
+                    f"at most P100Y), got {quote(obj[key])}",
+                )
+                valid = False
+        if found.get("current") is False and "for_at_least" in found:
+            self.fail(
+                join_path(path, "for_at_least"),
+                'for_at_least means current, so it cannot be combined with "current": false',
+            )
+            valid = False
+        return found if valid else None
 
     def group(self, kind: str, items: object, path: str, depth: int) -> Node | None:
         if not isinstance(items, list):
@@ -272,10 +311,13 @@ def to_json(node: Node) -> dict[str, object]:
         return {"any": [to_json(child) for child in node.children]}
     if isinstance(node, Not):
         return {"not": to_json(node.child)}
-    if isinstance(node, Condition):
-        return {"condition": node.display}
-    if isinstance(node, Medication):
-        return {"medication": node.display}
+    if isinstance(node, Condition | Medication):
+        kind = "condition" if isinstance(node, Condition) else "medication"
+        leaf: dict[str, object] = {kind: node.display}
+        for key in QUALIFIER_KEYS:
+            if getattr(node, key) is not None:
+                leaf[key] = getattr(node, key)
+        return leaf
     value: object = list(node.value) if isinstance(node.value, tuple) else node.value
     return {"field": node.field, "op": node.op, "value": value}
 

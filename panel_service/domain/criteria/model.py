@@ -105,6 +105,24 @@ class Condition:
 
     code: str
     range_end: str | None = None
+    current: bool | None = None  # qualifiers (§4a); durations in canonical ISO 8601 (``P3M``)
+    within: str | None = None
+    for_at_least: str | None = None
+
+    @property
+    def qualified(self) -> bool:
+        return self.current is not None or self.within is not None or self.for_at_least is not None
+
+    @property
+    def ancestors(self) -> frozenset[str]:
+        """Codes less specific than this leaf's (strict prefixes of at least a category).
+
+        A range's members are categories or their descendants and a volunteer's code is at
+        least a category, so no answered code is less specific than a range.
+        """
+        if self.range_end is not None:
+            return frozenset()
+        return frozenset(self.code[:length] for length in range(3, len(self.code)))
 
     @property
     def display(self) -> str:
@@ -123,6 +141,18 @@ class Medication:
     """ATC code of any level (``A12CC``), matching its descendants (``A12CC05``)."""
 
     code: str
+    current: bool | None = None
+    within: str | None = None
+    for_at_least: str | None = None
+
+    @property
+    def qualified(self) -> bool:
+        return self.current is not None or self.within is not None or self.for_at_least is not None
+
+    @property
+    def ancestors(self) -> frozenset[str]:
+        """Codes less specific than this leaf's: every strict prefix that is an ATC level."""
+        return frozenset(self.code[:length] for length in (1, 3, 4, 5) if length < len(self.code))
 
     @property
     def display(self) -> str:

@@ -15,6 +15,12 @@ indexes (``code >= 'N17' AND code < 'N1:'``); code tests that sit in one ``any``
 the subquery is a correlated ``EXISTS`` on PostgreSQL (hash semi/anti joins) and ``participant_id
 IN (SELECT ...)`` on SQLite, which runs ``EXISTS`` row by row. Age becomes a ``birth_date`` range
 computed here for the day, so the index on ``birth_date`` applies.
+
+Histories (§4a, ``domain.history``): a leaf with qualifiers is never merged; its TRUE side is
+one subquery over the code's range and the ``definitely`` tests on the stored date bounds, its
+FALSE side the negation of one over the code's range and its less specific codes with the
+``possibly`` tests. A leaf without qualifiers costs what it did in version 1 on its TRUE side;
+its FALSE side adds ``code IN (<ancestors>)`` so that a less specific answer stays unknown.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from panel_service.domain.criteria.model import (
     Scalar,
 )
 from panel_service.domain.criteria.text_form import to_text
+from panel_service.domain.history import Thresholds, thresholds
 from panel_service.models.people import Profile, ProfileCondition, ProfileMedication
 
 profiles = t.cast(Table, Profile.__table__)
@@ -146,19 +153,47 @@ class _Compiler:
         return and_(*_without_repeated_guards(parts))
 
     def codes(self, kind: type, leaves: Sequence[CodeLeaf], wanted: bool) -> Clause:
+        if len(leaves) == 1 and leaves[0].qualified:
+            return self.qualified(leaves[0], wanted)
         table = profile_conditions if kind is Condition else profile_medications
         code = table.c.code
-        ranges = [
+        tests: list[Clause] = [
             and_(code >= start, code < stop)
             for start, stop in merge_intervals([code_interval(leaf) for leaf in leaves])
         ]
-        listed: Clause
-        if self.use_exists:
-            listed = exists().where(table.c.participant_id == profiles.c.participant_id, or_(*ranges))
-        else:
-            listed = profiles.c.participant_id.in_(select(table.c.participant_id).where(or_(*ranges)))
+        if not wanted:
+            # FALSE also needs no less specific answer (G25.8 for G25.81 is unknown, §4a).
+            ancestors = sorted({ancestor for leaf in leaves for ancestor in leaf.ancestors})
+            if ancestors:
+                tests.append(code.in_(ancestors))
+        listed = self.listed(table, or_(*tests))
         # An unanswered list makes every code test unknown: neither polarity may be TRUE.
         return and_(_answered_guard(kind), listed if wanted else not_(listed))
+
+    def listed(self, table: Table, where: Clause) -> Clause:
+        """Whether the profile has a row of ``table`` where ``where`` holds, in the engine's best shape."""
+        if self.use_exists:
+            return exists().where(table.c.participant_id == profiles.c.participant_id, where)
+        return profiles.c.participant_id.in_(select(table.c.participant_id).where(where))
+
+    def qualified(self, leaf: CodeLeaf, wanted: bool) -> Clause:
+        """A leaf with qualifiers, three-valued over the stored date bounds (domain.history).
+
+        TRUE: a matching row definitely satisfies them. FALSE: no matching or less specific row
+        possibly does. The row tests mirror ``definitely`` and ``possibly`` term by term.
+        """
+        kind = type(leaf)
+        table = profile_conditions if kind is Condition else profile_medications
+        code = table.c.code
+        start, stop = code_interval(leaf)
+        matching = and_(code >= start, code < stop)
+        q = thresholds(self.on, leaf.current, leaf.within, leaf.for_at_least)
+        if wanted:
+            listed = self.listed(table, and_(matching, *_definitely(table, q)))
+        else:
+            candidates = or_(matching, code.in_(sorted(leaf.ancestors))) if leaf.ancestors else matching
+            listed = not_(self.listed(table, and_(candidates, *_possibly(table, q))))
+        return and_(_answered_guard(kind), listed)
 
     def field(self, leaf: FieldLeaf, wanted: bool) -> Clause:
         if leaf.field == "pregnant":
@@ -226,6 +261,37 @@ class _Compiler:
         return birth_date_threshold(self.on, years)
 
 
+def _definitely(table: Table, q: Thresholds) -> list[Clause]:
+    status = table.c.status
+    terms: list[Clause] = []
+    if q.current is not None:
+        terms.append(status == ("current" if q.current else "past"))
+    if q.within is not None:
+        terms.append(or_(status == "current", table.c.until_lo >= q.within, table.c.since_lo >= q.within))
+    if q.for_at_least is not None:
+        terms.append(and_(status == "current", table.c.since_hi <= q.for_at_least))
+    return terms
+
+
+def _possibly(table: Table, q: Thresholds) -> list[Clause]:
+    status = table.c.status
+    terms: list[Clause] = []
+    if q.current is not None:
+        terms.append(or_(status.is_(None), status == ("current" if q.current else "past")))
+    if q.within is not None:
+        until_hi = table.c.until_hi
+        terms.append(or_(status.is_(None), status != "past", until_hi.is_(None), until_hi >= q.within))
+    if q.for_at_least is not None:
+        since_lo = table.c.since_lo
+        terms.append(
+            and_(
+                or_(status.is_(None), status != "past"),
+                or_(since_lo.is_(None), since_lo <= q.for_at_least),
+            )
+        )
+    return terms
+
+
 def _answered_guard(kind: type) -> Clause:
     column = profiles.c.conditions_answered if kind is Condition else profiles.c.medications_answered
     return column == true()
@@ -259,7 +325,7 @@ def _as_code_test(node: Node, wanted: bool) -> _CodeTest | None:
     """A code leaf under any number of ``not``s, with the polarity it must have."""
     while isinstance(node, Not):
         node, wanted = node.child, not wanted
-    if isinstance(node, Condition | Medication):
+    if isinstance(node, Condition | Medication) and not node.qualified:
         return _CodeTest(node, wanted)
     return None
 

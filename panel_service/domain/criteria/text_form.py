@@ -14,10 +14,17 @@ Grammar (keywords are case-insensitive)::
     expr   := and_ ("or" and_)*
     and_   := unary ("and" unary)*
     unary  := "not" unary | "(" expr ")" | leaf
-    leaf   := "has" "condition" CODE | "takes" CODE | "smoker" | "pregnant"
+    leaf   := "has" "condition" CODE qualifier* | "takes" CODE qualifier* | "smoker" | "pregnant"
             | FIELD ("=" | "!=" | "<" | "<=" | ">" | ">=") value
             | FIELD "between" value "and" value | FIELD "in" "(" value ("," value)* ")"
     value  := NUMBER | WORD | "true" | "false"
+    qualifier := "currently" | "formerly" | "within" DURATION | "for" "at" "least" DURATION
+
+Qualifiers (§4a) follow the code, at most one of each, printed in that order:
+``has condition I21 within P12M``, ``takes A12CC currently``, ``has condition G25.8 for at least
+P1Y``, ``not takes A12CC within P3M``. ``currently`` is ``"current": true`` and ``formerly``
+``"current": false``; a DURATION is ISO 8601 with one component (``P14D``, ``P2W``, ``P3M``,
+``P1Y``).
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ TOKEN = re.compile(
     re.VERBOSE,
 )
 KEYWORDS = {"and", "or", "not", "has", "condition", "takes", "between", "in", "true", "false"}
+QUALIFIER_WORDS = {"currently": ("current", True), "formerly": ("current", False)}
 
 
 @dataclass(frozen=True)
@@ -157,9 +165,9 @@ class _TextParser:
         keyword = token.keyword
         if keyword == "has":
             self.expect("condition", "has")
-            return {"condition": self.code("an ICD-10 code or range after 'has condition'")}
+            return self.qualifiers({"condition": self.code("an ICD-10 code or range after 'has condition'")})
         if keyword == "takes":
-            return {"medication": self.code("an ATC code after 'takes'")}
+            return self.qualifiers({"medication": self.code("an ATC code after 'takes'")})
         if keyword in BOOLEAN_FIELDS and not self.at_comparison():
             return {"field": keyword, "op": "eq", "value": True}
         if keyword in FIELDS:
@@ -168,6 +176,35 @@ class _TextParser:
             "expected a criterion such as 'age >= 18', 'has condition G25.8', 'takes A12CC' or 'not ...'",
             token,
         )
+
+    def qualifiers(self, leaf: dict[str, object]) -> dict[str, object]:
+        while True:
+            token = self.current
+            keyword = token.keyword
+            value: object
+            if keyword in QUALIFIER_WORDS:
+                self.advance()
+                key, value = QUALIFIER_WORDS[keyword]
+            elif keyword == "within":
+                self.advance()
+                key, value = "within", self.duration("within")
+            elif keyword == "for":
+                self.advance()
+                self.expect("at", "for")
+                self.expect("least", "for at")
+                key, value = "for_at_least", self.duration("for at least")
+            else:
+                return leaf
+            if key in leaf:
+                raise self.error(f"{key.replace('_', ' ')} is already given for this code", token)
+            leaf[key] = value
+
+    def duration(self, after: str) -> str:
+        token = self.current
+        if token.kind != "word":
+            raise self.error(f"expected a duration such as P3M after {after!r}")
+        self.advance()
+        return token.text
 
     def at_comparison(self) -> bool:
         return (
@@ -292,10 +329,21 @@ def to_text(node: Node) -> str:
             return f"not ({to_text(child)})"
         return f"not {to_text(child)}"
     if isinstance(node, Condition):
-        return f"has condition {node.display}"
+        return f"has condition {node.display}{_qualifiers_text(node)}"
     if isinstance(node, Medication):
-        return f"takes {node.display}"
+        return f"takes {node.display}{_qualifiers_text(node)}"
     return _leaf_text(node)
+
+
+def _qualifiers_text(node: Condition | Medication) -> str:
+    words = ""
+    if node.current is not None:
+        words += " currently" if node.current else " formerly"
+    if node.within is not None:
+        words += f" within {node.within}"
+    if node.for_at_least is not None:
+        words += f" for at least {node.for_at_least}"
+    return words
 
 
 def _operand_text(child: Node) -> str:

@@ -13,7 +13,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, delete, insert
 
-from panel_service.domain.criteria import All, Node, Truth, evaluate, parse_json, parse_text, to_json, to_text
+from panel_service.domain.criteria import (
+    All,
+    Node,
+    Not,
+    Truth,
+    evaluate,
+    parse_json,
+    parse_text,
+    to_json,
+    to_text,
+)
 from panel_service.domain.criteria.sql import (
     attrition_counts,
     matching_ids,
@@ -21,10 +31,12 @@ from panel_service.domain.criteria.sql import (
     profile_medications,
     profiles,
 )
+from panel_service.domain.history import history_row, make_entry
 from panel_service.domain.profile import ProfileData
 from panel_service.models import Participant
 from tests.unit.criteria.strategies import EVALUATION_DAYS, criteria_trees, random_profile
 from tests.unit.criteria.strategies import profiles as profile_strategy
+from tests.unit.criteria.test_histories import SMALL_DAY, independent, small_space
 
 settings.register_profile(
     "criteria-sql",
@@ -59,11 +71,14 @@ def insert_profiles(connection: Connection, people: Sequence[ProfileData], first
             for pid, person in zip(ids, people, strict=True)
         ],
     )
-    for table, attribute in ((profile_conditions, "conditions"), (profile_medications, "medications")):
+    for table, attribute in (
+        (profile_conditions, "condition_entries"),
+        (profile_medications, "medication_entries"),
+    ):
         rows = [
-            {"participant_id": pid, "code": code}
+            {"participant_id": pid, "code": entry.code, **history_row(entry)}
             for pid, person in zip(ids, people, strict=True)
-            for code in getattr(person, attribute) or ()
+            for entry in getattr(person, attribute) or ()
         ]
         if rows:
             connection.execute(insert(table), rows)
@@ -203,6 +218,71 @@ def test_the_example_study_matches_exactly_the_eligible_volunteers(engine: Engin
             transaction.rollback()
     assert sorted(found) == [ids[0], ids[1], ids[6]]
     assert memory_matches(tree, dict(zip(ids, people, strict=True)), on) == found
+
+
+@settings(SQL_SETTINGS, max_examples=120)
+@given(tree=criteria_trees(max_leaves=6), data=st.data(), on=st.sampled_from(EVALUATION_DAYS))
+def test_histories_agree_three_ways(engine: Engine, tree: Node, data: st.DataObject, on: dt.date) -> None:
+    """SQL = memory = the small evaluator of test_histories, on profiles whose history dates
+    cluster around the evaluation day minus each qualifier's duration."""
+    people = data.draw(st.lists(profile_strategy(around=on), min_size=1, max_size=12), label="people")
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            ids = insert_profiles(connection, people, first_id=3_000_000)
+            found = sql_matches(connection, tree, on) & set(ids)
+        finally:
+            transaction.rollback()
+    by_id = dict(zip(ids, people, strict=True))
+    assert found == memory_matches(tree, by_id, on), to_text(tree)
+    assert found == {pid for pid, person in by_id.items() if independent(tree, person, on) is Truth.TRUE}
+
+
+def test_qualifiers_and_less_specific_answers_in_sql(engine: Engine) -> None:
+    on = dt.date(2026, 6, 15)
+
+    def taking(status: str | None, since: str | None, until: str | None) -> ProfileData:
+        entry = make_entry("A12CC05", status, since, until)
+        return ProfileData(medications=("A12CC05",), medication_history=(entry,), conditions=("G258",))
+
+    people = [
+        taking("past", None, "2026-03-14"),  # stopped before 15 March: no magnesium in 3 months
+        taking("past", None, "2026-03"),  # maybe after 15 March: unknown
+        taking("current", "2020", None),
+        taking("past", None, "2025"),
+        ProfileData(medications=("A12CC",), conditions=("G2581",)),  # less specific than A12CC05
+    ]
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            ids = insert_profiles(connection, people, first_id=4_000_000)
+            no_magnesium = sql_matches(connection, parse_text("not takes A12CC within P3M"), on) & set(ids)
+            on_it_long = sql_matches(connection, parse_text("takes A12CC05 for at least P1Y"), on) & set(ids)
+            no_g2581 = sql_matches(connection, parse_text("not has condition G25.81"), on) & set(ids)
+            not_a12cc05 = sql_matches(connection, parse_text("not takes A12CC05"), on) & set(ids)
+        finally:
+            transaction.rollback()
+    assert no_magnesium == {ids[0], ids[3]}
+    assert on_it_long == {ids[2]}
+    assert no_g2581 == set()  # G25.8 is less specific than G25.81: unknown, never a match
+    assert not_a12cc05 == set()
+
+
+def test_every_small_history_agrees_in_sql(engine: Engine) -> None:
+    """The exhaustive small space of test_histories, in SQL: each leaf and its negation match
+    exactly the profiles that memory (checked there against the small evaluator) says TRUE."""
+    leaves, people = small_space()
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            ids = insert_profiles(connection, people, first_id=5_000_000)
+            by_id = dict(zip(ids, people, strict=True))
+            for leaf in leaves:
+                for tree in (leaf, Not(leaf)):
+                    found = sql_matches(connection, tree, SMALL_DAY) & set(ids)
+                    assert found == memory_matches(tree, by_id, SMALL_DAY), to_text(tree)
+        finally:
+            transaction.rollback()
 
 
 @pytest.mark.parametrize(

@@ -51,3 +51,11 @@ def test_every_shape_validates(criteria: str) -> None:
 def test_every_status_maps_to_a_valid_research_study_status(status: str) -> None:
     resource = ResearchStudy.model_validate(build("age >= 18", status))
     assert resource.status == FHIR_STATUS[status]
+
+
+def test_a_qualified_code_is_exported_in_text_not_as_the_bare_code() -> None:
+    resource = ResearchStudy.model_validate(build("age >= 18 and not takes A12CC within P3M"))
+    qualified = resource.contained[0].characteristic[1]
+    assert qualified.exclude is True
+    assert qualified.code.text == "takes A12CC within P3M"
+    assert qualified.valueBoolean is True

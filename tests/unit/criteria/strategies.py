@@ -3,7 +3,10 @@
 Codes cluster around range and prefix boundaries (N16.9, N17, N19.9, N1A, N20, and around
 ICD-10-CM's letter-second QA0: Q99.9, Q9A, QA0, QB0), birth dates
 around each evaluation day's birthdays and 29 February, numbers around the values the criteria
-compare with.
+compare with. Histories (§4a) have current, past or unknown status and partial dates (year,
+month or day, or missing) near each evaluation day minus each qualifier's duration, so that
+"today - P3M" falls inside, on the edge of, or just outside what a partial date covers.
+Profiles list ancestors of the criteria's codes (G25.8 for G25.81) for the less-specific rule.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from hypothesis import strategies as st
 
 from panel_service.domain.criteria.json_form import parse_json
 from panel_service.domain.criteria.model import FIELDS, Node
+from panel_service.domain.history import Entry, make_entry, subtract_duration
 from panel_service.domain.profile import ProfileData
 
 EVALUATION_DAYS = (
@@ -38,12 +42,13 @@ CRITERIA_CONDITIONS = (
     "D66", "G25", "G25.8", "G25.81", "N18", "N18.3", "N19", "I10", "E11", "E11.9", "A00", "QA0", "QA0.01",
 )  # fmt: skip
 PROFILE_MEDICATIONS = (
-    "A12CC05", "A12CC04", "A12CB01", "A11CC05", "B01AC06", "C10AA05", "C10AA01", "N02BE01", "N02BF01",
+    "A12CC", "A12C", "A12CC05", "A12CC04", "A12CB01", "A11CC05", "B01AC06", "C10AA05", "C10AA01", "N02BE01", "N02BF01",
     "V03AB15",
 )  # fmt: skip
 CRITERIA_MEDICATIONS = (
     "A", "A12", "A12C", "A12CC", "A12CC05", "A12CB", "A11", "B01AC06", "C10AA", "C", "N02", "N02BF", "V",
 )  # fmt: skip
+DURATIONS = ("P14D", "P2W", "P1M", "P3M", "P6M", "P1Y", "P2Y")
 REGIONS = ("DK-81", "DK-84", "DK-85", "SE-M")
 SEXES = ("female", "male", "other")
 AGES = (0, 17, 18, 19, 39, 40, 41, 74, 75, 76, 90)
@@ -89,15 +94,33 @@ def field_leaves(draw: st.DrawFn) -> dict[str, object]:
 
 
 @st.composite
+def qualifiers(draw: st.DrawFn) -> dict[str, object]:
+    """None, one or several of current / within / for_at_least (never current false with
+    for_at_least, which the validator refuses)."""
+    found: dict[str, object] = {}
+    if draw(st.integers(0, 2)) == 0:
+        return found
+    current = draw(st.sampled_from((None, None, True, False)))
+    if current is not None:
+        found["current"] = current
+    if draw(st.booleans()):
+        found["within"] = draw(st.sampled_from(DURATIONS))
+    if current is not False and draw(st.booleans()):
+        found["for_at_least"] = draw(st.sampled_from(DURATIONS))
+    return found
+
+
+@st.composite
 def condition_leaves(draw: st.DrawFn) -> dict[str, object]:
     if draw(st.booleans()):
         low, high = sorted((draw(st.sampled_from(CATEGORIES)), draw(st.sampled_from(CATEGORIES))))
-        return {"condition": f"{low}-{high}"}
-    return {"condition": draw(st.sampled_from(CRITERIA_CONDITIONS))}
+        return {"condition": f"{low}-{high}", **draw(qualifiers())}
+    return {"condition": draw(st.sampled_from(CRITERIA_CONDITIONS)), **draw(qualifiers())}
 
 
-def medication_leaves() -> st.SearchStrategy[dict[str, object]]:
-    return st.sampled_from(CRITERIA_MEDICATIONS).map(lambda code: {"medication": code})
+@st.composite
+def medication_leaves(draw: st.DrawFn) -> dict[str, object]:
+    return {"medication": draw(st.sampled_from(CRITERIA_MEDICATIONS)), **draw(qualifiers())}
 
 
 def leaf_json() -> st.SearchStrategy[dict[str, object]]:
@@ -142,12 +165,67 @@ def _maybe(strategy: st.SearchStrategy[t.Any]) -> st.SearchStrategy[t.Any]:
     return st.none() | strategy
 
 
+def partial_date(day: dt.date, precision: int) -> str:
+    """``day`` cut to a year (0), a month (1) or kept whole (2)."""
+    return day.isoformat()[: (4, 7, 10)[precision]]
+
+
+def _near_threshold(
+    pick: t.Callable[[t.Sequence[t.Any]], t.Any], offset: int, precision: int, days: t.Sequence[dt.date]
+) -> str:
+    day = subtract_duration(pick(days), pick(DURATIONS)) + dt.timedelta(days=offset)
+    return partial_date(day, precision)
+
+
+def history_entry(code: str, status: str | None, since: str | None, until: str | None) -> Entry:
+    """An entry from drawn parts; a current entry drops its until, dates come in order."""
+    if status == "current":
+        until = None
+    if since is not None and until is not None and since > until:
+        since, until = until, since
+    return make_entry(code, status, since, until)
+
+
 @st.composite
-def profiles(draw: st.DrawFn) -> ProfileData:
+def history_entries(draw: st.DrawFn, code: str, days: t.Sequence[dt.date] = EVALUATION_DAYS) -> Entry:
+    if draw(st.integers(0, 2)) == 0:
+        return Entry(code)
+
+    def pick(options: t.Sequence[t.Any]) -> t.Any:
+        return draw(st.sampled_from(options))
+
+    def maybe_date() -> str | None:
+        if draw(st.integers(0, 3)) == 0:
+            return None
+        return _near_threshold(pick, draw(st.integers(-2, 2)), draw(st.integers(0, 2)), days)
+
+    status = pick((None, "current", "past"))
+    return history_entry(code, status, maybe_date(), maybe_date())
+
+
+def _with_histories(entries: list[Entry]) -> tuple[tuple[str, ...], tuple[Entry, ...]]:
+    ordered = sorted(entries)
+    return tuple(entry.code for entry in ordered), tuple(entry for entry in ordered if not entry.plain)
+
+
+@st.composite
+def code_list(
+    draw: st.DrawFn, pool: tuple[str, ...], size: int, days: t.Sequence[dt.date]
+) -> tuple[tuple[str, ...], tuple[Entry, ...]] | None:
+    if draw(st.integers(0, 5)) == 0:
+        return None
+    codes = draw(st.lists(st.sampled_from(pool), max_size=size, unique=True))
+    return _with_histories([draw(history_entries(code, days)) for code in codes])
+
+
+@st.composite
+def profiles(draw: st.DrawFn, around: dt.date | None = None) -> ProfileData:
+    """A profile; with ``around``, history dates cluster near that day minus each duration."""
+    days = EVALUATION_DAYS if around is None else (around,)
     sex = draw(_maybe(st.sampled_from(SEXES)))
     pregnant = draw(st.sampled_from((None, False)) if sex == "male" else _maybe(st.booleans()))
-    code_lists = st.lists(st.sampled_from(PROFILE_CONDITIONS), max_size=4, unique=True).map(tuple)
-    medication_lists = st.lists(st.sampled_from(PROFILE_MEDICATIONS), max_size=3, unique=True).map(tuple)
+    conditions = draw(code_list(PROFILE_CONDITIONS, 4, days))
+    medications = draw(code_list(PROFILE_MEDICATIONS, 3, days))
     return ProfileData(
         birth_date=draw(birth_dates()),
         sex=sex,
@@ -156,8 +234,10 @@ def profiles(draw: st.DrawFn) -> ProfileData:
         weight_kg=draw(_maybe(st.sampled_from(WEIGHTS))),
         smoker=draw(_maybe(st.booleans())),
         pregnant=pregnant,
-        conditions=draw(_maybe(code_lists)),
-        medications=draw(_maybe(medication_lists)),
+        conditions=None if conditions is None else conditions[0],
+        medications=None if medications is None else medications[0],
+        condition_history=() if conditions is None else conditions[1],
+        medication_history=() if medications is None else medications[1],
     )
 
 
@@ -173,8 +253,26 @@ def random_profile(rng: random.Random) -> ProfileData:
         born: dt.date | None = dt.date(rng.choice((1948, 1956, 1984, 1988, 2000, 2004)), 2, 29)
     else:
         born = _shift_years(day, rng.choice(AGES)) + dt.timedelta(days=rng.randint(-2, 2))
-    conditions = tuple(rng.sample(PROFILE_CONDITIONS, rng.randint(0, 4)))
-    medications = tuple(rng.sample(PROFILE_MEDICATIONS, rng.randint(0, 3)))
+
+    def entries(pool: tuple[str, ...], most: int) -> tuple[tuple[str, ...], tuple[Entry, ...]]:
+        chosen = []
+        for code in rng.sample(pool, rng.randint(0, most)):
+            if rng.random() < 0.35:
+                chosen.append(Entry(code))
+                continue
+
+            def maybe_date() -> str | None:
+                if rng.random() < 0.25:
+                    return None
+                return _near_threshold(rng.choice, rng.randint(-2, 2), rng.randint(0, 2), EVALUATION_DAYS)
+
+            chosen.append(
+                history_entry(code, rng.choice((None, "current", "past")), maybe_date(), maybe_date())
+            )
+        return _with_histories(chosen)
+
+    conditions, condition_history = entries(PROFILE_CONDITIONS, 4)
+    medications, medication_history = entries(PROFILE_MEDICATIONS, 3)
     return ProfileData(
         birth_date=maybe(born, 0.1),
         sex=sex,
@@ -185,4 +283,6 @@ def random_profile(rng: random.Random) -> ProfileData:
         pregnant=maybe(False) if sex == "male" else maybe(rng.random() < 0.2),
         conditions=maybe(conditions),
         medications=maybe(medications),
+        condition_history=condition_history,
+        medication_history=medication_history,
     )

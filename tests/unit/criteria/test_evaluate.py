@@ -85,7 +85,10 @@ def test_bmi_is_unknown_without_both_height_and_weight() -> None:
     [
         ("has condition G25.8", ("G258",), T),
         ("has condition G25.8", ("G2581",), T),  # a descendant
-        ("has condition G25.8", ("G25",), F),  # the parent is not enough
+        ("has condition G25.8", ("G25",), U),  # the parent is less specific: it may or may not be (§4a)
+        ("has condition G25.81", ("G258",), U),
+        ("has condition G25.81", ("G258", "G2581"), T),  # another entry settles it
+        ("not has condition G25.81", ("G258",), U),
         ("has condition G25.8", ("G259",), F),
         ("has condition N18", ("N183",), T),
         ("has condition N17-N19", ("N17",), T),
@@ -110,7 +113,8 @@ def test_condition_codes_match_descendants_and_ranges(
         ("takes A12C", ("A12CC05",), T),
         ("takes A", ("A12CC05",), T),
         ("takes A12CB", ("A12CC05",), F),
-        ("takes A12CC05", ("A12CC",), F),
+        ("takes A12CC05", ("A12CC",), U),  # less specific answer (§4a)
+        ("takes A12CC05", ("A12CB",), F),
         ("takes A12CC", (), F),
         ("takes A12CC", None, U),
         ("not takes A12CC", None, U),
