@@ -81,7 +81,13 @@ def celery_settings(settings: Settings, schedule: tuple[ScheduleEntry, ...] = SC
         "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
         "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
         "broker_connection_retry_on_startup": True,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # Off: with it on, every broker blip SIGTERMs the pool child running a late-acked task,
+        # which may be between SMTP's 250 and recording ``sent`` (an invitation left ambiguous for
+        # nothing). Every job is idempotent, so a running task finishes and records; its message,
+        # if redelivered after the reconnect, finds the work done (the outbox row is completed, an
+        # invitation is claimed at most once by its state). The cancelling path also crashed the
+        # main process on a later reconnect (celery/celery#7185, #9250).
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_ignore_result": True,
         "result_expires": 3600,
         "task_default_queue": "default",
@@ -91,6 +97,9 @@ def celery_settings(settings: Settings, schedule: tuple[ScheduleEntry, ...] = SC
         "timezone": settings.timezone,
         "enable_utc": True,
         "worker_hijack_root_logger": False,
+        # The prefork pool with Celery's start-up check narrowed: a pool process killed before the
+        # first broker connection no longer exits the worker (see workers/pool.py).
+        "worker_pool": "workers.pool:TaskPool",
         "worker_send_task_events": True,
         "task_send_sent_event": True,
     }

@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 from celery import Celery, Task
-from celery.signals import task_postrun, task_prerun, worker_process_init
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_process_init
 
 from config.celery import celery_settings
 from config.logging import configure_logging, get_logger
@@ -64,6 +64,16 @@ def _register(app: Celery, spec: jobs.JobSpec) -> None:
             return None
         JOBS_RUN.labels(spec.name, "ok").inc()
         return result if isinstance(result, int | str | bool | type(None)) else None
+
+
+@setup_logging.connect
+def _setup_logging(**_: Any) -> None:
+    # Ours, in the main process, before the pool forks: the children inherit a handler on the real
+    # stderr. Without this receiver Celery sets up its own and replaces sys.stdout/sys.stderr with
+    # a proxy to its logger; a child that then configured logging on sys.stderr wrote into that
+    # proxy, which drops what it gets back from the root logger: no child's line ever reached the
+    # worker's output. Having a receiver also tells Celery to leave the std streams alone.
+    configure_logging(load_settings())
 
 
 @worker_process_init.connect

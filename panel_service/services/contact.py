@@ -12,11 +12,14 @@ An invitation moves ``queued → claimed → sent``, or to ``cancelled`` (reason
    tokens and COMMIT.
 2. *Send* over SMTP, outside any transaction, with a Message-ID derived from the invitation.
 3. *Record*: ``sent`` on success; on refusal back to ``queued`` with exponential backoff, or
-   ``failed`` after ``send_max_attempts``.
+   ``failed`` after ``send_max_attempts``. The outcome is known once SMTP has answered, so it is
+   kept in memory and the record is retried with backoff, on a fresh connection each time, while
+   the database is unreachable (a restart, a failover) for up to ``claim_lease_seconds``.
 
-A crash between 1 and 3 leaves the row ``claimed``; after ``claim_lease_seconds`` the detector
-marks it ``ambiguous`` and nothing sends it again (P2 wins over P3); an operator resolves it
-with ``panel invitations resolve``.
+A process that dies between 1 and 3 leaves the row ``claimed``; after ``claim_lease_seconds``
+the detector marks it ``ambiguous`` and nothing sends it again (P2 wins over P3); an operator
+resolves it with ``panel invitations resolve``. Only a process death (or a database unreachable
+for longer than the lease) leaves a row ``ambiguous``.
 
 Work arrives as ``contact.dispatch_due`` (a batch loop, queued by each matched chunk and by the
 sweep), ``contact.send_invitation`` (one invitation, queued by the incremental match) and the
@@ -35,6 +38,7 @@ from urllib.parse import urlsplit
 
 from markupsafe import escape
 from sqlalchemy import Select, Subquery, Table, bindparam, exists, func, or_, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
@@ -82,6 +86,10 @@ PURGE_TOKENS = "contact.purge_tokens"
 DISPATCH_BATCH = 500
 DISPATCH_BUDGET_SECONDS = 60.0  # well under the task soft time limit (240 s)
 MAX_BACKOFF_SECONDS = 3600.0
+# Recording a known outcome while the database is unreachable: 0.1 s, 0.2 s, ... at most 2 s
+# between tries, for at most the claim lease.
+RECORD_RETRY_FIRST_SECONDS = 0.1
+RECORD_RETRY_MAX_SECONDS = 2.0
 
 accounts = t.cast(Table, Account.__table__)
 studies = t.cast(Table, Study.__table__)
@@ -94,8 +102,12 @@ _ONE = update(invitations).where(
     invitations.c.study_id == bindparam("key_study"),
     invitations.c.participant_id == bindparam("key_participant"),
 )
-# 'ambiguous' too: a send that outlived the claim lease still ends up recorded.
-_UNRECORDED = _ONE.where(invitations.c.status.in_(("claimed", "ambiguous")))
+# 'ambiguous' too: a send that outlived the claim lease still ends up recorded. Only this claim's
+# row (its attempt number): a record retried after a commit whose answer was lost finds the row
+# already moved on (sent, or queued and claimed again by another worker) and changes nothing.
+_UNRECORDED = _ONE.where(
+    invitations.c.status.in_(("claimed", "ambiguous")), invitations.c.attempts == bindparam("key_attempts")
+)
 _CANCEL = _ONE.values(status="cancelled", reason=bindparam("why"), cancelled_at=bindparam("at"))
 _DEFER = _ONE.values(next_attempt_at=bindparam("retry_at"))
 _CLAIM = _ONE.values(
@@ -528,8 +540,7 @@ def send_claimed(runtime: Runtime, claim: Claimed, mail: MailBatch | None = None
         return "ambiguous"
     except MailError as exc:
         return _record_failure(runtime, claim, str(exc))
-    with runtime.database.session_scope() as session:
-        session.execute(_RECORD_SENT, _key(claim) | {"at": utcnow()})
+    _record(runtime, claim, _RECORD_SENT, {"at": utcnow()})
     INVITATIONS_SENT.inc()
     return "sent"
 
@@ -538,24 +549,61 @@ def _key(claim: Claimed) -> dict[str, Any]:
     return {"key_study": claim.study_id, "key_participant": claim.participant_id}
 
 
+def _record(runtime: Runtime, claim: Claimed, statement: Any, values: dict[str, Any]) -> None:
+    """Record an outcome SMTP has told us, surviving a database restart: on a lost connection try
+    again (a new session checks out a fresh connection; the pool pings it first) with backoff, for
+    up to ``claim_lease_seconds``. The statements only touch this claim's unrecorded row, so a try
+    whose commit did land before the connection dropped makes the next one a no-op."""
+    params = _key(claim) | {"key_attempts": claim.attempts} | values
+    deadline = time.monotonic() + runtime.settings.claim_lease_seconds
+    delay = RECORD_RETRY_FIRST_SECONDS
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            with runtime.database.session_scope() as session:
+                session.execute(statement, params)
+        except DBAPIError as exc:
+            transient = isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+            if not transient or time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "invitation.record_retry",
+                study_id=claim.study_id,
+                participant_id=claim.participant_id,
+                tries=tries,
+                delay=delay,
+                error=str(exc.orig or exc)[:200],
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
+            continue
+        if tries > 1:
+            log.info(
+                "invitation.recorded_after_retry",
+                study_id=claim.study_id,
+                participant_id=claim.participant_id,
+                tries=tries,
+            )
+        return
+
+
 def _record_in_doubt(runtime: Runtime, claim: Claimed, error: str) -> None:
-    with runtime.database.session_scope() as session:
-        session.execute(_RECORD_AMBIGUOUS, _key(claim) | {"error": error[:2000]})
+    _record(runtime, claim, _RECORD_AMBIGUOUS, {"error": error[:2000]})
     INVITATIONS_AMBIGUOUS.inc()
     log.warning("invitation.ambiguous", study_id=claim.study_id, participant_id=claim.participant_id)
 
 
 def _record_failure(runtime: Runtime, claim: Claimed, error: str) -> str:
     settings = runtime.settings
-    with runtime.database.session_scope() as session:
-        if claim.attempts >= settings.send_max_attempts:
-            session.execute(_RECORD_FAILED, _key(claim) | {"error": error[:2000]})
-            INVITATIONS_FAILED.labels("smtp_refused").inc()
-            log.warning("invitation.failed", study_id=claim.study_id, participant_id=claim.participant_id)
-            return "failed"
-        delay = backoff_seconds(settings.send_retry_base_seconds, claim.attempts)
-        retry_at = utcnow() + dt.timedelta(seconds=delay)
-        session.execute(_RECORD_RETRY, _key(claim) | {"retry_at": retry_at, "error": error[:2000]})
+    if claim.attempts >= settings.send_max_attempts:
+        _record(runtime, claim, _RECORD_FAILED, {"error": error[:2000]})
+        INVITATIONS_FAILED.labels("smtp_refused").inc()
+        log.warning("invitation.failed", study_id=claim.study_id, participant_id=claim.participant_id)
+        return "failed"
+    delay = backoff_seconds(settings.send_retry_base_seconds, claim.attempts)
+    retry_at = utcnow() + dt.timedelta(seconds=delay)
+    _record(runtime, claim, _RECORD_RETRY, {"retry_at": retry_at, "error": error[:2000]})
     INVITATIONS_DEFERRED.labels("smtp").inc()
     log.info("invitation.retry", study_id=claim.study_id, participant_id=claim.participant_id, delay=delay)
     return "retry"

@@ -74,7 +74,8 @@ class LiveWorker:
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
-    def start(self) -> None:
+    def start(self, wait: bool = True) -> None:
+        """Start it; ``wait``: until it says ready (it cannot while the broker is down)."""
         self.starts += 1
         log = self.log_path.with_suffix(f".{self.starts}.log")
         self.current_log = log
@@ -105,7 +106,8 @@ class LiveWorker:
             start_new_session=True,
         )
         handle.close()
-        wait_until(self._ready, READY_TIMEOUT, "the celery worker to be ready", interval=0.2)
+        if wait:
+            wait_until(self._ready, READY_TIMEOUT, "the celery worker to be ready", interval=0.2)
 
     def _ready(self) -> bool:
         assert self.process is not None
@@ -115,6 +117,30 @@ class LiveWorker:
 
     def log(self) -> str:
         return self.current_log.read_text(errors="replace")[-6000:]
+
+    def output(self) -> str:
+        """Everything this start of the worker wrote (stdout and stderr)."""
+        return self.current_log.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def pool_pids(self) -> list[int]:
+        """The main process's children: the prefork pool processes."""
+        assert self.process is not None
+        pid = self.process.pid
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        except OSError:
+            return []
+        return [int(child) for child in children.split()]
+
+    def kill_pool_child(self) -> int:
+        """SIGKILL one pool process (as the OOM killer would); the main process should replace it."""
+        wait_until(lambda: len(self.pool_pids()) >= self.concurrency, 30, "a full pool")
+        victim = self.pool_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        return victim
 
     def kill(self) -> None:
         """SIGKILL the whole worker (main process and pool children): no cleanup, no acks."""

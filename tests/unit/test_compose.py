@@ -29,6 +29,8 @@ def test_services_are_the_production_stack() -> None:
     assert set(services) == {"web", "worker", "beat", "postgres", "redis", "mailcatcher"}
     for name in ("web", "worker", "postgres", "redis", "mailcatcher"):
         assert "healthcheck" in services[name], f"{name} has no healthcheck"
+    for name in ("web", "worker", "beat", "postgres", "redis"):
+        assert services[name]["restart"] == "unless-stopped", f"{name} is not restarted (docs/operations.md)"
     for name in ("web", "worker", "beat"):
         assert services[name]["env_file"] == ".env"
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
