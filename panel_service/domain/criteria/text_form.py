@@ -264,6 +264,8 @@ def parse_any(source: str | dict[str, object]) -> Node:
         except json.JSONDecodeError as error:
             message = f"not valid JSON: {error.msg}"
             raise CriteriaSyntaxError(message, source, error.lineno, error.colno) from None
+        except RecursionError:
+            raise CriteriaError([CriteriaIssue("$", "nested too deeply")]) from None
         except json_input.JSONInputError as error:
             raise CriteriaError(
                 [CriteriaIssue(path, message) for path, message in error.fields.items()]

@@ -39,7 +39,8 @@ class StudyIn(StrictSchema):
     site_region = String(
         required=True,
         validate=Regexp(
-            SITE_REGION_PATTERN, error="must be an ISO 3166-2 code such as DK-84 (or a country code such as DK)"
+            SITE_REGION_PATTERN,
+            error="must be an ISO 3166-2 code such as DK-84 (or a country code such as DK)",
         ),
         metadata={"description": "ISO 3166-2 subdivision (DK-84) or country (DK); shown to volunteers."},
     )
