@@ -28,7 +28,7 @@ from tests.integration.coordinators.conftest import Staff, study_in
 
 pytestmark = pytest.mark.postgres  # once per suite: the PostgreSQL run
 
-EXAMPLES_PER_MODE = 12
+EXAMPLES_PER_MODE = 8
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 REVIEWER_PATHS = ("/approval", "/reject")
 
