@@ -109,7 +109,7 @@ def refusals(obj: object) -> dict[str, str]:
 
 
 def _printable(key: str) -> str:
-    return key.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+    return key.encode("unicode_escape").decode("ascii")
 
 
 def loads(text: str | bytes | bytearray) -> t.Any:

@@ -37,7 +37,9 @@ def test_every_operation_answers_as_documented(
     app: Flask, client: FlaskClient, db: Session, coordinator: Staff, reviewer: Staff
 ) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-    existing = [study_in(db, coordinator, reviewer, status) for status in ("draft", "in_review", "recruiting")]
+    existing = [
+        study_in(db, coordinator, reviewer, status) for status in ("draft", "in_review", "recruiting")
+    ]
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 15, [operation.label for operation in operations]
     for operation in operations:
