@@ -238,7 +238,11 @@ class _Parser:
         return None
 
     def number(self, field: str, value: object, path: str) -> Scalar | None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and math.isnan(value))
+        ):
             self.fail(path, f"{field} takes a number, got {quote(value)}")
             return None
         # Checked before any float() or quote(): 1e400 is inf, and an int of thousands of digits
