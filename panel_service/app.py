@@ -13,6 +13,7 @@ from panel_service import extensions
 from panel_service.runtime import Runtime
 from panel_service.services import accounts
 from panel_service.web import register_blueprints
+from panel_service.web.input import BoundedIntConverter, SafeJSONProvider
 from panel_service.web.middleware import install_middleware
 
 log = get_logger(__name__)
@@ -46,7 +47,13 @@ def build_app(settings: Settings | None, *, start_background_jobs: bool | None) 
         BABEL_DEFAULT_LOCALE="en",
         BABEL_DEFAULT_TIMEZONE=settings.timezone,
         TESTING=settings.env == "test",
+        # The OpenAPI document names the configured address, never one derived from a request's
+        # Host header (which a client chooses, and which APIFlask would cache for every later reader).
+        SERVERS=[{"url": settings.base_url.rstrip("/")}],
+        AUTO_SERVERS=False,
     )
+    app.url_map.converters["int"] = BoundedIntConverter
+    app.json = SafeJSONProvider(app)
     runtime = Runtime(settings)
     accounts.prepare_password_checks(settings)
     app.extensions["panel_runtime"] = runtime

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from panel_service.domain import json_input
 from panel_service.domain.criteria import (
     CriteriaError,
     Node,
@@ -59,10 +60,16 @@ def _load_criteria(path: Path) -> Node:
 
 def _load_profile(path: Path) -> ProfileData:
     try:
-        obj = json.loads(_read(path))
+        obj = json_input.loads(_read(path))
     except json.JSONDecodeError as error:
         message = f"error: {path}: line {error.lineno}, column {error.colno}: not valid JSON: {error.msg}"
         raise InvalidInput([message]) from None
+    except json_input.JSONInputError as error:
+        raise InvalidInput(
+            [f"error: {path}: {key}: {message}" for key, message in error.fields.items()]
+        ) from None
+    except RecursionError:
+        raise InvalidInput([f"error: {path}: nested too deeply"]) from None
     try:
         return profile_from_json(obj, strict=True)
     except ProfileJSONError as error:

@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from panel_service import outbox
+from panel_service.domain import json_input
 from panel_service.domain.history import HISTORY_COLUMNS, history_values
 from panel_service.domain.profile import ProfileData
 from panel_service.domain.profile_json import PROFILE_KEYS, ProfileJSONError, profile_from_json
@@ -58,11 +59,15 @@ def parse_line(number: int, raw: str, today: dt.date) -> ImportLine:
     if len(raw) > MAX_LINE_BYTES:
         raise ValidationFailed("line too long", {"$": f"longer than {MAX_LINE_BYTES} bytes"})
     try:
-        obj = json.loads(raw)
+        obj = json_input.loads(raw)
     except json.JSONDecodeError as exc:
         raise ValidationFailed(
             "not JSON", {"$": f"not valid JSON ({exc.msg} at column {exc.colno})"}
         ) from None
+    except json_input.JSONInputError as exc:
+        raise ValidationFailed("unusable values", exc.fields) from None
+    except RecursionError:
+        raise ValidationFailed("nested too deeply", {"$": "nested too deeply"}) from None
     if not isinstance(obj, dict):
         raise ValidationFailed("not an object", {"$": "expected a JSON object"})
     problems: dict[str, str] = {}

@@ -40,6 +40,8 @@ MAX_DEPTH = 16
 MAX_NODES = 500
 MAX_IN_VALUES = 200
 MAX_AGE = 150
+# Far beyond every field's own bounds, and small enough to convert to float and print.
+MAX_MAGNITUDE = 10**15
 NUMBER_LIMITS = {"bmi": (0.0, 200.0), "height_cm": (0.0, 300.0), "weight_kg": (0.0, 1000.0)}
 CODE_KINDS = ("condition", "medication")
 NODE_KEYS = ("all", "any", "not", "field", "condition", "medication")
@@ -273,8 +275,17 @@ class _Parser:
         return None
 
     def number(self, field: str, value: object, path: str) -> Scalar | None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and math.isnan(value))
+        ):
             self.fail(path, f"{field} takes a number, got {quote(value)}")
+            return None
+        # Checked before any float() or quote(): 1e400 is inf, and an int of thousands of digits
+        # overflows float() and cannot even be printed (Python's int-string conversion limit).
+        if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+            self.fail(path, "number out of range")
             return None
         if field == "age":
             if not float(value).is_integer() or not 0 <= value <= MAX_AGE:

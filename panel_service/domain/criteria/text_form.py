@@ -30,9 +30,11 @@ P1Y``, ``not takes A12CC within P3M``. ``currently`` is ``"current": true`` and 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 
+from panel_service.domain import json_input
 from panel_service.domain.criteria.errors import CriteriaError, CriteriaIssue, CriteriaSyntaxError
 from panel_service.domain.criteria.json_form import parse_json
 from panel_service.domain.criteria.model import (
@@ -59,6 +61,7 @@ TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
+MAX_NUMBER_TEXT = 40
 KEYWORDS = {"and", "or", "not", "has", "condition", "takes", "between", "in", "true", "false"}
 QUALIFIER_WORDS = {"currently": ("current", True), "formerly": ("current", False)}
 
@@ -257,6 +260,10 @@ class _TextParser:
         token = self.current
         if token.kind == "number":
             self.advance()
+            if len(token.text) > MAX_NUMBER_TEXT:
+                # Hundreds of digits (int() refuses past 4,300): out of range whatever the field,
+                # which the JSON validation then reports at the value's path.
+                return math.inf
             number = float(token.text)
             return number if any(mark in token.text for mark in ".eE") else int(token.text)
         if token.kind == "word":
@@ -290,10 +297,16 @@ def parse_any(source: str | dict[str, object]) -> Node:
     stripped = source.strip()
     if stripped.startswith(("{", "[", '"')):
         try:
-            decoded = json.loads(source)
+            decoded = json_input.loads(source)
         except json.JSONDecodeError as error:
             message = f"not valid JSON: {error.msg}"
             raise CriteriaSyntaxError(message, source, error.lineno, error.colno) from None
+        except RecursionError:
+            raise CriteriaError([CriteriaIssue("$", "nested too deeply")]) from None
+        except json_input.JSONInputError as error:
+            raise CriteriaError(
+                [CriteriaIssue(path, message) for path, message in error.fields.items()]
+            ) from None
         return parse_text(decoded) if isinstance(decoded, str) else parse_json(decoded)
     if not stripped:
         raise CriteriaError([CriteriaIssue("$", "criteria are empty")])

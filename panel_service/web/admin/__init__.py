@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
@@ -16,11 +15,12 @@ from panel_service.models import Account
 from panel_service.services import accounts
 from panel_service.services.errors import ServiceError
 from panel_service.web.auth import current, role_required
+from panel_service.web.forms import SafeForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-class StaffForm(FlaskForm):
+class StaffForm(SafeForm):
     email = EmailField("Email", validators=[DataRequired(message="Enter an email address."), Length(max=320)])
     role = SelectField("Role", choices=list(STAFF_ROLES))
     organisation = StringField("Organisation (coordinators only)", validators=[Optional(), Length(max=200)])

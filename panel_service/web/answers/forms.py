@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
+
+from panel_service.web.forms import SafeForm
 
 ANSWERS = {
     "interested": "Yes, I am interested: share my contact details with the study team",
@@ -11,7 +12,7 @@ ANSWERS = {
 }
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(SafeForm):
     answer = RadioField(
         "Your answer",
         choices=[SelectChoice(value, label) for value, label in ANSWERS.items()],

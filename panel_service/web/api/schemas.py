@@ -16,6 +16,8 @@ from panel_service.domain.sites import MAX_SITE_NAME, MAX_SITES
 from panel_service.domain.vocab import APPROVAL_KINDS
 from panel_service.services.studies import MAX_TARGET_ENROLMENT
 
+# What services.studies.REGION_PATTERN accepts, in either case (the service upper-cases it).
+SITE_REGION_PATTERN = r"^[A-Za-z]{2}(-[A-Za-z0-9]{1,3})?$"
 COUNT_DESCRIPTION = (
     'A whole number from the small-cell threshold up; below it the words "fewer than 11"; "withheld"'
     " when the count is not smaller but would give away a difference below the threshold."
@@ -56,7 +58,14 @@ class StudyIn(StrictSchema):
         },
     )
     invitation_text = String(required=True, validate=Length(min=1, max=10000))
-    site_region = String(required=True, validate=Length(min=2, max=10))
+    site_region = String(
+        required=True,
+        validate=Regexp(
+            SITE_REGION_PATTERN,
+            error="must be an ISO 3166-2 code such as DK-84 (or a country code such as DK)",
+        ),
+        metadata={"description": "ISO 3166-2 subdivision (DK-84) or country (DK); shown to volunteers."},
+    )
     target_enrolment = Integer(strict=True, required=True, validate=Range(min=1, max=MAX_TARGET_ENROLMENT))
     sites = List(Nested(SiteIn), validate=Length(max=MAX_SITES), metadata={"description": SITES_DESCRIPTION})
 

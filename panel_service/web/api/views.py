@@ -19,11 +19,12 @@ from typing import Any
 
 from apiflask import HTTPTokenAuth
 from apiflask.exceptions import HTTPError
-from flask import Response, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from sqlalchemy import update
 from werkzeug.exceptions import HTTPException
 
 from config.logging import get_logger
+from panel_service.domain import json_input
 from panel_service.domain.criteria import criteria_hash, to_json, to_text
 from panel_service.domain.lifecycle import IllegalTransition
 from panel_service.extensions import db_session, settings
@@ -58,12 +59,36 @@ auth = HTTPTokenAuth(scheme="Bearer", description="An API token from `panel toke
 COORDINATOR = ("coordinator",)
 REVIEWER = ("reviewer", "admin")
 STAFF = ("coordinator", "reviewer", "admin")
+# No operation takes more than a few short numbers in its query string.
+MAX_QUERY_STRING = 2048
 
 
 def error_response(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Response:
     response = jsonify({"error": {"code": code, "message": message, "fields": fields or {}}})
     response.status_code = status
     return response
+
+
+@bp.before_request
+def _refuse_unusable_input() -> Response | None:
+    """Every API request passes here first, so no operation ever sees a query string past
+    ``MAX_QUERY_STRING`` bytes, or a JSON body holding a lone surrogate, a control character,
+    NaN/Infinity or a number beyond 64 bits (``domain.json_input``): each answers in the error
+    shape naming the path instead of failing deep inside a parser or the database (P8)."""
+    if len(request.query_string) > MAX_QUERY_STRING:
+        return error_response(
+            414, "uri_too_long", f"The query string is longer than {MAX_QUERY_STRING} bytes."
+        )
+    view = current_app.view_functions.get(request.endpoint or "")
+    if not getattr(view, "_spec", {}).get("body") or not request.is_json:
+        return None
+    try:
+        json_input.loads(request.get_data(cache=True))
+    except json_input.JSONInputError as error:
+        return error_response(422, "validation_failed", "Some fields are not valid.", error.fields)
+    except (ValueError, RecursionError):
+        return None  # not JSON at all: the input parser answers 400 as for any malformed body
+    return None
 
 
 @auth.verify_token

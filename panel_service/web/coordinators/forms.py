@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from panel_service.domain.sites import MAX_SITE_NAME, MAX_SITES
 from panel_service.services.studies import MAX_TARGET_ENROLMENT
+from panel_service.web.forms import SafeForm
 
 
-class StudyForm(FlaskForm):
+class StudyForm(SafeForm):
     title = StringField("Title", validators=[DataRequired(message="Enter a title."), Length(max=200)])
     summary = TextAreaField("Summary", validators=[Optional(), Length(max=5000)])
     criteria = TextAreaField(
@@ -39,5 +39,5 @@ class StudyForm(FlaskForm):
     )
 
 
-class ActionForm(FlaskForm):
+class ActionForm(SafeForm):
     """An empty form: a button that posts with its CSRF token."""

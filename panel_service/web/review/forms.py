@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from panel_service.domain.vocab import APPROVAL_KINDS
+from panel_service.web.forms import SafeForm
 
 
-class ApprovalForm(FlaskForm):
+class ApprovalForm(SafeForm):
     committee = StringField(
         "Committee", validators=[DataRequired(message="Enter the committee."), Length(max=200)]
     )
@@ -22,7 +22,7 @@ class ApprovalForm(FlaskForm):
     letter = FileField("Approval letter", validators=[FileRequired(message="Upload the approval letter.")])
 
 
-class RejectForm(FlaskForm):
+class RejectForm(SafeForm):
     version = HiddenField()
     reason = TextAreaField(
         "Reason", validators=[DataRequired(message="Say why the study is rejected."), Length(max=2000)]

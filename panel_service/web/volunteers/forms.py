@@ -25,6 +25,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from panel_service.domain.passwords import MAX_PASSWORD_LENGTH, password_problem
 from panel_service.domain.regions import REGIONS
+from panel_service.web.forms import SafeForm
 
 PASSWORD_MESSAGES = {
     "too_short": _l("Use at least 8 characters."),
@@ -47,7 +48,7 @@ def check_password(form: FlaskForm, field: Field) -> None:
         raise ValidationError(str(PASSWORD_MESSAGES[problem]))
 
 
-class SignupForm(FlaskForm):
+class SignupForm(SafeForm):
     name = StringField(
         _l("Your name"),
         validators=[DataRequired(message=_l("Enter your name.")), Length(max=200)],
@@ -77,7 +78,7 @@ def check_phone(form: FlaskForm, field: Field) -> None:
         raise ValidationError(str(_l("Enter a phone number with digits only, for example +45 12 34 56 78.")))
 
 
-class DetailsForm(FlaskForm):
+class DetailsForm(SafeForm):
     """The contact details a study team receives when the volunteer says yes (P4)."""
 
     name = StringField(
@@ -92,7 +93,7 @@ class DetailsForm(FlaskForm):
     )
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(SafeForm):
     email = EmailField(
         _l("Email address"),
         validators=[DataRequired(message=_l("Enter your email address.")), Length(max=320)],
@@ -100,7 +101,7 @@ class ForgotPasswordForm(FlaskForm):
     )
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(SafeForm):
     password = PasswordField(
         _l("New password"),
         validators=[DataRequired(message=_l("Choose a password.")), check_password],
@@ -210,7 +211,7 @@ def parse_date(raw: str) -> dt.date | None:
     return None
 
 
-class AboutForm(FlaskForm):
+class AboutForm(SafeForm):
     birth_date = DateInput(_l("Date of birth"), render_kw={"type": "date", "autocomplete": "bday"})
     sex = RadioField(_l("Sex"), choices=[], validate_choice=False)
     region = SelectField(_l("Region where you live"), choices=[], validate_choice=False)
@@ -244,7 +245,7 @@ def from_bool(value: bool | None) -> str | None:
     return None if value is None else ("yes" if value else "no")
 
 
-class CodesForm(FlaskForm):
+class CodesForm(SafeForm):
     """Search by lay words or code, tick matches; or say "I have none", or skip."""
 
     q = StringField(_l("Search by name or code"), validators=[Length(max=100)])
@@ -252,26 +253,26 @@ class CodesForm(FlaskForm):
     wizard = HiddenField()
 
 
-class PauseForm(FlaskForm):
+class PauseForm(SafeForm):
     until = DateInput(_l("Pause contact until"), validators=[DataRequired(message=_l("Enter a date."))])
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(SafeForm):
     consent = BooleanField(
         _l("Yes, you may contact me about approved studies that my profile is consistent with."),
         validators=[DataRequired(message=_l("Tick the box to give your consent."))],
     )
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(SafeForm):
     """Only the CSRF token: for buttons that POST."""
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(SafeForm):
     answer = HiddenField(validators=[DataRequired()])
 
 
-class DeleteForm(FlaskForm):
+class DeleteForm(SafeForm):
     password = PasswordField(
         _l("Your password"),
         validators=[DataRequired(message=_l("Enter your password to confirm."))],
