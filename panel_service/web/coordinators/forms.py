@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField, TextAreaField
+from wtforms import HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from panel_service.domain.sites import MAX_SITE_NAME, MAX_SITES
@@ -41,3 +41,9 @@ class StudyForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """An empty form: a button that posts with its CSRF token."""
+
+
+class CloseForm(FlaskForm):
+    """The confirmation page's form: only a POST carrying ``confirm=yes`` closes a study."""
+
+    confirm = HiddenField()  # the page sets "yes"; absent on a bare POST
