@@ -108,10 +108,12 @@ def offered_actions(status: str, *, pending_state: str | None, has_active: bool)
     """The coordinator actions that are legal for a study now, so that a page offers those and no
     other (a closed study offers nothing). ``pending_state`` is the review state of the newest
     version when it is not the active one; ``has_active`` whether an approved version exists."""
-    offered = {action for action in ("edit", "recruit", "pause", "close") if status in STUDY_TRANSITIONS[action]}
-    if pending_state in VERSION_TRANSITIONS["submit"]:
-        # Without an approved version the study itself goes to review; with one, a newer
-        # version goes on its own track, unless the study is closed.
-        if status in STUDY_TRANSITIONS["submit"] if not has_active else status != "closed":
-            offered.add("submit")
+    offered = {
+        action for action in ("edit", "recruit", "pause", "close") if status in STUDY_TRANSITIONS[action]
+    }
+    # Without an approved version the study itself goes to review; with one, a newer version
+    # goes on its own track, unless the study is closed.
+    study_may = status in STUDY_TRANSITIONS["submit"] if not has_active else status != "closed"
+    if pending_state in VERSION_TRANSITIONS["submit"] and study_may:
+        offered.add("submit")
     return frozenset(offered)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from panel_service.domain.criteria import criteria_hash, parse_json, to_text
 from panel_service.domain.criteria.sql import attrition_counts, matching_ids, profiles
-from panel_service.domain.disclosure import Cell, Count, protect_breakdown, protect_chain
+from panel_service.domain.disclosure import Cell, protect_breakdown, protect_chain
 from panel_service.domain.vocab import CANCEL_REASONS, INVITATION_RESPONSES, INVITATION_STATUSES
 from panel_service.models import Account, Consent, Invitation, MatchChunk, MatchRun, Participant, Study
 from panel_service.services.audit import record

@@ -306,7 +306,9 @@ def study_close(study_id: int) -> Any:
             flash(_("The study is closed."))
         return redirect(url_for("coordinators.study", study_id=study_id))
     threshold = settings().small_cell_threshold
-    pending = study_reports.pending_invitations(db_session(), found, threshold=threshold, zone=settings().zone)
+    pending = study_reports.pending_invitations(
+        db_session(), found, threshold=threshold, zone=settings().zone
+    )
     return render_template(
         "coordinators/close.html",
         study=found,

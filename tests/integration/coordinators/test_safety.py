@@ -62,8 +62,10 @@ def test_closing_asks_first_says_what_it_cancels_and_a_bare_post_closes_nothing(
     )
     assert closed.status_code == 302
     assert _status(db, sid) == "closed"
-    queued = select(func.count()).select_from(Invitation).where(
-        Invitation.study_id == sid, Invitation.status == "queued"
+    queued = (
+        select(func.count())
+        .select_from(Invitation)
+        .where(Invitation.study_id == sid, Invitation.status == "queued")
     )
     assert db.scalar(queued) == 0
 
@@ -90,7 +92,7 @@ def test_a_closed_study_offers_no_submit_and_no_edit(
     assert "Submit for ethics review" not in page
     assert f"/coordinators/studies/{sid}/edit" not in page
     assert f"/coordinators/studies/{sid}/close" not in page
-    assert "This study is closed" in page
+    assert "This study is closed and cannot" in page
     edit = client.get(f"/coordinators/studies/{sid}/edit")
     assert edit.status_code == 302 and edit.headers["Location"].endswith(f"/coordinators/studies/{sid}")
     assert client.get(f"/coordinators/studies/{sid}/close").status_code == 302
@@ -120,7 +122,9 @@ def test_feasibility_limit_page_keeps_the_menu_and_says_when_to_try_again(
     limit = int(settings.feasibility_rate_limit.split()[0])
     sid = study_in(db, coordinator, reviewer, "draft")
     for _ in range(limit):
-        assert client.get(f"/api/v1/studies/{sid}/feasibility", headers=coordinator.headers).status_code == 200
+        assert (
+            client.get(f"/api/v1/studies/{sid}/feasibility", headers=coordinator.headers).status_code == 200
+        )
     sign_in(client, db, settings, coordinator)
     url = f"/coordinators/studies/{sid}/feasibility"
     refused = post_form(client, url, url, {})
@@ -128,7 +132,9 @@ def test_feasibility_limit_page_keeps_the_menu_and_says_when_to_try_again(
     assert refused.status_code == 429
     assert 'href="/coordinators/studies/new"' in page  # the coordinator menu
     assert f'href="/coordinators/studies/{sid}/funnel"' in page  # the study's tabs
-    found = re.search(r"You can run the next query in about (\d+) minutes?, at (\d{1,2} \w+ \d{4}, \d\d:\d\d)", page)
+    found = re.search(
+        r"You can run the next query in about (\d+) minutes?, at (\d{1,2} \w+ \d{4}, \d\d:\d\d)", page
+    )
     assert found, page
     assert int(refused.headers["Retry-After"]) > 0
     # The tab itself still opens.
