@@ -102,3 +102,18 @@ def approval_covers(approved_on: dt.date, expires_on: dt.date, today: dt.date) -
     """An approval covers recruiting from its decision date up to the day before ``expires_on``
     (P5). The studies service, matching and dispatch all ask this one function."""
     return approved_on <= today < expires_on
+
+
+def offered_actions(status: str, *, pending_state: str | None, has_active: bool) -> frozenset[str]:
+    """The coordinator actions that are legal for a study now, so that a page offers those and no
+    other (a closed study offers nothing). ``pending_state`` is the review state of the newest
+    version when it is not the active one; ``has_active`` whether an approved version exists."""
+    offered = {
+        action for action in ("edit", "recruit", "pause", "close") if status in STUDY_TRANSITIONS[action]
+    }
+    # Without an approved version the study itself goes to review; with one, a newer version
+    # goes on its own track, unless the study is closed.
+    study_may = status in STUDY_TRANSITIONS["submit"] if not has_active else status != "closed"
+    if pending_state in VERSION_TRANSITIONS["submit"] and study_may:
+        offered.add("submit")
+    return frozenset(offered)

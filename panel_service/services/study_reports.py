@@ -25,6 +25,7 @@ from panel_service.domain.disclosure import Cell, protect_breakdown, protect_cha
 from panel_service.domain.vocab import CANCEL_REASONS, INVITATION_RESPONSES, INVITATION_STATUSES
 from panel_service.models import Account, Consent, Invitation, MatchChunk, MatchRun, Participant, Study
 from panel_service.services.audit import record
+from panel_service.services.invitations import PENDING_STATUSES
 from panel_service.timeutil import as_utc
 
 Count = int | str
@@ -192,6 +193,14 @@ def funnel(
         ],
         "matching_progress": _progress(session, study),
     }
+
+
+def pending_invitations(session: Session, study: Study, *, threshold: int, zone: dt.tzinfo = dt.UTC) -> Count:
+    """How many invitations closing the study would cancel (those not sent yet), exactly as the
+    funnel shows that cell: taken from the same protected breakdown, so that the close
+    confirmation tells nothing the funnel does not (P4)."""
+    assert PENDING_STATUSES == ("queued",), "the funnel cell below must be every pending status"
+    return funnel(session, study, threshold=threshold, zone=zone)["by_status"]["queued"]
 
 
 def _every_day(answered_on: list[str], today: dt.date) -> list[str]:

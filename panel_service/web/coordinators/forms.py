@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wtforms import IntegerField, StringField, TextAreaField
+from wtforms import HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from panel_service.domain.sites import MAX_SITE_NAME, MAX_SITES
@@ -41,3 +41,9 @@ class StudyForm(SafeForm):
 
 class ActionForm(SafeForm):
     """An empty form: a button that posts with its CSRF token."""
+
+
+class CloseForm(SafeForm):
+    """The confirmation page's form: only a POST carrying ``confirm=yes`` closes a study."""
+
+    confirm = HiddenField()  # the page sets "yes"; absent on a bare POST

@@ -6,29 +6,34 @@ only adds checking the criteria as you type, through ``criteria_check``.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import time
 from dataclasses import replace
 from typing import Any
 
+from babel.dates import format_datetime
 from flask import Response, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response as BaseResponse
 
 from panel_service.domain.criteria import CriteriaError, CriteriaSyntaxError, parse_any, to_json, to_text
-from panel_service.domain.lifecycle import IllegalTransition
+from panel_service.domain.lifecycle import IllegalTransition, offered_actions
 from panel_service.domain.sites import clean_site, parse_lines, to_lines
-from panel_service.extensions import db_session, settings
+from panel_service.extensions import db_session, limiter, settings
 from panel_service.models import Account, Study
 from panel_service.services import studies, study_reports
 from panel_service.services.errors import Conflict, ServiceError, ValidationFailed
-from panel_service.timeutil import panel_today
+from panel_service.timeutil import as_utc, panel_today
 from panel_service.web.auth import current, role_required
 from panel_service.web.coordinators import bp
-from panel_service.web.coordinators.forms import ActionForm, StudyForm
+from panel_service.web.coordinators.forms import ActionForm, CloseForm, StudyForm
 from panel_service.web.ratelimits import feasibility_limit
 
 PER_PAGE = 20
-ACTIONS = ("submit", "recruit", "pause", "close")
+ACTIONS = ("submit", "recruit", "pause")
 
 
 def _account() -> Account:
@@ -50,12 +55,32 @@ def _csrf(_error: CSRFError) -> tuple[str, int]:
 
 
 @bp.errorhandler(429)
-def _too_many(_error: Exception) -> tuple[str, int]:
-    message = (
-        "You have asked for feasibility counts many times in a short while. To protect volunteers,"
-        " the number of such queries is limited; try again later."
+def _too_many(_error: Exception) -> tuple[str, int, dict[str, str]]:
+    """Only feasibility queries are limited here: the page keeps the menu and the study's tabs
+    and says when the next query is allowed (the limiter's reset time, panel time zone)."""
+    current = limiter.current_limit
+    reset_at = current.reset_at if current is not None else int(time.time()) + 60
+    study_id = (request.view_args or {}).get("study_id")
+    found = _study(study_id) if isinstance(study_id, int) else None
+    page = render_template(
+        "coordinators/feasibility_limited.html",
+        study=found,
+        retry_at=dt.datetime.fromtimestamp(reset_at, dt.UTC),
+        minutes=max(1, -(-(reset_at - int(time.time())) // 60)),
     )
-    return render_template("coordinators/problem.html", message=message), 429
+    return page, 429, {"Retry-After": str(max(1, reset_at - int(time.time())))}
+
+
+@bp.app_template_filter("panel_time")
+def panel_time(value: str | dt.datetime | None) -> str:
+    """A moment as people read it, in the panel's time zone: "2 December 2026, 14:05" in
+    English (British order), "2. december 2026 kl. 14.05" in Danish."""
+    if value is None or value == "":
+        return ""
+    moment = as_utc(dt.datetime.fromisoformat(value) if isinstance(value, str) else value)
+    locale = str(get_locale() or "en")
+    pattern = "d. MMMM y 'kl.' HH.mm" if locale == "da" else "d MMMM y, HH:mm"
+    return format_datetime(moment, pattern, tzinfo=settings().zone, locale=locale)
 
 
 @bp.get("/studies", endpoint="studies")
@@ -65,7 +90,22 @@ def studies_list() -> str:
     page = max(1, min(page, 100_000))
     rows, total = studies.list_studies(db_session(), _account(), page=page, per_page=PER_PAGE)
     pages = max(1, -(-total // PER_PAGE))
-    return render_template("coordinators/studies.html", studies=rows, page=page, pages=pages, total=total)
+    return render_template(
+        "coordinators/studies.html",
+        studies=[(row, studies.pending_version(row)) for row in rows],
+        page=page,
+        pages=pages,
+        total=total,
+    )
+
+
+def _offered(study: Study) -> frozenset[str]:
+    pending = studies.pending_version(study)
+    return offered_actions(
+        study.status,
+        pending_state=pending.review_state if pending is not None else None,
+        has_active=study.active_version_id is not None,
+    )
 
 
 SITE_PATH = re.compile(r"^sites\[(\d+)\](?:\.(name|lat|lon))?$")
@@ -159,6 +199,9 @@ def study_new() -> Any:
 @role_required("coordinator")
 def study_edit(study_id: int) -> Any:
     study = _study(study_id)
+    if "edit" not in _offered(study):
+        flash(_("A closed study cannot be edited."))
+        return redirect(url_for("coordinators.study", study_id=study.id))
     latest = study.latest_version
     assert latest is not None
     form = StudyForm()
@@ -200,13 +243,14 @@ def study(study_id: int) -> str:
         study=found,
         versions=versions,
         pending=studies.pending_version(found),
+        offered=_offered(found),
         criteria_text=studies.criteria_text,
         action_form=ActionForm(),
         today=panel_today(settings()),
     )
 
 
-@bp.post("/studies/<int:study_id>/<any(submit, recruit, pause, close):action>")
+@bp.post("/studies/<int:study_id>/<any(submit, recruit, pause):action>")
 @role_required("coordinator")
 def study_action(study_id: int, action: str) -> BaseResponse:
     form = ActionForm()
@@ -220,10 +264,8 @@ def study_action(study_id: int, action: str) -> BaseResponse:
             studies.submit_study(session, account, study_id)
         elif action == "recruit":
             studies.recruit_study(session, account, study_id, today=panel_today(settings()))
-        elif action == "pause":
-            studies.pause_study(session, account, study_id)
         else:
-            studies.close_study(session, account, study_id)
+            studies.pause_study(session, account, study_id)
     except (ServiceError, IllegalTransition) as error:
         session.rollback()
         flash(str(getattr(error, "message", error)))
@@ -234,10 +276,47 @@ def study_action(study_id: int, action: str) -> BaseResponse:
                 "submit": "Submitted for ethics review.",
                 "recruit": "Recruiting.",
                 "pause": "Paused.",
-                "close": "Closed.",
             }[action]
         )
     return redirect(url_for("coordinators.study", study_id=study_id))
+
+
+@bp.route("/studies/<int:study_id>/close", methods=["GET", "POST"])
+@role_required("coordinator")
+def study_close(study_id: int) -> Any:
+    """Closing cannot be undone, so it takes two steps: this page says what closing cancels, and
+    only its form (with ``confirm``) closes. A bare POST (the old one-click button) only shows
+    the page."""
+    found = _study(study_id)
+    if "close" not in _offered(found):
+        flash(_("This study is already closed."))
+        return redirect(url_for("coordinators.study", study_id=study_id))
+    form = CloseForm()
+    if request.method == "POST" and not form.validate_on_submit():
+        abort(400)
+    if request.method == "POST" and form.confirm.data == "yes":
+        session = db_session()
+        try:
+            studies.close_study(session, _account(), study_id)
+        except (ServiceError, IllegalTransition) as error:
+            session.rollback()
+            flash(str(getattr(error, "message", error)))
+        else:
+            session.commit()
+            flash(_("The study is closed."))
+        return redirect(url_for("coordinators.study", study_id=study_id))
+    threshold = settings().small_cell_threshold
+    pending = study_reports.pending_invitations(
+        db_session(), found, threshold=threshold, zone=settings().zone
+    )
+    return render_template(
+        "coordinators/close.html",
+        study=found,
+        form=form,
+        pending=pending,
+        threshold=threshold,
+        in_review=found.latest_version is not None and found.latest_version.review_state == "in_review",
+    )
 
 
 @bp.get("/studies/<int:study_id>/diff")
@@ -257,15 +336,29 @@ def study_diff(study_id: int) -> Any:
 
 @bp.get("/studies/<int:study_id>/feasibility")
 @role_required("coordinator")
-@feasibility_limit()
 def study_feasibility(study_id: int) -> str:
+    """The tab: what a feasibility query tells and a button to run one. Visiting it runs no
+    query and so takes nothing from the coordinator's feasibility budget."""
+    return render_template(
+        "coordinators/feasibility.html", study=_study(study_id), result=None, action_form=ActionForm()
+    )
+
+
+@bp.post("/studies/<int:study_id>/feasibility", endpoint="study_feasibility_run")
+@role_required("coordinator")
+@feasibility_limit()
+def study_feasibility_run(study_id: int) -> str:
     found = _study(study_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
     session = db_session()
     result = study_reports.feasibility(
         session, _account(), found, today=panel_today(settings()), threshold=settings().small_cell_threshold
     )
     session.commit()
-    return render_template("coordinators/feasibility.html", study=found, result=result)
+    return render_template(
+        "coordinators/feasibility.html", study=found, result=result, action_form=ActionForm()
+    )
 
 
 @bp.get("/studies/<int:study_id>/funnel")

@@ -84,6 +84,9 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, Any], tuple[str, ...]]] = {
     ("coordinators.study_action", "POST"): (f"/coordinators/studies/{S}/pause", {}, WEB_OWNER),
     ("coordinators.study_diff", "GET"): (f"/coordinators/studies/{S}/diff?from=1&to=1", {}, WEB_OWNER),
     ("coordinators.study_feasibility", "GET"): (f"/coordinators/studies/{S}/feasibility", {}, WEB_OWNER),
+    ("coordinators.study_feasibility_run", "POST"): (f"/coordinators/studies/{S}/feasibility", {}, WEB_OWNER),
+    ("coordinators.study_close", "GET"): (f"/coordinators/studies/{S}/close", {}, WEB_OWNER),
+    ("coordinators.study_close", "POST"): (f"/coordinators/studies/{S}/close", {}, WEB_OWNER),
     ("coordinators.study_funnel", "GET"): (f"/coordinators/studies/{S}/funnel", {}, WEB_OWNER),
     ("coordinators.study_respondents", "GET"): (f"/coordinators/studies/{S}/respondents", {}, WEB_OWNER),
     ("coordinators.study_respondents_csv", "GET"): (
