@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -25,7 +25,9 @@ from panel_service.services import accounts, volunteers
 from panel_service.timeutil import utcnow
 from tests.integration.coordinators.conftest import Staff, make_staff, study_in
 from tests.integration.coordinators.test_web_pages import sign_in as staff_sign_in
+from tests.conftest import make_test_settings
 from tests.support.queries import Statements, statements
+from tests.support.services import redis_url_for_tests
 from tests.support.volunteers import make_volunteer, recruiting_study, send_invitation
 from tests.support.volunteers import sign_in as volunteer_sign_in
 
@@ -87,7 +89,7 @@ def test_coordinator_study_page(
     client: FlaskClient, db: Session, engine: Engine, settings: Settings, coordinator: Staff, reviewer: Staff
 ) -> None:
     staff_sign_in(client, db, settings, coordinator)
-    assert_flat(client, engine, "/coordinators/studies", studies_of(db, coordinator, reviewer), bound=8)
+    assert_flat(client, engine, "/coordinators/studies", studies_of(db, coordinator, reviewer), bound=7)
 
 
 @pytest.mark.parametrize("who", ["coordinator", "reviewer"])
@@ -96,7 +98,7 @@ def test_api_study_list(
 ) -> None:
     headers = (coordinator if who == "coordinator" else reviewer).headers
     add = studies_of(db, coordinator, reviewer)
-    assert_flat(client, engine, "/api/v1/studies?per_page=50", add, bound=8, headers=headers)
+    assert_flat(client, engine, "/api/v1/studies?per_page=50", add, bound=7, headers=headers)
 
 
 def test_review_queue(
@@ -108,7 +110,7 @@ def test_review_queue(
         for _ in range(count):
             study_in(db, coordinator, reviewer, "in_review")
 
-    assert_flat(client, engine, "/review/", add, bound=5)
+    assert_flat(client, engine, "/review/", add, bound=3)
 
 
 def test_admin_staff_page(client: FlaskClient, db: Session, engine: Engine, settings: Settings) -> None:
@@ -120,7 +122,7 @@ def test_admin_staff_page(client: FlaskClient, db: Session, engine: Engine, sett
             number = len(db.scalars(select(ApiToken)).all())
             make_staff(db, "coordinator", f"Organisation {number}")  # each in an organisation of its own
 
-    assert_flat(client, engine, "/admin/staff", add, bound=5)
+    assert_flat(client, engine, "/admin/staff", add, bound=3)
 
 
 def test_volunteer_dashboard_and_profile(
@@ -134,11 +136,13 @@ def test_volunteer_dashboard_and_profile(
         for number in range(count):
             send_invitation(db, recruiting_study(db, title=f"Study {number}"), participant.id)
 
-    assert_flat(client, engine, "/me", add, bound=9)
+    assert_flat(client, engine, "/me", add, bound=5)
     assert read(client, engine, "/me/profile").count <= 6
 
 
-def test_dashboard_loads_the_profile_once(client: FlaskClient, db: Session, engine: Engine, settings: Settings) -> None:
+def test_dashboard_loads_the_profile_once(
+    client: FlaskClient, db: Session, engine: Engine, settings: Settings
+) -> None:
     _account, participant = make_volunteer(db, settings)
     profile = volunteers.get_or_create_profile(db, participant)
     profile.conditions_answered = profile.medications_answered = True
@@ -157,7 +161,7 @@ def test_public_home_page(client: FlaskClient, db: Session, engine: Engine) -> N
         for number in range(count):
             recruiting_study(db, title=f"Study {number}")
 
-    assert_flat(client, engine, "/", add, bound=2)
+    assert_flat(client, engine, "/", add, bound=1)
 
 
 def test_api_token_last_used_is_written_once_per_interval(
@@ -204,3 +208,38 @@ def test_web_session_last_seen_is_written_once_per_interval(
     assert touched.writes == [], str(touched)
 
 
+@pytest.mark.redis
+def test_healthz_reuses_one_broker_connection(settings: Settings, tmp_path: Path) -> None:
+    """``/healthz`` pings the broker over a connection kept by the process, not a new one per
+    request: Redis lists the same single client (same id) after every check."""
+    import redis
+
+    from panel_service import create_app
+    from panel_service.web.public.views import HEALTH_CLIENT_NAME
+
+    url = redis_url_for_tests()
+    app = create_app(
+        make_test_settings(settings.database_url, tmp_path, celery_broker_url=url),
+        start_background_jobs=False,
+    )
+    observer = redis.Redis.from_url(url)
+    db_number = int(url.rsplit("/", 1)[1])
+
+    def health_clients() -> list[int]:
+        return [
+            int(client["id"])
+            for client in observer.client_list()
+            if client.get("name") == HEALTH_CLIENT_NAME and int(client["db"]) == db_number
+        ]
+
+    try:
+        seen: list[list[int]] = []
+        for _ in range(5):
+            response = app.test_client().get("/healthz")
+            assert response.status_code == 200 and response.json["checks"]["broker"] == "ok"
+            seen.append(health_clients())
+        assert len(seen[0]) == 1, seen
+        assert all(ids == seen[0] for ids in seen), seen
+    finally:
+        observer.close()
+        app.extensions["panel_runtime"].close()
