@@ -320,7 +320,6 @@ def review_queue(session: Session) -> list[StudyVersion]:
     return list(
         session.scalars(
             select(StudyVersion)
-            .options(selectinload(StudyVersion.approval))
             .where(StudyVersion.review_state == "in_review")
             .order_by(StudyVersion.submitted_at, StudyVersion.id)
         )

@@ -110,7 +110,7 @@ def test_review_queue(
         for _ in range(count):
             study_in(db, coordinator, reviewer, "in_review")
 
-    assert_flat(client, engine, "/review/", add, bound=3)
+    assert_flat(client, engine, "/review/", add, bound=2)
 
 
 def test_admin_staff_page(client: FlaskClient, db: Session, engine: Engine, settings: Settings) -> None:
