@@ -23,9 +23,9 @@ from panel_service.extensions import limiter
 from panel_service.models import ApiToken, ProfileCondition, WebSession
 from panel_service.services import accounts, volunteers
 from panel_service.timeutil import utcnow
+from tests.conftest import make_test_settings
 from tests.integration.coordinators.conftest import Staff, make_staff, study_in
 from tests.integration.coordinators.test_web_pages import sign_in as staff_sign_in
-from tests.conftest import make_test_settings
 from tests.support.queries import Statements, statements
 from tests.support.services import redis_url_for_tests
 from tests.support.volunteers import make_volunteer, recruiting_study, send_invitation
