@@ -22,7 +22,7 @@ from config.settings import Settings
 from panel_service.extensions import limiter
 from panel_service.models import ApiToken, ProfileCondition, WebSession
 from panel_service.services import accounts, volunteers
-from panel_service.timeutil import utcnow
+from panel_service.timeutil import as_utc, utcnow
 from tests.conftest import make_test_settings
 from tests.integration.coordinators.conftest import Staff, make_staff, study_in
 from tests.integration.coordinators.test_web_pages import sign_in as staff_sign_in
@@ -186,7 +186,8 @@ def test_api_token_last_used_is_written_once_per_interval(
         assert client.get("/api/v1/studies", headers=coordinator.headers).status_code == 200
     assert len(later.writes) == 1
     db.refresh(token)
-    assert utcnow() - token.last_used_at < dt.timedelta(minutes=1)  # type: ignore[operator]
+    assert token.last_used_at is not None
+    assert utcnow() - as_utc(token.last_used_at) < dt.timedelta(minutes=1)
 
 
 def test_web_session_last_seen_is_written_once_per_interval(
