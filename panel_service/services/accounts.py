@@ -24,6 +24,9 @@ from panel_service.timeutil import as_utc, utcnow
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
 WEB_SESSION_IDLE = dt.timedelta(hours=12)
+# How stale ``api_tokens.last_used_at`` and ``web_sessions.last_seen_at`` may get: a read
+# request writes at most one touch per token (or session) per interval, not one per request.
+TOUCH_INTERVAL = dt.timedelta(minutes=5)
 
 
 def sha256(value: str) -> str:
@@ -164,7 +167,19 @@ def account_for_token(session: Session, token: str) -> Account | None:
     if row is None:
         return None
     api_token, account = row
-    api_token.last_used_at = utcnow()
+    now = utcnow()
+    last_used = api_token.last_used_at
+    if last_used is None or now - as_utc(last_used) > TOUCH_INTERVAL:
+        # Guarded, so that of concurrent requests with one token only the first writes.
+        session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == api_token.id,
+                (ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < now - TOUCH_INTERVAL),
+            )
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
     return account
 
 
@@ -209,8 +224,13 @@ def account_for_web_session(settings: Settings, session: Session, session_id: st
     if too_old or now - last_seen > WEB_SESSION_IDLE:
         web_session.revoked_at = now
         return None
-    if now - last_seen > dt.timedelta(minutes=5):
-        web_session.last_seen_at = now
+    if now - last_seen > TOUCH_INTERVAL:
+        session.execute(
+            update(WebSession)
+            .where(WebSession.id == web_session.id, WebSession.last_seen_at < now - TOUCH_INTERVAL)
+            .values(last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )
     return account
 
 

@@ -344,6 +344,11 @@ def profile_data(session: Session, participant_id: int) -> ProfileData:
     return load_profile(session, participant_id) or ProfileData()
 
 
+def stored_profile(session: Session, participant_id: int) -> ProfileData | None:
+    """The stored profile as ``profile_data`` reads it, or None when there is none yet."""
+    return load_profile(session, participant_id)
+
+
 def has_profile(session: Session, participant_id: int) -> bool:
     return session.get(Profile, participant_id) is not None
 
@@ -366,16 +371,20 @@ class InvitationView:
     explanation: Explanation | None
 
 
-def visible_invitations(session: Session, settings: Settings, participant_id: int) -> list[InvitationView]:
+def visible_invitations(
+    session: Session, settings: Settings, participant_id: int, data: ProfileData | None = None
+) -> list[InvitationView]:
     """Invitations that reached the volunteer (sent), newest first, each with its explanation
-    for the exact study version it was sent for."""
+    for the exact study version it was sent for. ``data``: the profile when the caller has
+    loaded it already (the dashboard loads it once per request)."""
     rows = session.execute(
         select(Invitation, StudyVersion)
         .join(StudyVersion, StudyVersion.id == Invitation.study_version_id)
         .where(Invitation.participant_id == participant_id, Invitation.status == "sent")
         .order_by(Invitation.sent_at.desc(), Invitation.study_id)
     ).all()
-    data = profile_data(session, participant_id)
+    if data is None:
+        data = profile_data(session, participant_id)
     today = panel_today(settings)
     views = []
     for invitation, version in rows:
@@ -416,11 +425,14 @@ def _explain(criteria: dict[str, Any], data: ProfileData, today: dt.date) -> Exp
         return None
 
 
-def open_questions(session: Session, settings: Settings, participant_id: int) -> list[str]:
+def open_questions(
+    session: Session, settings: Settings, participant_id: int, data: ProfileData | None = None
+) -> list[str]:
     """Profile sections whose answer could settle an *unknown* result for some recruiting
     study. Only sections are returned, never a study, a criterion or a code: the volunteer
     learns how much answering helps without learning what any uninvited study looks for."""
-    data = profile_data(session, participant_id)
+    if data is None:
+        data = profile_data(session, participant_id)
     today = panel_today(settings)
     criteria_rows = session.scalars(
         select(StudyVersion.criteria)

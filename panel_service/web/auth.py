@@ -26,6 +26,9 @@ class CurrentUser(UserMixin):
         self.role = account.role
         self.organisation_id = account.organisation_id
         self.session_id = session_id
+        # Held so that the session's (weak) identity map keeps the row loaded with the web
+        # session: ``account()`` then finds it without a second SELECT in the same request.
+        self._loaded = account
 
     def get_id(self) -> str:
         return self.session_id

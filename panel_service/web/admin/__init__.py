@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -55,6 +56,9 @@ def staff() -> Any:
     if form.errors:
         status = 422
     people = db_session().scalars(
-        select(Account).where(Account.role.in_(STAFF_ROLES)).order_by(Account.role, Account.email)
+        select(Account)
+        .options(selectinload(Account.organisation))
+        .where(Account.role.in_(STAFF_ROLES))
+        .order_by(Account.role, Account.email)
     )
     return render_template("admin/staff.html", form=form, people=list(people)), status

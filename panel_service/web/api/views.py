@@ -99,6 +99,9 @@ def _verify_token(token: str) -> Account | None:
     if account is not None:
         g.api_account_id = account.id
         g.api_token_hash = accounts.sha256(token)
+        # Ends the look-up's transaction, so that a (throttled) last_used_at touch is not
+        # held, row lock and all, for the length of the request it authenticated.
+        db_session().commit()
     return account
 
 

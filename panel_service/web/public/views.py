@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import threading
 from typing import Any
 
+import redis
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, text
@@ -60,7 +62,40 @@ def healthz() -> tuple[Response, int]:
     return jsonify(status="ok" if healthy else "unavailable", checks=checks), (200 if healthy else 503)
 
 
+# One Redis client (and so one small connection pool) per process and broker URL: a health
+# check every few seconds must not open and tear down a TCP connection each time.
+_BROKER_CLIENTS: dict[str, redis.Redis] = {}
+_BROKER_CLIENTS_LOCK = threading.Lock()
+HEALTH_CLIENT_NAME = "panel-healthz"
+
+
+def _broker_client(url: str) -> redis.Redis:
+    with _BROKER_CLIENTS_LOCK:
+        client = _BROKER_CLIENTS.get(url)
+        if client is None:
+            client = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=2,
+                socket_timeout=2,
+                max_connections=4,
+                client_name=HEALTH_CLIENT_NAME,
+            )
+            _BROKER_CLIENTS[url] = client
+        return client
+
+
 def _broker_status(url: str) -> str:
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return _other_broker_status(url)
+    try:
+        _broker_client(url).ping()
+        return "ok"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+
+
+def _other_broker_status(url: str) -> str:
+    """A broker that is not Redis (Panel is run on Redis; kept for other kombu transports)."""
     from kombu import Connection
 
     try:

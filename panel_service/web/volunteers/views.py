@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from panel_service.domain.criteria import vocabulary as vocab
-from panel_service.domain.profile import display_icd10, normalise_atc, normalise_icd10
+from panel_service.domain.profile import ProfileData, display_icd10, normalise_atc, normalise_icd10
 from panel_service.domain.regions import region_name
 from panel_service.extensions import db_session, limiter, settings
 from panel_service.models import Account, Participant
@@ -204,9 +204,11 @@ def resend_verification(account: Account, participant: Participant) -> WerkzeugR
 @volunteer_view
 def dashboard(account: Account, participant: Participant) -> str:
     session = db_session()
-    invitations = service.visible_invitations(session, settings(), participant.id)
-    has_profile = service.has_profile(session, participant.id)
-    open_sections = service.open_questions(session, settings(), participant.id) if has_profile else []
+    stored = service.stored_profile(session, participant.id)  # loaded once for the whole page
+    has_profile = stored is not None
+    data = stored or ProfileData()
+    invitations = service.visible_invitations(session, settings(), participant.id, data)
+    open_sections = service.open_questions(session, settings(), participant.id, data) if has_profile else []
     response = render_template(
         "volunteers/dashboard.html",
         account=account,

@@ -1,0 +1,246 @@
+"""Guards on the SQL each main page and API list sends (issue 15), counted, never timed.
+
+For every page: the number of statements does not grow with the number of rows it shows (2
+rows and 20 rows cost the same), stays under a small absolute bound, and a GET writes nothing.
+The one write a read may make is the throttled "last used" touch of an API token or a web
+session: at most one per token or session per ``accounts.TOUCH_INTERVAL``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from panel_service.extensions import limiter
+from panel_service.models import ApiToken, ProfileCondition, WebSession
+from panel_service.services import accounts, volunteers
+from panel_service.timeutil import as_utc, utcnow
+from tests.conftest import make_test_settings
+from tests.integration.coordinators.conftest import Staff, make_staff, study_in
+from tests.integration.coordinators.test_web_pages import sign_in as staff_sign_in
+from tests.support.queries import Statements, statements
+from tests.support.services import redis_url_for_tests
+from tests.support.volunteers import make_volunteer, recruiting_study, send_invitation
+from tests.support.volunteers import sign_in as volunteer_sign_in
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(app: Flask) -> None:
+    with app.app_context():
+        limiter.reset()
+
+
+def read(client: FlaskClient, engine: Engine, path: str, headers: dict[str, str] | None = None) -> Statements:
+    """GET ``path`` twice (the first may warm caches and make the throttled touch) and return
+    the statements of the second, which must write nothing."""
+    assert client.get(path, headers=headers).status_code == 200
+    with statements(engine) as seen:
+        response = client.get(path, headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert seen.writes == [], f"GET {path} wrote:\n{seen}"
+    return seen
+
+
+def assert_flat(
+    client: FlaskClient,
+    engine: Engine,
+    path: str,
+    add_rows: Callable[[int], None],
+    bound: int,
+    headers: dict[str, str] | None = None,
+) -> None:
+    add_rows(2)
+    few = read(client, engine, path, headers)
+    add_rows(18)
+    many = read(client, engine, path, headers)
+    assert many.count == few.count, f"2 rows: {few.count}, 20 rows: {many.count} statements:\n{many}"
+    assert many.count <= bound, f"{many.count} statements (at most {bound}):\n{many}"
+
+
+@pytest.fixture()
+def coordinator(db: Session) -> Staff:
+    return make_staff(db, "coordinator", "Aarhus Sleep Clinic")
+
+
+@pytest.fixture()
+def reviewer(db: Session) -> Staff:
+    return make_staff(db, "reviewer")
+
+
+def studies_of(db: Session, coordinator: Staff, reviewer: Staff) -> Callable[[int], None]:
+    """Adds studies in turn recruiting (active version with its approval) and drafts."""
+
+    def add(count: int) -> None:
+        for number in range(count):
+            study_in(db, coordinator, reviewer, "recruiting" if number % 2 == 0 else "draft")
+
+    return add
+
+
+def test_coordinator_study_page(
+    client: FlaskClient, db: Session, engine: Engine, settings: Settings, coordinator: Staff, reviewer: Staff
+) -> None:
+    staff_sign_in(client, db, settings, coordinator)
+    assert_flat(client, engine, "/coordinators/studies", studies_of(db, coordinator, reviewer), bound=7)
+
+
+@pytest.mark.parametrize("who", ["coordinator", "reviewer"])
+def test_api_study_list(
+    client: FlaskClient, db: Session, engine: Engine, coordinator: Staff, reviewer: Staff, who: str
+) -> None:
+    headers = (coordinator if who == "coordinator" else reviewer).headers
+    add = studies_of(db, coordinator, reviewer)
+    assert_flat(client, engine, "/api/v1/studies?per_page=50", add, bound=7, headers=headers)
+
+
+def test_review_queue(
+    client: FlaskClient, db: Session, engine: Engine, settings: Settings, coordinator: Staff, reviewer: Staff
+) -> None:
+    staff_sign_in(client, db, settings, reviewer)
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            study_in(db, coordinator, reviewer, "in_review")
+
+    assert_flat(client, engine, "/review/", add, bound=2)
+
+
+def test_admin_staff_page(client: FlaskClient, db: Session, engine: Engine, settings: Settings) -> None:
+    admin = make_staff(db, "admin")
+    staff_sign_in(client, db, settings, admin)
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            number = len(db.scalars(select(ApiToken)).all())
+            make_staff(db, "coordinator", f"Organisation {number}")  # each in an organisation of its own
+
+    assert_flat(client, engine, "/admin/staff", add, bound=3)
+
+
+def test_volunteer_dashboard_and_profile(
+    client: FlaskClient, db: Session, engine: Engine, settings: Settings
+) -> None:
+    _account, participant = make_volunteer(db, settings)
+    volunteer_sign_in(client, "vera@example.org")
+    assert client.get("/me/profile").status_code == 200
+
+    def add(count: int) -> None:
+        for number in range(count):
+            send_invitation(db, recruiting_study(db, title=f"Study {number}"), participant.id)
+
+    assert_flat(client, engine, "/me", add, bound=5)
+    assert read(client, engine, "/me/profile").count <= 6
+
+
+def test_dashboard_loads_the_profile_once(
+    client: FlaskClient, db: Session, engine: Engine, settings: Settings
+) -> None:
+    _account, participant = make_volunteer(db, settings)
+    profile = volunteers.get_or_create_profile(db, participant)
+    profile.conditions_answered = profile.medications_answered = True
+    db.add(ProfileCondition(participant_id=participant.id, code="G2581"))
+    db.flush()
+    volunteer_sign_in(client, "vera@example.org")
+    send_invitation(db, recruiting_study(db), participant.id)
+    seen = read(client, engine, "/me")
+    for table in ("profiles", "profile_conditions", "profile_medications"):
+        reads = [sql for sql in seen.sql if f"FROM {table} " in sql + " "]
+        assert len(reads) == 1, f"{table} read {len(reads)} times:\n{seen}"
+
+
+def test_public_home_page(client: FlaskClient, db: Session, engine: Engine) -> None:
+    def add(count: int) -> None:
+        for number in range(count):
+            recruiting_study(db, title=f"Study {number}")
+
+    assert_flat(client, engine, "/", add, bound=1)
+
+
+def test_api_token_last_used_is_written_once_per_interval(
+    client: FlaskClient, db: Session, engine: Engine, coordinator: Staff
+) -> None:
+    token = db.scalars(select(ApiToken).where(ApiToken.account_id == coordinator.account.id)).one()
+    assert token.last_used_at is None
+    with statements(engine) as first:
+        assert client.get("/api/v1/studies", headers=coordinator.headers).status_code == 200
+    assert [sql for sql in first.writes if "api_tokens" in sql] == [sql for sql in first.writes], str(first)
+    assert len(first.writes) == 1
+    db.refresh(token)
+    assert token.last_used_at is not None
+    for _ in range(3):
+        with statements(engine) as again:
+            assert client.get("/api/v1/studies", headers=coordinator.headers).status_code == 200
+        assert again.writes == [], str(again)
+    # Once the interval has passed, the next use records itself again.
+    token.last_used_at = utcnow() - accounts.TOUCH_INTERVAL - dt.timedelta(seconds=1)
+    db.flush()
+    with statements(engine) as later:
+        assert client.get("/api/v1/studies", headers=coordinator.headers).status_code == 200
+    assert len(later.writes) == 1
+    db.refresh(token)
+    assert token.last_used_at is not None
+    assert utcnow() - as_utc(token.last_used_at) < dt.timedelta(minutes=1)
+
+
+def test_web_session_last_seen_is_written_once_per_interval(
+    client: FlaskClient, db: Session, engine: Engine, settings: Settings
+) -> None:
+    account, _participant = make_volunteer(db, settings)
+    volunteer_sign_in(client, "vera@example.org")
+    web_session = db.scalars(select(WebSession).where(WebSession.account_id == account.id)).one()
+    with statements(engine) as fresh:
+        assert client.get("/me").status_code == 200
+    assert fresh.writes == [], str(fresh)
+    web_session.last_seen_at = utcnow() - accounts.TOUCH_INTERVAL - dt.timedelta(seconds=1)
+    db.flush()
+    with statements(engine) as stale:
+        assert client.get("/me").status_code == 200
+    assert len(stale.writes) == 1 and "web_sessions" in stale.writes[0], str(stale)
+    with statements(engine) as touched:
+        assert client.get("/me").status_code == 200
+    assert touched.writes == [], str(touched)
+
+
+@pytest.mark.redis
+def test_healthz_reuses_one_broker_connection(settings: Settings, tmp_path: Path) -> None:
+    """``/healthz`` pings the broker over a connection kept by the process, not a new one per
+    request: Redis lists the same single client (same id) after every check."""
+    import redis
+
+    from panel_service import create_app
+    from panel_service.web.public.views import HEALTH_CLIENT_NAME
+
+    url = redis_url_for_tests()
+    app = create_app(
+        make_test_settings(settings.database_url, tmp_path, celery_broker_url=url),
+        start_background_jobs=False,
+    )
+    observer = redis.Redis.from_url(url)
+    db_number = int(url.rsplit("/", 1)[1])
+
+    def health_clients() -> list[int]:
+        return [
+            int(client["id"])
+            for client in observer.client_list()
+            if client.get("name") == HEALTH_CLIENT_NAME and int(client["db"]) == db_number
+        ]
+
+    try:
+        seen: list[list[int]] = []
+        for _ in range(5):
+            response = app.test_client().get("/healthz")
+            assert response.status_code == 200 and response.json["checks"]["broker"] == "ok"
+            seen.append(health_clients())
+        assert len(seen[0]) == 1, seen
+        assert all(ids == seen[0] for ids in seen), seen
+    finally:
+        observer.close()
+        app.extensions["panel_runtime"].close()
