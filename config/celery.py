@@ -33,13 +33,16 @@ class ScheduleEntry:
 
 
 SCHEDULE: tuple[ScheduleEntry, ...] = (
+    # Republishes jobs whose lease (PANEL_OUTBOX_LEASE_SECONDS, renewed while they run) ran out:
+    # a job lost with its worker runs again within lease + 15 s.
     ScheduleEntry("outbox-reconcile", "outbox.reconcile", "maintenance", every_seconds=15),
     ScheduleEntry("outbox-purge", "outbox.purge", "maintenance", daily_at="03:30"),
     # Invitations whose send is due (retries after an SMTP outage, volunteers back under the
     # contact cap): often enough that one leaves within a minute of becoming due.
     ScheduleEntry("contact-sweep", "contact.sweep", "contact", every_seconds=30),
-    # A claim older than PANEL_CLAIM_LEASE_SECONDS with no send recorded becomes 'ambiguous'.
-    ScheduleEntry("contact-detect-ambiguous", "contact.detect_ambiguous", "maintenance", every_seconds=60),
+    # A claim whose lease (PANEL_CLAIM_LEASE_SECONDS, renewed while its send runs) ran out with no
+    # send recorded becomes 'ambiguous': lease + 15 s, so a crashed claim shows within a minute.
+    ScheduleEntry("contact-detect-ambiguous", "contact.detect_ambiguous", "maintenance", every_seconds=15),
     # Approvals end at midnight (panel time zone): pause those studies promptly, then every hour
     # in case the beat was down at midnight.
     ScheduleEntry(

@@ -74,7 +74,11 @@ class Settings(BaseModel):
     match_chunk_size: int = Field(10_000, alias="PANEL_MATCH_CHUNK_SIZE", ge=1)
     send_max_attempts: int = Field(8, alias="PANEL_SEND_MAX_ATTEMPTS", ge=1)
     link_ttl_days: int = Field(30, alias="PANEL_LINK_TTL_DAYS", ge=1)
-    outbox_lease_seconds: int = Field(300, alias="PANEL_OUTBOX_LEASE_SECONDS", ge=5)
+    # A job's lease on its outbox row: taken when it is published and when it starts, renewed by
+    # the running job's heartbeat every third of it. A job lost with its worker is published
+    # again once it runs out (plus the 15 s reconcile beat): short, so lost work resumes within a
+    # minute; long enough that two missed heartbeats do not give away a running job.
+    outbox_lease_seconds: int = Field(30, alias="PANEL_OUTBOX_LEASE_SECONDS", ge=5)
     # A background job that raises is retried by the outbox (the one owner of retries) after
     # base * 2^(attempts-1) seconds, at most the max; after this many failed runs it is dead
     # (counted in /metrics, listed by `panel jobs dead`, re-queued by `panel jobs retry`).
@@ -86,9 +90,10 @@ class Settings(BaseModel):
     extra_job_modules: str = Field("", alias="PANEL_EXTRA_JOB_MODULES")
     # First retry delay after SMTP refused an invitation; doubles per attempt (capped at 1 h).
     send_retry_base_seconds: float = Field(30.0, alias="PANEL_SEND_RETRY_BASE_SECONDS", gt=0)
-    # A row still 'claimed' this long after its claim died between SMTP and our record of it:
-    # it becomes 'ambiguous'. Well above SMTP_TIMEOUT so a slow send is not mistaken for a crash.
-    claim_lease_seconds: int = Field(120, alias="PANEL_CLAIM_LEASE_SECONDS", ge=1)
+    # An invitation's claim lease: taken at claim, renewed by the sending job's heartbeat while
+    # the send runs. A claim whose lease ran out (its process died between claim and record) is
+    # marked 'ambiguous' by the next detector beat (every 15 s): reported within a minute.
+    claim_lease_seconds: int = Field(30, alias="PANEL_CLAIM_LEASE_SECONDS", ge=1)
     feasibility_rate_limit: str = Field("30 per hour", alias="PANEL_FEASIBILITY_RATE_LIMIT")
     ratelimit_storage_uri: str = Field("memory://", alias="RATELIMIT_STORAGE_URI")
     log_level: str = Field("INFO", alias="LOG_LEVEL")

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from config.celery import QUEUES
+from config.logging import get_logger
 
 if TYPE_CHECKING:
     from panel_service.runtime import Runtime
+
+log = get_logger(__name__)
 
 JobHandler = Callable[..., Any]
 
@@ -66,21 +69,32 @@ def queue_for(task_name: str) -> str:
 
 
 def run_job(runtime: Runtime, task_name: str, payload: dict[str, Any], outbox_id: int | None = None) -> Any:
-    """Run one job by name; mark its outbox row done afterwards (idempotently). When it raises,
-    the failure is recorded on the outbox row (the retry is the outbox's) and the error re-raised."""
-    from panel_service.outbox import is_completed, mark_completed, record_failure
+    """Run one job by name. With an outbox row: take the row's run lease first (a delivery of a row
+    that is done, dead or running elsewhere does nothing), renew it by a heartbeat while the job
+    runs, mark the row done afterwards if the lease is still this run's. When the job raises, the
+    failure is recorded on the outbox row (the retry is the outbox's) and the error re-raised.
+    A job that lost its lease stops (``LeaseLost``) and leaves the row to the run that took it."""
+    from panel_service import heartbeat, outbox
 
     spec = JOBS.get(task_name) or load_all_jobs(runtime.settings.job_modules).get(task_name)
-    if outbox_id is not None and is_completed(runtime.database, outbox_id):
-        return None  # a duplicate delivery of work already done
-    try:
+    if outbox_id is None:
         if spec is None:
             raise LookupError(f"no job named {task_name!r}")
-        result = spec.handler(runtime, **payload)
-    except Exception as exc:
-        if outbox_id is not None:
-            record_failure(runtime.database, runtime.settings, outbox_id, exc)
-        raise
-    if outbox_id is not None:
-        mark_completed(runtime.database, outbox_id)
+        return spec.handler(runtime, **payload)
+    owner = heartbeat.new_owner()
+    if not outbox.start_run(runtime.database, outbox_id, owner, runtime.settings.outbox_lease_seconds):
+        return None  # a duplicate delivery of work done, dead, or running under another lease
+    with heartbeat.running(runtime, outbox_id, owner):
+        try:
+            if spec is None:
+                raise LookupError(f"no job named {task_name!r}")
+            result = spec.handler(runtime, **payload)
+        except heartbeat.LeaseLost:
+            log.warning("job.lease_lost", task=task_name, outbox_id=outbox_id)
+            return None
+        except Exception as exc:
+            outbox.record_failure(runtime.database, runtime.settings, outbox_id, exc, owner=owner)
+            raise
+    if not outbox.complete_run(runtime.database, outbox_id, owner):
+        log.warning("job.lease_lost", task=task_name, outbox_id=outbox_id)
     return result

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from config.logging import get_logger
 from panel_service.db import Database
+from panel_service.domain import leases
 from panel_service.jobs import job
 from panel_service.metrics import JOBS_DEAD
 from panel_service.models import OutboxMessage
@@ -99,9 +100,12 @@ def lease(
             query = query.with_for_update(skip_locked=True)
         rows = list(session.scalars(query))
         for row in rows:
-            row.lease_until = now + dt.timedelta(seconds=lease_seconds)
-            row.published_at = now
             row.publish_count += 1
+            row.lease_until = leases.lease_end(
+                now, leases.publish_lease_seconds(lease_seconds, row.publish_count)
+            )
+            row.lease_owner = None  # published, not running: the run that starts takes the lease
+            row.published_at = now
         session.flush()
         session.expunge_all()
         return rows
@@ -131,27 +135,30 @@ def describe_error(exc: BaseException) -> str:
     return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
-def record_failure(database: Database, settings: Settings, outbox_id: int, exc: BaseException) -> bool:
+def record_failure(
+    database: Database, settings: Settings, outbox_id: int, exc: BaseException, *, owner: str | None = None
+) -> bool:
     """A run of this row raised: count it, keep the error type, release the lease and make it due
     after the backoff, or dead after the last attempt. Returns True when the row is now dead.
-    Nothing for a row already completed (a duplicate delivery whose twin succeeded) or dead."""
+    Nothing for a row already completed (a duplicate delivery whose twin succeeded) or dead, nor,
+    given the run's ``owner``, for a row whose lease another run has taken over."""
     now = utcnow()
     with database.session_scope() as session:
-        row = session.scalar(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.id == outbox_id,
-                OutboxMessage.completed_at.is_(None),
-                OutboxMessage.dead_at.is_(None),
-            )
-            .with_for_update()
+        query = select(OutboxMessage).where(
+            OutboxMessage.id == outbox_id,
+            OutboxMessage.completed_at.is_(None),
+            OutboxMessage.dead_at.is_(None),
         )
+        if owner is not None:
+            query = query.where(OutboxMessage.lease_owner == owner)
+        row = session.scalar(query.with_for_update())
         if row is None:
             return False
         row.attempts += 1
         row.last_error = describe_error(exc)
         row.last_failed_at = now
         row.lease_until = None
+        row.lease_owner = None
         dead = row.attempts >= settings.job_max_attempts
         if dead:
             row.dead_at = now
@@ -207,6 +214,62 @@ def retry_dead(session: Session, ids: list[int] | None = None) -> list[int]:
     session.flush()
     session.info.setdefault(SESSION_KEY, []).extend(requeued)
     return requeued
+
+
+def start_run(database: Database, outbox_id: int, owner: str, lease_seconds: float) -> bool:
+    """Take the run lease of a row for ``owner`` (a token for this run). False when the row is done,
+    dead, or another run holds an unexpired lease on it: a duplicate delivery then does nothing,
+    so one job never runs twice at once. One conditional UPDATE: of two deliveries starting
+    together, PostgreSQL lets the second re-check the condition after the first committed."""
+    now = utcnow()
+    with database.session_scope() as session:
+        result = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == outbox_id,
+                OutboxMessage.completed_at.is_(None),
+                OutboxMessage.dead_at.is_(None),
+                or_(
+                    OutboxMessage.lease_owner.is_(None),
+                    OutboxMessage.lease_until.is_(None),
+                    OutboxMessage.lease_until < now,
+                ),
+            )
+            .values(lease_owner=owner, lease_until=leases.lease_end(now, lease_seconds))
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def renew_run(session: Session, outbox_id: int, owner: str, lease_seconds: float) -> bool:
+    """The heartbeat: extend the run lease while ``owner`` still holds it. False when the row was
+    taken over (republished after the lease ran out), finished or dead: never extended then."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == outbox_id,
+            OutboxMessage.lease_owner == owner,
+            OutboxMessage.completed_at.is_(None),
+            OutboxMessage.dead_at.is_(None),
+        )
+        .values(lease_until=leases.lease_end(utcnow(), lease_seconds))
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def complete_run(database: Database, outbox_id: int, owner: str) -> bool:
+    """Mark done, if this run still holds the lease. False when another run took it over: that run
+    redoes the (idempotent) work and completes the row itself."""
+    with database.session_scope() as session:
+        result = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == outbox_id,
+                OutboxMessage.completed_at.is_(None),
+                OutboxMessage.lease_owner == owner,
+            )
+            .values(completed_at=utcnow(), lease_until=None)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def is_completed(database: Database, outbox_id: int) -> bool:

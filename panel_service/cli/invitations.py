@@ -5,12 +5,55 @@ from __future__ import annotations
 import click
 
 from panel_service.cli.common import cli_errors, cli_runtime
+from panel_service.domain.vocab import INVITATION_STATUSES
 from panel_service.services import contact
+from panel_service.services import invitations as service
 
 
 @click.group()
 def invitations() -> None:
-    """Invitations whose send is ambiguous (the worker died after SMTP may have accepted)."""
+    """A study's invitations; those whose send is ambiguous (the worker died after SMTP may have
+    accepted)."""
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value).replace("\t", " ").replace("\n", " ")
+
+
+@invitations.command("show")
+@click.argument("study_id", type=int)
+@click.option(
+    "--status",
+    type=click.Choice(INVITATION_STATUSES),
+    default=None,
+    help="Only invitations in this status.",
+)
+def show_command(study_id: int, status: str | None) -> None:
+    """List a study's invitations, one per line, tab-separated: participant_id, status, reason,
+    attempts, last_error (email addresses removed), created_at, claimed_at, sent_at,
+    next_attempt_at (UTC ISO 8601; empty when not set). Participants appear by id only."""
+    runtime = cli_runtime()
+    with cli_errors(), runtime.database.session_scope() as session:
+        rows = service.study_invitations(session, study_id, status=status)
+        for row in rows:
+            fields = [
+                row.participant_id,
+                row.status,
+                row.reason,
+                row.attempts,
+                row.last_error,
+                row.created_at,
+                row.claimed_at,
+                row.sent_at,
+                row.next_attempt_at,
+            ]
+            click.echo("\t".join(_cell(value) for value in fields))
+        click.echo(f"{len(rows)} invitation(s)", err=True)
+    runtime.close()
 
 
 @invitations.command("ambiguous")

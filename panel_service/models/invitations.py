@@ -49,6 +49,9 @@ class Invitation(Base):
     message_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[created_at]
     claimed_at: Mapped[timestamp | None]
+    # While 'claimed': the claim's lease, renewed by the sending job's heartbeat. Once past, the
+    # claim died between SMTP and the record of it and the detector marks it 'ambiguous'.
+    lease_until: Mapped[timestamp | None]
     sent_at: Mapped[timestamp | None]
     cancelled_at: Mapped[timestamp | None]
     response: Mapped[str | None] = mapped_column(String(20))

@@ -41,6 +41,9 @@ class OutboxMessage(Base):
     available_at: Mapped[dt.datetime] = mapped_column(server_default=text("CURRENT_TIMESTAMP"))
     published_at: Mapped[timestamp | None]
     lease_until: Mapped[timestamp | None]
+    # The run holding the lease (a token per run), NULL while published and not started: the
+    # heartbeat renews only its own lease, and a second delivery does not start beside it.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
     publish_count: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
     completed_at: Mapped[timestamp | None]
     # Failed runs so far (publishing is counted in publish_count); the error names the exception

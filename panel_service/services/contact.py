@@ -16,10 +16,11 @@ An invitation moves ``queued → claimed → sent``, or to ``cancelled`` (reason
    kept in memory and the record is retried with backoff, on a fresh connection each time, while
    the database is unreachable (a restart, a failover) for up to ``claim_lease_seconds``.
 
-A process that dies between 1 and 3 leaves the row ``claimed``; after ``claim_lease_seconds``
-the detector marks it ``ambiguous`` and nothing sends it again (P2 wins over P3); an operator
-resolves it with ``panel invitations resolve``. Only a process death (or a database unreachable
-for longer than the lease) leaves a row ``ambiguous``.
+A process that dies between 1 and 3 leaves the row ``claimed``; its claim lease (``lease_until``,
+taken for ``claim_lease_seconds`` and renewed by the sending job's heartbeat while the send runs)
+then runs out, and the detector marks it ``ambiguous`` and nothing sends it again (P2 wins over
+P3); an operator resolves it with ``panel invitations resolve``. Only a process death (or a
+database unreachable for longer than the lease) leaves a row ``ambiguous``.
 
 Work arrives as ``contact.dispatch_due`` (a batch loop, queued by each matched chunk and by the
 sweep), ``contact.send_invitation`` (one invitation, queued by the incremental match) and the
@@ -37,14 +38,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from markupsafe import escape
-from sqlalchemy import Select, Subquery, Table, bindparam, exists, func, or_, select, update
+from sqlalchemy import Select, Subquery, Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
 from config.logging import get_logger
-from panel_service import outbox
-from panel_service.domain import lifecycle
+from panel_service import heartbeat, outbox
+from panel_service.domain import leases, lifecycle
 from panel_service.domain.criteria import Node
 from panel_service.domain.criteria.sql import compile_where
 from panel_service.jobs import job
@@ -111,7 +112,11 @@ _UNRECORDED = _ONE.where(
 _CANCEL = _ONE.values(status="cancelled", reason=bindparam("why"), cancelled_at=bindparam("at"))
 _DEFER = _ONE.values(next_attempt_at=bindparam("retry_at"))
 _CLAIM = _ONE.values(
-    status="claimed", claimed_at=bindparam("at"), attempts=bindparam("attempt"), message_id=bindparam("mid")
+    status="claimed",
+    claimed_at=bindparam("at"),
+    attempts=bindparam("attempt"),
+    message_id=bindparam("mid"),
+    lease_until=bindparam("lease_until"),
 )
 _RECORD_SENT = _UNRECORDED.values(status="sent", sent_at=bindparam("at"), last_error=None)
 _RECORD_AMBIGUOUS = _UNRECORDED.values(status="ambiguous", last_error=bindparam("error"))
@@ -221,7 +226,17 @@ def claim_next(
             answer_token=answer,
             unsubscribe_token=unsubscribe,
         )
-        session.execute(_CLAIM, key | {"at": utcnow(), "attempt": claim.attempts, "mid": claim.message_id})
+        now = utcnow()
+        session.execute(
+            _CLAIM,
+            key
+            | {
+                "at": now,
+                "attempt": claim.attempts,
+                "mid": claim.message_id,
+                "lease_until": leases.lease_end(now, settings.claim_lease_seconds),
+            },
+        )
         return claim
 
 
@@ -619,7 +634,32 @@ def dispatch_one(
     claim = claim_next(runtime, study_id=study_id, participant_id=participant_id)
     if claim is None or isinstance(claim, str):
         return claim
-    return send_claimed(runtime, claim, mail)
+    with heartbeat.holding(("claim", claim.study_id, claim.participant_id), claim_renewer(runtime, claim)):
+        return send_claimed(runtime, claim, mail)
+
+
+# -- the claim lease (renewed by the sending job's heartbeat) ----------------------------------------
+
+
+def claim_renewer(runtime: Runtime, claim: Claimed) -> heartbeat.Renewer:
+    """Extend the claim's lease while the send runs; only while it is this claim (still 'claimed',
+    same attempt): a claim the detector already marked ambiguous is never revived."""
+    seconds = runtime.settings.claim_lease_seconds
+
+    def renew(session: Session) -> bool:
+        result = session.execute(
+            update(Invitation)
+            .where(
+                Invitation.study_id == claim.study_id,
+                Invitation.participant_id == claim.participant_id,
+                Invitation.status == "claimed",
+                Invitation.attempts == claim.attempts,
+            )
+            .values(lease_until=leases.lease_end(utcnow(), seconds))
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    return renew
 
 
 # -- jobs ----------------------------------------------------------------------------------------
@@ -634,6 +674,7 @@ def dispatch_due(runtime: Runtime, limit: int = DISPATCH_BATCH) -> int:
     outcome: str | None = "start"
     with runtime.mailer.batch() as mail:
         while handled < limit and time.monotonic() - started < DISPATCH_BUDGET_SECONDS:
+            heartbeat.check_lease()  # a run that lost its lease claims nothing more
             outcome = dispatch_one(runtime, mail=mail)
             if outcome is None:
                 break
@@ -681,16 +722,25 @@ def sweep(runtime: Runtime) -> bool:
 
 @job(DETECT_AMBIGUOUS, queue="maintenance")
 def detect_ambiguous(runtime: Runtime, lease_seconds: int | None = None) -> int:
-    """A claim older than the lease whose send was never recorded: the process died somewhere
-    between claim and record, maybe after SMTP accepted. Mark it ``ambiguous``; never resend."""
-    lease = runtime.settings.claim_lease_seconds if lease_seconds is None else lease_seconds
+    """A claim whose lease ran out with its send never recorded: the process died somewhere
+    between claim and record, maybe after SMTP accepted. Mark it ``ambiguous``; never resend.
+    The sending job's heartbeat renews the lease while the send runs, so only a dead claim ages
+    out. ``lease_seconds`` (tests) also treats a claim that old as expired whatever its lease."""
+    now = utcnow()
+    expired = or_(
+        Invitation.lease_until < now,
+        # a claim made before claims had leases: the claim time plus the lease
+        and_(
+            Invitation.lease_until.is_(None),
+            Invitation.claimed_at < now - dt.timedelta(seconds=runtime.settings.claim_lease_seconds),
+        ),
+    )
+    if lease_seconds is not None:
+        expired = or_(expired, Invitation.claimed_at < now - dt.timedelta(seconds=lease_seconds))
     with runtime.database.session_scope() as session:
         result = session.execute(
             update(Invitation)
-            .where(
-                Invitation.status == "claimed",
-                Invitation.claimed_at < utcnow() - dt.timedelta(seconds=lease),
-            )
+            .where(Invitation.status == "claimed", expired)
             .values(status="ambiguous", last_error="claim lease ran out before the send was recorded")
         )
         marked = int(result.rowcount or 0)  # type: ignore[attr-defined]

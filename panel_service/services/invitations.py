@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from panel_service.domain.answers import answer_refusal
-from panel_service.models import Consent, Invitation, Participant, Study
+from panel_service.domain.redaction import redact_addresses
+from panel_service.domain.vocab import INVITATION_STATUSES
+from panel_service.models import AuditEvent, Consent, Invitation, Participant, Study
 from panel_service.services.audit import record, volunteer_pseudonym
-from panel_service.services.errors import Conflict, NotFound
+from panel_service.services.errors import Conflict, NotFound, ValidationFailed
 from panel_service.timeutil import utcnow
 
 # Statuses in which an invitation has not reached the volunteer and can still be stopped.
@@ -150,3 +154,108 @@ def record_answer(session: Session, *, study_id: int, participant_id: int, answe
         )
     session.flush()
     return invitation
+
+
+# -- the operator's view of one study's invitations ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvitationLine:
+    """One invitation as an operator sees it: the participant by id only (never a name or an
+    address), and the last error with every address removed."""
+
+    participant_id: int
+    status: str
+    reason: str | None
+    attempts: int
+    last_error: str
+    created_at: dt.datetime | None
+    claimed_at: dt.datetime | None
+    sent_at: dt.datetime | None
+    next_attempt_at: dt.datetime | None
+    cancelled_at: dt.datetime | None
+
+
+def check_status(status: str | None) -> str | None:
+    """None (every status) or a known status; anything else is refused, naming the known ones."""
+    if status is None or status == "" or status in INVITATION_STATUSES:
+        return status or None
+    known = ", ".join(INVITATION_STATUSES)
+    raise ValidationFailed(
+        f"Unknown status {status!r}: choose one of {known}.", {"status": f"one of {known}"}
+    )
+
+
+def _of_study(study_id: int, status: str | None) -> list[Any]:
+    conditions: list[Any] = [Invitation.study_id == study_id]
+    if status is not None:
+        conditions.append(Invitation.status == status)
+    return conditions
+
+
+def study_invitations(
+    session: Session,
+    study_id: int,
+    *,
+    status: str | None = None,
+    participant_id: int | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[InvitationLine]:
+    """A study's invitations (of one status, or one participant), by participant id."""
+    status = check_status(status)
+    if session.get(Study, study_id) is None:
+        raise NotFound(f"No study {study_id}.")
+    conditions = _of_study(study_id, status)
+    if participant_id is not None:
+        conditions.append(Invitation.participant_id == participant_id)
+    query = select(Invitation).where(*conditions).order_by(Invitation.participant_id).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        InvitationLine(
+            participant_id=row.participant_id,
+            status=row.status,
+            reason=row.reason,
+            attempts=row.attempts,
+            last_error=redact_addresses(row.last_error),
+            created_at=row.created_at,
+            claimed_at=row.claimed_at,
+            sent_at=row.sent_at,
+            next_attempt_at=row.next_attempt_at,
+            cancelled_at=row.cancelled_at,
+        )
+        for row in session.scalars(query)
+    ]
+
+
+def count_study_invitations(session: Session, study_id: int, *, status: str | None = None) -> int:
+    status = check_status(status)
+    return int(
+        session.scalar(select(func.count()).select_from(Invitation).where(*_of_study(study_id, status))) or 0
+    )
+
+
+# The audit actions that change whether a volunteer may be contacted.
+CONTACT_ACTIONS = ("consent.withdraw", "contact.pause", "contact.resume", "consent.give")
+
+
+def contact_history(session: Session, participant_id: int) -> list[AuditEvent]:
+    """When the volunteer gave or withdrew consent, paused or resumed contact (oldest first).
+
+    The trail names volunteers by pseudonym (``services.audit``); an erased volunteer has none
+    left, so their history cannot be found, by design."""
+    pseudonym = session.scalar(select(Participant.audit_pseudonym).where(Participant.id == participant_id))
+    if pseudonym is None:
+        return []
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.subject_type == "participant",
+                AuditEvent.subject_id == pseudonym,
+                AuditEvent.action.in_(CONTACT_ACTIONS),
+            )
+            .order_by(AuditEvent.created_at, AuditEvent.id)
+        )
+    )

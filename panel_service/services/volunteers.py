@@ -230,6 +230,15 @@ def resume_contact(session: Session, settings: Settings, participant: Participan
         if released:
             contact.request_dispatch(session)
     outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
+    record(
+        session,
+        None,
+        "contact.resume",
+        "participant",
+        participant.id,
+        {"paused_until": until.isoformat() if until is not None else None},
+        volunteer=participant.id,
+    )
     session.flush()
 
 

@@ -101,6 +101,7 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, Any], tuple[str, ...]]] = {
     ("review.letter", "GET"): (f"/review/studies/{S}/versions/1/letter", {}, WEB_REVIEW),
     ("admin.staff", "GET"): ("/admin/staff", {}, WEB_ADMIN),
     ("admin.staff", "POST"): ("/admin/staff", {"data": {"email": "x"}}, WEB_ADMIN),
+    ("admin.study_invitations", "GET"): (f"/admin/studies/{S}/invitations", {}, WEB_ADMIN),
 }
 
 

@@ -299,6 +299,9 @@ def test_incremental_match_invites_a_new_profile_once(
 
 
 def test_smtp_down_retries_with_backoff_then_sends(db: Session, tuned: Runtime, smtp: SmtpRecorder) -> None:
+    # A backoff longer than the first drain takes on a loaded machine (its later jobs would
+    # otherwise find the retry due already and try again); the fixture restores the settings.
+    tuned.settings = tuned.settings.model_copy(update={"send_retry_base_seconds": 2.0})
     volunteer = rls_volunteer(db)
     study = make_recruiting_study(db, NARROW)
     db.commit()
@@ -309,7 +312,7 @@ def test_smtp_down_retries_with_backoff_then_sends(db: Session, tuned: Runtime, 
     assert row.next_attempt_at is not None and "451" in (row.last_error or "")
     assert contact.dispatch_due(tuned) == 0  # not due yet: backoff
     smtp.refuse = False
-    time.sleep(0.3)
+    time.sleep(2.1)
     assert contact.sweep(tuned) is True
     drain(tuned)
     row = invitation(db, study.id, volunteer.participant_id)
