@@ -5,6 +5,7 @@ Screenshots of the changed coordinator pages are taken at desktop and phone (390
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from panel_service.models import Study
 from panel_service.services import accounts
+from panel_service.timeutil import utcnow
 from tests.e2e.conftest import LiveServer
 from tests.e2e.journey import assert_accessible, screenshot
 from tests.integration.coordinators.conftest import make_staff, make_volunteer, study_in
@@ -38,8 +40,10 @@ def test_closing_a_study_asks_first_and_then_offers_nothing_more(page: Any, live
         coordinator.account.password_hash = accounts.hash_password(settings, PASSWORD)
         email, token = coordinator.account.email, coordinator.token
         sid = study_in(session, coordinator, reviewer, "recruiting")
+        # Deferred a day: the live server's own dispatcher must not send them while the test looks.
+        later = utcnow() + dt.timedelta(days=1)
         for _ in range(12):
-            invite(session, sid, make_volunteer(session), "queued")
+            invite(session, sid, make_volunteer(session), "queued", next_attempt_at=later)
 
     page.goto(f"{live.url}/login")
     page.get_by_label("Email address").fill(email)
