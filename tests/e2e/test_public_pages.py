@@ -45,7 +45,9 @@ def visit_home_study_and_privacy(page: Any, live: LiveServer, suffix: str) -> No
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
     assert_accessible(page, "study page")
     screenshot(page, f"public-study-{suffix}")
-    page.get_by_role("navigation", name="About this service").get_by_role("link", name="Privacy notice").click()
+    page.get_by_role("navigation", name="About this service").get_by_role(
+        "link", name="Privacy notice"
+    ).click()
     page.wait_for_url(re.compile(r".*/privacy$"))
     assert page.get_by_role("heading", name="Privacy notice", level=1).is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
