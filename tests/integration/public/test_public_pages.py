@@ -146,7 +146,8 @@ def test_privacy_notice_says_what_gdpr_asks(client: FlaskClient, db: Session) ->
         assert right in page
 
 
-def test_trust_pages_name_the_configured_operator(database_url: str, tmp_path: Path, db: Session) -> None:
+def test_trust_pages_name_the_configured_operator(database_url: str, tmp_path: Path) -> None:
+    # Its own app (settings are read once); no outer transaction, so SQLite is not locked by one.
     settings = make_test_settings(
         database_url,
         tmp_path,
