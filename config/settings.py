@@ -112,6 +112,14 @@ class Settings(BaseModel):
     # Reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto are believed. 0: the peer
     # address is the client (otherwise every client would share the proxy's throttles).
     proxy_hops: int = Field(0, alias="PANEL_PROXY_HOPS", ge=0, le=5)
+    # Who answers for the volunteers' data (GDPR Art. 13): named on the privacy, about and contact
+    # pages. Unset, the pages say "the organisation that runs this panel" (in the page's language);
+    # an operator sets their own organisation's name, postal address and a monitored address.
+    controller_name: str = Field("", alias="PANEL_CONTROLLER_NAME")
+    controller_address: str = Field("", alias="PANEL_CONTROLLER_ADDRESS")
+    contact_email: str = Field(
+        "privacy@panel.invalid", alias="PANEL_CONTACT_EMAIL", pattern=r"^[^@\s]+@[^@\s]+$"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -7,39 +7,104 @@ from typing import Any
 
 import redis
 from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask_babel import get_locale
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import select, text
+from sqlalchemy import Select, select, text
 
 from panel_service import outbox
+from panel_service.domain.regions import region_name
 from panel_service.extensions import db_session, runtime
 from panel_service.metrics import JOBS_DEAD_NOW
-from panel_service.models import Study, StudyVersion
+from panel_service.models import EthicsApproval, Study, StudyVersion
+from panel_service.timeutil import panel_today
 
 bp = Blueprint("public", __name__)
 
 
+def _recruiting_studies() -> Select[Any]:
+    """Studies a visitor may read about: recruiting, with the active version's approval in force
+    today (P5: an approval past its expiry recruits no more, even before the daily job pauses
+    the study). Every value is the active (approved) version's: an edit awaiting review is not
+    shown, nor is the organisation's current name."""
+    today = panel_today(runtime().settings)
+    return (
+        select(
+            Study.id,
+            StudyVersion.title,
+            StudyVersion.summary,
+            StudyVersion.organisation_name,
+            StudyVersion.site_region,
+            StudyVersion.sites,
+            StudyVersion.invitation_text,
+            EthicsApproval.committee,
+            EthicsApproval.kind,
+            EthicsApproval.reference,
+        )
+        .join(StudyVersion, StudyVersion.id == Study.active_version_id)
+        .join(EthicsApproval, EthicsApproval.study_version_id == StudyVersion.id)
+        .where(
+            Study.status == "recruiting",
+            EthicsApproval.approved_on <= today,
+            EthicsApproval.expires_on > today,
+        )
+    )
+
+
+def _region(code: str) -> str:
+    return region_name(code, str(get_locale())) or code
+
+
 @bp.get("/")
 def home() -> str:
-    rows = (
-        db_session()
-        .execute(
-            # The active (approved) version's values: an edit awaiting review is not shown (P5).
-            select(
-                Study.id,
-                StudyVersion.title,
-                StudyVersion.summary,
-                StudyVersion.organisation_name,
-                StudyVersion.site_region,
-                StudyVersion.sites,
-            )
-            .join(StudyVersion, StudyVersion.id == Study.active_version_id)
-            .where(Study.status == "recruiting")
-            .order_by(Study.id.desc())
-            .limit(20)
-        )
-        .all()
+    rows = db_session().execute(_recruiting_studies().order_by(Study.id.desc()).limit(20)).all()
+    return render_template("public/home.html", studies=rows, region=_region)
+
+
+@bp.get("/studies/<int:study_id>")
+def study(study_id: int) -> str:
+    """One recruiting study, for anyone. A study that is not recruiting (draft, in review,
+    approved but not started, paused, closed, approval expired) answers 404 like one that does
+    not exist: the page says nothing a visitor could act on, and contact stays invitation-only,
+    so there is no "I'm interested" here, only the way to be matched."""
+    row = db_session().execute(_recruiting_studies().where(Study.id == study_id)).first()
+    if row is None:
+        abort(404)
+    return render_template("public/study.html", study=row, region=_region)
+
+
+@bp.get("/privacy")
+def privacy() -> str:
+    return render_template("public/privacy.html", **_operator())
+
+
+@bp.get("/about")
+def about() -> str:
+    return render_template("public/about.html", **_operator())
+
+
+@bp.get("/faq")
+def faq() -> str:
+    settings = runtime().settings
+    return render_template(
+        "public/faq.html",
+        contact_cap=settings.contact_cap,
+        contact_cap_days=settings.contact_cap_days,
+        **_operator(),
     )
-    return render_template("public/home.html", studies=rows)
+
+
+@bp.get("/contact")
+def contact() -> str:
+    return render_template("public/contact.html", **_operator())
+
+
+def _operator() -> dict[str, str]:
+    settings = runtime().settings
+    return {
+        "controller_name": settings.controller_name,
+        "controller_address": settings.controller_address,
+        "contact_email": settings.contact_email,
+    }
 
 
 @bp.get("/healthz")

@@ -32,7 +32,8 @@ from tests.integration.coordinators.conftest import (
 from tests.integration.coordinators.test_api_studies import approval_body
 from tests.integration.coordinators.test_web_pages import sign_in
 
-AREAS = ("api.", "coordinators.", "review.", "admin.")
+# The public study page reads study data too: it must not show a study that is not recruiting.
+AREAS = ("api.", "coordinators.", "review.", "admin.", "public.study")
 ROLES = ("anonymous", "participant", "own", "other", "reviewer", "admin")
 
 # Shorthand rows: outcome per role in ROLES order.
@@ -100,6 +101,8 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, Any], tuple[str, ...]]] = {
     ("review.reject", "POST"): (f"/review/studies/{S}/reject", {"data": {"reject-reason": "No"}}, WEB_REVIEW),
     ("review.letter", "GET"): (f"/review/studies/{S}/versions/1/letter", {}, WEB_REVIEW),
     ("admin.staff", "GET"): ("/admin/staff", {}, WEB_ADMIN),
+    # The study is in review: not public, so it looks missing to everyone, its owner included.
+    ("public.study", "GET"): (f"/studies/{S}", {}, ("404",) * 6),
     ("admin.staff", "POST"): ("/admin/staff", {"data": {"email": "x"}}, WEB_ADMIN),
     ("admin.study_invitations", "GET"): (f"/admin/studies/{S}/invitations", {}, WEB_ADMIN),
 }

@@ -28,7 +28,7 @@ def test_signup_page_has_an_unticked_consent_box_and_labels(client: FlaskClient)
     assert '="None"' not in page
     for field in ("name", "email", "password", "consent"):
         assert f'for="{field}"' in page
-    assert "version 2026-11" in page
+    assert "version 2026-12" in page
 
 
 def test_signup_creates_unverified_volunteer_with_versioned_consent(client: FlaskClient, db: Session) -> None:
