@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.support import NullTranslations, Translations
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from panel_service.domain.vocab import LANGUAGES
 
@@ -49,7 +49,7 @@ def _environment(language: str) -> Environment:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         # Escape in the HTML part only; the text part and the subject are plain text.
-        autoescape=lambda name: name is not None and name.endswith(".html"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
         extensions=["jinja2.ext.i18n"],
         undefined=StrictUndefined,  # a misspelt variable fails the render, not the volunteer
         trim_blocks=True,

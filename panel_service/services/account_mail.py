@@ -68,7 +68,9 @@ def send_signup_existing(runtime: Runtime, account_id: int) -> bool:
     if unverified:
         return send_verification(runtime, account_id)
     base = runtime.settings.base_url
-    _send(runtime, account, "signup_existing", language, login=f"{base}/login", reset=f"{base}/password/forgot")
+    _send(
+        runtime, account, "signup_existing", language, login=f"{base}/login", reset=f"{base}/password/forgot"
+    )
     return True
 
 

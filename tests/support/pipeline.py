@@ -67,7 +67,10 @@ def make_volunteer(
     session.add(account)
     session.flush()
     participant = Participant(
-        account_id=account.id, name=f"Volunteer {number}", contact_paused_until=paused_until, language=language
+        account_id=account.id,
+        name=f"Volunteer {number}",
+        contact_paused_until=paused_until,
+        language=language,
     )
     session.add(participant)
     session.flush()

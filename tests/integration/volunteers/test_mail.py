@@ -120,7 +120,12 @@ def test_account_emails_in_the_volunteers_language_with_the_same_link_in_both_pa
     account_mail.send_password_reset(runtime, account_id=result.account_id)
     verification, reset = smtp.wait_for(2, timeout=10)
     for message, subject, said, unsaid, path in zip(
-        (verification, reset), subjects, words, other_language_words, ("/verify/", "/password/reset/"), strict=True
+        (verification, reset),
+        subjects,
+        words,
+        other_language_words,
+        ("/verify/", "/password/reset/"),
+        strict=True,
     ):
         assert message["Subject"] == subject
         parts = email_parts(message)
