@@ -37,14 +37,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from markupsafe import escape
 from sqlalchemy import Select, Subquery, Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
 from config.logging import get_logger
-from panel_service import heartbeat, outbox
+from panel_service import emails, heartbeat, outbox
 from panel_service.domain import leases, lifecycle
 from panel_service.domain.criteria import Node
 from panel_service.domain.criteria.sql import compile_where
@@ -162,6 +161,7 @@ class Claimed:
     sites: tuple[str, ...]
     answer_token: str
     unsubscribe_token: str
+    language: str = "en"  # the volunteer's: the email is written in it
 
 
 def message_id_for(settings_base_url: str, study_id: int, participant_id: int) -> str:
@@ -225,6 +225,7 @@ def claim_next(
             sites=tuple(str(site.get("name", "")) for site in candidate.sites or ()),
             answer_token=answer,
             unsubscribe_token=unsubscribe,
+            language=str(candidate.language),
         )
         now = utcnow()
         session.execute(
@@ -299,6 +300,7 @@ class _Candidate:
     name: str | None
     erased_at: dt.datetime | None
     contact_paused_until: dt.date | None
+    language: str | None
     email: str | None
     account_active: bool | None
     consented: bool
@@ -354,6 +356,7 @@ def _claim_query(dialect: str, which: str) -> Select[Any]:
         picked.c.name,
         picked.c.erased_at,
         picked.c.contact_paused_until,
+        picked.c.language,
         accounts.c.email,
         accounts.c.is_active,
         consented,
@@ -390,6 +393,7 @@ def _due_subquery(dialect: str, which: str) -> Subquery:
             participants.c.name,
             participants.c.erased_at,
             participants.c.contact_paused_until,
+            participants.c.language,
             participants.c.account_id,
         )
         .join(participants, participants.c.id == invitations.c.participant_id)
@@ -493,45 +497,29 @@ def _build_profile_and_cap_query(node: Node, today: dt.date, dialect: str, cap: 
 
 
 def build_message(runtime: Runtime, claim: Claimed) -> OutgoingMail:
+    """The invitation in the volunteer's language (``templates/email/invitation/``): Panel's own
+    words translated, the study's words (title, organisation, sites, invitation text) as approved."""
     base = runtime.settings.base_url
-    interested = f"{base}/invitations/answer/{claim.answer_token}?answer=interested"
-    not_interested = f"{base}/invitations/answer/{claim.answer_token}?answer=not_interested"
     unsubscribe = f"{base}/unsubscribe/{claim.unsubscribe_token}"
-    greeting = f"Dear {claim.name}," if claim.name else "Hello,"
-    where = f"site region {claim.site_region}"
-    if claim.sites:
-        where += f"; sites: {', '.join(claim.sites)}"
-    text = (
-        f"{greeting}\n\n"
-        f"Your health profile is consistent with a research study that is recruiting now: "
-        f"{claim.study_title}, run by {claim.organisation_name} ({where}).\n"
-        "The study is approved by an ethics committee. The researchers wrote:\n\n"
-        f"{claim.invitation_text}\n\n"
-        "Nobody at the study knows who you are. Only if you answer 'interested' will they see "
-        "your name, email and phone number.\n\n"
-        f"I am interested: {interested}\n"
-        f"No, thank you: {not_interested}\n\n"
-        f"Stop all invitations (unsubscribe): {unsubscribe}\n"
-    )
-    html = (
-        f"<p>{escape(greeting)}</p>"
-        "<p>Your health profile is consistent with a research study that is recruiting now: "
-        f"<strong>{escape(claim.study_title)}</strong>, run by {escape(claim.organisation_name)}"
-        f" ({escape(where)}).</p>"
-        "<p>The study is approved by an ethics committee. The researchers wrote:</p>"
-        f'<blockquote style="white-space: pre-wrap">{escape(claim.invitation_text)}</blockquote>'
-        "<p>Nobody at the study knows who you are. Only if you answer “interested” will they see "
-        "your name, email and phone number.</p>"
-        f'<p><a href="{escape(interested)}">I am interested</a> · '
-        f'<a href="{escape(not_interested)}">No, thank you</a></p>'
-        f'<p><small><a href="{escape(unsubscribe)}">Stop all invitations (unsubscribe)</a></small></p>'
+    email = emails.render(
+        "invitation",
+        claim.language,
+        name=claim.name,
+        study_title=claim.study_title,
+        organisation_name=claim.organisation_name,
+        site_region=claim.site_region,
+        sites=claim.sites,
+        invitation_text=claim.invitation_text,
+        interested=f"{base}/invitations/answer/{claim.answer_token}?answer=interested",
+        not_interested=f"{base}/invitations/answer/{claim.answer_token}?answer=not_interested",
+        unsubscribe=unsubscribe,
     )
     return runtime.mailer.build(
         to=claim.email,
         to_name=claim.name,
-        subject=f"Invitation to a research study: {claim.study_title}",
-        text=text,
-        html=html,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
         message_id=claim.message_id,
         headers={
             "List-Unsubscribe": f"<{unsubscribe}>",

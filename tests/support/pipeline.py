@@ -59,6 +59,7 @@ def make_volunteer(
     height_cm: float | None = 170.0,
     weight_kg: float | None = 70.0,
     region: str | None = "DK-84",
+    language: str = "en",
 ) -> Volunteer:
     number = next(_numbers)
     email = f"vol{number}-{random.randrange(10**9)}@example.org"
@@ -66,7 +67,10 @@ def make_volunteer(
     session.add(account)
     session.flush()
     participant = Participant(
-        account_id=account.id, name=f"Volunteer {number}", contact_paused_until=paused_until
+        account_id=account.id,
+        name=f"Volunteer {number}",
+        contact_paused_until=paused_until,
+        language=language,
     )
     session.add(participant)
     session.flush()

@@ -5,7 +5,9 @@ With CI=true a missing service is an error; on a laptop it skips with the reason
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import socket
 import threading
 import uuid
@@ -132,6 +134,34 @@ class SmtpRecorder:
     def to_addresses(self) -> list[str]:
         with self.lock:
             return [rcpt for envelope in self.envelopes for rcpt in envelope.rcpt_tos]
+
+
+@dataclass(frozen=True)
+class EmailParts:
+    """A received email's two alternatives, and the links each carries (in order)."""
+
+    text: str
+    html: str
+
+    @property
+    def text_links(self) -> list[str]:
+        return re.findall(r"https?://\S+", self.text)
+
+    @property
+    def html_links(self) -> list[str]:
+        return [html.unescape(href) for href in re.findall(r'href="([^"]*)"', self.html)]
+
+
+def email_parts(message: EmailMessage) -> EmailParts:
+    """The text and HTML parts of a received message; fails the test when either is missing."""
+    plain = message.get_body(preferencelist=("plain",))
+    rich = message.get_body(preferencelist=("html",))
+    assert plain is not None and rich is not None, "the email needs a text and an HTML part"
+    assert plain.get_content_type() == "text/plain" and rich.get_content_type() == "text/html"
+    return EmailParts(
+        text=plain.get_content().replace("\r\n", "\n"),  # type: ignore[attr-defined]
+        html=rich.get_content().replace("\r\n", "\n"),  # type: ignore[attr-defined]
+    )
 
 
 @contextmanager

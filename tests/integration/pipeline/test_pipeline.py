@@ -8,6 +8,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
+from email.utils import parseaddr
 
 import pytest
 from sqlalchemy import func, select, update
@@ -35,7 +36,7 @@ from tests.support.pipeline import (
     narrow_expected,
     seed_population,
 )
-from tests.support.services import SmtpRecorder
+from tests.support.services import SmtpRecorder, email_parts
 
 TODAY = dt.date.today()
 
@@ -177,6 +178,43 @@ def test_the_email_is_the_approved_text_with_signed_links_and_one_click_unsubscr
     row = invitation(db, study.id, volunteer.participant_id)
     assert row is not None and row.status == "sent" and row.message_id == message["Message-ID"]
     assert row.sent_at is not None and row.attempts == 1
+
+
+def test_the_invitation_is_in_each_volunteers_language_with_the_same_links_in_both_parts(
+    db: Session, tuned: Runtime, smtp: SmtpRecorder
+) -> None:
+    danish = rls_volunteer(db, language="da")
+    english = rls_volunteer(db)
+    text = "The approved text, in the words the committee approved."
+    study = make_recruiting_study(db, NARROW, title="Magnesium & legs", invitation_text=text)
+    db.commit()
+    drain(tuned)
+
+    received = {parseaddr(str(m["To"]))[1]: m for m in smtp.wait_for(2, timeout=5)}
+    assert set(received) == {danish.email, english.email}
+    da, en = received[danish.email], received[english.email]
+    assert da["Subject"] == "Invitation til et forskningsforsøg: Magnesium & legs"
+    assert en["Subject"] == "Invitation to a research study: Magnesium & legs"
+    for message, volunteer in ((da, danish), (en, english)):
+        parts = email_parts(message)
+        assert text in parts.text and text in parts.html  # the study's own words stay as approved
+        # The same three links, in the same order, in both parts; the header's is the third.
+        assert parts.text_links == parts.html_links
+        interested, not_interested, unsubscribe = parts.text_links
+        assert interested.startswith("http://127.0.0.1:5000/invitations/answer/")
+        assert interested.endswith("?answer=interested")
+        assert not_interested == interested.replace("=interested", "=not_interested")
+        assert message["List-Unsubscribe"] == f"<{unsubscribe}>"
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["Message-ID"] == f"<inv-{study.id}-{volunteer.participant_id}@127.0.0.1>"
+    danish_parts, english_parts = email_parts(da), email_parts(en)
+    for words in ("Jeg er interesseret", "Nej tak", "Stop alle invitationer (afmeld)", "Forskerne skriver:"):
+        assert words in danish_parts.text and words in danish_parts.html
+        assert words not in english_parts.text and words not in english_parts.html
+    for words in ("I am interested", "No, thank you", "Stop all invitations (unsubscribe)"):
+        assert words in english_parts.text and words in english_parts.html
+        assert words not in danish_parts.text and words not in danish_parts.html
+    assert '<html lang="da">' in danish_parts.html and '<html lang="en">' in english_parts.html
 
 
 def test_consent_withdrawn_between_match_and_send_is_not_sent(

@@ -28,12 +28,13 @@ VOLUNTEER_SOURCES = (
     "web/volunteers/",
     "web/accounts/",
     "services/account_mail.py",
+    "templates/email/",
 )
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
 
 
 def _volunteer_messages() -> set[str | tuple[str, str]]:
-    method_map = [("**.py", "python"), ("**.html", "jinja2")]
+    method_map = [("**.py", "python"), ("**.html", "jinja2"), ("templates/email/**.txt", "jinja2")]
     found: set[str | tuple[str, str]] = set()
     for filename, _lineno, message, _comments, _context in extract_from_dir(
         str(PACKAGE), method_map, keywords=KEYWORDS
