@@ -24,7 +24,7 @@ run: $(STAMP)
 ## Re-extract translatable text and compile the catalogues (docs/i18n.md).
 translations: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o panel_service/translations/messages.pot .
-	$(BIN)/pybabel update -i panel_service/translations/messages.pot -d panel_service/translations --no-location
+	$(BIN)/pybabel update -i panel_service/translations/messages.pot -d panel_service/translations
 	$(BIN)/pybabel compile -d panel_service/translations
 
 services:

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from panel_service.models import Account, AuditEvent, Participant
 from panel_service.services.audit import record
-from tests.conftest import BACKEND
 from tests.support.volunteers import PASSWORD, make_volunteer, post_form, sign_in
 
 
@@ -33,7 +32,7 @@ def test_the_database_refuses_to_update_or_delete_audit_rows(db: Session) -> Non
     assert kept is not None and kept.actor_label == "system"
 
 
-@pytest.mark.skipif(BACKEND != "postgresql", reason="SQLite has no TRUNCATE")
+@pytest.mark.postgres  # SQLite has no TRUNCATE; the SQLite run deselects this marker
 def test_postgresql_refuses_to_truncate_the_trail(db: Session) -> None:
     _one_event(db)
     with pytest.raises(exc.IntegrityError, match="insert-only"), db.begin_nested():
