@@ -20,6 +20,7 @@ from typing import cast
 
 from config.logging import get_logger
 from config.settings import Settings
+from panel_service.domain.redaction import redact_addresses
 
 log = get_logger(__name__)
 
@@ -222,17 +223,10 @@ def _send_tracking_doubt(smtp: smtplib.SMTP, message: OutgoingMail) -> None:
 
 _DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
 
-# Anything shaped like an email address, in a server's reply or an exception's text.
-_ADDRESS = re.compile(r"[^\s<>()\[\]{}'\",;:]+@[^\s<>()\[\]{}'\",;:]+")
-
-
-def redact_addresses(text: str) -> str:
-    return _ADDRESS.sub("<address>", text)
-
 
 def describe_smtp_error(exc: BaseException) -> str:
     """What went wrong, for ``last_error`` and logs: the exception's kind, the SMTP code and the
-    server's reason with every email address replaced by ``<address>``. smtplib's own texts
+    server's reason with every email address replaced by ``[address]``. smtplib's own texts
     quote the recipient (``SMTPRecipientsRefused({'vera@…': (550, …)})``), and an error text
     must not become a copy of a volunteer's address that erasure would have to find (P6)."""
     kind = type(exc).__name__

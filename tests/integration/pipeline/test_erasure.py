@@ -86,7 +86,7 @@ def test_a_refused_recipient_is_recorded_by_code_without_the_address(
     assert row is not None and row.last_error is not None
     assert "SMTPRecipientsRefused" in row.last_error and "550" in row.last_error
     assert "Recipient address rejected" in row.last_error
-    assert EMAIL not in row.last_error.lower() and "<address>" in row.last_error
+    assert EMAIL not in row.last_error.lower() and "[address]" in row.last_error
 
 
 def test_after_erasure_no_table_holds_the_persons_email_name_or_phone(
