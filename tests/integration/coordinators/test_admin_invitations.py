@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from panel_service.models import Participant
+from panel_service.models import Participant, Study
 from panel_service.services import volunteers
 from tests.integration.coordinators.conftest import make_staff
 from tests.integration.coordinators.test_web_pages import sign_in
@@ -40,6 +40,8 @@ def test_an_admin_sees_a_studys_invitations_by_id_with_addresses_removed(
         assert every.status_code == 200
         page = every.get_data(as_text=True)
         assert f">{vera.id}</a>" in page and f">{olga.id}</a>" in page
+        study = db.get(Study, version.study_id)
+        assert study is not None and f"Invitations of study {study.id}: {study.latest_title}</h1>" in page
         assert "Recipient address rejected" in page and "[address]" in page
         for identity in ("olga@example.org", "vera@example.org", "Olga Other", "Vera Volunteer"):
             assert identity not in page
