@@ -11,6 +11,10 @@ same machine, their ratio and the target ratio, so that anyone can repeat the co
   into the database ``panel_limits_bench``; reused when it already holds that many) and time
   Panel's compiled count against ``baselines/criteria_text_array`` (codes as ``text[]`` with a
   GIN index); both answers must agree. Ratio = Panel's median over the baseline's.
+* The import row writes ``--import-lines`` synthetic lines (``bench.make_import_file``) and
+  times ``panel import profiles`` against ``baselines/import_copy`` (the same lines, one COPY
+  per table), each into a freshly migrated database; both must write the same number of
+  profiles. Ratio = Panel's seconds over the baseline's.
 * The other rows say "not measured" and why.
 
 ``--small`` (the default) uses 20,000 profiles; ``--profiles 1000000`` for the issue's size.
@@ -20,14 +24,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 
 from bench import criteria_bench, web_bench
-from bench.baselines import criteria_text_array
+from bench.baselines import criteria_text_array, import_copy
 
 NOT_MEASURED = "not measured"
 
@@ -123,6 +130,54 @@ def criteria_rows(profiles: int, runs: int) -> list[LimitRow]:
     return rows
 
 
+def _fresh_database(name: str) -> str:
+    with psycopg.connect(f"{criteria_bench.PG_SERVER}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{criteria_bench.PG_SERVER}/{name}"
+    env = {**web_bench.base_env(), "DATABASE_URL": url}
+    subprocess.run([str(web_bench.BIN / "panel"), "db", "upgrade"], env=env, check=True, capture_output=True)
+    return url
+
+
+def import_row(lines: int) -> LimitRow:
+    """``panel import profiles`` (the whole command, interpreter start included) against
+    ``baselines/import_copy`` on the same file, each into a freshly migrated database."""
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "import.jsonl"
+        subprocess.run(
+            [sys.executable, "-m", "bench.make_import_file", str(lines), str(path)],
+            check=True,
+            cwd=web_bench.ROOT,
+        )
+        url = _fresh_database("panel_limits_import")
+        env = {**web_bench.base_env(), "DATABASE_URL": url}
+        started = time.perf_counter()
+        subprocess.run(
+            [str(web_bench.BIN / "panel"), "import", "profiles", str(path)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        panel_s = time.perf_counter() - started
+        with psycopg.connect(url) as connection:
+            row = connection.execute("SELECT count(*) FROM profiles").fetchone()
+            panel_profiles = int(row[0]) if row else 0
+        url = _fresh_database("panel_limits_copy")
+        started = time.perf_counter()
+        copied = import_copy.copy_lines(path, url)
+        limit_s = time.perf_counter() - started
+    if panel_profiles != copied:
+        raise RuntimeError(f"import: Panel wrote {panel_profiles} profiles, the COPY baseline {copied}")
+    return LimitRow(
+        f"bulk import, {lines:,} lines",
+        f"{panel_s:.2f} s",
+        f"COPY of the same lines: {limit_s:.2f} s",
+        panel_s / limit_s,
+        4,
+    )
+
+
 def not_measured() -> list[LimitRow]:
     reason = "no same-run baseline in bench/ yet; see docs/performance.md for the separate figures"
     return [
@@ -135,7 +190,6 @@ def not_measured() -> list[LimitRow]:
             reason,
         ),
         LimitRow("dispatch, 2 processes", NOT_MEASURED, "the SMTP path alone", None, 3, reason),
-        LimitRow("bulk import, 100k lines", NOT_MEASURED, "COPY of the same lines", None, 4, reason),
         LimitRow(
             "recruit → all invitations queued, broad, 2 processes",
             NOT_MEASURED,
@@ -166,12 +220,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per web path (default 10)")
     parser.add_argument("--clients", type=int, default=8, help="closed-loop web clients (default 8)")
     parser.add_argument("--runs", type=int, default=15, help="timed runs per criteria query (default 15)")
+    parser.add_argument("--import-lines", type=int, default=0, help="lines to import (default: --profiles)")
     parser.add_argument("--skip-web", action="store_true", help="only the database rows")
     options = parser.parse_args(argv)
     profiles = 20_000 if options.small else options.profiles
     started = dt.datetime.now(dt.UTC)
     rows = [] if options.skip_web else web_rows(options.duration, options.clients)
     rows += criteria_rows(profiles, options.runs)
+    rows.append(import_row(options.import_lines or profiles))
     rows += not_measured()
     print(
         f"Limits measured side by side, {started:%Y-%m-%d %H:%M} UTC, `python -m bench.limits {' '.join(argv or sys.argv[1:])}`"

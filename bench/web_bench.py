@@ -8,7 +8,7 @@ staff and study with a few hundred synthetic volunteers, 19 more studies for the
 then serves Panel with gunicorn (2 sync workers, ``-c python:config.gunicorn``, PANEL_ENV=
 production) on a free loopback port, signs the volunteer in through the login page (CSRF token
 and all) and drives, each for ``--duration`` seconds with ``--clients`` closed-loop clients
-(``bench.loadgen``):
+(``bench.loadgen``), each after an unrecorded warm-up of a fifth of that (at most 2 s):
 
 * ``GET /api/v1/studies`` with the coordinator's bearer token (20 studies on the page);
 * ``GET /me`` with the volunteer's session cookie (the dashboard);
@@ -235,6 +235,11 @@ class WebResults:
     trivial: LoadResult
 
 
+def warm_up(duration: float) -> float:
+    """An unrecorded run before each measured one (caches, pools, lazy imports): a fifth of it."""
+    return min(2.0, duration / 5)
+
+
 def measure(duration: float, clients: int) -> WebResults:
     log(f"creating {DB_NAME} and seeding {STUDIES} studies, {VOLUNTEERS} volunteers")
     create_database()
@@ -248,14 +253,17 @@ def measure(duration: float, clients: int) -> WebResults:
         check(port, "/me", {"Cookie": cookie})
         results = []
         for path, headers in (("/api/v1/studies", api), ("/me", {"Cookie": cookie}), ("/healthz", {})):
+            run_load(HOST, port, path, headers=headers, clients=clients, duration=warm_up(duration))
             result = run_load(HOST, port, path, headers=headers, clients=clients, duration=duration)
             log(f"panel {result.line()}")
             results.append(result)
     pk_path = f"/account/{seeded.account_id}"
     with gunicorn("bench.baselines.flask_pk_read:app", pk_path, panel=False) as port:
+        run_load(HOST, port, pk_path, clients=clients, duration=warm_up(duration))
         pk_read = run_load(HOST, port, pk_path, clients=clients, duration=duration)
         log(f"flask_pk_read {pk_read.line()}")
     with gunicorn("bench.baselines.flask_trivial:app", "/healthz", panel=False) as port:
+        run_load(HOST, port, "/healthz", clients=clients, duration=warm_up(duration))
         trivial = run_load(HOST, port, "/healthz", clients=clients, duration=duration)
         log(f"flask_trivial {trivial.line()}")
     return WebResults(studies=results[0], me=results[1], healthz=results[2], pk_read=pk_read, trivial=trivial)

@@ -29,7 +29,7 @@ def build(connection: psycopg.Connection[Any]) -> None:
     connection.execute(
         "CREATE TABLE profiles_codes AS "
         "SELECT p.participant_id, p.birth_date, p.sex, p.pregnant, p.bmi, p.conditions_answered, "
-        "coalesce(array_agg(c.code) FILTER (WHERE c.code IS NOT NULL), '{}') AS codes "
+        "coalesce(array_agg(c.code::text) FILTER (WHERE c.code IS NOT NULL), '{}'::text[]) AS codes "
         "FROM profiles p LEFT JOIN profile_conditions c ON c.participant_id = p.participant_id "
         "GROUP BY p.participant_id"
     )
