@@ -33,6 +33,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -148,34 +149,33 @@ def gunicorn(app: str, ready_path: str, *, panel: bool) -> Iterator[int]:
         )
     else:
         args += ["--access-logfile", "-"]
-    process = subprocess.Popen(
-        [*args, app], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        request = f"GET {ready_path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode()
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"gunicorn {app} exited: {process.stderr.read() if process.stderr else ''}"
-                )
-            with contextlib.suppress(OSError):
-                if fetch_status(HOST, port, request) == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn {app} did not answer {ready_path} within 60 s")
-            time.sleep(0.2)
-        # Both workers have imported the app and answered once before the clock starts.
-        for _ in range(8):
-            fetch_status(HOST, port, request)
-        yield port
-    finally:
-        process.send_signal(signal.SIGTERM)
+    # stderr to a file, not a pipe: a pipe nobody reads would block the workers once full.
+    with tempfile.TemporaryFile("w+") as errors:
+        process = subprocess.Popen([*args, app], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            request = f"GET {ready_path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode()
+            deadline = time.monotonic() + 60
+            while True:
+                if process.poll() is not None:
+                    errors.seek(0)
+                    raise RuntimeError(f"gunicorn {app} exited: {errors.read()[-4000:]}")
+                with contextlib.suppress(OSError):
+                    if fetch_status(HOST, port, request) == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn {app} did not answer {ready_path} within 60 s")
+                time.sleep(0.2)
+            # Both workers have imported the app and answered once before the clock starts.
+            for _ in range(8):
+                fetch_status(HOST, port, request)
+            yield port
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _cookies(response: http.client.HTTPResponse, jar: dict[str, str]) -> None:
