@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PANEL_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: translations run demo test lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-pipeline clean
+.PHONY: translations run demo test lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-pipeline bench-web bench-limits clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,14 @@ bench-import: $(STAMP) services
 	psql -h 127.0.0.1 -U postgres -q -c "DROP DATABASE IF EXISTS panel_import_bench" -c "CREATE DATABASE panel_import_bench"
 	DATABASE_URL=postgresql://postgres@127.0.0.1/panel_import_bench $(BIN)/panel db upgrade
 	DATABASE_URL=postgresql://postgres@127.0.0.1/panel_import_bench /usr/bin/time -f "%e s wall, %M KiB peak" $(BIN)/panel import profiles /tmp/panel-import-100k.jsonl
+
+## Panel's pages under gunicorn (2 workers, 8 clients) beside bare Flask baselines (bench/baselines/).
+bench-web: $(STAMP) services
+	$(BIN)/python -m bench.web_bench --duration 10 --clients 8
+
+## Every row of issue 15's table with its hand-built limit measured in the same run (small sizes).
+bench-limits: $(STAMP) services
+	$(BIN)/python -m bench.limits --small
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,243 @@
+"""Panel beside its limits, measured in the same run: ``python -m bench.limits [--small]``.
+
+Prints the table of issue 15 (performance) with, on every row, Panel's figure and the figure of
+a hand-built lower bound for the same work (``bench/baselines/``) measured minutes apart on the
+same machine, their ratio and the target ratio, so that anyone can repeat the comparison.
+
+* The three web rows come from ``bench.web_bench`` (gunicorn, 2 sync workers, 8 closed-loop
+  clients, ``--duration`` seconds per path): Panel's pages against ``flask_pk_read`` and
+  ``flask_trivial``. Ratio = the baseline's req/s over Panel's.
+* The criteria rows load ``--profiles`` synthetic profiles (``bench.criteria_bench``'s loader,
+  into the database ``panel_limits_bench``; reused when it already holds that many) and time
+  Panel's compiled count against ``baselines/criteria_text_array`` (codes as ``text[]`` with a
+  GIN index); both answers must agree. Ratio = Panel's median over the baseline's.
+* The import row writes ``--import-lines`` synthetic lines (``bench.make_import_file``) and
+  times ``panel import profiles`` against ``baselines/import_copy`` (the same lines, one COPY
+  per table), each into a freshly migrated database; both must write the same number of
+  profiles. Ratio = Panel's seconds over the baseline's.
+* The other rows say "not measured" and why.
+
+``--small`` (the default) uses 20,000 profiles; ``--profiles 1000000`` for the issue's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from bench import criteria_bench, web_bench
+from bench.baselines import criteria_text_array, import_copy
+
+NOT_MEASURED = "not measured"
+
+
+@dataclass(frozen=True)
+class LimitRow:
+    path: str
+    panel: str
+    limit: str
+    ratio: float | None
+    target: float
+    note: str = ""
+
+    def cells(self) -> list[str]:
+        if self.ratio is None:
+            return [self.path, self.panel, self.limit, "—", f"≤ {self.target:g}x", self.note]
+        verdict = "met" if self.ratio <= self.target else "missed"
+        return [self.path, self.panel, self.limit, f"{self.ratio:.1f}x", f"≤ {self.target:g}x", verdict]
+
+
+def web_rows(duration: float, clients: int) -> list[LimitRow]:
+    results = web_bench.measure(duration, clients)
+
+    def rps(result: web_bench.LoadResult) -> str:
+        return f"{result.rps:,.0f} req/s (p50 {result.p50:.1f} ms, p99 {result.p99:.1f} ms)"
+
+    return [
+        LimitRow(
+            f"coordinator study list, API, 20 studies ({clients} clients)",
+            rps(results.studies),
+            f"one-PK-read Flask page {rps(results.pk_read)}",
+            results.pk_read.rps / results.studies.rps,
+            3,
+        ),
+        LimitRow(
+            "volunteer dashboard `/me`",
+            rps(results.me),
+            f"one-PK-read Flask page {rps(results.pk_read)}",
+            results.pk_read.rps / results.me.rps,
+            2,
+        ),
+        LimitRow(
+            "`/healthz`",
+            rps(results.healthz),
+            f"trivial Flask view {rps(results.trivial)}",
+            results.trivial.rps / results.healthz.rps,
+            1.5,
+        ),
+    ]
+
+
+def criteria_rows(profiles: int, runs: int) -> list[LimitRow]:
+    criteria_bench.PG_DATABASE = "panel_limits_bench"
+    engine = criteria_bench.pg_engine(profiles, reload=False)
+    engine.dispose()
+    url = f"{criteria_bench.PG_SERVER}/panel_limits_bench"
+    rows = []
+    with psycopg.connect(url) as connection:
+        started = time.perf_counter()
+        criteria_text_array.build(connection)
+        print(
+            f"built profiles_codes (text[] + GIN) in {time.perf_counter() - started:.1f} s", file=sys.stderr
+        )
+        engine = criteria_bench.create_engine(
+            "postgresql+psycopg://postgres@127.0.0.1:5432/panel_limits_bench"
+        )
+        for name, criteria in (("narrow", criteria_bench.NARROW_TEXT), ("broad", criteria_bench.BROAD_TEXT)):
+            node = criteria_bench.parse_text(criteria)
+            compiled = (
+                criteria_bench.select(criteria_bench.func.count())
+                .select_from(criteria_bench.profiles)
+                .where(criteria_bench.compile_where(node, criteria_bench.TODAY, "postgresql"))
+            )
+            sql, params = criteria_text_array.query(connection, name, criteria_bench.TODAY)
+            with engine.connect() as panel_connection:
+                panel_s, panel_count, limit_s, limit_count = criteria_bench.interleaved_medians(
+                    lambda: int(panel_connection.execute(compiled).scalar_one()),  # noqa: B023
+                    lambda: criteria_text_array.count(connection, sql, params),  # noqa: B023
+                    runs,
+                )
+            if panel_count != limit_count:
+                raise RuntimeError(f"{name}: Panel counts {panel_count}, the text[] baseline {limit_count}")
+            rows.append(
+                LimitRow(
+                    f"criteria count, {name} ({profiles:,} profiles, {panel_count:,} match)",
+                    f"{panel_s * 1000:.1f} ms",
+                    f"codes as `text[]` with GIN: {limit_s * 1000:.1f} ms",
+                    panel_s / limit_s,
+                    1.5,
+                )
+            )
+        engine.dispose()
+    return rows
+
+
+def _fresh_database(name: str) -> str:
+    with psycopg.connect(f"{criteria_bench.PG_SERVER}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{criteria_bench.PG_SERVER}/{name}"
+    env = {**web_bench.base_env(), "DATABASE_URL": url}
+    subprocess.run([str(web_bench.BIN / "panel"), "db", "upgrade"], env=env, check=True, capture_output=True)
+    return url
+
+
+def import_row(lines: int) -> LimitRow:
+    """``panel import profiles`` (the whole command, interpreter start included) against
+    ``baselines/import_copy`` on the same file, each into a freshly migrated database."""
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "import.jsonl"
+        subprocess.run(
+            [sys.executable, "-m", "bench.make_import_file", str(lines), str(path)],
+            check=True,
+            cwd=web_bench.ROOT,
+        )
+        url = _fresh_database("panel_limits_import")
+        env = {**web_bench.base_env(), "DATABASE_URL": url}
+        started = time.perf_counter()
+        subprocess.run(
+            [str(web_bench.BIN / "panel"), "import", "profiles", str(path)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        panel_s = time.perf_counter() - started
+        started = time.perf_counter()
+        subprocess.run([str(web_bench.BIN / "panel"), "--help"], env=env, check=True, capture_output=True)
+        start_s = time.perf_counter() - started
+        with psycopg.connect(url) as connection:
+            row = connection.execute("SELECT count(*) FROM profiles").fetchone()
+            panel_profiles = int(row[0]) if row else 0
+        url = _fresh_database("panel_limits_copy")
+        started = time.perf_counter()
+        copied = import_copy.copy_lines(path, url)
+        limit_s = time.perf_counter() - started
+    if panel_profiles != copied:
+        raise RuntimeError(f"import: Panel wrote {panel_profiles} profiles, the COPY baseline {copied}")
+    return LimitRow(
+        f"bulk import, {lines:,} lines",
+        f"{panel_s:.2f} s (`panel --help` alone: {start_s:.2f} s)",
+        f"COPY of the same lines: {limit_s:.2f} s",
+        panel_s / limit_s,
+        4,
+    )
+
+
+def not_measured() -> list[LimitRow]:
+    reason = "no same-run baseline in bench/ yet; see docs/performance.md for the separate figures"
+    return [
+        LimitRow(
+            "incremental match, 50 recruiting studies",
+            NOT_MEASURED,
+            "load + evaluate + one insert",
+            None,
+            2,
+            reason,
+        ),
+        LimitRow("dispatch, 2 processes", NOT_MEASURED, "the SMTP path alone", None, 3, reason),
+        LimitRow(
+            "recruit → all invitations queued, broad, 2 processes",
+            NOT_MEASURED,
+            "one lean INSERT…SELECT over code arrays",
+            None,
+            2,
+            reason,
+        ),
+    ]
+
+
+def markdown(rows: list[LimitRow]) -> str:
+    lines = [
+        "| path | Panel | limit measured beside it | ratio | target | |",
+        "| --- | --- | --- | ---: | --- | --- |",
+    ]
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--small", action="store_true", help="20,000 profiles (the default)")
+    size.add_argument("--profiles", type=int, default=20_000, help="profiles for the criteria rows")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per web path (default 10)")
+    parser.add_argument("--clients", type=int, default=8, help="closed-loop web clients (default 8)")
+    parser.add_argument("--runs", type=int, default=15, help="timed runs per criteria query (default 15)")
+    parser.add_argument("--import-lines", type=int, default=0, help="lines to import (default: --profiles)")
+    parser.add_argument("--skip-web", action="store_true", help="only the database rows")
+    options = parser.parse_args(argv)
+    profiles = 20_000 if options.small else options.profiles
+    started = dt.datetime.now(dt.UTC)
+    rows = [] if options.skip_web else web_rows(options.duration, options.clients)
+    rows += criteria_rows(profiles, options.runs)
+    rows.append(import_row(options.import_lines or profiles))
+    rows += not_measured()
+    print(
+        f"Limits measured side by side, {started:%Y-%m-%d %H:%M} UTC, `python -m bench.limits {' '.join(argv or sys.argv[1:])}`"
+    )
+    print()
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
