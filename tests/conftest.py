@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from config.settings import Settings, load_settings
 from panel_service import create_app
 from panel_service.db import Base, make_engine
+from panel_service.mail import Mailer
 from panel_service.migrate import upgrade
 from panel_service.runtime import Runtime
-from tests.support.services import fresh_pg_database
+from tests.support.services import SmtpRecorder, fresh_pg_database, smtp_server
 
 BACKEND = os.environ.get("PANEL_TEST_DATABASE", "postgresql")
 
@@ -146,3 +147,18 @@ def committed_runtime(runtime: Runtime) -> Iterator[Runtime]:
     truncate_all(runtime.database.engine)
     yield runtime
     truncate_all(runtime.database.engine)
+
+
+@pytest.fixture()
+def smtp(runtime: Runtime) -> Iterator[SmtpRecorder]:
+    """A real SMTP server for this test; the runtime's mailer sends to it (configuration, not a
+    patch)."""
+    with smtp_server() as recorder:
+        original = runtime.mailer
+        runtime.mailer = Mailer(
+            runtime.settings.model_copy(update={"smtp_host": recorder.host, "smtp_port": recorder.port})
+        )
+        try:
+            yield recorder
+        finally:
+            runtime.mailer = original

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
@@ -17,34 +16,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from panel_service.mail import Mailer
 from panel_service.models import AuditEvent, Organisation, Study, StudyVersion
 from panel_service.runtime import Runtime
 from panel_service.services import volunteers
 from tests.integration.coordinators.conftest import STUDY_BODY, Staff, api, make_volunteer, study_in
 from tests.integration.coordinators.test_api_studies import approval_body
 from tests.integration.coordinators.test_web_pages import form_body, post_form, sign_in
-from tests.support.services import SmtpRecorder, smtp_server
+from tests.support.services import SmtpRecorder
 from tests.support.volunteers import row_counts
 
 APPROVED_TITLE = STUDY_BODY["title"]
 NEW_TITLE = "Magnesium and sleep quality"
 SITE = {"name": "Aarhus University Hospital", "lat": 56.19, "lon": 10.17}
 ANSWER_LINK = re.compile(r"/invitations/answer/([A-Za-z0-9_\-.]+)\?answer=interested")
-
-
-@pytest.fixture()
-def smtp(runtime: Runtime) -> Iterator[SmtpRecorder]:
-    """A real SMTP server; the runtime's mailer sends to it (as in tests/integration/pipeline)."""
-    with smtp_server() as recorder:
-        original = runtime.mailer
-        runtime.mailer = Mailer(
-            runtime.settings.model_copy(update={"smtp_host": recorder.host, "smtp_port": recorder.port})
-        )
-        try:
-            yield recorder
-        finally:
-            runtime.mailer = original
 
 
 def edits(db: Session, sid: int) -> list[dict[str, Any]]:
