@@ -36,9 +36,9 @@ import panel_service.models  # noqa: F401 - registers every table on Base.metada
 from panel_service.db import Base, make_engine
 from panel_service.domain.criteria import Node, Truth, evaluate, evaluate_many, parse_json, parse_text
 from panel_service.domain.criteria.evaluate import compile_criteria, profile_facts
-from panel_service.domain.criteria.sql import birth_date_threshold, compile_where, profiles
 from panel_service.domain.profile import ProfileData, bmi, normalise_atc, normalise_icd10
 from panel_service.models import Profile
+from panel_service.queries.criteria_sql import birth_date_threshold, compile_where, profiles
 from panel_service.synthetic import generate_volunteers
 
 T = TypeVar("T")

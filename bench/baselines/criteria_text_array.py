@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from panel_service.domain.criteria.sql import birth_date_threshold
+from panel_service.queries.criteria_sql import birth_date_threshold
 
 RANGES = {
     "narrow": {"has": [("G2581", "G2582")], "not": [("N18", "N19"), ("D66", "D67")]},

@@ -46,7 +46,6 @@ from config.logging import get_logger
 from panel_service import emails, heartbeat, outbox
 from panel_service.domain import leases, lifecycle
 from panel_service.domain.criteria import Node
-from panel_service.domain.criteria.sql import compile_where
 from panel_service.jobs import job
 from panel_service.mail import MailBatch, MailError, MailInDoubt, OutgoingMail
 from panel_service.metrics import (
@@ -57,6 +56,7 @@ from panel_service.metrics import (
     INVITATIONS_SENT,
 )
 from panel_service.models import Account, Consent, EthicsApproval, Invitation, Study, StudyVersion
+from panel_service.queries.criteria_sql import compile_where
 from panel_service.services import tokens
 from panel_service.services.audit import record, volunteer_pseudonym
 from panel_service.services.errors import Conflict, NotFound

@@ -31,7 +31,6 @@ from config.logging import get_logger
 from panel_service import outbox
 from panel_service.domain import lifecycle
 from panel_service.domain.criteria import Node, Truth, compile_criteria, parse_json, profile_facts
-from panel_service.domain.criteria.sql import compile_where
 from panel_service.domain.history import Entry
 from panel_service.domain.profile import ProfileData
 from panel_service.jobs import job
@@ -49,6 +48,7 @@ from panel_service.models import (
     Study,
     StudyVersion,
 )
+from panel_service.queries.criteria_sql import compile_where
 from panel_service.services.audit import record
 from panel_service.timeutil import panel_today, utcnow
 

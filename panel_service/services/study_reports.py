@@ -20,10 +20,10 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from panel_service.domain.criteria import criteria_hash, parse_json, to_text
-from panel_service.domain.criteria.sql import attrition_counts, matching_ids, profiles
 from panel_service.domain.disclosure import Cell, protect_breakdown, protect_chain
 from panel_service.domain.vocab import CANCEL_REASONS, INVITATION_RESPONSES, INVITATION_STATUSES
 from panel_service.models import Account, Consent, Invitation, MatchChunk, MatchRun, Participant, Study
+from panel_service.queries.criteria_sql import attrition_counts, matching_ids, profiles
 from panel_service.services.audit import record
 from panel_service.services.invitations import PENDING_STATUSES
 from panel_service.timeutil import as_utc

@@ -1,7 +1,7 @@
 """The eligibility criteria language of ARCHITECTURE §4: one tree, two evaluators that agree.
 
-Pure Python: no Flask, no Celery, no session. The SQL compiler (``criteria.sql``) builds
-SQLAlchemy Core expressions and runs only on a connection the caller hands it.
+Pure Python: no Flask, no Celery, no models, no session. The SQL compiler lives in the query
+layer (``panel_service.queries.criteria_sql``) and is held to these evaluators by property tests.
 """
 
 from panel_service.domain.criteria.errors import CriteriaError, CriteriaIssue, CriteriaSyntaxError

@@ -24,16 +24,16 @@ from panel_service.domain.criteria import (
     to_json,
     to_text,
 )
-from panel_service.domain.criteria.sql import (
+from panel_service.domain.history import history_row, make_entry
+from panel_service.domain.profile import ProfileData
+from panel_service.models import Participant
+from panel_service.queries.criteria_sql import (
     attrition_counts,
     matching_ids,
     profile_conditions,
     profile_medications,
     profiles,
 )
-from panel_service.domain.history import history_row, make_entry
-from panel_service.domain.profile import ProfileData
-from panel_service.models import Participant
 from tests.unit.criteria.strategies import EVALUATION_DAYS, criteria_trees, random_profile
 from tests.unit.criteria.strategies import profiles as profile_strategy
 from tests.unit.criteria.test_histories import SMALL_DAY, independent, small_space

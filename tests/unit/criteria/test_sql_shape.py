@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy.dialects import postgresql, sqlite
 
 from panel_service.domain.criteria import parse_text
-from panel_service.domain.criteria.sql import birth_date_threshold, matching_ids, merge_intervals
+from panel_service.queries.criteria_sql import birth_date_threshold, matching_ids, merge_intervals
 
 TODAY = dt.date(2026, 11, 25)
 EXAMPLE = (

@@ -1,0 +1,1 @@
+"""The query layer: SQL built from domain rules over the models (``domain`` stays pure)."""
