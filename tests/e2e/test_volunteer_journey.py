@@ -108,23 +108,23 @@ def test_ticked_conditions_survive_new_searches_and_a_cleared_search_box(page: A
     sign_up(page, live, Volunteer(email="ticks@example.org"))
     page.goto(f"{live.url}/me/profile/conditions")
     search = page.get_by_label("Search by name or code")
-    for query, code in (("restless legs", "G25.8"), ("high blood pressure", "I10"), ("haemophilia", "D66")):
+    for query, code in (("restless legs", "G25.81"), ("high blood pressure", "I10"), ("haemophilia", "D66")):
         search.fill(query)
         page.locator(f"#search-results input[value='{code}']").check()
     search.fill("")
     # The cleared box empties the matches; the ticks stay on the list.
     page.locator("#search-results li").first.wait_for(state="detached")
     chosen = page.locator("#selected-codes input[name=codes]:checked")
-    assert sorted(chosen.evaluate_all("boxes => boxes.map(box => box.value)")) == ["D66", "G25.8", "I10"]
+    assert sorted(chosen.evaluate_all("boxes => boxes.map(box => box.value)")) == ["D66", "G25.81", "I10"]
     assert_accessible(page, "conditions with ticks kept")
     page.get_by_role("button", name="Save my list").click()
     page.wait_for_url(re.compile(r".*/me/profile$"))
     summary = page.inner_text("main")
-    assert "(G25.8)" in summary and "(I10)" in summary and "(D66)" in summary
+    assert "(G25.81)" in summary and "(I10)" in summary and "(D66)" in summary
     with live.runtime.database.session_scope() as session:
         participant_id = session.scalar(select(Profile.participant_id))
         assert participant_id is not None
-        assert service.profile_data(session, participant_id).conditions == ("D66", "G258", "I10")
+        assert service.profile_data(session, participant_id).conditions == ("D66", "G2581", "I10")
 
 
 def test_pregnancy_question_hides_when_male_is_chosen(page: Any, live: LiveServer) -> None:
