@@ -165,6 +165,15 @@ def test_readable_on_a_phone(page: Any, live: LiveServer) -> None:
     sign_up(page, live, Volunteer(email="phone@example.org"))
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "no sideways scrolling on a phone"
+    # Issue 13, item 7: the menu takes at most two lines, the language switch sits by the name.
+    tops = page.eval_on_selector_all(
+        ".site-header nav li", "items => items.map(item => Math.round(item.getBoundingClientRect().top))"
+    )
+    assert len(set(tops)) <= 2, tops
+    brand = page.locator(".site-header .brand").bounding_box()
+    switch = page.locator(".language-switch").bounding_box()
+    assert brand is not None and switch is not None
+    assert abs(brand["y"] - switch["y"]) < brand["height"], "the language switch is on the name's line"
     screenshot(page, "11-profile-about-phone")
     page.goto(f"{live.url}/me/profile/conditions")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -70,6 +70,74 @@ def test_danish_style_date_is_understood(client: FlaskClient, db: Session, volun
     assert profile is not None and profile.birth_date == dt.date(1980, 4, 23)
 
 
+def test_date_of_birth_is_three_boxes_day_month_year(
+    client: FlaskClient, db: Session, volunteer: int
+) -> None:
+    """Issue 13, item 7: day / month / year fields, as GOV.UK asks for dates people know."""
+    page = client.get("/me/profile/about").get_data(as_text=True)
+    for part, autocomplete in (("day", "bday-day"), ("month", "bday-month"), ("year", "bday-year")):
+        assert re.search(rf'<label for="birth_date-{part}">', page), part
+        assert f'name="birth_date-{part}"' in page and f'autocomplete="{autocomplete}"' in page
+    form = {"birth_date-day": "23", "birth_date-month": "4", "birth_date-year": "1980"}
+    assert post_form(client, "/me/profile/about", form).status_code == 302
+    profile = db.get(Profile, volunteer)
+    assert profile is not None and profile.birth_date == dt.date(1980, 4, 23)
+    again = client.get("/me/profile/about").get_data(as_text=True)
+    boxes = {
+        re.search(r'name="([a-z_-]+)"', tag).group(1): tag  # type: ignore[union-attr]
+        for tag in re.findall(r"<input [^>]*>", again)
+        if 'name="birth_date-' in tag
+    }
+    assert 'value="23"' in boxes["birth_date-day"] and 'value="4"' in boxes["birth_date-month"]
+    assert 'value="1980"' in boxes["birth_date-year"]
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        (("23", "", "1980"), "must include a day, a month and a year"),
+        (("31", "4", "1980"), "Enter a real date of birth"),
+        (("23", "4", "80"), "Enter a real date of birth"),
+        (("x", "4", "1980"), "Enter a real date of birth"),
+    ],
+)
+def test_bad_date_parts_are_refused_with_the_boxes_kept(
+    client: FlaskClient, db: Session, volunteer: int, parts: tuple[str, str, str], message: str
+) -> None:
+    day, month, year = parts
+    data = {
+        **ABOUT,
+        "birth_date": None,
+        "birth_date-day": day,
+        "birth_date-month": month,
+        "birth_date-year": year,
+    }
+    _refused(
+        client, db, {key: value for key, value in data.items() if value is not None}, "birth_date", message
+    )
+    page = post_form(client, "/me/profile/about", {"birth_date-day": day, "birth_date-year": year}).get_data(
+        as_text=True
+    )
+    assert f'value="{year}"' in page, "what was typed is kept"
+
+
+def test_the_error_summary_lists_every_problem_in_words_of_its_own(
+    client: FlaskClient, db: Session, volunteer: int
+) -> None:
+    """Issue 13, item 7: all errors at once, no "label: message" doubling, no internal names."""
+    response = post_form(
+        client,
+        "/me/profile/about",
+        {**ABOUT, "birth_date": "yesterday", "height_cm": "tall", "weight_kg": "0"},
+    )
+    assert response.status_code == 422
+    summary = response.get_data(as_text=True).split('class="error-summary"')[1].split("</div>")[0]
+    items = re.findall(r'<li><a href="#([a-z_]+)">([^<]+)</a></li>', summary)
+    assert [field for field, _text in items] == ["birth_date", "height_cm", "weight_kg"]
+    assert all(":" not in text for _field, text in items), items
+    assert "between 20 and 400 kilograms, for example 68" in items[2][1]
+
+
 def _bad_birth_dates(today: dt.date) -> list[tuple[str, str]]:
     seventeen = today.replace(year=today.year - 17)
     return [
@@ -94,14 +162,15 @@ def test_bad_birth_dates_are_refused_at_the_field(
     ("field", "value", "message"),
     [
         ("height_cm", "2000", "between 50 and 260"),
-        ("height_cm", "20 m", "Enter a number"),
+        ("height_cm", "20 m", "Enter your height in centimetres as a number, for example 172"),
         ("height_cm", "-170", "between 50 and 260"),
-        ("height_cm", "NaN", "Enter a number"),
+        ("height_cm", "NaN", "Enter your height in centimetres as a number"),
+        ("weight_kg", "heavy", "Enter your weight in kilograms as a number, for example 68"),
         ("weight_kg", "4000", "between 20 and 400"),
         ("weight_kg", "0", "between 20 and 400"),
-        ("sex", "robot", "Choose one of the options"),
-        ("region", "XX-99", "Choose one of the options"),
-        ("smoker", "sometimes", "Choose one of the options"),
+        ("sex", "robot", "Choose female, male or other"),
+        ("region", "XX-99", "Choose your region from the list"),
+        ("smoker", "sometimes", "Choose yes or no for whether you smoke"),
     ],
 )
 def test_bad_values_are_refused_at_the_field(
@@ -219,7 +288,7 @@ def test_saved_answers_are_shown_again_in_the_visitors_number_format(
     post_form(client, "/me/profile/about", ABOUT)
     assert 'value="172.5"' in client.get("/me/profile/about").get_data(as_text=True)
     danish = client.get("/me/profile/about", headers={"Accept-Language": "da"}).get_data(as_text=True)
-    assert 'value="172,5"' in danish and 'value="1980-04-23"' in danish
+    assert 'value="172,5"' in danish and 'value="1980"' in danish and 'value="23"' in danish
     summary = client.get("/me/profile", headers={"Accept-Language": "da"}).get_data(as_text=True)
     assert "172,5 cm" in summary and "23. april 1980" in summary
 
