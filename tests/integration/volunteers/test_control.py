@@ -173,6 +173,17 @@ def test_download_contains_everything(client: FlaskClient, db: Session, vera: Pa
     assert db.scalar(select(AuditEvent).where(AuditEvent.action == "data.export")) is not None
 
 
+def test_the_erasure_page_says_what_happens_to_details_already_shared(
+    client: FlaskClient, vera: Participant
+) -> None:
+    """Issue 13, item 7: a team that already saw or downloaded the details keeps its copy."""
+    page = client.get("/me/delete").get_data(as_text=True)
+    assert "stop seeing your name, email and phone number in Panel at once" in page
+    assert "it keeps its own copy: Panel cannot delete that" in page
+    danish = client.get("/me/delete", headers={"Accept-Language": "da"}).get_data(as_text=True)
+    assert "har holdet sin egen kopi" in danish
+
+
 def test_delete_needs_the_password(client: FlaskClient, db: Session, vera: Participant) -> None:
     before = row_counts(db)
     response = post_form(client, "/me/delete", {"password": "not my password"})
