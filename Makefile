@@ -81,9 +81,11 @@ bench-limits: $(STAMP) services
 
 ## Bulk match and sends shared by workers on two network namespaces ("hosts"), PostgreSQL, Redis
 ## and SMTP in a third (root, ip netns); nothing lost or doubled. VOLUNTEERS=2000 for a short run.
+## TWO_HOSTS_ARGS=--split-queues: a matching and a contact worker per host.
 VOLUNTEERS ?= 100000
+TWO_HOSTS_ARGS ?=
 bench-two-hosts: $(STAMP)
-	$(BIN)/python -m bench.two_hosts --volunteers $(VOLUNTEERS)
+	$(BIN)/python -m bench.two_hosts --volunteers $(VOLUNTEERS) $(TWO_HOSTS_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -9,16 +9,17 @@ bridge with a private /24 (10.213.X.0/24, X picked free; the bridge holds .1, fo
   (the Celery broker) and an SMTP server (``bench/smtp_sink.py``, aiosmtpd) that writes one
   line per message received: the client's address, the Message-ID, the recipients;
 * ``host-a`` (.3) and ``host-b`` (.4): one ``celery -A workers worker`` each, with its own
-  ``--concurrency``, all queues, named ``worker@host-a``/``worker@host-b``; ``celery beat`` runs
-  on host-a only (as in production: one beat).
+  ``--concurrency``, all queues, named ``worker@host-a``/``worker@host-b`` (with
+  ``--split-queues`` two each: ``match@`` on matching, maintenance and default, ``contact@`` on
+  contact); ``celery beat`` runs on host-a only (as in production: one beat).
 
 Every server listens on its namespace's address only. This process then does what an operator
-and two staff members would: ``panel db upgrade``, ``panel users create`` (a coordinator and a
-reviewer), ``panel tokens create``, ``panel import profiles`` of N synthetic volunteers
-(``bench.make_import_file``), and through the API (the Flask app in this process, bearer
-tokens) creates a study, submits it, records its ethics approval and starts recruiting. No
-row is written by SQL. It waits until the match run is finished and nothing is left to send,
-then checks and prints:
+and two staff members would: migrates, creates a coordinator and a reviewer with API tokens
+(the accounts service behind ``panel users create`` and ``panel tokens create``), runs
+``panel import profiles`` on N synthetic volunteers (``bench.make_import_file``), and through the
+API (the Flask app in this process, bearer tokens) creates a study, submits it, records its
+ethics approval and starts recruiting. No row is written by SQL. It waits until the match run
+is finished and nothing is left to send, then checks and prints:
 
 * per host: chunks run and rows matched (from each worker's log: Celery's ``Task
   matching.match_chunk[…] succeeded in Ts: rows`` lines), emails sent (its ``email.sent``
