@@ -117,6 +117,14 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _kill_inside(namespace: str) -> None:
+    """SIGKILL what still runs in one of this harness's namespaces (servers and workers of a run
+    that was killed before its cleanup): a namespace outlives ``ip netns del`` while it has any."""
+    for pid in sh("ip", "netns", "pids", namespace, check=False).stdout.split():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+
+
 def remove_stale() -> None:
     """Namespaces and bridges of earlier runs whose process is gone (killed without cleanup)."""
     listing = sh("ip", "netns", "list", check=False).stdout
@@ -124,7 +132,12 @@ def remove_stale() -> None:
         name = line.split()[0] if line.split() else ""
         found = re.fullmatch(rf"{PREFIX}(\d+)-(db|host-a|host-b)", name)
         if found and not _pid_alive(int(found.group(1))):
+            _kill_inside(name)
             sh("ip", "netns", "del", name, check=False)
+    for directory in Path(tempfile.gettempdir()).glob("panel-two-hosts-*-*"):
+        found = re.fullmatch(r"panel-two-hosts-(\d+)-\w+", directory.name)
+        if found and not _pid_alive(int(found.group(1))):
+            shutil.rmtree(directory, ignore_errors=True)
     for line in sh("ip", "-o", "link", "show", "type", "bridge", check=False).stdout.splitlines():
         found = re.search(r"\d+: pnlbr(\d+)[:@]", line)
         if found and not _pid_alive(int(found.group(1))):
@@ -174,6 +187,7 @@ def setup_network(tag: str) -> Network:
 def teardown_network(net: Network) -> None:
     # Deleting a namespace destroys its end of each veth pair, and with it the other end.
     for name in net.namespaces.values():
+        _kill_inside(name)  # nothing should be left by now; a safety net
         sh("ip", "netns", "del", name, check=False)
     if net.bridge:
         sh("ip", "link", "del", net.bridge, check=False)
@@ -565,7 +579,7 @@ def run(
     )
     tag = str(os.getpid())
     remove_stale()
-    work = Path(tempfile.mkdtemp(prefix="panel-two-hosts-"))
+    work = Path(tempfile.mkdtemp(prefix=f"panel-two-hosts-{tag}-"))
     if keep is not None:
         log(f"logs will be copied to {keep}")
     os.chmod(work, 0o711)  # noqa: S103 - the cluster runs as postgres and must reach its directory
