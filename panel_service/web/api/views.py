@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiflask import HTTPTokenAuth
+from apiflask import APIBlueprint, HTTPTokenAuth
 from apiflask.exceptions import HTTPError
 from flask import Response, current_app, g, jsonify, request
 from sqlalchemy import update
@@ -27,13 +27,13 @@ from config.logging import get_logger
 from panel_service.domain import json_input
 from panel_service.domain.criteria import criteria_hash, to_json, to_text
 from panel_service.domain.lifecycle import IllegalTransition
-from panel_service.extensions import db_session, settings
+from panel_service.extensions import csrf, db_session, settings
 from panel_service.models import Account, ApiToken, Study, StudyVersion
 from panel_service.services import accounts, fhir, studies, study_reports
 from panel_service.services.audit import record
 from panel_service.services.errors import Forbidden, ServiceError
 from panel_service.timeutil import panel_today, utcnow
-from panel_service.web.api import bp
+from panel_service.web.api import openapi
 from panel_service.web.api.schemas import (
     ApprovalIn,
     CriteriaIn,
@@ -54,6 +54,12 @@ from panel_service.web.api.schemas import (
 from panel_service.web.ratelimits import feasibility_limit
 
 log = get_logger(__name__)
+
+bp = APIBlueprint("api", __name__, url_prefix="/api/v1")
+bp.record_once(openapi.describe_errors)
+# The API authenticates with a bearer token in a header, which a browser never sends on its own,
+# so cross-site request forgery has nothing to ride on; the web pages keep CSRF on every form.
+csrf.exempt(bp)
 auth = HTTPTokenAuth(scheme="Bearer", description="An API token from `panel tokens create`.")
 
 COORDINATOR = ("coordinator",)

@@ -13,7 +13,18 @@ from dataclasses import replace
 from typing import Any
 
 from babel.dates import format_datetime
-from flask import Response, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -28,9 +39,10 @@ from panel_service.services import studies, study_reports
 from panel_service.services.errors import Conflict, ServiceError, ValidationFailed
 from panel_service.timeutil import as_utc, panel_today
 from panel_service.web.auth import current, role_required
-from panel_service.web.coordinators import bp
 from panel_service.web.coordinators.forms import ActionForm, CloseForm, StudyForm
 from panel_service.web.ratelimits import feasibility_limit
+
+bp = Blueprint("coordinators", __name__, url_prefix="/coordinators")
 
 PER_PAGE = 20
 ACTIONS = ("submit", "recruit", "pause")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, flash, make_response, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
@@ -14,8 +14,9 @@ from panel_service.services import studies
 from panel_service.services.errors import ServiceError, ValidationFailed
 from panel_service.timeutil import panel_today
 from panel_service.web.auth import current, role_required
-from panel_service.web.review import bp
 from panel_service.web.review.forms import ApprovalForm, RejectForm
+
+bp = Blueprint("review", __name__, url_prefix="/review")
 
 REVIEWERS = ("reviewer", "admin")
 MAX_LETTER_BYTES = 8 * 1024 * 1024

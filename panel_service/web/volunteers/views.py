@@ -10,6 +10,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import (
+    Blueprint,
     Response,
     abort,
     flash,
@@ -36,7 +37,6 @@ from panel_service.services.errors import Conflict, Forbidden, NotFound, Validat
 from panel_service.timeutil import panel_today
 from panel_service.web.answers.views import REFUSAL_MESSAGES
 from panel_service.web.auth import current, role_required, sign_in, sign_out
-from panel_service.web.volunteers import bp
 from panel_service.web.volunteers.forms import (
     BIRTH_DATE_MESSAGES,
     PASSWORD_MESSAGES,
@@ -52,6 +52,8 @@ from panel_service.web.volunteers.forms import (
     from_bool,
     yes_no,
 )
+
+bp = Blueprint("volunteers", __name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 ViewResult = str | WerkzeugResponse | tuple[str, int]
