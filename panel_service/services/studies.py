@@ -642,3 +642,8 @@ def close_study(session: Session, actor: Account, study_id: int) -> Study:
     record(session, actor, "study.close", "study", study.id, {"cancelled": cancelled})
     session.flush()
     return study
+
+
+def approval_letter(session: Session, version: StudyVersion) -> bytes | None:
+    """The approval letter recorded for ``version`` (a deferred column, loaded only here)."""
+    return session.scalar(select(EthicsApproval.letter).where(EthicsApproval.study_version_id == version.id))

@@ -3,17 +3,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from panel_service.domain.vocab import INVITATION_STATUSES, STAFF_ROLES
 from panel_service.extensions import db_session
-from panel_service.models import Account, Study
-from panel_service.services import accounts
+from panel_service.services import accounts, studies
 from panel_service.services import invitations as invitation_service
-from panel_service.services.errors import ServiceError, ValidationFailed
+from panel_service.services.errors import NotFound, ServiceError, ValidationFailed
 from panel_service.web.auth import current, role_required
 from panel_service.web.forms import SafeForm
 
@@ -54,13 +51,8 @@ def staff() -> Any:
             return redirect(url_for("admin.staff"))
     if form.errors:
         status = 422
-    people = db_session().scalars(
-        select(Account)
-        .options(selectinload(Account.organisation))
-        .where(Account.role.in_(STAFF_ROLES))
-        .order_by(Account.role, Account.email)
-    )
-    return render_template("admin/staff.html", form=form, people=list(people)), status
+    people = accounts.staff_accounts(db_session())
+    return render_template("admin/staff.html", form=form, people=people), status
 
 
 INVITATIONS_PAGE_SIZE = 50
@@ -84,8 +76,9 @@ def study_invitations(study_id: int) -> Any:
     times; filtered by status or participant id, 50 a page. With a participant: their contact
     history (consent, pause, resume) from the audit trail."""
     session = db_session()
-    study = session.get(Study, study_id)
-    if study is None:
+    try:
+        study = studies.get_study(session, current().account(), study_id)
+    except NotFound:
         abort(404)
     errors: dict[str, str] = {}
     status = request.args.get("status", "").strip() or None

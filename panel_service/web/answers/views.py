@@ -1,54 +1,20 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from panel_service.extensions import csrf, db_session
-from panel_service.models import Account, Invitation, Participant, StudyVersion
 from panel_service.services import contact, tokens
 from panel_service.services.errors import ServiceError
-from panel_service.services.invitations import AnswerRefused, answer_refusal_now, record_answer
+from panel_service.services.invitations import (
+    AnswerRefused,
+    answer_context,
+    answer_refusal_now,
+    record_answer,
+)
 from panel_service.web.answers.forms import ANSWERS, AnswerForm
 
 bp = Blueprint("answers", __name__)
-
-
-@dataclass(frozen=True)
-class AnswerContext:
-    study_title: str
-    organisation: str
-    name: str | None
-    email: str | None
-    phone: str | None
-    already: str | None
-
-
-def _context(session: Session, study_id: int, participant_id: int) -> AnswerContext | None:
-    """Title and organisation name are those of the approved version the invitation was sent
-    for (what the email said, P5), never of a version awaiting review."""
-    row = session.execute(
-        select(
-            StudyVersion.title,
-            StudyVersion.organisation_name,
-            Participant.name,
-            Account.email,
-            Participant.phone,
-            Invitation,
-        )
-        .select_from(Invitation)
-        .join(StudyVersion, StudyVersion.id == Invitation.study_version_id)
-        .join(Participant, Participant.id == Invitation.participant_id)
-        .outerjoin(Account, Account.id == Participant.account_id)
-        .where(Invitation.study_id == study_id, Invitation.participant_id == participant_id)
-    ).first()
-    if row is None or row[5].status != "sent":
-        return None
-    title, organisation, name, email, phone, invitation = row
-    return AnswerContext(title, organisation, name, email, phone, invitation.response)
 
 
 # Why an invitation cannot be answered now (domain.answers.REFUSAL_REASONS), in the visitor's words.
@@ -79,7 +45,7 @@ def answer(token: str) -> str | tuple[str, int]:
         return _invalid()
     if link.study_id is None or link.participant_id is None:
         return _invalid()
-    context = _context(session, link.study_id, link.participant_id)
+    context = answer_context(session, link.study_id, link.participant_id)
     if context is None:
         return _invalid()
     if context.already is None:

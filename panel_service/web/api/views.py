@@ -20,7 +20,6 @@ from typing import Any
 from apiflask import APIBlueprint, HTTPTokenAuth
 from apiflask.exceptions import HTTPError
 from flask import Response, current_app, g, jsonify, request
-from sqlalchemy import update
 from werkzeug.exceptions import HTTPException
 
 from config.logging import get_logger
@@ -28,11 +27,10 @@ from panel_service.domain import json_input
 from panel_service.domain.criteria import criteria_hash, to_json, to_text
 from panel_service.domain.lifecycle import IllegalTransition
 from panel_service.extensions import csrf, db_session, settings
-from panel_service.models import Account, ApiToken, Study, StudyVersion
+from panel_service.models import Account, Study, StudyVersion
 from panel_service.services import accounts, fhir, studies, study_reports
-from panel_service.services.audit import record
 from panel_service.services.errors import Forbidden, ServiceError
-from panel_service.timeutil import panel_today, utcnow
+from panel_service.timeutil import panel_today
 from panel_service.web.api import openapi
 from panel_service.web.api.schemas import (
     ApprovalIn,
@@ -104,7 +102,7 @@ def _verify_token(token: str) -> Account | None:
     account = accounts.account_for_token(db_session(), token)
     if account is not None:
         g.api_account_id = account.id
-        g.api_token_hash = accounts.sha256(token)
+        g.api_token = token
         # Ends the look-up's transaction, so that a (throttled) last_used_at touch is not
         # held, row lock and all, for the length of the request it authenticated.
         db_session().commit()
@@ -542,12 +540,6 @@ def check_criteria(body: dict[str, Any]) -> dict[str, Any]:
 @bp.doc(summary="Revoke the token this request is made with", responses={401: "Missing or invalid token"})
 def revoke_current_token() -> tuple[str, int]:
     session = db_session()
-    session.execute(
-        update(ApiToken)
-        .where(ApiToken.token_hash == g.api_token_hash, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    account = actor(*STAFF, "participant")
-    record(session, account, "token.revoke", "account", account.id, {})
+    accounts.revoke_api_token(session, actor(*STAFF, "participant"), g.api_token)
     session.commit()
     return "", 204

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, url_for
-from sqlalchemy import select
-from sqlalchemy.orm import undefer
 
 from panel_service.extensions import db_session, settings
-from panel_service.models import Account, EthicsApproval, Study
+from panel_service.models import Account, Study
 from panel_service.services import studies
 from panel_service.services.errors import ServiceError, ValidationFailed
 from panel_service.timeutil import panel_today
@@ -146,14 +144,10 @@ def letter(study_id: int, number: int) -> Response:
         version = studies.version_by_number(db_session(), found, number)
     except ServiceError:
         abort(404)
-    approval = db_session().scalar(
-        select(EthicsApproval)
-        .where(EthicsApproval.study_version_id == version.id)
-        .options(undefer(EthicsApproval.letter))
-    )
-    if approval is None or approval.letter is None:
+    letter = studies.approval_letter(db_session(), version)
+    if letter is None:
         abort(404)
-    response = make_response(approval.letter)
+    response = make_response(letter)
     response.mimetype = "application/octet-stream"
     response.headers["Content-Disposition"] = f'attachment; filename="approval-{found.id}-v{number}"'
     return response

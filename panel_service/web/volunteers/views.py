@@ -30,8 +30,8 @@ from panel_service.domain.profile import ProfileData, display_icd10, normalise_a
 from panel_service.domain.regions import region_name
 from panel_service.extensions import db_session, limiter, settings
 from panel_service.models import Account, Participant
+from panel_service.services import accounts, tokens
 from panel_service.services import invitations as invitation_service
-from panel_service.services import tokens
 from panel_service.services import volunteers as service
 from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from panel_service.timeutil import panel_today
@@ -175,7 +175,7 @@ def verify(token: str) -> ViewResult:
         except tokens.TokenInvalid:
             session.rollback()
             return render_template("volunteers/link_invalid.html"), 410
-        account = session.get(Account, row.account_id) if row.account_id else None
+        account = accounts.get_account(session, row.account_id)
         if account is None:
             return render_template("volunteers/link_invalid.html"), 410
         service.mark_verified(session, account)
