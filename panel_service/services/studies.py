@@ -273,21 +273,6 @@ def criteria_text(version: StudyVersion) -> str:
     return to_text(parse_json(version.criteria))
 
 
-def version_lines(version: StudyVersion) -> list[str]:
-    return [
-        f"title: {version.title}",
-        f"organisation_name: {version.organisation_name}",
-        "summary:",
-        *version.summary.splitlines(),
-        *(f"site: {site['name']} ({site['lat']}, {site['lon']})" for site in version.sites),
-        f"criteria: {criteria_text(version)}",
-        f"site_region: {version.site_region}",
-        f"target_enrolment: {version.target_enrolment}",
-        "invitation_text:",
-        *version.invitation_text.splitlines(),
-    ]
-
-
 def diff_versions(session: Session, study: Study, old_number: int, new_number: int) -> list[str]:
     """A unified diff of two versions, criteria in the text form (one criterion of an ``all``
     per line, so a changed criterion shows as one changed line)."""

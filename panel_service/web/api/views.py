@@ -61,7 +61,6 @@ csrf.exempt(bp)
 auth = HTTPTokenAuth(scheme="Bearer", description="An API token from `panel tokens create`.")
 
 COORDINATOR = ("coordinator",)
-REVIEWER = ("reviewer", "admin")
 STAFF = ("coordinator", "reviewer", "admin")
 # No operation takes more than a few short numbers in its query string.
 MAX_QUERY_STRING = 2048

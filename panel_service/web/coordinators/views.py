@@ -45,7 +45,6 @@ from panel_service.web.ratelimits import feasibility_limit
 bp = Blueprint("coordinators", __name__, url_prefix="/coordinators")
 
 PER_PAGE = 20
-ACTIONS = ("submit", "recruit", "pause")
 
 
 def _account() -> Account:
