@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, *, start_background_jobs: bool 
     from panel_service import extensions
     from panel_service.runtime import Runtime
     from panel_service.services import accounts
-    from panel_service.web import register_blueprints
+    from panel_service.web import register_blueprints, transaction
     from panel_service.web.input import BoundedIntConverter, SafeJSONProvider
     from panel_service.web.middleware import install_middleware
 
@@ -76,8 +76,8 @@ def create_app(settings: Settings | None = None, *, start_background_jobs: bool 
     extensions.login_manager.init_app(app)
     extensions.limiter.init_app(app)
     extensions.babel.init_app(app, locale_selector=_select_locale)
-    app.teardown_appcontext(extensions.close_db_session)
     install_middleware(app)
+    transaction.install(app)
     if settings.proxy_hops:
         # Believe exactly as many X-Forwarded-For entries as there are proxies of ours, so that
         # remote_addr is the client (throttles, /metrics) and a client cannot forge its own.

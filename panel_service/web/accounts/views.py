@@ -77,7 +77,6 @@ def forgot_password() -> str | Response:
         account = accounts.find_account(db_session(), form.email.data or "")
         if account is not None and account.is_active:
             outbox.enqueue(db_session(), "accounts.send_password_reset", {"account_id": account.id})
-            db_session().commit()
         # The same answer whether or not the address is registered.
         return redirect(url_for("accounts.reset_sent"))
     return render_template("accounts/forgot.html", form=form)
@@ -102,12 +101,10 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
         try:
             row = tokens.consume(db, token, "reset_password")
         except tokens.TokenInvalid:
-            db.rollback()
             return render_template("volunteers/link_invalid.html"), 410
         account = accounts.reset_password(db, settings(), row, form.password.data or "")
         if account is None:
             return render_template("volunteers/link_invalid.html"), 410
-        db.commit()
         sign_out()
         flash(_("Your password is changed. Sign in with your new password."))
         return redirect(url_for("accounts.login"))
@@ -126,5 +123,4 @@ def set_language() -> Response:
         session["lang"] = chosen
         if current_user.is_authenticated and current_user.role == "participant":
             accounts.remember_language(db_session(), current_user.account_id, chosen)
-            db_session().commit()
     return redirect(safe_next(request.form.get("next"), url_for("public.home")))

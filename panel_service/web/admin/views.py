@@ -13,6 +13,7 @@ from panel_service.services import invitations as invitation_service
 from panel_service.services.errors import NotFound, ServiceError, ValidationFailed
 from panel_service.web.auth import current, role_required
 from panel_service.web.forms import SafeForm
+from panel_service.web.transaction import discard
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -39,12 +40,11 @@ def staff() -> Any:
                 actor=current().account(),
             )
         except ServiceError as error:
-            session.rollback()
+            discard()
             for name, message in (error.fields or {"email": error.message}).items():
                 target = getattr(form, name, form.email)
                 target.errors = [*list(target.errors), message]
         else:
-            session.commit()
             flash(
                 f"{created.email} can now sign in as {created.role} after setting a password by reset link."
             )

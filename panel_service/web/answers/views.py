@@ -51,7 +51,6 @@ def answer(token: str) -> str | tuple[str, int]:
     if context.already is None:
         refusal = answer_refusal_now(session, study_id=link.study_id, participant_id=link.participant_id)
         if refusal is not None:
-            session.rollback()  # nothing written; the link stays usable should the reason go away
             return _refused(refusal)
     form = AnswerForm()
     if request.method == "GET":
@@ -67,15 +66,11 @@ def answer(token: str) -> str | tuple[str, int]:
             session, study_id=link.study_id, participant_id=link.participant_id, answer=str(form.answer.data)
         )
     except tokens.TokenInvalid:
-        session.rollback()
         return _invalid()
     except AnswerRefused as exc:  # the study closed or consent went between the check above and now
-        session.rollback()
         return _refused(exc.reason)
     except ServiceError as exc:
-        session.rollback()
         return _invalid(exc.message, exc.status)
-    session.commit()
     return render_template("answers/answered.html", context=context, answer=form.answer.data)
 
 
@@ -99,10 +94,8 @@ def unsubscribe(token: str) -> str | tuple[str, int]:
     try:
         tokens.consume(session, token, "unsubscribe")
     except tokens.TokenInvalid:
-        session.rollback()
         return _invalid()
     contact.withdraw_contact_consent(
         session, link.participant_id, via="one_click" if one_click else "unsubscribe_link"
     )
-    session.commit()
     return render_template("answers/unsubscribed.html")

@@ -13,6 +13,7 @@ from panel_service.services.errors import ServiceError, ValidationFailed
 from panel_service.timeutil import panel_today
 from panel_service.web.auth import current, role_required
 from panel_service.web.review.forms import ApprovalForm, RejectForm
+from panel_service.web.transaction import discard
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -96,16 +97,15 @@ def approve(study_id: int) -> Any:
             try:
                 studies.approve_study(session, _account(), found.id, fields, today=panel_today(settings()))
             except ValidationFailed as error:
-                session.rollback()
+                discard()
                 for name, message in error.fields.items():
                     target = getattr(form, name, None) or form.letter
                     target.errors = [*list(target.errors), message]
             except ServiceError as error:
-                session.rollback()
+                discard()
                 flash(error.message)
                 return redirect(url_for("review.study", study_id=found.id))
             else:
-                session.commit()
                 flash(f"Approval recorded for “{found.latest_title}”.")
                 return redirect(url_for("review.queue"))
     return _render(found, form, RejectForm(prefix="reject"), 422)
@@ -123,14 +123,13 @@ def reject(study_id: int) -> Any:
                 session, _account(), found.id, form.reason.data or "", version=_number(form.version.data)
             )
         except ValidationFailed as error:
-            session.rollback()
+            discard()
             form.reason.errors = list(error.fields.values())
         except ServiceError as error:
-            session.rollback()
+            discard()
             flash(error.message)
             return redirect(url_for("review.study", study_id=found.id))
         else:
-            session.commit()
             flash(f"“{found.latest_title}” was rejected; the coordinators see your reason.")
             return redirect(url_for("review.queue"))
     return _render(found, ApprovalForm(formdata=None), form, 422)

@@ -37,6 +37,7 @@ from panel_service.services.errors import Conflict, Forbidden, NotFound, Validat
 from panel_service.timeutil import panel_today
 from panel_service.web.answers.views import REFUSAL_MESSAGES
 from panel_service.web.auth import current, role_required, sign_in, sign_out
+from panel_service.web.transaction import discard
 from panel_service.web.volunteers.forms import (
     BIRTH_DATE_MESSAGES,
     PASSWORD_MESSAGES,
@@ -103,26 +104,27 @@ def verified_view(view: F) -> F:
 def signup() -> ViewResult:
     form = SignupForm()
     if form.validate_on_submit():
+        session = db_session()
         try:
-            service.sign_up(
-                db_session(),
-                settings(),
-                email=form.email.data or "",
-                password=form.password.data or "",
-                name=form.name.data or "",
-                consent=bool(form.consent.data),
-                language=language(),
-            )
-            db_session().commit()
+            # A savepoint, so that a refused sign-up leaves the request's transaction usable
+            # for the email to the existing account below.
+            with session.begin_nested():
+                service.sign_up(
+                    session,
+                    settings(),
+                    email=form.email.data or "",
+                    password=form.password.data or "",
+                    name=form.name.data or "",
+                    consent=bool(form.consent.data),
+                    language=language(),
+                )
         except ValidationFailed as exc:
-            db_session().rollback()
             for name, problem in exc.fields.items():
                 field = getattr(form, name)
                 field.errors = [_message(name, problem)]
         except IntegrityError:
             # The same address signed up twice at the same moment: the other request made the
             # account, so this one is "already registered" and answers the same way.
-            db_session().rollback()
             _notify_existing(form.email.data or "")
             return redirect(url_for("volunteers.check_email"))
         else:
@@ -140,7 +142,6 @@ def _notify_existing(email: str) -> None:
     existing = accounts.find_account(db_session(), email)
     if existing is not None:
         outbox.enqueue(db_session(), "accounts.send_signup_existing", {"account_id": existing.id})
-        db_session().commit()
 
 
 def _message(field: str, problem: str) -> str:
@@ -173,13 +174,11 @@ def verify(token: str) -> ViewResult:
         try:
             row = tokens.consume(session, token, "verify_email")
         except tokens.TokenInvalid:
-            session.rollback()
             return render_template("volunteers/link_invalid.html"), 410
         account = accounts.get_account(session, row.account_id)
         if account is None:
             return render_template("volunteers/link_invalid.html"), 410
         service.mark_verified(session, account)
-        session.commit()
         sign_in(account, request.user_agent.string)
         flash(_("Thank you, your email address is confirmed."))
         return redirect(url_for("volunteers.profile_about", wizard="1"))
@@ -194,7 +193,6 @@ def resend_verification(account: Account, participant: Participant) -> WerkzeugR
         from panel_service import outbox
 
         outbox.enqueue(db_session(), "accounts.send_verification", {"account_id": account.id})
-        db_session().commit()
         flash(_("We have sent you a new link. Check your email."))
     return redirect(url_for("volunteers.dashboard"))
 
@@ -224,7 +222,6 @@ def dashboard(account: Account, participant: Participant) -> str:
         language=language(),
         resend_form=EmptyForm(),
     )
-    session.commit()  # nothing written; ends the read transaction
     return response
 
 
@@ -247,14 +244,13 @@ def invitation(account: Account, participant: Participant, study_id: int) -> Vie
                 session, study_id=study_id, participant_id=participant.id, answer=answer
             )
         except invitation_service.AnswerRefused as exc:
-            session.rollback()
+            discard()
             flash(str(REFUSAL_MESSAGES[exc.reason]))
             return redirect(url_for("volunteers.invitation", study_id=study_id))
         except (NotFound, Conflict):
-            session.rollback()
+            discard()
             flash(_("You have already answered this invitation."))
             return redirect(url_for("volunteers.dashboard"))
-        session.commit()
         if answer == "interested":
             flash(
                 _(
@@ -343,7 +339,6 @@ def profile_about(account: Account, participant: Participant) -> ViewResult:
                 smoker=yes_no(form.smoker.data),
                 pregnant=yes_no(form.pregnant.data),
             )
-            session.commit()
             if wizard:
                 return redirect(url_for("volunteers.profile_codes", section="conditions", wizard="1"))
             flash(_("Your answers are saved."))
@@ -431,7 +426,6 @@ def profile_codes(account: Account, participant: Participant, section: str) -> V
         service.save_codes(session, participant, system=system, codes=[])
     elif action != "skip":
         abort(400)
-    session.commit()
     if wizard:
         if section == "conditions":
             return redirect(url_for("volunteers.profile_codes", section="medications", wizard="1"))
@@ -513,7 +507,7 @@ def pause(account: Account, participant: Participant) -> ViewResult:
         try:
             service.pause_contact(session, settings(), participant, form.until.value)
         except ValidationFailed as exc:
-            session.rollback()
+            discard()
             problem = exc.fields.get("until", "")
             form.until.errors = [
                 _("Choose a date after today.")
@@ -521,7 +515,6 @@ def pause(account: Account, participant: Participant) -> ViewResult:
                 else _("Choose a date within two years.")
             ]
         else:
-            session.commit()
             flash(_("We will not contact you before %(date)s.", date=_format_date(form.until.value)))
             return redirect(url_for("volunteers.contact"))
     return _render_contact(participant, form, ConsentForm()), 422
@@ -538,7 +531,6 @@ def _format_date(value: Any) -> str:
 def resume(account: Account, participant: Participant) -> WerkzeugResponse:
     if EmptyForm().validate_on_submit():
         service.resume_contact(db_session(), settings(), participant)
-        db_session().commit()
         flash(_("Contact is on again."))
     return redirect(url_for("volunteers.contact"))
 
@@ -548,7 +540,6 @@ def resume(account: Account, participant: Participant) -> WerkzeugResponse:
 def withdraw(account: Account, participant: Participant) -> WerkzeugResponse:
     if EmptyForm().validate_on_submit():
         service.withdraw_consent(db_session(), participant)
-        db_session().commit()
         flash(_("You have withdrawn your consent. We will not contact you about studies."))
     return redirect(url_for("volunteers.contact"))
 
@@ -559,7 +550,6 @@ def give(account: Account, participant: Participant) -> ViewResult:
     form = ConsentForm()
     if form.validate_on_submit():
         service.give_consent(db_session(), participant)
-        db_session().commit()
         flash(_("Thank you. We may now contact you about approved studies that fit your profile."))
         return redirect(url_for("volunteers.contact"))
     return _render_contact(participant, PauseForm(), form), 422
@@ -576,7 +566,6 @@ def details(account: Account, participant: Participant) -> ViewResult:
             service.update_details(
                 db_session(), participant, name=form.name.data or "", phone=form.phone.data
             )
-            db_session().commit()
             flash(_("Your details are saved."))
             return redirect(url_for("volunteers.contact"))
         return render_template("volunteers/details.html", form=form, account=account), 422
@@ -593,7 +582,6 @@ def my_data(account: Account, participant: Participant) -> ViewResult:
     if request.method == "POST" and form.validate_on_submit():
         session = db_session()
         data = service.export_data(session, account, participant)
-        session.commit()
         body = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
         return Response(
             body,
@@ -612,10 +600,9 @@ def delete_account(account: Account, participant: Participant) -> ViewResult:
         try:
             service.erase(session, settings(), account, form.password.data or "")
         except ValidationFailed:
-            session.rollback()
+            discard()
             form.password.errors = [_("The password is not correct.")]
         else:
-            session.commit()
             sign_out()
             flash(_("Your account and your health profile are deleted."))
             return redirect(url_for("public.home"))
