@@ -35,7 +35,7 @@ class CurrentUser(UserMixin):
         return self.session_id
 
     def account(self) -> Account:
-        found = db_session().get(Account, self.account_id)
+        found = accounts.get_account(db_session(), self.account_id)
         if found is None:
             abort(401)
         return found
