@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from panel_service.models import Consent, Invitation, Profile
-from panel_service.services import volunteers as service
+from panel_service.services import profiles, volunteers
 from tests.e2e.conftest import LiveServer
 from tests.e2e.journey import (
     Volunteer,
@@ -56,12 +56,12 @@ def test_sign_up_verify_fill_profile_and_see_the_dashboard(page: Any, live: Live
     with live.runtime.database.session_scope() as session:
         participant_id = session.scalar(select(Profile.participant_id))
         assert participant_id is not None
-        data = service.profile_data(session, participant_id)
+        data = profiles.profile_data(session, participant_id)
         assert data.birth_date is not None and data.birth_date.isoformat() == "1980-04-23"
         assert (data.sex, data.region, data.height_cm, data.weight_kg) == ("female", "DK-84", 168.0, 64.5)
         assert data.conditions == ("G2581",) and data.medications == ()
         consent = session.scalar(select(Consent))
-        assert consent is not None and consent.text_version == service.CONSENT_TEXT_VERSION
+        assert consent is not None and consent.text_version == volunteers.CONSENT_TEXT_VERSION
 
     for path, name in (
         ("/me/profile", "06-profile"),
@@ -97,7 +97,7 @@ def test_pregnancy_question_hides_for_men_and_codes_work_without_javascript(
     with live.runtime.database.session_scope() as session:
         participant_id = session.scalar(select(Profile.participant_id))
         assert participant_id is not None
-        data = service.profile_data(session, participant_id)
+        data = profiles.profile_data(session, participant_id)
         assert data.sex == "male" and data.pregnant is False
         assert data.conditions is None and data.medications and data.medications[0].startswith("A12")
 
@@ -124,7 +124,7 @@ def test_ticked_conditions_survive_new_searches_and_a_cleared_search_box(page: A
     with live.runtime.database.session_scope() as session:
         participant_id = session.scalar(select(Profile.participant_id))
         assert participant_id is not None
-        assert service.profile_data(session, participant_id).conditions == ("D66", "G2581", "I10")
+        assert profiles.profile_data(session, participant_id).conditions == ("D66", "G2581", "I10")
 
 
 def test_pregnancy_question_hides_when_male_is_chosen(page: Any, live: LiveServer) -> None:

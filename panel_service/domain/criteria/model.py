@@ -12,7 +12,6 @@ Scalar: TypeAlias = bool | int | float | str
 FieldValue: TypeAlias = Scalar | tuple[Scalar, ...]
 
 NUMERIC_FIELDS = ("age", "bmi", "height_cm", "weight_kg")
-CHOICE_FIELDS = ("sex", "region")
 BOOLEAN_FIELDS = ("smoker", "pregnant")
 FIELDS = ("age", "sex", "region", "bmi", "height_cm", "weight_kg", "smoker", "pregnant")
 OPS = ("eq", "ne", "lt", "le", "gt", "ge", "between", "in")

@@ -245,13 +245,3 @@ class RespondentList(Schema):
     total = Integer()
     page = Integer()
     per_page = Integer()
-
-
-class ErrorBody(Schema):
-    code = String()
-    message = String()
-    field_errors = Dict(keys=String(), values=String(), data_key="fields")
-
-
-class ErrorOut(Schema):
-    error = Nested(ErrorBody)

@@ -24,8 +24,7 @@ from panel_service.models import (
     ProfileMedication,
     WebSession,
 )
-from panel_service.services import tokens
-from panel_service.services import volunteers as service
+from panel_service.services import profiles, tokens, volunteers
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at, utcnow
 from tests.support.volunteers import (
     PASSWORD,
@@ -41,7 +40,7 @@ from tests.support.volunteers import (
 @pytest.fixture()
 def vera(client: FlaskClient, db: Session, settings: Settings) -> Participant:
     _account, participant = make_volunteer(db, settings)
-    service.save_about(
+    profiles.save_about(
         db,
         settings,
         participant,
@@ -53,8 +52,8 @@ def vera(client: FlaskClient, db: Session, settings: Settings) -> Participant:
         smoker=False,
         pregnant=False,
     )
-    service.save_codes(db, participant, system="icd10", codes=["G2581"])
-    service.save_codes(db, participant, system="atc", codes=["A12CC05"])
+    profiles.save_codes(db, participant, system="icd10", codes=["G2581"])
+    profiles.save_codes(db, participant, system="atc", codes=["A12CC05"])
     sign_in(client, "vera@example.org")
     return participant
 
@@ -137,7 +136,7 @@ def test_withdraw_cancels_pending_and_consent_can_be_given_again(
     assert post_form(client, "/me/consent/withdraw", {}, token_from="/me/contact").status_code == 302
     db.refresh(invitation)
     assert (invitation.status, invitation.reason) == ("cancelled", "consent_withdrawn")
-    assert service.active_consent(db, vera.id) is None
+    assert volunteers.active_consent(db, vera.id) is None
     refused = post_form(client, "/me/consent/give", {}, token_from="/me/contact")
     assert refused.status_code == 422 and "Tick the box" in refused.get_data(as_text=True)
     assert (
@@ -145,7 +144,7 @@ def test_withdraw_cancels_pending_and_consent_can_be_given_again(
     )
     consents = db.scalars(select(Consent).where(Consent.participant_id == vera.id).order_by(Consent.id)).all()
     assert len(consents) == 2 and consents[0].withdrawn_at is not None and consents[1].withdrawn_at is None
-    assert consents[1].text_version == service.CONSENT_TEXT_VERSION
+    assert consents[1].text_version == volunteers.CONSENT_TEXT_VERSION
     matches = db.scalar(
         select(func.count())
         .select_from(OutboxMessage)
@@ -163,7 +162,7 @@ def test_download_contains_everything(client: FlaskClient, db: Session, vera: Pa
     data = json.loads(response.get_data(as_text=True))
     assert data["account"]["email"] == "vera@example.org"
     assert data["identity"]["name"] == "Vera Volunteer"
-    assert data["consents"][0]["text_version"] == service.CONSENT_TEXT_VERSION
+    assert data["consents"][0]["text_version"] == volunteers.CONSENT_TEXT_VERSION
     assert data["profile"]["birth_date"] == "1980-04-23"
     assert data["profile"]["bmi"] == 22.5
     assert data["profile"]["conditions"] == ["G25.81"] and data["profile"]["medications"] == ["A12CC05"]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service.models import OutboxMessage, Participant, Profile
-from panel_service.services import volunteers as service
+from panel_service.services import profiles
 from panel_service.timeutil import panel_today
 from tests.support.volunteers import make_volunteer, post_form, row_counts, sign_in
 
@@ -205,7 +205,7 @@ def test_conditions_found_by_lay_words_without_javascript(
     assert saved.status_code == 302
     profile = db.get(Profile, volunteer)
     assert profile is not None and profile.conditions_answered is True
-    assert service.stored_codes(db, volunteer, "icd10") == ["G2581"]
+    assert profiles.stored_codes(db, volunteer, "icd10") == ["G2581"]
     assert "Restless" in client.get("/me/profile").get_data(as_text=True) or "restless" in client.get(
         "/me/profile"
     ).get_data(as_text=True)
@@ -216,17 +216,17 @@ def test_medications_by_code_and_none_and_skip(client: FlaskClient, db: Session,
         post_form(client, "/me/profile/medications", {"codes": ["a12cc"], "action": "save"}).status_code
         == 302
     )
-    assert service.stored_codes(db, volunteer, "atc") == ["A12CC"]
+    assert profiles.stored_codes(db, volunteer, "atc") == ["A12CC"]
     assert post_form(client, "/me/profile/medications", {"action": "none"}).status_code == 302
     profile = db.get(Profile, volunteer)
     assert profile is not None and profile.medications_answered is True
-    assert service.stored_codes(db, volunteer, "atc") == []
+    assert profiles.stored_codes(db, volunteer, "atc") == []
     # Skipping conditions leaves them unanswered (not "none").
     assert post_form(client, "/me/profile/conditions", {"action": "skip"}).status_code == 302
     db.refresh(profile)
     assert profile.conditions_answered is False
-    assert service.profile_data(db, volunteer).conditions is None
-    assert service.profile_data(db, volunteer).medications == ()
+    assert profiles.profile_data(db, volunteer).conditions is None
+    assert profiles.profile_data(db, volunteer).medications == ()
 
 
 @pytest.mark.parametrize("code", ["Q99.999", "ZZZ", "<script>", "A99ZZ99"])
@@ -258,7 +258,7 @@ def test_wizard_runs_about_conditions_medications_then_dashboard(
     assert "/me/profile/medications" in step.location
     step = post_form(client, step.location, {"action": "skip", "wizard": "1"})
     assert step.location.endswith("/me")
-    data = service.profile_data(db, volunteer)
+    data = profiles.profile_data(db, volunteer)
     assert data.conditions == () and data.medications is None
 
 
@@ -305,7 +305,7 @@ def test_ticked_conditions_survive_searches_and_a_cleared_search_box_without_jav
     an import: well formed, not in the vocabulary the form offers)."""
     participant = db.get(Participant, volunteer)
     assert participant is not None
-    service.save_codes(db, participant, system="icd10", codes=["QA00101"])
+    profiles.save_codes(db, participant, system="icd10", codes=["QA00101"])
     path = "/me/profile/conditions"
     first = client.get(path).get_data(as_text=True)
     assert _checked_codes(first) == {"QA0.0101"}
@@ -322,5 +322,5 @@ def test_ticked_conditions_survive_searches_and_a_cleared_search_box_without_jav
     assert _checked_codes(cleared.get_data(as_text=True)) == set(ticked)
     saved = post_form(client, path, {"codes": ticked, "q": "", "action": "save"})
     assert saved.status_code == 302, saved.get_data(as_text=True)
-    assert sorted(service.stored_codes(db, volunteer, "icd10")) == ["D66", "G2581", "I10", "QA00101"]
-    assert service.profile_data(db, volunteer).conditions == ("D66", "G2581", "I10", "QA00101")
+    assert sorted(profiles.stored_codes(db, volunteer, "icd10")) == ["D66", "G2581", "I10", "QA00101"]
+    assert profiles.profile_data(db, volunteer).conditions == ("D66", "G2581", "I10", "QA00101")
