@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import bisect
 import functools
+import re
 import unicodedata
 from dataclasses import dataclass
 from importlib import resources
+
+from panel_service.domain.geo import Home, round_coordinate
 
 DATASET = "gazetteer.tsv"
 MAX_NAME = 200
@@ -59,6 +62,10 @@ class Gazetteer:
         name, _, country = text.rpartition(",")
         found = self.by_name.get((fold(name), country.strip().upper()))
         return found[0] if found else None
+
+    def by_country_name(self, name: str) -> list[tuple[tuple[str, str], tuple[Place, ...]]]:
+        """Every country's places called ``name`` (folded)."""
+        return [(key, found) for key, found in self.by_name.items() if key[0] == name]
 
     def search(self, query: str, limit: int = 10, country: str | None = None) -> list[Place]:
         """Places whose name (or a Latin alternate name) starts with ``query``, most populous first.
@@ -124,3 +131,39 @@ def by_id(geonameid: int) -> Place | None:
 
 def search(query: str, limit: int = 10, country: str | None = None) -> list[Place]:
     return gazetteer().search(query, limit, country)
+
+
+class HomeNotFound(ValueError):
+    """The text names no single town; ``suggestions`` are labels the volunteer may mean."""
+
+    def __init__(self, suggestions: list[str]) -> None:
+        super().__init__(", ".join(suggestions))
+        self.suggestions = suggestions
+
+
+COORDINATES = re.compile(r"^\s*(-?\d{1,3}(?:\.\d+)?)\s*[,;\s]\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
+
+
+def resolve_home(text: str) -> Home:
+    """What a volunteer typed as their home town: ``"Aarhus, DK"``, ``"Aarhus"`` (when one country
+    has a town of that name), or coordinates ``"56.16, 10.21"`` (as the profile page shows a home
+    given without a town). Raises ``HomeNotFound`` with suggestions otherwise."""
+    point = COORDINATES.match(text)
+    if point is not None:
+        lat, lon = float(point.group(1)), float(point.group(2))
+        if -90 <= lat <= 90 and -180 <= lon <= 180:
+            return Home(round_coordinate(lat), round_coordinate(lon))
+        raise HomeNotFound([])
+    found = lookup(text) if "," in text else None
+    if found is None and "," not in text:
+        key = fold(text)
+        places = gazetteer()
+        exact = [group[0] for (name, _), group in places.by_country_name(key)]
+        if len(exact) == 1:
+            found = exact[0]
+        elif exact:
+            ranked = sorted(exact, key=lambda place: -place.population)
+            raise HomeNotFound([place.label for place in ranked[:5]])
+    if found is None:
+        raise HomeNotFound([place.label for place in search(text, limit=5)])
+    return Home(found.lat, found.lon, found.label, found.geonameid)

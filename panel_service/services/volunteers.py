@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from panel_service import outbox
 from panel_service.domain.criteria import Truth, explain, parse_json
 from panel_service.domain.criteria.explain import Explanation
 from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, leaves
+from panel_service.domain.geo import Home, round_coordinate, site_points
 from panel_service.domain.history import Entry
 from panel_service.domain.passwords import password_problem
 from panel_service.domain.profile import (
@@ -66,6 +67,7 @@ SECTION_OF_FIELD = {
     "weight_kg": "height_weight",
     "smoker": "smoker",
     "pregnant": "pregnant",
+    "distance_to_site_km": "home",
 }
 
 
@@ -285,8 +287,10 @@ def save_about(
     weight_kg: float | None,
     smoker: bool | None,
     pregnant: bool | None,
+    home: Home | Literal["keep"] | None = "keep",
 ) -> Profile:
-    """Store the answered basics; ``None`` stores "unanswered". Enqueues a re-match."""
+    """Store the answered basics; ``None`` stores "unanswered". Enqueues a re-match.
+    ``home`` (§4a) is left as stored unless given."""
     if birth_date is not None:
         problem = validate_birth_date(settings, birth_date)
         if problem:
@@ -301,10 +305,20 @@ def save_about(
     profile.smoker = smoker
     # The one rule of fact (ARCHITECTURE §3): a man is stored as not pregnant.
     profile.pregnant = False if sex == "male" else pregnant
+    if home != "keep":
+        store_home(profile, home)
     profile.updated_at = utcnow()
     session.flush()
     outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
     return profile
+
+
+def store_home(profile: Profile, home: Home | None) -> None:
+    """A point rounded to 0.01° and the gazetteer place it came from; never an address."""
+    profile.home_lat = None if home is None else round_coordinate(home.lat)
+    profile.home_lon = None if home is None else round_coordinate(home.lon)
+    profile.home_place = None if home is None else home.place
+    profile.home_geonameid = None if home is None else home.geonameid
 
 
 def save_codes(
@@ -411,7 +425,7 @@ def visible_invitations(
                 sent_at=invitation.sent_at,
                 response=invitation.response,
                 responded_at=invitation.responded_at,
-                explanation=_explain(version.criteria, data, today),
+                explanation=_explain(version.criteria, data, today, version.sites),
             )
         )
     return views
@@ -427,9 +441,11 @@ def invitation_view(
     return None
 
 
-def _explain(criteria: dict[str, Any], data: ProfileData, today: dt.date) -> Explanation | None:
+def _explain(
+    criteria: dict[str, Any], data: ProfileData, today: dt.date, sites: list[dict[str, Any]] | None = None
+) -> Explanation | None:
     try:
-        return explain(parse_json(criteria), data, today)
+        return explain(parse_json(criteria), data, today, site_points(sites))
     except Exception:  # a stored version is validated on write; never let one break the page
         return None
 
@@ -443,18 +459,18 @@ def open_questions(
     if data is None:
         data = profile_data(session, participant_id)
     today = panel_today(settings)
-    criteria_rows = session.scalars(
-        select(StudyVersion.criteria)
+    criteria_rows = session.execute(
+        select(StudyVersion.criteria, StudyVersion.sites)
         .join(Study, Study.active_version_id == StudyVersion.id)
         .where(Study.status == "recruiting")
     ).all()
     sections: set[str] = set()
-    for criteria in criteria_rows:
+    for criteria, sites in criteria_rows:
         try:
             tree = parse_json(criteria)
         except Exception:  # noqa: S112 - a broken stored version must not break the dashboard
             continue
-        explanation = explain(tree, data, today)
+        explanation = explain(tree, data, today, site_points(sites))
         if explanation.result is not Truth.UNKNOWN:
             continue
         for leaf, explained in zip(leaves(tree), explanation.leaves, strict=False):
@@ -470,6 +486,7 @@ def open_questions(
         "birth_date",
         "sex",
         "region",
+        "home",
         "height_weight",
         "smoker",
         "pregnant",
@@ -514,6 +531,14 @@ def export_data(session: Session, account: Account, participant: Participant) ->
             "bmi": profile.bmi,
             "smoker": profile.smoker,
             "pregnant": profile.pregnant,
+            "home": None
+            if profile.home_lat is None
+            else {
+                "lat": profile.home_lat,
+                "lon": profile.home_lon,
+                "place": profile.home_place,
+                "geonameid": profile.home_geonameid,
+            },
             # Each entry as in profile JSON: a code, or an object with its history (§4a).
             "conditions": [replace(entry, code=display_icd10(entry.code)).to_json() for entry in conditions]
             if profile.conditions_answered

@@ -61,6 +61,18 @@ WORDS = {
 }
 
 
+def _named(code: str, language: str) -> str:
+    """The region's name as it reads in a sentence: "the Capital Region of Denmark"."""
+    name = region_name(code, language) or code
+    if language != "da" and (
+        ("Region" in name and not name.startswith("Region "))
+        or name.startswith("United ")
+        or name == "Netherlands"
+    ):
+        return f"the {name}"
+    return name
+
+
 def _number(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -87,17 +99,15 @@ def _region_sentence(
 ) -> tuple[str, str | None]:
     if facts.region is None:
         return words["no_region"], words["region_question"]
-    told = region_name(facts.region, language) or facts.region
+    told = _named(facts.region, language)
     values = [str(value) for value in (leaf.value if isinstance(leaf.value, tuple) else (leaf.value,))]
     if result is Truth.UNKNOWN:
         asked = next(
             (value for value in values if facts.region in region_ancestors(value)[1:]),
             values[0],
         )
-        return words["vaguer"].format(told=told, asked=region_name(asked, language) or asked), words[
-            "region_question"
-        ]
-    names = words["or"].join(region_name(value, language) or value for value in values)
+        return words["vaguer"].format(told=told, asked=_named(asked, language)), words["region_question"]
+    names = words["or"].join(_named(value, language) for value in values)
     wanted = words[leaf.op].format(names)
     negation = "" if result is Truth.TRUE else words["not"]
     return words["region"].format(told=told, negation=negation, wanted=wanted), None

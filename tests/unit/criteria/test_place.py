@@ -207,7 +207,7 @@ def test_explanations_in_english_and_danish() -> None:
     danish = [leaf.sentence for leaf in explain(tree, profile, ON, AARHUS_SITE, language="da").leaves]
     assert english == [
         "you live about 160 km from the nearest site of the study, and the study asks for at most 50 km",
-        "you told us you live in Capital Region of Denmark, and that is in Denmark",
+        "you told us you live in the Capital Region of Denmark, and that is in Denmark",
     ]
     assert danish == [
         "du bor cirka 160 km fra studiets nærmeste sted, og studiet spørger om højst 50 km",
