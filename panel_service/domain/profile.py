@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from panel_service.domain.geo import Home
 from panel_service.domain.history import Entry
 
 # An ICD-10 category is a letter and two digits or letters: WHO ICD-10 has a digit second
@@ -89,6 +90,7 @@ class ProfileData:
     # Histories (§4a) of some of those codes, sorted by code; a code without one is plain.
     condition_history: tuple[Entry, ...] = ()
     medication_history: tuple[Entry, ...] = ()
+    home: Home | None = None  # §4a: a point (and the gazetteer place), never an address
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     @property

@@ -14,6 +14,7 @@ from config.settings import Settings
 from panel_service.domain.criteria import Truth, explain, parse_json
 from panel_service.domain.criteria.explain import Explanation
 from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, leaves
+from panel_service.domain.geo import site_points
 from panel_service.domain.profile import ProfileData
 from panel_service.models import Invitation, Study, StudyVersion
 from panel_service.services.profiles import profile_data
@@ -30,6 +31,7 @@ SECTION_OF_FIELD = {
     "weight_kg": "height_weight",
     "smoker": "smoker",
     "pregnant": "pregnant",
+    "distance_to_site_km": "home",
 }
 
 
@@ -79,7 +81,7 @@ def visible_invitations(
                 sent_at=invitation.sent_at,
                 response=invitation.response,
                 responded_at=invitation.responded_at,
-                explanation=_explain(version.criteria, data, today),
+                explanation=_explain(version.criteria, data, today, version.sites),
             )
         )
     return views
@@ -95,9 +97,11 @@ def invitation_view(
     return None
 
 
-def _explain(criteria: dict[str, Any], data: ProfileData, today: dt.date) -> Explanation | None:
+def _explain(
+    criteria: dict[str, Any], data: ProfileData, today: dt.date, sites: list[dict[str, Any]] | None = None
+) -> Explanation | None:
     try:
-        return explain(parse_json(criteria), data, today)
+        return explain(parse_json(criteria), data, today, site_points(sites))
     except Exception:  # a stored version is validated on write; never let one break the page
         return None
 
@@ -111,18 +115,18 @@ def open_questions(
     if data is None:
         data = profile_data(session, participant_id)
     today = panel_today(settings)
-    criteria_rows = session.scalars(
-        select(StudyVersion.criteria)
+    criteria_rows = session.execute(
+        select(StudyVersion.criteria, StudyVersion.sites)
         .join(Study, Study.active_version_id == StudyVersion.id)
         .where(Study.status == "recruiting")
     ).all()
     sections: set[str] = set()
-    for criteria in criteria_rows:
+    for criteria, sites in criteria_rows:
         try:
             tree = parse_json(criteria)
         except Exception:  # noqa: S112 - a broken stored version must not break the dashboard
             continue
-        explanation = explain(tree, data, today)
+        explanation = explain(tree, data, today, site_points(sites))
         if explanation.result is not Truth.UNKNOWN:
             continue
         for leaf, explained in zip(leaves(tree), explanation.leaves, strict=False):
@@ -138,6 +142,7 @@ def open_questions(
         "birth_date",
         "sex",
         "region",
+        "home",
         "height_weight",
         "smoker",
         "pregnant",

@@ -65,6 +65,14 @@ def export_data(session: Session, account: Account, participant: Participant) ->
             "bmi": profile.bmi,
             "smoker": profile.smoker,
             "pregnant": profile.pregnant,
+            "home": None
+            if profile.home_lat is None
+            else {
+                "lat": profile.home_lat,
+                "lon": profile.home_lon,
+                "place": profile.home_place,
+                "geonameid": profile.home_geonameid,
+            },
             # Each entry as in profile JSON: a code, or an object with its history (§4a).
             "conditions": [replace(entry, code=display_icd10(entry.code)).to_json() for entry in conditions]
             if profile.conditions_answered

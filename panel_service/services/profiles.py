@@ -4,12 +4,14 @@ criteria engine reads them. Every change records a re-match in the outbox; nothi
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service import outbox
+from panel_service.domain.geo import Home, round_coordinate
 from panel_service.domain.history import Entry
 from panel_service.domain.profile import ProfileData, bmi, latest_adult_birth_date
 from panel_service.models import Participant, Profile, ProfileCondition, ProfileMedication
@@ -54,8 +56,10 @@ def save_about(
     weight_kg: float | None,
     smoker: bool | None,
     pregnant: bool | None,
+    home: Home | Literal["keep"] | None = "keep",
 ) -> Profile:
-    """Store the answered basics; ``None`` stores "unanswered". Enqueues a re-match."""
+    """Store the answered basics; ``None`` stores "unanswered". Enqueues a re-match.
+    ``home`` (§4a) is left as stored unless given."""
     if birth_date is not None:
         problem = validate_birth_date(settings, birth_date)
         if problem:
@@ -70,10 +74,20 @@ def save_about(
     profile.smoker = smoker
     # The one rule of fact (ARCHITECTURE §3): a man is stored as not pregnant.
     profile.pregnant = False if sex == "male" else pregnant
+    if home != "keep":
+        store_home(profile, home)
     profile.updated_at = utcnow()
     session.flush()
     outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
     return profile
+
+
+def store_home(profile: Profile, home: Home | None) -> None:
+    """A point rounded to 0.01° and the gazetteer place it came from; never an address."""
+    profile.home_lat = None if home is None else round_coordinate(home.lat)
+    profile.home_lon = None if home is None else round_coordinate(home.lon)
+    profile.home_place = None if home is None else home.place
+    profile.home_geonameid = None if home is None else home.geonameid
 
 
 def save_codes(

@@ -18,8 +18,10 @@ from panel_service.domain.criteria.model import (
     Not,
     Truth,
 )
+from panel_service.domain.criteria.place_words import PLACE_FIELDS, place_sentence
 from panel_service.domain.criteria.text_form import to_text
 from panel_service.domain.criteria.vocabulary import ATC_SUBSTANCE_LENGTH, System, nearest_term
+from panel_service.domain.geo import Sites
 from panel_service.domain.history import EntryFacts, definitely, duration_words, possibly, thresholds
 from panel_service.domain.profile import ProfileData, display_icd10
 
@@ -69,27 +71,43 @@ class Explanation:
     leaves: tuple[LeafExplanation, ...]
 
 
-def explain(node: Node, profile: ProfileData, on: dt.date) -> Explanation:
+def explain(
+    node: Node, profile: ProfileData, on: dt.date, sites: Sites = (), language: str = "en"
+) -> Explanation:
+    """Leaf by leaf; ``sites`` are the study's (``geo.site_points``), for distance leaves.
+    ``language`` ``"da"`` gives the place sentences (region, distance) in Danish."""
     facts = profile_facts(profile, on)
     explained: list[LeafExplanation] = []
-    _walk(node, "$", False, facts, explained)
-    return Explanation(compile_criteria(node)(facts), tuple(explained))
+    _walk(node, "$", False, facts, explained, (sites, language))
+    return Explanation(compile_criteria(node, sites)(facts), tuple(explained))
 
 
-def _walk(node: Node, path: str, negated: bool, facts: Facts, out: list[LeafExplanation]) -> None:
+def _walk(
+    node: Node,
+    path: str,
+    negated: bool,
+    facts: Facts,
+    out: list[LeafExplanation],
+    place: tuple[Sites, str] = ((), "en"),
+) -> None:
     if isinstance(node, All | Any):
         key = "all" if isinstance(node, All) else "any"
         for index, child in enumerate(node.children):
-            _walk(child, join_path(join_path(path, key), index), negated, facts, out)
+            _walk(child, join_path(join_path(path, key), index), negated, facts, out, place)
     elif isinstance(node, Not):
-        _walk(node.child, join_path(path, "not"), not negated, facts, out)
+        _walk(node.child, join_path(path, "not"), not negated, facts, out, place)
     else:
-        out.append(_explain_leaf(node, path, negated, facts))
+        out.append(_explain_leaf(node, path, negated, facts, place))
 
 
-def _explain_leaf(leaf: Leaf, path: str, negated: bool, facts: Facts) -> LeafExplanation:
-    result = compile_criteria(leaf)(facts)
-    if isinstance(leaf, Condition | Medication):
+def _explain_leaf(
+    leaf: Leaf, path: str, negated: bool, facts: Facts, place: tuple[Sites, str] = ((), "en")
+) -> LeafExplanation:
+    sites, language = place
+    result = compile_criteria(leaf, sites)(facts)
+    if isinstance(leaf, FieldLeaf) and leaf.field in PLACE_FIELDS:
+        sentence, question = place_sentence(leaf, result, facts, sites, language)
+    elif isinstance(leaf, Condition | Medication):
         sentence, question = _codes_sentence(leaf, result, facts)
     else:
         sentence = _field_sentence(leaf, result, facts)

@@ -321,6 +321,8 @@ class AboutForm(SafeForm):
     )
     smoker = RadioField(_l("Do you smoke?"), choices=[], validate_choice=False)
     pregnant = RadioField(_l("Are you pregnant?"), choices=[], validate_choice=False)
+    # §4a: a town from the shipped gazetteer (or coordinates), stored as a rounded point.
+    home = StringField(_l("Town where you live"), validators=[Length(max=200)])
     wizard = HiddenField()
 
     def __init__(self, *args: Any, language: str = "en", **kwargs: Any) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 from flask import (
     Blueprint,
@@ -25,7 +25,9 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from panel_service.domain import gazetteer
 from panel_service.domain.criteria import vocabulary as vocab
+from panel_service.domain.geo import Home
 from panel_service.domain.profile import ProfileData, display_icd10, normalise_atc, normalise_icd10
 from panel_service.domain.regions import region_name
 from panel_service.extensions import db_session, limiter, settings
@@ -296,6 +298,7 @@ def profile(account: Account, participant: Participant) -> str:
         conditions=_terms("icd10", data.conditions or ()),
         medications=_terms("atc", data.medications or ()),
         region_name=region_name,
+        home_text=home_text,
         language=language(),
     )
 
@@ -318,6 +321,7 @@ def profile_about(account: Account, participant: Participant) -> ViewResult:
                 "weight_kg": _number(data.weight_kg),
                 "smoker": from_bool(data.smoker),
                 "pregnant": None if data.sex == "male" else from_bool(data.pregnant),
+                "home": home_text(data.home),
                 "wizard": "1" if wizard else "",
             },
         )
@@ -326,8 +330,11 @@ def profile_about(account: Account, participant: Participant) -> ViewResult:
     if form.validate_on_submit():
         birth_date = form.birth_date.value
         problem = profiles.validate_birth_date(settings(), birth_date) if birth_date else None
+        home = _home(form)
         if problem:
             form.birth_date.errors = [str(BIRTH_DATE_MESSAGES[problem])]
+        elif home == "invalid":
+            pass  # form.home.errors says why
         else:
             profiles.save_about(
                 session,
@@ -340,12 +347,39 @@ def profile_about(account: Account, participant: Participant) -> ViewResult:
                 weight_kg=form.weight_kg.number,
                 smoker=yes_no(form.smoker.data),
                 pregnant=yes_no(form.pregnant.data),
+                home=home,
             )
             if wizard:
                 return redirect(url_for("volunteers.profile_codes", section="conditions", wizard="1"))
             flash(_("Your answers are saved."))
             return redirect(url_for("volunteers.profile"))
     return render_template("volunteers/profile_about.html", form=form, wizard=wizard), 422
+
+
+def home_text(home: Home | None) -> str:
+    """The home as the form shows it: the town, or coordinates for a home given without one."""
+    if home is None:
+        return ""
+    return home.place or f"{home.lat:.2f}, {home.lon:.2f}"
+
+
+def _home(form: AboutForm) -> Home | Literal["invalid"] | None:
+    """The typed town looked up in the gazetteer; "invalid" (with the field's error set) when
+    it names no single town."""
+    text = (form.home.data or "").strip()
+    if not text:
+        return None
+    try:
+        return gazetteer.resolve_home(text)
+    except gazetteer.HomeNotFound as error:
+        message = _(
+            "We could not find the town %(town)s. Write it as town and country code, for example Aarhus, DK.",
+            town=text,
+        )
+        if error.suggestions:
+            message += " " + _("Did you mean: %(towns)s?", towns="; ".join(error.suggestions))
+        form.home.errors = [message]
+        return "invalid"
 
 
 def _number(value: float | None) -> str:

@@ -324,3 +324,33 @@ def test_ticked_conditions_survive_searches_and_a_cleared_search_box_without_jav
     assert saved.status_code == 302, saved.get_data(as_text=True)
     assert sorted(profiles.stored_codes(db, volunteer, "icd10")) == ["D66", "G2581", "I10", "QA00101"]
     assert profiles.profile_data(db, volunteer).conditions == ("D66", "G2581", "I10", "QA00101")
+
+
+def test_home_town_is_looked_up_and_stored_as_a_rounded_point(
+    client: FlaskClient, db: Session, volunteer: int
+) -> None:
+    response = post_form(client, "/me/profile/about", {**ABOUT, "home": "Aarhus"})
+    assert response.status_code == 302
+    profile = db.get(Profile, volunteer)
+    assert profile is not None
+    assert (profile.home_lat, profile.home_lon, profile.home_place, profile.home_geonameid) == (
+        56.16,
+        10.21,
+        "Århus, DK",
+        2624652,
+    )
+    page = client.get("/me/profile").get_data(as_text=True)
+    assert "Århus, DK" in page
+    form = client.get("/me/profile/about").get_data(as_text=True)
+    assert 'value="Århus, DK"' in form  # saving the form again keeps the same town
+    assert post_form(client, "/me/profile/about", {**ABOUT, "home": ""}).status_code == 302
+    db.refresh(profile)
+    assert profile.home_lat is None and profile.home_place is None  # emptied: unanswered
+
+
+def test_an_unknown_home_town_is_refused_with_suggestions(
+    client: FlaskClient, db: Session, volunteer: int
+) -> None:
+    _refused(client, db, {**ABOUT, "home": "Aar"}, "home", "We could not find the town")
+    response = post_form(client, "/me/profile/about", {**ABOUT, "home": "Aar"})
+    assert "Did you mean: Århus, DK" in response.get_data(as_text=True)
