@@ -50,10 +50,11 @@ services:
 browsers:
 	scripts/ensure-chromium.sh
 
-## ruff: lint and format check.
+## ruff (lint, format check) and the import layers of pyproject.toml's [tool.importlinter].
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 ## mypy over panel_service, workers and config.
 typecheck: $(STAMP)
@@ -117,4 +118,4 @@ bench-limits: $(STAMP) services
 
 ## Remove .venv, instance/ and the tool caches.
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
