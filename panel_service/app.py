@@ -83,7 +83,7 @@ def build_app(settings: Settings | None, *, start_background_jobs: bool | None) 
 
 
 def _migrate_embedded_database(runtime: Runtime) -> None:
-    """The embedded default migrates its SQLite file on first start (ARCHITECTURE §7)."""
+    """The embedded default migrates its SQLite file on first start (product contract §7)."""
     from panel_service.migrate import upgrade
 
     upgrade(runtime.database.engine)

@@ -1,8 +1,9 @@
-"""Volunteer use cases: sign-up, verification, profile, consent, pause, export and erasure.
+"""Volunteer use cases: sign-up, verification, details, consent, contact pause, the profile,
+the invitations a volunteer sees (with what is still open in them), export and erasure.
 
 Every function takes the caller's session and flushes but never commits. Emails are never
 sent from here: a job is recorded in the outbox (ids only) and goes out after the commit
-(``services.volunteer_mail``).
+(``services.account_mail``).
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ def row_counts(db: Session) -> dict[str, int]:
     }
 
 
-# The example study of ARCHITECTURE §9, from the one place the demo defines it.
+# The example study of the product contract §9, from the one place the demo defines it.
 DEMO_CRITERIA = to_json(parse_text(demo.DEMO_CRITERIA))
 
 

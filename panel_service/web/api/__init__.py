@@ -10,7 +10,7 @@ bp = APIBlueprint("api", __name__, url_prefix="/api/v1")
 # so cross-site request forgery has nothing to ride on; the web pages keep CSRF on every form.
 csrf.exempt(bp)
 
-# The one error shape of ARCHITECTURE §8, as the OpenAPI document describes every 4xx answer.
+# The one error shape of the product contract §8, as the OpenAPI document describes every 4xx answer.
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
