@@ -29,6 +29,16 @@ from sqlalchemy.orm import Session
 from panel_service import outbox
 from panel_service.domain.criteria import parse_any, to_json
 from panel_service.domain.profile import bmi, normalise_atc, normalise_icd10
+from panel_service.domain.vocab import (
+    ApprovalKind,
+    ConsentKind,
+    InvitationStatus,
+    Language,
+    ReviewState,
+    Role,
+    Sex,
+    StudyStatus,
+)
 from panel_service.models import (
     Account,
     Consent,
@@ -86,7 +96,7 @@ class AccountFactory(_Factory):
         model = Account
 
     email = factory.LazyFunction(lambda: f"person{next(_numbers)}@example.org")
-    role = "participant"
+    role = Role.PARTICIPANT
     email_verified_at = factory.LazyFunction(utcnow)
 
 
@@ -101,18 +111,18 @@ class ParticipantFactory(_Factory):
 
     account_id = factory.LazyAttribute(lambda o: AccountFactory(email=o.email).id)
     name = factory.LazyFunction(lambda: f"Volunteer {next(_numbers)}")
-    language = "en"
+    language = Language.EN
 
 
 class ProfileFactory(_Factory):
-    """A health profile of a 40-year-old woman in DK-84 with both code lists answered (empty)."""
+    """A health profile of a woman of 41 in DK-84 with both code lists answered (empty)."""
 
     class Meta:
         model = Profile
 
     participant_id = factory.LazyAttribute(lambda _: ParticipantFactory().id)
-    birth_date = factory.LazyFunction(lambda: dt.date.today().replace(year=dt.date.today().year - 41))
-    sex = "female"
+    birth_date = factory.LazyFunction(lambda: dt.date.today() - dt.timedelta(days=15_000))
+    sex = Sex.FEMALE
     region = "DK-84"
     height_cm = 170.0
     weight_kg = 70.0
@@ -141,7 +151,7 @@ class ConsentFactory(_Factory):
     class Meta:
         model = Consent
 
-    kind = "contact_about_studies"
+    kind = ConsentKind.CONTACT_ABOUT_STUDIES
     text_version = "1"
 
 
@@ -150,7 +160,7 @@ class StudyFactory(_Factory):
         model = Study
 
     organisation_id = factory.LazyAttribute(lambda _: OrganisationFactory().id)
-    status = "draft"
+    status = StudyStatus.DRAFT
 
 
 class StudyVersionFactory(_Factory):
@@ -185,7 +195,7 @@ class EthicsApprovalFactory(_Factory):
         model = EthicsApproval
 
     committee = "Regional Committee"
-    kind = "IEC"
+    kind = ApprovalKind.IEC
     reference = factory.LazyFunction(lambda: f"H-{next(_numbers)}")
     approved_on = factory.LazyFunction(lambda: dt.date.today() - dt.timedelta(days=10))
     expires_on = factory.LazyFunction(lambda: dt.date.today() + dt.timedelta(days=365))
@@ -196,8 +206,8 @@ class InvitationFactory(_Factory):
     class Meta:
         model = Invitation
 
-    status = "sent"
-    sent_at = factory.LazyAttribute(lambda o: utcnow() if o.status == "sent" else None)
+    status = InvitationStatus.SENT
+    sent_at = factory.LazyAttribute(lambda o: utcnow() if o.status == InvitationStatus.SENT else None)
 
 
 # --- The shapes the tests ask for, built from the factories above ---------------------------
@@ -208,14 +218,14 @@ def make_study_version(db: Session, criteria: dict | None = None, **fields: Any)
     with bound_to(db):
         if criteria is not None:
             fields["criteria"] = criteria
-        return StudyVersionFactory(**fields)  # type: ignore[no-any-return]
+        return StudyVersionFactory(**fields)
 
 
 def make_invitation(
-    db: Session, version: StudyVersion, participant_id: int, status: str = "sent"
+    db: Session, version: StudyVersion, participant_id: int, status: str = InvitationStatus.SENT
 ) -> Invitation:
     with bound_to(db):
-        return InvitationFactory(  # type: ignore[no-any-return]
+        return InvitationFactory(
             study_id=version.study_id,
             participant_id=participant_id,
             study_version_id=version.id,
@@ -301,7 +311,7 @@ def make_recruiting_study(
     invitation_text: str = "We are testing magnesium for restless legs.\nAbout 300 mg a day, 8 weeks.",
     approved_on: dt.date | None = None,
     expires_on: dt.date | None = None,
-    status: str = "recruiting",
+    status: str = StudyStatus.RECRUITING,
     start_matching: bool = True,
 ) -> Study:
     """Study + approved version + ethics approval, set recruiting, and ``matching.start_study``
@@ -312,7 +322,7 @@ def make_recruiting_study(
             title=title,
             invitation_text=invitation_text,
             target_enrolment=100,
-            review_state="approved",
+            review_state=ReviewState.APPROVED,
         )
         study: Study = version.study
         EthicsApprovalFactory(
@@ -324,6 +334,6 @@ def make_recruiting_study(
         study.active_version_id = version.id
         study.status = status
         session.flush()
-    if start_matching and status == "recruiting":
+    if start_matching and status == StudyStatus.RECRUITING:
         outbox.enqueue(session, "matching.start_study", {"study_id": study.id})
     return study
