@@ -28,7 +28,7 @@ from panel_service.domain.profile import (
     normalise_icd10,
 )
 from panel_service.domain.regions import normalise_region
-from panel_service.domain.vocab import SEXES
+from panel_service.domain.vocab import SEXES, Sex
 
 PROFILE_KEYS = (
     "birth_date",
@@ -254,7 +254,7 @@ def profile_from_json(obj: object, *, strict: bool = False, adult_on: dt.date | 
                 reader.fail(str(key), f"unknown key {key!r}; profile keys are {', '.join(PROFILE_KEYS)}")
     sex = reader.choice("sex", SEXES)
     pregnant = reader.flag("pregnant")
-    if sex == "male" and pregnant:
+    if sex == Sex.MALE and pregnant:
         reader.fail("pregnant", "a profile whose sex is male cannot be pregnant")
     born = reader.birth_date(adult_on)
     region = reader.region()

@@ -1,4 +1,4 @@
-"""Contact: sending queued invitations, exactly once, nothing lost (ARCHITECTURE §2 P1-P3, §6.4).
+"""Contact: sending queued invitations, exactly once, nothing lost (product contract §2 P1-P3, §6.4).
 
 An invitation moves ``queued → claimed → sent``, or to ``cancelled`` (reason), ``failed``
 (reason) or ``ambiguous``. One send is three steps:

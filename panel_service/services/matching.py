@@ -1,4 +1,4 @@
-"""Matching: which volunteers get an invitation to which recruiting study (ARCHITECTURE §6.1-3).
+"""Matching: which volunteers get an invitation to which recruiting study (product contract §6.1-3).
 
 Bulk match (a study starts recruiting, nightly, after an import): one ``match_runs`` row, the
 profile-id space split into ``match_chunks``, one outbox row (task) per chunk. Each chunk is a

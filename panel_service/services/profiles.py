@@ -72,7 +72,7 @@ def save_about(
     profile.weight_kg = weight_kg
     profile.bmi = bmi(height_cm, weight_kg)
     profile.smoker = smoker
-    # The one rule of fact (ARCHITECTURE §3): a man is stored as not pregnant.
+    # The one rule of fact (product contract §3): a man is stored as not pregnant.
     profile.pregnant = False if sex == "male" else pregnant
     if home != "keep":
         store_home(profile, home)

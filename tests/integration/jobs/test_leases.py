@@ -19,7 +19,8 @@ from panel_service.models import Invitation, OutboxMessage
 from panel_service.runtime import InProcessRelay, Runtime
 from panel_service.services import contact, matching
 from panel_service.timeutil import as_utc, utcnow
-from tests.support.pipeline import NARROW, make_recruiting_study, make_volunteer
+from tests.factories import make_recruiting_study, make_volunteer
+from tests.support.pipeline import NARROW
 from tests.support.slow_jobs import SLOW, runs
 from tests.support.worker import wait_until
 

@@ -29,13 +29,8 @@ from panel_service.models import (
 from panel_service.runtime import Runtime
 from panel_service.services import contact, matching, volunteers
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at
-from tests.support.pipeline import (
-    NARROW,
-    make_recruiting_study,
-    make_volunteer,
-    narrow_expected,
-    seed_population,
-)
+from tests.factories import make_recruiting_study, make_volunteer
+from tests.support.pipeline import NARROW, narrow_expected, seed_population
 from tests.support.services import SmtpRecorder, email_parts
 
 TODAY = dt.date.today()

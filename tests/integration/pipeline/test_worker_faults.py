@@ -35,13 +35,8 @@ from panel_service.models import (
 from panel_service.runtime import CeleryRelay, Runtime
 from panel_service.services import matching, volunteers
 from panel_service.timeutil import panel_today
-from tests.support.pipeline import (
-    NARROW,
-    make_recruiting_study,
-    make_volunteer,
-    narrow_expected,
-    seed_population,
-)
+from tests.factories import make_recruiting_study, make_volunteer
+from tests.support.pipeline import NARROW, narrow_expected, seed_population
 from tests.support.services import redis_url_for_tests
 from tests.support.worker import (
     LiveWorker,
