@@ -1,4 +1,4 @@
-"""Bulk import of volunteers from JSON lines (``panel import profiles``, ARCHITECTURE §8).
+"""Bulk import of volunteers from JSON lines (``panel import profiles``, product contract §8).
 
 Each line is validated on its own; a bad line is reported with its number and reasons and
 nothing of it is written. Good lines are written in batches with set-based upserts (an email

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from flask import (
     Blueprint,
@@ -31,7 +31,6 @@ from panel_service.domain.geo import Home
 from panel_service.domain.profile import ProfileData, display_icd10, normalise_atc, normalise_icd10
 from panel_service.domain.regions import region_name
 from panel_service.extensions import db_session, limiter, settings
-from panel_service.models import Account, Participant
 from panel_service.services import accounts, participants, personal_data, profiles, tokens, volunteers
 from panel_service.services import dashboard as volunteer_dashboard
 from panel_service.services import invitations as invitation_service
@@ -55,6 +54,9 @@ from panel_service.web.volunteers.forms import (
     from_bool,
     yes_no,
 )
+
+if TYPE_CHECKING:
+    from panel_service.models import Account, Participant
 
 bp = Blueprint("volunteers", __name__)
 
