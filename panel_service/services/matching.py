@@ -23,25 +23,24 @@ import typing as t
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Table, and_, exists, func, literal, or_, select, update
+from sqlalchemy import Table, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from config.logging import get_logger
 from panel_service import outbox
-from panel_service.domain import lifecycle
-from panel_service.domain.criteria import Node, Truth, compile_criteria, parse_json, profile_facts
+from panel_service.domain import eligibility, lifecycle
+from panel_service.domain.criteria import Truth, compile_criteria, profile_facts
+from panel_service.domain.criteria.versions import criteria_of
 from panel_service.domain.history import Entry
 from panel_service.domain.profile import ProfileData
 from panel_service.jobs import job
 from panel_service.metrics import INVITATIONS_CANCELLED, INVITATIONS_CREATED
 from panel_service.models import (
-    Consent,
     EthicsApproval,
     Invitation,
     MatchChunk,
     MatchRun,
-    Participant,
     Profile,
     ProfileCondition,
     ProfileMedication,
@@ -49,7 +48,10 @@ from panel_service.models import (
     StudyVersion,
 )
 from panel_service.queries.criteria_sql import compile_where
+from panel_service.queries.eligibility import contactable_clause, volunteer_state
 from panel_service.services.audit import record
+from panel_service.services.contact.requests import request_dispatch, request_send
+from panel_service.tasks import Task
 from panel_service.timeutil import panel_today, utcnow
 
 if TYPE_CHECKING:
@@ -57,17 +59,8 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-START_STUDY = "matching.start_study"
-MATCH_CHUNK = "matching.match_chunk"
-MATCH_PROFILE = "matching.match_profile"
-REMATCH_ALL = "matching.rematch_all"
-NIGHTLY = "matching.nightly"
-EXPIRE_APPROVALS = "matching.expire_approvals"
-CONTACT_CONSENT = "contact_about_studies"
 
 profiles = t.cast(Table, Profile.__table__)
-participants = t.cast(Table, Participant.__table__)
-consents = t.cast(Table, Consent.__table__)
 invitations = t.cast(Table, Invitation.__table__)
 
 
@@ -78,18 +71,18 @@ def request_study_match(session: Session, study_id: int, kind: str = "manual") -
     """Queue a bulk match of the study's active version. ``kind`` is recorded on the run."""
     dedup = None
     if kind == "nightly":  # two beats, or a beat run twice, queue one nightly match a day
-        dedup = f"{START_STUDY}:{study_id}:nightly:{utcnow().date().isoformat()}"
-    outbox.enqueue(session, START_STUDY, {"study_id": study_id, "kind": kind}, dedup_key=dedup)
+        dedup = f"{Task.MATCHING_START_STUDY}:{study_id}:nightly:{utcnow().date().isoformat()}"
+    outbox.enqueue(session, Task.MATCHING_START_STUDY, {"study_id": study_id, "kind": kind}, dedup_key=dedup)
 
 
 def request_profile_match(session: Session, participant_id: int) -> None:
     """Queue an incremental match of one volunteer (profile created or changed, consent given)."""
-    outbox.enqueue(session, MATCH_PROFILE, {"participant_id": participant_id})
+    outbox.enqueue(session, Task.MATCHING_MATCH_PROFILE, {"participant_id": participant_id})
 
 
 def request_rematch_all(session: Session) -> None:
     """After a bulk import: re-match every recruiting study in bulk (not one task per line)."""
-    outbox.enqueue(session, REMATCH_ALL, {})
+    outbox.enqueue(session, Task.MATCHING_REMATCH_ALL, {})
 
 
 # -- what "may recruit today" means ----------------------------------------------------------
@@ -124,47 +117,6 @@ def recruiting_versions(session: Session, today: dt.date, study_id: int | None =
     return [Recruiting(*row) for row in session.execute(query)]
 
 
-_PARSED: dict[tuple[int, str], Node] = {}
-
-
-def criteria_of(version_id: int, content_hash: str, criteria: dict[str, Any]) -> Node:
-    """Parsed criteria, cached per version (immutable) and content hash; the compiled evaluator
-    is in turn cached by value by ``compile_criteria``."""
-    key = (version_id, content_hash)
-    node = _PARSED.get(key)
-    if node is None:
-        if len(_PARSED) > 4096:
-            _PARSED.clear()
-        node = _PARSED[key] = parse_json(criteria)
-    return node
-
-
-def contactable_clause(
-    dialect_name: str, today: dt.date, id_range: tuple[int, int] | None = None
-) -> ColumnElement[bool]:
-    """A clause over ``profiles``: consent to be contacted active, contact not paused today,
-    not erased. Joined by subqueries so the chunk's id range drives the plan."""
-    active_consent = select(consents.c.participant_id).where(
-        consents.c.kind == CONTACT_CONSENT, consents.c.withdrawn_at.is_(None)
-    )
-    available = select(participants.c.id).where(
-        participants.c.erased_at.is_(None),
-        or_(participants.c.contact_paused_until.is_(None), participants.c.contact_paused_until < today),
-    )
-    if id_range is not None:
-        # The chunk's range, repeated inside the subqueries, lets the planner scan just that slice
-        # of participants and consents instead of hashing all of them for every chunk.
-        active_consent = active_consent.where(consents.c.participant_id.between(*id_range))
-        available = available.where(participants.c.id.between(*id_range))
-    if dialect_name == "postgresql":
-        return and_(
-            exists(active_consent.where(consents.c.participant_id == profiles.c.participant_id)),
-            exists(available.where(participants.c.id == profiles.c.participant_id)),
-        )
-    # SQLite runs a correlated EXISTS row by row; IN (SELECT ...) is planned once (PERFORMANCE-NOTES).
-    return and_(profiles.c.participant_id.in_(active_consent), profiles.c.participant_id.in_(available))
-
-
 def _insert_ignoring_existing(dialect_name: str, names: list[str], source: Any) -> Any:
     insert_fn = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     return (
@@ -179,7 +131,7 @@ def _insert_ignoring_existing(dialect_name: str, names: list[str], source: Any) 
 # -- bulk match ------------------------------------------------------------------------------
 
 
-@job(START_STUDY, queue="matching")
+@job(Task.MATCHING_START_STUDY, queue="matching")
 def start_study(runtime: Runtime, study_id: int, kind: str = "recruit") -> int | None:
     """Create the match run for the study's active version and fan out one task per chunk.
 
@@ -231,17 +183,15 @@ def start_study(runtime: Runtime, study_id: int, kind: str = "recruit") -> int |
             )
         session.flush()
         for number in range(total):
-            outbox.enqueue(session, MATCH_CHUNK, {"run_id": run.id, "chunk_no": number})
+            outbox.enqueue(session, Task.MATCHING_MATCH_CHUNK, {"run_id": run.id, "chunk_no": number})
         log.info("matching.run_started", study_id=study_id, run_id=run.id, chunks=total, kind=run.kind)
         return run.id
 
 
-@job(MATCH_CHUNK, queue="matching")
+@job(Task.MATCHING_MATCH_CHUNK, queue="matching")
 def match_chunk(runtime: Runtime, run_id: int, chunk_no: int) -> int:
     """One id range of one run: a single INSERT ... SELECT, and the chunk marked done with its
     count in the same transaction."""
-    from panel_service.services import contact
-
     with runtime.database.session_scope() as session:
         dialect = session.get_bind().dialect.name
         chunk = session.get(MatchChunk, (run_id, chunk_no), with_for_update={"key_share": True})
@@ -274,7 +224,7 @@ def match_chunk(runtime: Runtime, run_id: int, chunk_no: int) -> int:
         chunk.done_at = utcnow()
         if matched:
             INVITATIONS_CREATED.inc(matched)
-            contact.request_dispatch(session, dedup_key=f"dispatch:run{run_id}:chunk{chunk_no}")
+            request_dispatch(session, dedup_key=f"dispatch:run{run_id}:chunk{chunk_no}")
         session.flush()
         # The run row lock orders the "all chunks done?" checks of concurrent chunks.
         session.execute(select(MatchRun.id).where(MatchRun.id == run_id).with_for_update(key_share=True))
@@ -351,33 +301,14 @@ def _stored_entries(
     return [Entry(code, status, since, until) for code, status, since, until in rows]
 
 
-def is_contactable(session: Session, participant_id: int, today: dt.date) -> str | None:
-    """None when the volunteer may be contacted today, else the reason why not."""
-    participant = session.get(Participant, participant_id)
-    if participant is None or participant.erased_at is not None:
-        return "erased"
-    if participant.contact_paused_until is not None and participant.contact_paused_until >= today:
-        return "contact_paused"
-    consent = session.scalar(
-        select(Consent.id).where(
-            Consent.participant_id == participant_id,
-            Consent.kind == CONTACT_CONSENT,
-            Consent.withdrawn_at.is_(None),
-        )
-    )
-    return None if consent is not None else "consent_withdrawn"
-
-
-@job(MATCH_PROFILE, queue="matching")
+@job(Task.MATCHING_MATCH_PROFILE, queue="matching")
 def match_profile(runtime: Runtime, participant_id: int) -> int:
     """One volunteer against every recruiting study, in memory. Returns invitations created."""
-    from panel_service.services import contact
-
     with runtime.database.session_scope() as session:
         dialect = session.get_bind().dialect.name
         today = panel_today(runtime.settings)
         profile = load_profile(session, participant_id)
-        not_contactable = is_contactable(session, participant_id, today)
+        not_contactable = eligibility.volunteer_obstacle(volunteer_state(session, participant_id), today)
         created = 0
         studies = recruiting_versions(session, today)
         facts = profile_facts(profile, today) if profile is not None else None
@@ -397,7 +328,7 @@ def match_profile(runtime: Runtime, participant_id: int) -> int:
                 if result.rowcount:  # type: ignore[attr-defined]
                     created += 1
                     INVITATIONS_CREATED.inc()
-                    contact.request_send(session, study.study_id, participant_id)
+                    request_send(session, study.study_id, participant_id)
             elif truth is not Truth.TRUE:
                 cancelled = session.execute(
                     update(Invitation)
@@ -413,7 +344,7 @@ def match_profile(runtime: Runtime, participant_id: int) -> int:
         return created
 
 
-@job(REMATCH_ALL, queue="matching")
+@job(Task.MATCHING_REMATCH_ALL, queue="matching")
 def rematch_all(runtime: Runtime) -> int:
     with runtime.database.session_scope() as session:
         studies = recruiting_versions(session, panel_today(runtime.settings))
@@ -425,7 +356,7 @@ def rematch_all(runtime: Runtime) -> int:
 # -- beat jobs -------------------------------------------------------------------------------
 
 
-@job(NIGHTLY, queue="matching")
+@job(Task.MATCHING_NIGHTLY, queue="matching")
 def nightly(runtime: Runtime) -> int:
     """Re-match every recruiting study (ages change). One match per study per day, however many
     beats fire (dedup key per day)."""
@@ -437,7 +368,7 @@ def nightly(runtime: Runtime) -> int:
         return len(studies)
 
 
-@job(EXPIRE_APPROVALS, queue="maintenance")
+@job(Task.MATCHING_EXPIRE_APPROVALS, queue="maintenance")
 def expire_approvals(runtime: Runtime) -> int:
     """A recruiting study whose active version's approval is no longer in force is paused and
     its queued invitations cancelled (``approval_expired``). Idempotent: a paused study is not

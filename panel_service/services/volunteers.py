@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service import outbox
+from panel_service.domain import eligibility
 from panel_service.domain.criteria import Truth, explain, parse_json
 from panel_service.domain.criteria.explain import Explanation
 from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, leaves
@@ -43,6 +44,7 @@ from panel_service.models import (
 )
 from panel_service.services import accounts, invitations
 from panel_service.services.audit import record
+from panel_service.services.contact.requests import request_dispatch
 from panel_service.services.errors import Forbidden, ValidationFailed
 from panel_service.services.matching import load_profile
 from panel_service.timeutil import panel_today, pause_ends_at, utcnow
@@ -172,25 +174,6 @@ def give_consent(session: Session, participant: Participant) -> Consent:
     return consent
 
 
-def withdraw_consent(session: Session, participant: Participant) -> int:
-    """Withdraw and cancel every pending contact in the same transaction (P6)."""
-    consent = active_consent(session, participant.id)
-    if consent is not None:
-        consent.withdrawn_at = utcnow()
-    cancelled = invitations.cancel_pending(session, reason="consent_withdrawn", participant_id=participant.id)
-    record(
-        session,
-        None,
-        "consent.withdraw",
-        "participant",
-        participant.id,
-        {"cancelled": cancelled},
-        volunteer=participant.id,
-    )
-    session.flush()
-    return cancelled
-
-
 def pause_contact(session: Session, settings: Settings, participant: Participant, until: dt.date) -> int:
     """Pause contact through ``until`` (P6): pending invitations are held, not cancelled; they go
     out after the pause if they still match then (re-checked as in P1). Returns how many are held."""
@@ -219,8 +202,6 @@ def pause_contact(session: Session, settings: Settings, participant: Participant
 def resume_contact(session: Session, settings: Settings, participant: Participant) -> None:
     """End a pause early: what it held is due now (and re-checked at send), and the volunteer is
     matched again against every recruiting study (matching skips paused volunteers)."""
-    from panel_service.services import contact
-
     until = participant.contact_paused_until
     participant.contact_paused_until = None
     if until is not None:
@@ -228,7 +209,7 @@ def resume_contact(session: Session, settings: Settings, participant: Participan
             session, participant_id=participant.id, held_until=pause_ends_at(settings, until)
         )
         if released:
-            contact.request_dispatch(session)
+            request_dispatch(session)
     outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
     record(
         session,
@@ -243,8 +224,7 @@ def resume_contact(session: Session, settings: Settings, participant: Participan
 
 
 def is_paused(settings: Settings, participant: Participant) -> bool:
-    until = participant.contact_paused_until
-    return until is not None and until >= panel_today(settings)
+    return eligibility.contact_paused(participant.contact_paused_until, panel_today(settings))
 
 
 # --- the health profile --------------------------------------------------------------------

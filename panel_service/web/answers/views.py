@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from panel_service.extensions import csrf, db_session
 from panel_service.models import Account, Invitation, Participant, StudyVersion
-from panel_service.services import contact, tokens
+from panel_service.services import consent, tokens
 from panel_service.services.errors import ServiceError
 from panel_service.services.invitations import AnswerRefused, answer_refusal_now, record_answer
 from panel_service.web.answers.forms import ANSWERS, AnswerForm
@@ -135,8 +135,8 @@ def unsubscribe(token: str) -> str | tuple[str, int]:
     except tokens.TokenInvalid:
         session.rollback()
         return _invalid()
-    contact.withdraw_contact_consent(
-        session, link.participant_id, via="one_click" if one_click else "unsubscribe_link"
+    consent.withdraw_contact_consent(
+        session, link.participant_id, via=consent.VIA_ONE_CLICK if one_click else consent.VIA_UNSUBSCRIBE_LINK
     )
     session.commit()
     return render_template("answers/unsubscribed.html")

@@ -29,8 +29,8 @@ from panel_service.domain.profile import ProfileData, display_icd10, normalise_a
 from panel_service.domain.regions import region_name
 from panel_service.extensions import db_session, limiter, settings
 from panel_service.models import Account, Participant
+from panel_service.services import consent, tokens
 from panel_service.services import invitations as invitation_service
-from panel_service.services import tokens
 from panel_service.services import volunteers as service
 from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from panel_service.timeutil import panel_today
@@ -545,7 +545,7 @@ def resume(account: Account, participant: Participant) -> WerkzeugResponse:
 @volunteer_view
 def withdraw(account: Account, participant: Participant) -> WerkzeugResponse:
     if EmptyForm().validate_on_submit():
-        service.withdraw_consent(db_session(), participant)
+        consent.withdraw_contact_consent(db_session(), participant.id, via=consent.VIA_VOLUNTEER_PAGE)
         db_session().commit()
         flash(_("You have withdrawn your consent. We will not contact you about studies."))
     return redirect(url_for("volunteers.contact"))
