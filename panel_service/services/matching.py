@@ -75,6 +75,12 @@ def request_study_match(session: Session, study_id: int, kind: str = "manual") -
     outbox.enqueue(session, Task.MATCHING_START_STUDY, {"study_id": study_id, "kind": kind}, dedup_key=dedup)
 
 
+def request_recruit_match(session: Session, study_id: int) -> None:
+    """Queue the bulk match of a study that starts recruiting, or recruits on a newly approved
+    version (the run is recorded as ``recruit``)."""
+    outbox.enqueue(session, Task.MATCHING_START_STUDY, {"study_id": study_id})
+
+
 def request_profile_match(session: Session, participant_id: int) -> None:
     """Queue an incremental match of one volunteer (profile created or changed, consent given)."""
     outbox.enqueue(session, Task.MATCHING_MATCH_PROFILE, {"participant_id": participant_id})

@@ -15,7 +15,6 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from panel_service import outbox
 from panel_service.domain import eligibility
 from panel_service.domain.criteria import Truth, explain, parse_json
 from panel_service.domain.criteria.explain import Explanation
@@ -42,18 +41,17 @@ from panel_service.models import (
     StudyVersion,
     WebSession,
 )
-from panel_service.services import accounts, invitations
+from panel_service.services import account_mail, accounts, invitations
 from panel_service.services.audit import record
 from panel_service.services.contact.requests import request_dispatch
 from panel_service.services.errors import Forbidden, ValidationFailed
-from panel_service.services.matching import load_profile
+from panel_service.services.matching import load_profile, request_profile_match
 from panel_service.timeutil import panel_today, pause_ends_at, utcnow
 
 # The version of the consent text shown at sign-up and on the contact page. Change it whenever
 # the wording changes, so that every recorded consent says which words were agreed to.
 CONSENT_TEXT_VERSION = "2026-12"
 CONSENT_KIND = "contact_about_studies"
-MATCH_JOB = "matching.match_profile"
 # The longest pause a volunteer can choose at once; longer means "withdraw consent".
 MAX_PAUSE = dt.timedelta(days=2 * 366)
 
@@ -101,7 +99,7 @@ def sign_up(
     password_hash = accounts.hash_password(settings, password)
     existing = accounts.find_account(session, normalised)
     if existing is not None:
-        outbox.enqueue(session, "accounts.send_signup_existing", {"account_id": existing.id})
+        account_mail.request_signup_existing(session, existing.id)
         return SignUpResult(existing.id, created=False)
     account = Account(email=normalised, password_hash=password_hash, role="participant", is_active=True)
     session.add(account)
@@ -112,7 +110,7 @@ def sign_up(
     if consent:
         give_consent(session, participant)
     record(session, account, "account.signup", "participant", participant.id, {"consent": consent})
-    outbox.enqueue(session, "accounts.send_verification", {"account_id": account.id})
+    account_mail.request_verification(session, account.id)
     return SignUpResult(account.id, created=True)
 
 
@@ -170,7 +168,7 @@ def give_consent(session: Session, participant: Participant) -> Consent:
         {"text_version": CONSENT_TEXT_VERSION},
         volunteer=participant.id,
     )
-    outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
+    request_profile_match(session, participant.id)
     return consent
 
 
@@ -210,7 +208,7 @@ def resume_contact(session: Session, settings: Settings, participant: Participan
         )
         if released:
             request_dispatch(session)
-    outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
+    request_profile_match(session, participant.id)
     record(
         session,
         None,
@@ -283,7 +281,7 @@ def save_about(
     profile.pregnant = False if sex == "male" else pregnant
     profile.updated_at = utcnow()
     session.flush()
-    outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
+    request_profile_match(session, participant.id)
     return profile
 
 
@@ -308,7 +306,7 @@ def save_codes(
     profile.updated_at = utcnow()
     session.flush()
     session.expire(profile, ["conditions", "medications"])
-    outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
+    request_profile_match(session, participant.id)
     return profile
 
 

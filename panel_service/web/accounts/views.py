@@ -8,11 +8,10 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from panel_service import outbox
 from panel_service.domain.vocab import LANGUAGES
 from panel_service.extensions import db_session, limiter, settings
 from panel_service.models import Account, Participant
-from panel_service.services import accounts, tokens
+from panel_service.services import account_mail, accounts, tokens
 from panel_service.services.audit import record
 from panel_service.web.accounts import throttle
 from panel_service.web.accounts.forms import LoginForm
@@ -79,7 +78,7 @@ def forgot_password() -> str | Response:
     if form.validate_on_submit():
         account = accounts.find_account(db_session(), form.email.data or "")
         if account is not None and account.is_active:
-            outbox.enqueue(db_session(), "accounts.send_password_reset", {"account_id": account.id})
+            account_mail.request_password_reset(db_session(), account.id)
             db_session().commit()
         # The same answer whether or not the address is registered.
         return redirect(url_for("accounts.reset_sent"))

@@ -29,7 +29,7 @@ from panel_service.domain.profile import ProfileData, display_icd10, normalise_a
 from panel_service.domain.regions import region_name
 from panel_service.extensions import db_session, limiter, settings
 from panel_service.models import Account, Participant
-from panel_service.services import consent, tokens
+from panel_service.services import account_mail, consent, tokens
 from panel_service.services import invitations as invitation_service
 from panel_service.services import volunteers as service
 from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -132,12 +132,11 @@ def signup() -> ViewResult:
 
 
 def _notify_existing(email: str) -> None:
-    from panel_service import outbox
     from panel_service.services import accounts
 
     existing = accounts.find_account(db_session(), email)
     if existing is not None:
-        outbox.enqueue(db_session(), "accounts.send_signup_existing", {"account_id": existing.id})
+        account_mail.request_signup_existing(db_session(), existing.id)
         db_session().commit()
 
 
@@ -189,9 +188,7 @@ def verify(token: str) -> ViewResult:
 @volunteer_view
 def resend_verification(account: Account, participant: Participant) -> WerkzeugResponse:
     if EmptyForm().validate_on_submit() and account.email_verified_at is None:
-        from panel_service import outbox
-
-        outbox.enqueue(db_session(), "accounts.send_verification", {"account_id": account.id})
+        account_mail.request_verification(db_session(), account.id)
         db_session().commit()
         flash(_("We have sent you a new link. Check your email."))
     return redirect(url_for("volunteers.dashboard"))
