@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from config.logging import get_logger
 from panel_service import emails, outbox
 from panel_service.jobs import job
+from panel_service.metrics import EMAILS_SENT
 from panel_service.models import Account, Participant
 from panel_service.services import tokens
 from panel_service.tasks import Task
@@ -55,6 +56,7 @@ def _send(runtime: Runtime, account: Account, name: str, language: str, **contex
     email = emails.render(name, language, **context)
     message = runtime.mailer.build(to=account.email, subject=email.subject, text=email.text, html=email.html)
     runtime.mailer.send(message)
+    EMAILS_SENT.labels(name).inc()
 
 
 @job(Task.ACCOUNTS_SEND_VERIFICATION, queue="default")

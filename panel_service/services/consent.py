@@ -26,9 +26,12 @@ VIA_ONE_CLICK = "one_click"
 VIA_IMPORT = "import"  # a line of ``panel import`` with "consent": false
 
 
-def withdraw_contact_consent(session: Session, participant_id: int, *, via: str) -> int:
+def withdraw_contact_consent(
+    session: Session, participant_id: int, *, via: str, actor_label: str | None = None
+) -> int:
     """Withdraw the volunteer's consent and cancel every pending invitation. Returns how many
-    were cancelled. Withdrawing twice is harmless (nothing is active the second time)."""
+    were cancelled. Withdrawing twice is harmless (nothing is active the second time). The
+    volunteer is the actor, unless ``actor_label`` names another (an import by an operator)."""
     session.execute(
         update(Consent)
         .where(
@@ -48,7 +51,8 @@ def withdraw_contact_consent(session: Session, participant_id: int, *, via: str)
         "participant",
         participant_id,
         {"via": via, "cancelled": cancelled},
-        volunteer=participant_id,
+        actor_label=actor_label,
+        volunteer=None if actor_label is not None else participant_id,
     )
     session.flush()
     return cancelled

@@ -55,6 +55,7 @@ from panel_service.tasks import Task
 from panel_service.timeutil import panel_today, utcnow
 
 if TYPE_CHECKING:
+    from config.settings import Settings
     from panel_service.runtime import Runtime
 
 log = get_logger(__name__)
@@ -137,115 +138,120 @@ def _insert_ignoring_existing(dialect_name: str, names: list[str], source: Any) 
 # -- bulk match ------------------------------------------------------------------------------
 
 
-@job(Task.MATCHING_START_STUDY, queue="matching")
-def start_study(runtime: Runtime, study_id: int, kind: str = "recruit") -> int | None:
+def start_match_run(session: Session, settings: Settings, study_id: int, kind: str = "recruit") -> int | None:
     """Create the match run for the study's active version and fan out one task per chunk.
 
     Idempotent: the study row is locked, and an unfinished run of the same version for the same
     day is reused instead of starting another (a duplicate delivery changes nothing)."""
-    settings = runtime.settings
+    today = panel_today(settings)
+    # FOR NO KEY UPDATE: inserts referencing the study (its invitations, tokens) only take KEY
+    # SHARE locks on it, and must not wait for (or deadlock with) this one.
+    study = session.get(Study, study_id, with_for_update={"key_share": True})
+    if study is None:
+        return None
+    found = recruiting_versions(session, today, study_id)
+    if not found:
+        log.info("matching.skipped", study_id=study_id, status=study.status)
+        return None
+    version_id = found[0].version_id
+    existing = session.scalar(
+        select(MatchRun.id).where(
+            MatchRun.study_id == study_id,
+            MatchRun.study_version_id == version_id,
+            MatchRun.match_date == today,
+            MatchRun.finished_at.is_(None),
+        )
+    )
+    if existing is not None:
+        return existing
+    low, high = session.execute(
+        select(func.min(profiles.c.participant_id), func.max(profiles.c.participant_id))
+    ).one()
+    size = settings.match_chunk_size
+    total = 0 if low is None else math.ceil((high - low + 1) / size)
+    run = MatchRun(
+        study_id=study_id,
+        study_version_id=version_id,
+        kind=kind if kind in ("recruit", "nightly", "import", "manual") else "manual",
+        match_date=today,
+        chunk_size=size,
+        chunks_total=total,
+        finished_at=utcnow() if total == 0 else None,
+    )
+    session.add(run)
+    session.flush()
+    for number in range(total):
+        chunk_low = low + number * size
+        session.add(
+            MatchChunk(run_id=run.id, chunk_no=number, low_id=chunk_low, high_id=chunk_low + size - 1)
+        )
+    session.flush()
+    for number in range(total):
+        outbox.enqueue(session, Task.MATCHING_MATCH_CHUNK, {"run_id": run.id, "chunk_no": number})
+    log.info("matching.run_started", study_id=study_id, run_id=run.id, chunks=total, kind=run.kind)
+    return run.id
+
+
+@job(Task.MATCHING_START_STUDY, queue="matching")
+def start_study(runtime: Runtime, study_id: int, kind: str = "recruit") -> int | None:
     with runtime.database.session_scope() as session:
-        today = panel_today(settings)
-        # FOR NO KEY UPDATE: inserts referencing the study (its invitations, tokens) only take KEY
-        # SHARE locks on it, and must not wait for (or deadlock with) this one.
-        study = session.get(Study, study_id, with_for_update={"key_share": True})
-        if study is None:
-            return None
-        found = recruiting_versions(session, today, study_id)
-        if not found:
-            log.info("matching.skipped", study_id=study_id, status=study.status)
-            return None
-        version_id = found[0].version_id
-        existing = session.scalar(
-            select(MatchRun.id).where(
-                MatchRun.study_id == study_id,
-                MatchRun.study_version_id == version_id,
-                MatchRun.match_date == today,
-                MatchRun.finished_at.is_(None),
-            )
+        return start_match_run(session, runtime.settings, study_id, kind)
+
+
+def match_one_chunk(session: Session, settings: Settings, run_id: int, chunk_no: int) -> int:
+    """One id range of one run: a single INSERT ... SELECT, and the chunk marked done with its
+    count in the same transaction."""
+    dialect = session.get_bind().dialect.name
+    chunk = session.get(MatchChunk, (run_id, chunk_no), with_for_update={"key_share": True})
+    if chunk is None or chunk.done_at is not None:
+        return 0  # done already: a duplicate delivery, or a redelivery after a crash post-commit
+    run = session.get(MatchRun, run_id)
+    assert run is not None  # the chunk's foreign key guarantees it
+    today = panel_today(settings)
+    found = [
+        r for r in recruiting_versions(session, today, run.study_id) if r.version_id == run.study_version_id
+    ]
+    matched = 0
+    if found:
+        node = criteria_of(found[0].version_id, found[0].content_hash, found[0].criteria)
+        source = select(
+            literal(run.study_id), profiles.c.participant_id, literal(run.study_version_id)
+        ).where(
+            profiles.c.participant_id.between(chunk.low_id, chunk.high_id),
+            compile_where(node, run.match_date, dialect),
+            contactable_clause(dialect, run.match_date, (chunk.low_id, chunk.high_id)),
         )
-        if existing is not None:
-            return existing
-        low, high = session.execute(
-            select(func.min(profiles.c.participant_id), func.max(profiles.c.participant_id))
-        ).one()
-        size = settings.match_chunk_size
-        total = 0 if low is None else math.ceil((high - low + 1) / size)
-        run = MatchRun(
-            study_id=study_id,
-            study_version_id=version_id,
-            kind=kind if kind in ("recruit", "nightly", "import", "manual") else "manual",
-            match_date=today,
-            chunk_size=size,
-            chunks_total=total,
-            finished_at=utcnow() if total == 0 else None,
+        result = session.execute(
+            _insert_ignoring_existing(dialect, ["study_id", "participant_id", "study_version_id"], source)
         )
-        session.add(run)
-        session.flush()
-        for number in range(total):
-            chunk_low = low + number * size
-            session.add(
-                MatchChunk(run_id=run.id, chunk_no=number, low_id=chunk_low, high_id=chunk_low + size - 1)
-            )
-        session.flush()
-        for number in range(total):
-            outbox.enqueue(session, Task.MATCHING_MATCH_CHUNK, {"run_id": run.id, "chunk_no": number})
-        log.info("matching.run_started", study_id=study_id, run_id=run.id, chunks=total, kind=run.kind)
-        return run.id
+        matched = max(int(result.rowcount or 0), 0)  # type: ignore[attr-defined]
+    # else: the study stopped recruiting or changed version since the run began: match nobody.
+    chunk.matched = matched
+    chunk.done_at = utcnow()
+    if matched:
+        INVITATIONS_CREATED.inc(matched)
+        request_dispatch(session, dedup_key=f"dispatch:run{run_id}:chunk{chunk_no}")
+    session.flush()
+    # The run row lock orders the "all chunks done?" checks of concurrent chunks.
+    session.execute(select(MatchRun.id).where(MatchRun.id == run_id).with_for_update(key_share=True))
+    undone = session.scalar(
+        select(func.count())
+        .select_from(MatchChunk)
+        .where(MatchChunk.run_id == run_id, MatchChunk.done_at.is_(None))
+    )
+    if not undone:
+        session.execute(
+            update(MatchRun)
+            .where(MatchRun.id == run_id, MatchRun.finished_at.is_(None))
+            .values(finished_at=utcnow())
+        )
+    return matched
 
 
 @job(Task.MATCHING_MATCH_CHUNK, queue="matching")
 def match_chunk(runtime: Runtime, run_id: int, chunk_no: int) -> int:
-    """One id range of one run: a single INSERT ... SELECT, and the chunk marked done with its
-    count in the same transaction."""
     with runtime.database.session_scope() as session:
-        dialect = session.get_bind().dialect.name
-        chunk = session.get(MatchChunk, (run_id, chunk_no), with_for_update={"key_share": True})
-        if chunk is None or chunk.done_at is not None:
-            return 0  # done already: a duplicate delivery, or a redelivery after a crash post-commit
-        run = session.get(MatchRun, run_id)
-        assert run is not None  # the chunk's foreign key guarantees it
-        today = panel_today(runtime.settings)
-        found = [
-            r
-            for r in recruiting_versions(session, today, run.study_id)
-            if r.version_id == run.study_version_id
-        ]
-        matched = 0
-        if found:
-            node = criteria_of(found[0].version_id, found[0].content_hash, found[0].criteria)
-            source = select(
-                literal(run.study_id), profiles.c.participant_id, literal(run.study_version_id)
-            ).where(
-                profiles.c.participant_id.between(chunk.low_id, chunk.high_id),
-                compile_where(node, run.match_date, dialect),
-                contactable_clause(dialect, run.match_date, (chunk.low_id, chunk.high_id)),
-            )
-            result = session.execute(
-                _insert_ignoring_existing(dialect, ["study_id", "participant_id", "study_version_id"], source)
-            )
-            matched = max(int(result.rowcount or 0), 0)  # type: ignore[attr-defined]
-        # else: the study stopped recruiting or changed version since the run began: match nobody.
-        chunk.matched = matched
-        chunk.done_at = utcnow()
-        if matched:
-            INVITATIONS_CREATED.inc(matched)
-            request_dispatch(session, dedup_key=f"dispatch:run{run_id}:chunk{chunk_no}")
-        session.flush()
-        # The run row lock orders the "all chunks done?" checks of concurrent chunks.
-        session.execute(select(MatchRun.id).where(MatchRun.id == run_id).with_for_update(key_share=True))
-        undone = session.scalar(
-            select(func.count())
-            .select_from(MatchChunk)
-            .where(MatchChunk.run_id == run_id, MatchChunk.done_at.is_(None))
-        )
-        if not undone:
-            session.execute(
-                update(MatchRun)
-                .where(MatchRun.id == run_id, MatchRun.finished_at.is_(None))
-                .values(finished_at=utcnow())
-            )
-        return matched
+        return match_one_chunk(session, runtime.settings, run_id, chunk_no)
 
 
 def run_progress(session: Session, study_id: int) -> dict[str, Any] | None:
@@ -307,56 +313,61 @@ def _stored_entries(
     return [Entry(code, status, since, until) for code, status, since, until in rows]
 
 
+def match_volunteer(session: Session, settings: Settings, participant_id: int) -> int:
+    """One volunteer against every recruiting study, in memory. Returns invitations created."""
+    dialect = session.get_bind().dialect.name
+    today = panel_today(settings)
+    profile = load_profile(session, participant_id)
+    not_contactable = eligibility.volunteer_obstacle(volunteer_state(session, participant_id), today)
+    created = 0
+    studies = recruiting_versions(session, today)
+    facts = profile_facts(profile, today) if profile is not None else None
+    for study in studies:
+        truth = Truth.UNKNOWN
+        if facts is not None:
+            truth = compile_criteria(criteria_of(study.version_id, study.content_hash, study.criteria))(facts)
+        if truth is Truth.TRUE and not_contactable is None:
+            source = select(literal(study.study_id), literal(participant_id), literal(study.version_id))
+            result = session.execute(
+                _insert_ignoring_existing(dialect, ["study_id", "participant_id", "study_version_id"], source)
+            )
+            if result.rowcount:  # type: ignore[attr-defined]
+                created += 1
+                INVITATIONS_CREATED.inc()
+                request_send(session, study.study_id, participant_id)
+        elif truth is not Truth.TRUE:
+            cancelled = session.execute(
+                update(Invitation)
+                .where(
+                    Invitation.study_id == study.study_id,
+                    Invitation.participant_id == participant_id,
+                    Invitation.status == "queued",
+                )
+                .values(status="cancelled", reason="no_longer_matches", cancelled_at=utcnow())
+            ).rowcount  # type: ignore[attr-defined]
+            if cancelled:
+                INVITATIONS_CANCELLED.labels("no_longer_matches").inc(cancelled)
+    return created
+
+
 @job(Task.MATCHING_MATCH_PROFILE, queue="matching")
 def match_profile(runtime: Runtime, participant_id: int) -> int:
-    """One volunteer against every recruiting study, in memory. Returns invitations created."""
     with runtime.database.session_scope() as session:
-        dialect = session.get_bind().dialect.name
-        today = panel_today(runtime.settings)
-        profile = load_profile(session, participant_id)
-        not_contactable = eligibility.volunteer_obstacle(volunteer_state(session, participant_id), today)
-        created = 0
-        studies = recruiting_versions(session, today)
-        facts = profile_facts(profile, today) if profile is not None else None
-        for study in studies:
-            truth = Truth.UNKNOWN
-            if facts is not None:
-                truth = compile_criteria(criteria_of(study.version_id, study.content_hash, study.criteria))(
-                    facts
-                )
-            if truth is Truth.TRUE and not_contactable is None:
-                source = select(literal(study.study_id), literal(participant_id), literal(study.version_id))
-                result = session.execute(
-                    _insert_ignoring_existing(
-                        dialect, ["study_id", "participant_id", "study_version_id"], source
-                    )
-                )
-                if result.rowcount:  # type: ignore[attr-defined]
-                    created += 1
-                    INVITATIONS_CREATED.inc()
-                    request_send(session, study.study_id, participant_id)
-            elif truth is not Truth.TRUE:
-                cancelled = session.execute(
-                    update(Invitation)
-                    .where(
-                        Invitation.study_id == study.study_id,
-                        Invitation.participant_id == participant_id,
-                        Invitation.status == "queued",
-                    )
-                    .values(status="cancelled", reason="no_longer_matches", cancelled_at=utcnow())
-                ).rowcount  # type: ignore[attr-defined]
-                if cancelled:
-                    INVITATIONS_CANCELLED.labels("no_longer_matches").inc(cancelled)
-        return created
+        return match_volunteer(session, runtime.settings, participant_id)
+
+
+def request_recruiting_matches(session: Session, today: dt.date, kind: str) -> int:
+    """Queue a bulk match of every study recruiting today; returns how many."""
+    studies = recruiting_versions(session, today)
+    for study in studies:
+        request_study_match(session, study.study_id, kind)
+    return len(studies)
 
 
 @job(Task.MATCHING_REMATCH_ALL, queue="matching")
 def rematch_all(runtime: Runtime) -> int:
     with runtime.database.session_scope() as session:
-        studies = recruiting_versions(session, panel_today(runtime.settings))
-        for study in studies:
-            request_study_match(session, study.study_id, "import")
-        return len(studies)
+        return request_recruiting_matches(session, panel_today(runtime.settings), "import")
 
 
 # -- beat jobs -------------------------------------------------------------------------------
@@ -368,40 +379,39 @@ def nightly(runtime: Runtime) -> int:
     beats fire (dedup key per day)."""
     expire_approvals(runtime)
     with runtime.database.session_scope() as session:
-        studies = recruiting_versions(session, panel_today(runtime.settings))
-        for study in studies:
-            request_study_match(session, study.study_id, "nightly")
-        return len(studies)
+        return request_recruiting_matches(session, panel_today(runtime.settings), "nightly")
+
+
+def expire_lapsed_approvals(session: Session, settings: Settings) -> int:
+    """A recruiting study whose active version's approval is no longer in force is paused and
+    its queued invitations cancelled (``approval_expired``). Idempotent: a paused study is not
+    recruiting, so a second run finds nothing."""
+    today = panel_today(settings)
+    in_force = {r.study_id for r in recruiting_versions(session, today)}
+    candidates = session.scalars(
+        select(Study).where(Study.status == "recruiting").with_for_update(skip_locked=True, key_share=True)
+    ).all()
+    expired = 0
+    for study in candidates:
+        if study.id in in_force:
+            continue
+        study.status = lifecycle.next_status(study.status, "expire")
+        study.updated_at = utcnow()
+        cancelled = session.execute(
+            update(Invitation)
+            .where(Invitation.study_id == study.id, Invitation.status == "queued")
+            .values(status="cancelled", reason="approval_expired", cancelled_at=utcnow())
+        ).rowcount  # type: ignore[attr-defined]
+        if cancelled:
+            INVITATIONS_CANCELLED.labels("approval_expired").inc(cancelled)
+        record(session, None, "study.expire", "study", study.id, {"cancelled": int(cancelled or 0)})
+        expired += 1
+    if expired:
+        log.info("matching.approvals_expired", studies=expired)
+    return expired
 
 
 @job(Task.MATCHING_EXPIRE_APPROVALS, queue="maintenance")
 def expire_approvals(runtime: Runtime) -> int:
-    """A recruiting study whose active version's approval is no longer in force is paused and
-    its queued invitations cancelled (``approval_expired``). Idempotent: a paused study is not
-    recruiting, so a second run finds nothing."""
     with runtime.database.session_scope() as session:
-        today = panel_today(runtime.settings)
-        in_force = {r.study_id for r in recruiting_versions(session, today)}
-        candidates = session.scalars(
-            select(Study)
-            .where(Study.status == "recruiting")
-            .with_for_update(skip_locked=True, key_share=True)
-        ).all()
-        expired = 0
-        for study in candidates:
-            if study.id in in_force:
-                continue
-            study.status = lifecycle.next_status(study.status, "expire")
-            study.updated_at = utcnow()
-            cancelled = session.execute(
-                update(Invitation)
-                .where(Invitation.study_id == study.id, Invitation.status == "queued")
-                .values(status="cancelled", reason="approval_expired", cancelled_at=utcnow())
-            ).rowcount  # type: ignore[attr-defined]
-            if cancelled:
-                INVITATIONS_CANCELLED.labels("approval_expired").inc(cancelled)
-            record(session, None, "study.expire", "study", study.id, {"cancelled": int(cancelled or 0)})
-            expired += 1
-        if expired:
-            log.info("matching.approvals_expired", studies=expired)
-        return expired
+        return expire_lapsed_approvals(session, runtime.settings)

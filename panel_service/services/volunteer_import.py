@@ -306,7 +306,9 @@ def _write_batch(
             for statement in WRITE_STATEMENTS:
                 session.execute(text(statement), {"consent_version": IMPORT_CONSENT_VERSION})
             for participant_id in session.scalars(text(WITHDRAWING)).all():
-                withdraw_contact_consent(session, participant_id, via=VIA_IMPORT)
+                withdraw_contact_consent(
+                    session, participant_id, via=VIA_IMPORT, actor_label="operator:import"
+                )
             report.created += len(lines) - len(known)
             report.updated += len(known)
         session.commit()

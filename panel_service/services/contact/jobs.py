@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from config.logging import get_logger
 from panel_service import heartbeat
@@ -88,39 +89,40 @@ def send_invitation(runtime: Runtime, study_id: int, participant_id: int) -> str
     return dispatch_one(runtime, study_id=study_id, participant_id=participant_id)
 
 
-@job(Task.CONTACT_SWEEP, queue="contact")
-def sweep(runtime: Runtime) -> bool:
+def queue_due_dispatch(session: Session) -> bool:
     """Beat: if anything queued is due (a retry, a volunteer back under the cap, a dispatch whose
     task was lost), queue one dispatch. The dedup key per due row state makes two beats queue one."""
-    with runtime.database.session_scope() as session:
-        due = session.execute(
-            select(
-                Invitation.study_id,
-                Invitation.participant_id,
-                Invitation.attempts,
-                Invitation.next_attempt_at,
-            )
-            .where(
-                Invitation.status == "queued",
-                or_(Invitation.next_attempt_at.is_(None), Invitation.next_attempt_at <= utcnow()),
-            )
-            .order_by(Invitation.next_attempt_at)
-            .limit(1)
-        ).first()
-        if due is None:
-            return False
-        # Keyed by the state of the first due row: two beats seeing the same state queue one
-        # dispatch; once that row moves on (sent, retried, deferred) the next sweep queues again.
-        study_id, participant_id, attempts, next_attempt_at = due
-        when = as_utc(next_attempt_at).isoformat() if next_attempt_at is not None else "now"
-        request_dispatch(
-            session, dedup_key=f"{Task.CONTACT_SWEEP}:{study_id}:{participant_id}:{attempts}:{when}"
+    due = session.execute(
+        select(
+            Invitation.study_id,
+            Invitation.participant_id,
+            Invitation.attempts,
+            Invitation.next_attempt_at,
         )
-        return True
+        .where(
+            Invitation.status == "queued",
+            or_(Invitation.next_attempt_at.is_(None), Invitation.next_attempt_at <= utcnow()),
+        )
+        .order_by(Invitation.next_attempt_at)
+        .limit(1)
+    ).first()
+    if due is None:
+        return False
+    # Keyed by the state of the first due row: two beats seeing the same state queue one
+    # dispatch; once that row moves on (sent, retried, deferred) the next sweep queues again.
+    study_id, participant_id, attempts, next_attempt_at = due
+    when = as_utc(next_attempt_at).isoformat() if next_attempt_at is not None else "now"
+    request_dispatch(session, dedup_key=f"{Task.CONTACT_SWEEP}:{study_id}:{participant_id}:{attempts}:{when}")
+    return True
 
 
-@job(Task.CONTACT_DETECT_AMBIGUOUS, queue="maintenance")
-def detect_ambiguous(runtime: Runtime, lease_seconds: int | None = None) -> int:
+@job(Task.CONTACT_SWEEP, queue="contact")
+def sweep(runtime: Runtime) -> bool:
+    with runtime.database.session_scope() as session:
+        return queue_due_dispatch(session)
+
+
+def mark_expired_claims(session: Session, claim_lease_seconds: int, lease_seconds: int | None = None) -> int:
     """A claim whose lease ran out with its send never recorded: the process died somewhere
     between claim and record, maybe after SMTP accepted. Mark it ``ambiguous``; never resend.
     The sending job's heartbeat renews the lease while the send runs, so only a dead claim ages
@@ -131,25 +133,30 @@ def detect_ambiguous(runtime: Runtime, lease_seconds: int | None = None) -> int:
         # a claim made before claims had leases: the claim time plus the lease
         and_(
             Invitation.lease_until.is_(None),
-            Invitation.claimed_at < now - dt.timedelta(seconds=runtime.settings.claim_lease_seconds),
+            Invitation.claimed_at < now - dt.timedelta(seconds=claim_lease_seconds),
         ),
     )
     if lease_seconds is not None:
         expired = or_(expired, Invitation.claimed_at < now - dt.timedelta(seconds=lease_seconds))
+    result = session.execute(
+        update(Invitation)
+        .where(Invitation.status == "claimed", expired)
+        .values(status="ambiguous", last_error="claim lease ran out before the send was recorded")
+    )
+    marked = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    total = session.scalar(
+        select(func.count()).select_from(Invitation).where(Invitation.status == "ambiguous")
+    )
+    INVITATIONS_AMBIGUOUS.set(total or 0)
+    if marked:
+        log.warning("invitation.ambiguous", marked=marked, total=total)
+    return marked
+
+
+@job(Task.CONTACT_DETECT_AMBIGUOUS, queue="maintenance")
+def detect_ambiguous(runtime: Runtime, lease_seconds: int | None = None) -> int:
     with runtime.database.session_scope() as session:
-        result = session.execute(
-            update(Invitation)
-            .where(Invitation.status == "claimed", expired)
-            .values(status="ambiguous", last_error="claim lease ran out before the send was recorded")
-        )
-        marked = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        total = session.scalar(
-            select(func.count()).select_from(Invitation).where(Invitation.status == "ambiguous")
-        )
-        INVITATIONS_AMBIGUOUS.set(total or 0)
-        if marked:
-            log.warning("invitation.ambiguous", marked=marked, total=total)
-        return marked
+        return mark_expired_claims(session, runtime.settings.claim_lease_seconds, lease_seconds)
 
 
 @job(Task.CONTACT_PURGE_TOKENS, queue="maintenance")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from email.utils import parseaddr
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -561,3 +562,20 @@ def test_a_claim_skips_a_volunteer_whose_row_another_transaction_holds(committed
         holder.close()
     after = claim_within(runtime, 5)
     assert isinstance(after, contact.Claimed) and after.participant_id == busy.participant_id
+
+
+def test_every_email_handed_to_smtp_is_counted_by_kind(
+    db: Session, tuned: Runtime, smtp: SmtpRecorder
+) -> None:
+    """``panel_emails_sent_total`` counts invitations (and account emails) as they are sent."""
+
+    def sent(kind: str) -> float:
+        return REGISTRY.get_sample_value("panel_emails_sent_total", {"kind": kind}) or 0.0
+
+    before = sent("invitation")
+    rls_volunteer(db)
+    make_recruiting_study(db, NARROW)
+    db.commit()
+    drain(tuned)
+    assert len(smtp.to_addresses()) == 1
+    assert sent("invitation") == before + 1
