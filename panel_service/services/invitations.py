@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from panel_service.domain.answers import answer_refusal
+from panel_service.domain.eligibility import CONTACT_CONSENT
 from panel_service.domain.redaction import redact_addresses
 from panel_service.domain.vocab import INVITATION_STATUSES
 from panel_service.models import AuditEvent, Consent, Invitation, Participant, Study
@@ -20,8 +21,6 @@ from panel_service.timeutil import utcnow
 # Statuses in which an invitation has not reached the volunteer and can still be stopped.
 PENDING_STATUSES = ("queued",)
 
-# The consent an answer needs (domain.vocab.CONSENT_KINDS has only this one).
-_CONTACT_CONSENT = "contact_about_studies"
 
 
 def cancel_pending(
@@ -107,7 +106,7 @@ def answer_refusal_now(
     erased_query = select(Participant.erased_at).where(Participant.id == participant_id)
     consent_query = select(Consent.id).where(
         Consent.participant_id == participant_id,
-        Consent.kind == _CONTACT_CONSENT,
+        Consent.kind == CONTACT_CONSENT,
         Consent.withdrawn_at.is_(None),
     )
     if lock:

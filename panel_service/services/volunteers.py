@@ -51,7 +51,7 @@ from panel_service.timeutil import panel_today, pause_ends_at, utcnow
 # The version of the consent text shown at sign-up and on the contact page. Change it whenever
 # the wording changes, so that every recorded consent says which words were agreed to.
 CONSENT_TEXT_VERSION = "2026-12"
-CONSENT_KIND = "contact_about_studies"
+CONSENT_KIND = eligibility.CONTACT_CONSENT
 # The longest pause a volunteer can choose at once; longer means "withdraw consent".
 MAX_PAUSE = dt.timedelta(days=2 * 366)
 
