@@ -23,7 +23,7 @@ from panel_service.services import tokens
 from panel_service.tasks import Task
 
 if TYPE_CHECKING:
-    from panel_service.runtime import Runtime
+    from panel_service.jobs import JobContext
 
 log = get_logger(__name__)
 
@@ -52,7 +52,7 @@ def _language(session: Session, account: Account) -> str:
     return emails.language_or_default(language)
 
 
-def _send(runtime: Runtime, account: Account, name: str, language: str, **context: Any) -> None:
+def _send(runtime: JobContext, account: Account, name: str, language: str, **context: Any) -> None:
     email = emails.render(name, language, **context)
     message = runtime.mailer.build(to=account.email, subject=email.subject, text=email.text, html=email.html)
     runtime.mailer.send(message)
@@ -60,7 +60,7 @@ def _send(runtime: Runtime, account: Account, name: str, language: str, **contex
 
 
 @job(Task.ACCOUNTS_SEND_VERIFICATION, queue="default")
-def send_verification(runtime: Runtime, account_id: int) -> bool:
+def send_verification(runtime: JobContext, account_id: int) -> bool:
     with runtime.database.session_scope() as session:
         account = session.get(Account, account_id)
         if account is None or account.email_verified_at is not None:
@@ -73,7 +73,7 @@ def send_verification(runtime: Runtime, account_id: int) -> bool:
 
 
 @job(Task.ACCOUNTS_SEND_SIGNUP_EXISTING, queue="default")
-def send_signup_existing(runtime: Runtime, account_id: int) -> bool:
+def send_signup_existing(runtime: JobContext, account_id: int) -> bool:
     """Someone signed up with an email that already has an account. The sign-up page said
     "check your email" either way; the owner learns here what happened. An owner who never
     confirmed their address gets a fresh confirmation link instead, which is what they need."""
@@ -93,7 +93,7 @@ def send_signup_existing(runtime: Runtime, account_id: int) -> bool:
 
 
 @job(Task.ACCOUNTS_SEND_PASSWORD_RESET, queue="default")
-def send_password_reset(runtime: Runtime, account_id: int) -> bool:
+def send_password_reset(runtime: JobContext, account_id: int) -> bool:
     with runtime.database.session_scope() as session:
         account = session.get(Account, account_id)
         if account is None or not account.is_active:

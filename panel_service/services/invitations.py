@@ -22,7 +22,6 @@ from panel_service.timeutil import utcnow
 PENDING_STATUSES = ("queued",)
 
 
-
 def cancel_pending(
     session: Session, *, reason: str, participant_id: int | None = None, study_id: int | None = None
 ) -> int:

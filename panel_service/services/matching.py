@@ -56,7 +56,7 @@ from panel_service.timeutil import panel_today, utcnow
 
 if TYPE_CHECKING:
     from config.settings import Settings
-    from panel_service.runtime import Runtime
+    from panel_service.jobs import JobContext
 
 log = get_logger(__name__)
 
@@ -193,7 +193,7 @@ def start_match_run(session: Session, settings: Settings, study_id: int, kind: s
 
 
 @job(Task.MATCHING_START_STUDY, queue="matching")
-def start_study(runtime: Runtime, study_id: int, kind: str = "recruit") -> int | None:
+def start_study(runtime: JobContext, study_id: int, kind: str = "recruit") -> int | None:
     with runtime.database.session_scope() as session:
         return start_match_run(session, runtime.settings, study_id, kind)
 
@@ -249,7 +249,7 @@ def match_one_chunk(session: Session, settings: Settings, run_id: int, chunk_no:
 
 
 @job(Task.MATCHING_MATCH_CHUNK, queue="matching")
-def match_chunk(runtime: Runtime, run_id: int, chunk_no: int) -> int:
+def match_chunk(runtime: JobContext, run_id: int, chunk_no: int) -> int:
     with runtime.database.session_scope() as session:
         return match_one_chunk(session, runtime.settings, run_id, chunk_no)
 
@@ -351,7 +351,7 @@ def match_volunteer(session: Session, settings: Settings, participant_id: int) -
 
 
 @job(Task.MATCHING_MATCH_PROFILE, queue="matching")
-def match_profile(runtime: Runtime, participant_id: int) -> int:
+def match_profile(runtime: JobContext, participant_id: int) -> int:
     with runtime.database.session_scope() as session:
         return match_volunteer(session, runtime.settings, participant_id)
 
@@ -365,7 +365,7 @@ def request_recruiting_matches(session: Session, today: dt.date, kind: str) -> i
 
 
 @job(Task.MATCHING_REMATCH_ALL, queue="matching")
-def rematch_all(runtime: Runtime) -> int:
+def rematch_all(runtime: JobContext) -> int:
     with runtime.database.session_scope() as session:
         return request_recruiting_matches(session, panel_today(runtime.settings), "import")
 
@@ -374,7 +374,7 @@ def rematch_all(runtime: Runtime) -> int:
 
 
 @job(Task.MATCHING_NIGHTLY, queue="matching")
-def nightly(runtime: Runtime) -> int:
+def nightly(runtime: JobContext) -> int:
     """Re-match every recruiting study (ages change). One match per study per day, however many
     beats fire (dedup key per day)."""
     expire_approvals(runtime)
@@ -412,6 +412,6 @@ def expire_lapsed_approvals(session: Session, settings: Settings) -> int:
 
 
 @job(Task.MATCHING_EXPIRE_APPROVALS, queue="maintenance")
-def expire_approvals(runtime: Runtime) -> int:
+def expire_approvals(runtime: JobContext) -> int:
     with runtime.database.session_scope() as session:
         return expire_lapsed_approvals(session, runtime.settings)

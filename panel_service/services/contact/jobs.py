@@ -31,7 +31,7 @@ from panel_service.tasks import Task
 from panel_service.timeutil import as_utc, utcnow
 
 if TYPE_CHECKING:
-    from panel_service.runtime import Runtime
+    from panel_service.jobs import JobContext
 
 log = get_logger(__name__)
 
@@ -40,7 +40,7 @@ DISPATCH_BUDGET_SECONDS = 60.0  # well under the task soft time limit (240 s)
 
 
 def claim_next(
-    runtime: Runtime, *, study_id: int | None = None, participant_id: int | None = None
+    runtime: JobContext, *, study_id: int | None = None, participant_id: int | None = None
 ) -> ClaimAttempt:
     """Step 1 in its own transaction: committed before any SMTP (P3)."""
     with runtime.database.session_scope() as session:
@@ -48,7 +48,7 @@ def claim_next(
 
 
 def dispatch_one(
-    runtime: Runtime,
+    runtime: JobContext,
     *,
     study_id: int | None = None,
     participant_id: int | None = None,
@@ -64,7 +64,7 @@ def dispatch_one(
 
 
 @job(Task.CONTACT_DISPATCH_DUE, queue="contact")
-def dispatch_due(runtime: Runtime, limit: int = DISPATCH_BATCH) -> int:
+def dispatch_due(runtime: JobContext, limit: int = DISPATCH_BATCH) -> int:
     """Send due invitations one claim at a time until none is due, or the batch or time budget is
     used up; then queue a follow-up so a long queue keeps flowing (and spreads over workers)."""
     started = time.monotonic()
@@ -84,7 +84,7 @@ def dispatch_due(runtime: Runtime, limit: int = DISPATCH_BATCH) -> int:
 
 
 @job(Task.CONTACT_SEND_INVITATION, queue="contact")
-def send_invitation(runtime: Runtime, study_id: int, participant_id: int) -> str | None:
+def send_invitation(runtime: JobContext, study_id: int, participant_id: int) -> str | None:
     """One invitation (from the incremental match). Not due or not queued any more: nothing."""
     return dispatch_one(runtime, study_id=study_id, participant_id=participant_id)
 
@@ -117,7 +117,7 @@ def queue_due_dispatch(session: Session) -> bool:
 
 
 @job(Task.CONTACT_SWEEP, queue="contact")
-def sweep(runtime: Runtime) -> bool:
+def sweep(runtime: JobContext) -> bool:
     with runtime.database.session_scope() as session:
         return queue_due_dispatch(session)
 
@@ -154,12 +154,12 @@ def mark_expired_claims(session: Session, claim_lease_seconds: int, lease_second
 
 
 @job(Task.CONTACT_DETECT_AMBIGUOUS, queue="maintenance")
-def detect_ambiguous(runtime: Runtime, lease_seconds: int | None = None) -> int:
+def detect_ambiguous(runtime: JobContext, lease_seconds: int | None = None) -> int:
     with runtime.database.session_scope() as session:
         return mark_expired_claims(session, runtime.settings.claim_lease_seconds, lease_seconds)
 
 
 @job(Task.CONTACT_PURGE_TOKENS, queue="maintenance")
-def purge_tokens(runtime: Runtime) -> int:
+def purge_tokens(runtime: JobContext) -> int:
     with runtime.database.session_scope() as session:
         return tokens.purge_expired(session)

@@ -33,7 +33,7 @@ from panel_service.services.contact.claim import Claimed, Outcome
 from panel_service.timeutil import utcnow
 
 if TYPE_CHECKING:
-    from panel_service.runtime import Runtime
+    from panel_service.jobs import JobContext
 
 log = get_logger(__name__)
 
@@ -49,7 +49,7 @@ def backoff_seconds(base: float, attempts: int) -> float:
     return float(min(MAX_BACKOFF_SECONDS, base * 2 ** max(attempts - 1, 0)))
 
 
-def build_message(runtime: Runtime, claim: Claimed) -> OutgoingMail:
+def build_message(runtime: JobContext, claim: Claimed) -> OutgoingMail:
     """The invitation in the volunteer's language (``templates/email/invitation/``): Panel's own
     words translated, the study's words (title, organisation, sites, invitation text) as approved."""
     base = runtime.settings.base_url
@@ -82,7 +82,7 @@ def build_message(runtime: Runtime, claim: Claimed) -> OutgoingMail:
     )
 
 
-def send_claimed(runtime: Runtime, claim: Claimed, mail: MailBatch | None = None) -> Outcome:
+def send_claimed(runtime: JobContext, claim: Claimed, mail: MailBatch | None = None) -> Outcome:
     """Step 2 and 3: hand a claimed invitation to SMTP, outside any transaction, then record the
     outcome in a transaction of its own: ``sent``, ``retry``, ``failed`` or ``ambiguous``."""
     message = build_message(runtime, claim)
@@ -107,7 +107,7 @@ def _key(claim: Claimed) -> dict[str, Any]:
     return {"key_study": claim.study_id, "key_participant": claim.participant_id}
 
 
-def _record(runtime: Runtime, claim: Claimed, statement: Any, values: dict[str, Any]) -> None:
+def _record(runtime: JobContext, claim: Claimed, statement: Any, values: dict[str, Any]) -> None:
     """Record an outcome SMTP has told us, surviving a database restart: on a lost connection try
     again (a new session checks out a fresh connection; the pool pings it first) with backoff, for
     up to ``claim_lease_seconds``. The statements only touch this claim's unrecorded row, so a try
@@ -146,13 +146,13 @@ def _record(runtime: Runtime, claim: Claimed, statement: Any, values: dict[str, 
         return
 
 
-def _record_in_doubt(runtime: Runtime, claim: Claimed, error: str) -> None:
+def _record_in_doubt(runtime: JobContext, claim: Claimed, error: str) -> None:
     _record(runtime, claim, sql.RECORD_AMBIGUOUS, {"error": error[:2000]})
     INVITATIONS_AMBIGUOUS.inc()
     log.warning("invitation.ambiguous", study_id=claim.study_id, participant_id=claim.participant_id)
 
 
-def _record_failure(runtime: Runtime, claim: Claimed, error: str) -> Outcome:
+def _record_failure(runtime: JobContext, claim: Claimed, error: str) -> Outcome:
     settings = runtime.settings
     if claim.attempts >= settings.send_max_attempts:
         _record(runtime, claim, sql.RECORD_FAILED, {"error": error[:2000]})
@@ -170,7 +170,7 @@ def _record_failure(runtime: Runtime, claim: Claimed, error: str) -> Outcome:
 # -- the claim lease (renewed by the sending job's heartbeat) ----------------------------------------
 
 
-def claim_renewer(runtime: Runtime, claim: Claimed) -> heartbeat.Renewer:
+def claim_renewer(runtime: JobContext, claim: Claimed) -> heartbeat.Renewer:
     """Extend the claim's lease while the send runs; only while it is this claim (still 'claimed',
     same attempt): a claim the detector already marked ambiguous is never revived."""
     seconds = runtime.settings.claim_lease_seconds
