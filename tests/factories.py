@@ -26,7 +26,6 @@ import factory
 from factory.alchemy import SQLAlchemyModelFactory
 from sqlalchemy.orm import Session
 
-from panel_service import outbox
 from panel_service.domain.criteria import parse_any, to_json
 from panel_service.domain.profile import bmi, normalise_atc, normalise_icd10
 from panel_service.domain.vocab import (
@@ -52,6 +51,7 @@ from panel_service.models import (
     Study,
     StudyVersion,
 )
+from panel_service.services import matching
 from panel_service.services.studies import VersionContent
 from panel_service.timeutil import utcnow
 
@@ -337,5 +337,5 @@ def make_recruiting_study(
         study.status = status
         session.flush()
     if start_matching and status == StudyStatus.RECRUITING:
-        outbox.enqueue(session, "matching.start_study", {"study_id": study.id})
+        matching.request_recruit_match(session, study.id)
     return study

@@ -98,11 +98,6 @@ def next_version_state(state: str, action: str) -> ReviewState:
         raise IllegalTransition(state, action, "That version is not open for this step.") from None
 
 
-def may_match(status: str) -> bool:
-    """Only a recruiting study is matched or contacts anyone (P1, P5)."""
-    return status == "recruiting"
-
-
 def approval_covers(approved_on: dt.date, expires_on: dt.date, today: dt.date) -> bool:
     """An approval covers recruiting from its decision date up to the day before ``expires_on``
     (P5). The studies service, matching and dispatch all ask this one function."""

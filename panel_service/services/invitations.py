@@ -10,12 +10,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from panel_service.domain.answers import answer_refusal
+from panel_service.domain.eligibility import CONTACT_CONSENT
 from panel_service.domain.redaction import redact_addresses
 from panel_service.domain.vocab import (
     INVITATION_STATUSES,
     Answer,
     CancelReason,
-    ConsentKind,
     InvitationStatus,
 )
 from panel_service.models import Account, AuditEvent, Consent, Invitation, Participant, Study, StudyVersion
@@ -25,9 +25,6 @@ from panel_service.timeutil import utcnow
 
 # Statuses in which an invitation has not reached the volunteer and can still be stopped.
 PENDING_STATUSES: tuple[str, ...] = (InvitationStatus.QUEUED,)
-
-# The consent an answer needs (the only consent kind so far).
-_CONTACT_CONSENT = ConsentKind.CONTACT_ABOUT_STUDIES
 
 
 def cancel_pending(
@@ -113,7 +110,7 @@ def answer_refusal_now(
     erased_query = select(Participant.erased_at).where(Participant.id == participant_id)
     consent_query = select(Consent.id).where(
         Consent.participant_id == participant_id,
-        Consent.kind == _CONTACT_CONSENT,
+        Consent.kind == CONTACT_CONSENT,
         Consent.withdrawn_at.is_(None),
     )
     if lock:

@@ -10,14 +10,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from panel_service import outbox
 from panel_service.domain.geo import Home, round_coordinate
 from panel_service.domain.history import Entry
 from panel_service.domain.profile import ProfileData, bmi, latest_adult_birth_date
 from panel_service.models import Participant, Profile, ProfileCondition, ProfileMedication
 from panel_service.services.errors import ValidationFailed
-from panel_service.services.matching import load_profile
-from panel_service.services.volunteers import MATCH_JOB
+from panel_service.services.matching import load_profile, request_profile_match
 from panel_service.timeutil import panel_today, utcnow
 
 
@@ -78,7 +76,7 @@ def save_about(
         store_home(profile, home)
     profile.updated_at = utcnow()
     session.flush()
-    outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
+    request_profile_match(session, participant.id)
     return profile
 
 
@@ -111,7 +109,7 @@ def save_codes(
     profile.updated_at = utcnow()
     session.flush()
     session.expire(profile, ["conditions", "medications"])
-    outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
+    request_profile_match(session, participant.id)
     return profile
 
 

@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from panel_service import outbox
 from panel_service.domain import lifecycle
 from panel_service.domain.criteria import All, CriteriaError, Node, parse_any, parse_json, to_json, to_text
 from panel_service.domain.sites import clean_sites
@@ -30,6 +29,7 @@ from panel_service.models import Account, EthicsApproval, Organisation, Study, S
 from panel_service.services import invitations
 from panel_service.services.audit import record
 from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from panel_service.services.matching import request_recruit_match
 from panel_service.timeutil import utcnow
 
 REGION_PATTERN = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
@@ -40,7 +40,6 @@ MAX_SUMMARY = 5_000
 MAX_INVITATION_TEXT = 10_000
 MAX_REASON = 2_000
 REVIEWER_ROLES: tuple[str, ...] = (Role.REVIEWER, Role.ADMIN)
-START_MATCHING_TASK = "matching.start_study"
 
 
 def criteria_paths(error: CriteriaError, prefix: str = "criteria") -> dict[str, str]:
@@ -559,7 +558,7 @@ def approve_study(
     session.refresh(study)
     if study.status == StudyStatus.RECRUITING and previous_active is not None:
         # The recruiting study now matches on the newly approved version.
-        outbox.enqueue(session, START_MATCHING_TASK, {"study_id": study.id})
+        request_recruit_match(session, study.id)
     return study
 
 
@@ -599,7 +598,7 @@ def recruit_study(session: Session, actor: Account, study_id: int, *, today: dt.
         )
     study.status = new_status
     study.updated_at = utcnow()
-    outbox.enqueue(session, START_MATCHING_TASK, {"study_id": study.id})
+    request_recruit_match(session, study.id)
     record(session, actor, "study.recruit", "study", study.id, {"version": active.number})
     session.flush()
     return study

@@ -19,6 +19,7 @@ from panel_service.domain.profile_json import profile_to_json
 from panel_service.models import (
     Account,
     ActionToken,
+    AuditEvent,
     Consent,
     OutboxMessage,
     Participant,
@@ -195,6 +196,10 @@ def test_withdrawn_consent_cancels_queued_contact(committed_runtime: Runtime, tm
         invitation = session.scalar(select(Invitation))
         assert invitation is not None
         assert (invitation.status, invitation.reason) == ("cancelled", "consent_withdrawn")
+        # The one consent withdrawal, audited as every other is (issue 11: once, one detail shape).
+        event = session.scalar(select(AuditEvent).where(AuditEvent.action == "consent.withdraw"))
+        assert event is not None and event.details == {"via": "import", "cancelled": 1}
+        assert event.actor_label == "operator:import"
 
 
 def test_histories_are_imported_with_their_date_bounds(committed_runtime: Runtime, tmp_path: Path) -> None:

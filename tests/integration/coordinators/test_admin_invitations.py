@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service.models import Participant, Study
-from panel_service.services import volunteers
+from panel_service.services import consent, volunteers
 from tests.factories import make_invitation
 from tests.integration.coordinators.conftest import make_staff
 from tests.integration.coordinators.test_web_pages import sign_in
@@ -32,7 +32,7 @@ def test_an_admin_sees_a_studys_invitations_by_id_with_addresses_removed(
     db.flush()
     volunteers.pause_contact(db, settings, olga, dt.date.today() + dt.timedelta(days=10))
     volunteers.resume_contact(db, settings, olga)
-    volunteers.withdraw_consent(db, olga)
+    consent.withdraw_contact_consent(db, olga.id, via=consent.VIA_VOLUNTEER_PAGE)
     db.flush()
     url = f"/admin/studies/{version.study_id}/invitations"
     with app.test_client() as client:

@@ -122,7 +122,7 @@ def test_a_claim_keeps_its_lease_while_its_send_runs_and_a_dead_claim_is_reporte
     run_id = matching.start_study(runtime, study_id)
     assert run_id is not None
     matching.match_chunk(runtime, run_id, 0)
-    claim = contact.claim_next(runtime)
+    claim = contact.claim_next(runtime).claim
     assert isinstance(claim, contact.Claimed)
 
     def status() -> str:

@@ -267,8 +267,8 @@ def test_changes_between_match_and_send_and_an_smtp_outage(
         )
         session.add(ProfileCondition(participant_id=changed.participant_id, code="N183"))
         session.execute(
-            update(matching.participants)
-            .where(matching.participants.c.id == paused.participant_id)
+            update(Participant)
+            .where(Participant.id == paused.participant_id)
             .values(contact_paused_until=TODAY + dt.timedelta(days=7))
         )
     time.sleep(1.0)  # SMTP stays down a little longer: more refused attempts, all retried
