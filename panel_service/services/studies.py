@@ -27,7 +27,7 @@ from panel_service.domain.criteria import All, CriteriaError, Node, parse_any, p
 from panel_service.domain.sites import clean_sites
 from panel_service.domain.vocab import APPROVAL_KINDS
 from panel_service.models import Account, EthicsApproval, Organisation, Study, StudyVersion
-from panel_service.services import invitations
+from panel_service.services import invitations, review_mail
 from panel_service.services.audit import record
 from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from panel_service.timeutil import utcnow
@@ -575,6 +575,7 @@ def approve_study(
     if study.status == "recruiting" and previous_active is not None:
         # The recruiting study now matches on the newly approved version.
         outbox.enqueue(session, START_MATCHING_TASK, {"study_id": study.id})
+    review_mail.enqueue_decision(session, study, version)
     return study
 
 
@@ -599,6 +600,7 @@ def reject_study(
         session, actor, "study.reject", "study", study.id, {"version": submitted.number, "reason": cleaned}
     )
     session.flush()
+    review_mail.enqueue_decision(session, study, submitted)
     return study
 
 

@@ -140,4 +140,10 @@ def set_language() -> Response:
             if participant is not None:
                 participant.language = chosen
                 db_session().commit()
+        elif current_user.is_authenticated:
+            # Staff: the emails Panel sends them (a review decision) follow this choice.
+            staff = db_session().get(Account, current_user.account_id)
+            if staff is not None:
+                staff.language = chosen
+                db_session().commit()
     return redirect(safe_next(request.form.get("next"), url_for("public.home")))

@@ -50,7 +50,7 @@ def _study(study_id: int) -> Study:
 @bp.errorhandler(CSRFError)
 def _csrf(_error: CSRFError) -> tuple[str, int]:
     return render_template(
-        "coordinators/problem.html", message="The form expired. Go back and try again."
+        "coordinators/problem.html", message=_("The form expired. Go back and try again.")
     ), 400
 
 
@@ -123,7 +123,8 @@ def _apply_errors(form: StudyForm, error: ValidationFailed) -> None:
         if site is not None:
             # The form has one site a line: point at the line, not at a JSON path.
             part = SITE_PARTS.get(site.group(2) or "", "")
-            shown = f"Line {int(site.group(1)) + 1}: {part + ' ' if part else ''}{message}"
+            said = f"{part} {message}" if part else message
+            shown = _("Line %(number)d: %(message)s", number=int(site.group(1)) + 1, message=said)
         else:
             shown = message if path == name else f"{path.removeprefix('criteria.')}: {message}"
         field.errors = [*list(field.errors), shown]
@@ -188,7 +189,7 @@ def study_new() -> Any:
             _apply_errors(form, error)
         else:
             session.commit()
-            flash("Study created as a draft.")
+            flash(_("Study created as a draft."))
             return redirect(url_for("coordinators.study", study_id=study.id))
     elif form.is_submitted():
         _also_check(form)
@@ -225,7 +226,7 @@ def study_edit(study_id: int) -> Any:
             form.form_errors.append(str(getattr(error, "message", error)))
         else:
             session.commit()
-            flash("Study saved.")
+            flash(_("Study saved."))
             return redirect(url_for("coordinators.study", study_id=study.id))
     else:
         _also_check(form)
@@ -273,9 +274,9 @@ def study_action(study_id: int, action: str) -> BaseResponse:
         session.commit()
         flash(
             {
-                "submit": "Submitted for ethics review.",
-                "recruit": "Recruiting.",
-                "pause": "Paused.",
+                "submit": _("Submitted for ethics review."),
+                "recruit": _("Recruiting."),
+                "pause": _("Paused."),
             }[action]
         )
     return redirect(url_for("coordinators.study", study_id=study_id))

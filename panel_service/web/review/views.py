@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort, flash, make_response, redirect, render_template, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
+from panel_service import emails
+from panel_service.domain.letters import LetterRefused, check_letter
 from panel_service.extensions import db_session, settings
-from panel_service.models import Account, EthicsApproval, Study
+from panel_service.models import Account, EthicsApproval, Study, StudyVersion
 from panel_service.services import studies
 from panel_service.services.errors import ServiceError, ValidationFailed
 from panel_service.timeutil import panel_today
@@ -46,6 +50,42 @@ def queue() -> str:
     return render_template("review/queue.html", versions=versions, criteria_text=studies.criteria_text)
 
 
+def _invitation_preview(version: StudyVersion | None) -> str:
+    """The invitation email's text as a volunteer will read it (in the page's language), with the
+    version's own words and placeholder links: what an approval lets Panel send."""
+    if version is None:
+        return ""
+    email = emails.render(
+        "invitation",
+        str(get_locale() or "en"),
+        name=_("(the name of the volunteer)"),
+        study_title=version.title,
+        organisation_name=version.organisation_name,
+        site_region=version.site_region,
+        sites=[site["name"] for site in version.sites],
+        invitation_text=version.invitation_text,
+        interested=_("(a link to answer “interested”)"),
+        not_interested=_("(a link to answer “not interested”)"),
+        unsubscribe=_("(a link to stop all invitations)"),
+    )
+    return f"{email.subject}\n\n{email.text}"
+
+
+LETTER_ERRORS = {
+    "empty": lambda kind: _("The letter file is empty. Choose the letter again."),
+    "unknown_type": lambda kind: _(
+        "The letter must be a PDF, Word (.docx or .doc), OpenDocument (.odt), Rich Text (.rtf) or "
+        "plain text file. This file is none of these."
+    ),
+    "extension": lambda kind: _(
+        "The file is a %(kind)s document but its name does not end in %(extensions)s. Rename it and "
+        "upload it again.",
+        kind=kind.name if kind else "",
+        extensions=" or ".join(kind.extensions) if kind else "",
+    ),
+}
+
+
 def _render(study: Study, approval: ApprovalForm, reject: RejectForm, status: int = 200) -> tuple[str, int]:
     version = study.latest_version
     # The forms carry the number of the version this page shows: that is what gets decided.
@@ -59,6 +99,7 @@ def _render(study: Study, approval: ApprovalForm, reject: RejectForm, status: in
             approval_form=approval,
             reject_form=reject,
             today=panel_today(settings()),
+            invitation_preview=_invitation_preview(version),
         ),
         status,
     )
@@ -80,8 +121,15 @@ def approve(study_id: int) -> Any:
     if form.validate_on_submit():
         upload = form.letter.data
         letter = upload.read(MAX_LETTER_BYTES + 1)
+        refused = None
+        try:
+            check_letter(upload.filename or "", letter[:MAX_LETTER_BYTES])
+        except LetterRefused as error:
+            refused = LETTER_ERRORS[error.reason](error.kind)
         if len(letter) > MAX_LETTER_BYTES:
-            form.letter.errors = ["The letter must be at most 8 MB."]
+            form.letter.errors = [_("The letter must be at most 8 MB.")]
+        elif refused is not None:
+            form.letter.errors = [refused]
         else:
             session = db_session()
             fields = studies.ApprovalFields(
@@ -107,7 +155,12 @@ def approve(study_id: int) -> Any:
                 return redirect(url_for("review.study", study_id=found.id))
             else:
                 session.commit()
-                flash(f"Approval recorded for “{found.latest_title}”.")
+                flash(
+                    _(
+                        "Approval recorded for “%(title)s”. The coordinators are told by email.",
+                        title=found.latest_title,
+                    )
+                )
                 return redirect(url_for("review.queue"))
     return _render(found, form, RejectForm(prefix="reject"), 422)
 
@@ -132,7 +185,12 @@ def reject(study_id: int) -> Any:
             return redirect(url_for("review.study", study_id=found.id))
         else:
             session.commit()
-            flash(f"“{found.latest_title}” was rejected; the coordinators see your reason.")
+            flash(
+                _(
+                    "“%(title)s” was rejected; the coordinators are told by email and see your reason.",
+                    title=found.latest_title,
+                )
+            )
             return redirect(url_for("review.queue"))
     return _render(found, ApprovalForm(formdata=None), form, 422)
 
