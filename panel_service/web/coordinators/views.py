@@ -329,10 +329,10 @@ def study_diff(study_id: int) -> Any:
     new = request.args.get("to", latest.number, type=int) or latest.number
     old = request.args.get("from", max(1, new - 1), type=int) or 1
     try:
-        lines = studies.diff_versions(db_session(), found, old, new)
+        fields = studies.compare_versions(db_session(), found, old, new)
     except ServiceError:
         abort(404)
-    return render_template("coordinators/diff.html", study=found, lines=lines, old=old, new=new)
+    return render_template("coordinators/diff.html", study=found, fields=fields, old=old, new=new)
 
 
 @bp.get("/studies/<int:study_id>/feasibility")

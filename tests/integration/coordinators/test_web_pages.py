@@ -161,7 +161,11 @@ def test_edit_page_and_diff(
     page = client.get(f"/coordinators/studies/{sid}").get_data(as_text=True)
     assert "Pending: version 2" in page and "Active (approved): version 1" in page
     diff = client.get(f"/coordinators/studies/{sid}/diff?from=1&to=2").get_data(as_text=True)
-    assert "+criterion: age between 18 and 70" in diff
+    # Side by side and in words, not diff notation.
+    assert "What changed: criteria." in diff and "+criterion" not in diff
+    assert '<strong class="compare-mark">Added:</strong> age between 18 and 70' in diff
+    assert '<strong class="compare-mark">Removed:</strong> age between 18 and 75' in diff
+    assert '<th scope="col">Version 1</th>' in diff and '<th scope="col">Version 2</th>' in diff
 
 
 def test_criteria_check_endpoint(
