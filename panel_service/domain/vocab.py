@@ -14,6 +14,8 @@ VERSION_REVIEW_STATES = ("draft", "in_review", "approved", "rejected", "supersed
 
 INVITATION_STATUSES = ("queued", "claimed", "sent", "cancelled", "ambiguous", "failed")
 INVITATION_RESPONSES = ("interested", "not_interested")
+# What a coordinator records about a respondent after contacting them (respondent_outcomes).
+RESPONDENT_OUTCOMES = ("screened", "enrolled", "not_enrolled")
 # Why an invitation was cancelled (docs/pipeline.md); "other" holds any reason not listed here.
 CANCEL_REASONS = (
     "consent_withdrawn",

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, IntegerField, StringField, TextAreaField
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from panel_service.domain.sites import MAX_SITE_NAME, MAX_SITES
+from panel_service.domain.vocab import RESPONDENT_OUTCOMES
 from panel_service.services.studies import MAX_TARGET_ENROLMENT
 from panel_service.web.forms import SafeForm
 
@@ -60,3 +62,20 @@ class CloseForm(SafeForm):
     """The confirmation page's form: only a POST carrying ``confirm=yes`` closes a study."""
 
     confirm = HiddenField()  # the page sets "yes"; absent on a bare POST
+
+
+OUTCOME_NAMES = {
+    "": _l("not recorded yet"),
+    "screened": _l("screened"),
+    "enrolled": _l("enrolled"),
+    "not_enrolled": _l("not enrolled"),
+}
+
+
+class OutcomeForm(SafeForm):
+    """What became of one respondent; the empty choice clears a recorded outcome."""
+
+    outcome = SelectField(
+        _l("Outcome"),
+        choices=[SelectChoice(value, OUTCOME_NAMES[value]) for value in ("", *RESPONDENT_OUTCOMES)],
+    )

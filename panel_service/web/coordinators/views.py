@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from flask import Response, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -24,12 +24,18 @@ from panel_service.domain.lifecycle import IllegalTransition, offered_actions
 from panel_service.domain.sites import clean_site, parse_lines, to_lines
 from panel_service.extensions import db_session, limiter, settings
 from panel_service.models import Account, Study
-from panel_service.services import studies, study_reports
-from panel_service.services.errors import Conflict, ServiceError, ValidationFailed
+from panel_service.services import fhir, studies, study_reports
+from panel_service.services.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from panel_service.timeutil import as_utc, panel_today
 from panel_service.web.auth import current, role_required
 from panel_service.web.coordinators import bp
-from panel_service.web.coordinators.forms import ActionForm, CloseForm, StudyForm
+from panel_service.web.coordinators.forms import (
+    OUTCOME_NAMES,
+    ActionForm,
+    CloseForm,
+    OutcomeForm,
+    StudyForm,
+)
 from panel_service.web.ratelimits import feasibility_limit
 
 PER_PAGE = 20
@@ -81,6 +87,15 @@ def panel_time(value: str | dt.datetime | None) -> str:
     locale = str(get_locale() or "en")
     pattern = "d. MMMM y 'kl.' HH.mm" if locale == "da" else "d MMMM y, HH:mm"
     return format_datetime(moment, pattern, tzinfo=settings().zone, locale=locale)
+
+
+@bp.app_template_filter("panel_date")
+def panel_date(value: str | dt.date | None) -> str:
+    """A day as people read it: "2 December 2026", "2. december 2026"."""
+    if value is None or value == "":
+        return ""
+    day = dt.date.fromisoformat(value) if isinstance(value, str) else value
+    return format_date(day, "long", locale=str(get_locale() or "en"))
 
 
 @bp.get("/studies", endpoint="studies")
@@ -366,10 +381,10 @@ def study_feasibility_run(study_id: int) -> str:
 @role_required("coordinator")
 def study_funnel(study_id: int) -> str:
     found = _study(study_id)
-    result = study_reports.funnel(
-        db_session(), found, threshold=settings().small_cell_threshold, zone=settings().zone
-    )
-    return render_template("coordinators/funnel.html", study=found, funnel=result)
+    threshold = settings().small_cell_threshold
+    result = study_reports.funnel(db_session(), found, threshold=threshold, zone=settings().zone)
+    outcomes = study_reports.outcome_counts(db_session(), found, threshold=threshold)
+    return render_template("coordinators/funnel.html", study=found, funnel=result, outcomes=outcomes)
 
 
 @bp.get("/studies/<int:study_id>/respondents")
@@ -382,8 +397,51 @@ def study_respondents(study_id: int) -> str:
     session.commit()
     pages = max(1, -(-total // (PER_PAGE * 5)))
     return render_template(
-        "coordinators/respondents.html", study=found, items=items, total=total, page=page, pages=pages
+        "coordinators/respondents.html",
+        study=found,
+        items=items,
+        total=total,
+        page=page,
+        pages=pages,
+        outcome_form=OutcomeForm(formdata=None),
+        outcome_names=OUTCOME_NAMES,
     )
+
+
+@bp.post("/studies/<int:study_id>/respondents/<int:respondent>/outcome")
+@role_required("coordinator")
+def study_respondent_outcome(study_id: int, respondent: int) -> BaseResponse:
+    """Record what became of one respondent (screened, enrolled, not enrolled), or clear it."""
+    found = _study(study_id)
+    form = OutcomeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session = db_session()
+    try:
+        study_reports.record_outcome(session, _account(), found, respondent, form.outcome.data or None)
+    except NotFound:
+        session.rollback()
+        abort(404)
+    session.commit()
+    flash(_("Outcome saved."))
+    page = request.args.get("page", 1, type=int) or 1
+    return redirect(url_for("coordinators.study_respondents", study_id=study_id, page=page))
+
+
+@bp.get("/studies/<int:study_id>/respondents.fhir.json")
+@role_required("coordinator")
+def study_respondents_fhir(study_id: int) -> Response:
+    """The respondents as FHIR ResearchSubjects, status from the recorded outcome (audited)."""
+    found = _study(study_id)
+    session = db_session()
+    items, _total = study_reports.respondents(session, _account(), found, export=True)
+    session.commit()
+    response = jsonify(fhir.research_subjects(found, items, settings().base_url))
+    response.mimetype = "application/fhir+json"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="study-{found.id}-research-subjects.json"'
+    )
+    return response
 
 
 @bp.get("/studies/<int:study_id>/respondents.csv")
