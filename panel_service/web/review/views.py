@@ -9,6 +9,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
+from werkzeug.datastructures import FileStorage
 
 from panel_service import emails
 from panel_service.domain.letters import LetterRefused, check_letter
@@ -86,6 +87,17 @@ LETTER_ERRORS = {
 }
 
 
+def _letter_error(filename: str, letter: bytes) -> str | None:
+    """What is wrong with an uploaded letter, in words, or None."""
+    if len(letter) > MAX_LETTER_BYTES:
+        return _("The letter must be at most 8 MB.")
+    try:
+        check_letter(filename, letter)
+    except LetterRefused as error:
+        return LETTER_ERRORS[error.reason](error.kind)
+    return None
+
+
 def _render(study: Study, approval: ApprovalForm, reject: RejectForm, status: int = 200) -> tuple[str, int]:
     version = study.latest_version
     # The forms carry the number of the version this page shows: that is what gets decided.
@@ -118,50 +130,46 @@ def study(study_id: int) -> Any:
 def approve(study_id: int) -> Any:
     found = _study(study_id)
     form = ApprovalForm()
-    if form.validate_on_submit():
-        upload = form.letter.data
-        letter = upload.read(MAX_LETTER_BYTES + 1)
-        refused = None
+    valid = form.validate_on_submit()
+    # The letter is checked even when another field failed, so one submit shows every problem.
+    data = form.letter.data
+    upload = data if isinstance(data, FileStorage) and data.filename else None
+    letter = upload.read(MAX_LETTER_BYTES + 1) if upload is not None else b""
+    letter_error = _letter_error(upload.filename or "", letter) if upload is not None else None
+    if letter_error is not None:
+        form.letter.errors = [letter_error]
+    if valid and upload is not None and letter_error is None:
+        session = db_session()
+        fields = studies.ApprovalFields(
+            committee=form.committee.data or "",
+            kind=form.kind.data or "",
+            reference=form.reference.data or "",
+            approved_on=form.approved_on.data,
+            expires_on=form.expires_on.data,
+            letter=letter,
+            letter_filename=upload.filename,
+            version=_number(form.version.data),
+        )
         try:
-            check_letter(upload.filename or "", letter[:MAX_LETTER_BYTES])
-        except LetterRefused as error:
-            refused = LETTER_ERRORS[error.reason](error.kind)
-        if len(letter) > MAX_LETTER_BYTES:
-            form.letter.errors = [_("The letter must be at most 8 MB.")]
-        elif refused is not None:
-            form.letter.errors = [refused]
+            studies.approve_study(session, _account(), found.id, fields, today=panel_today(settings()))
+        except ValidationFailed as error:
+            session.rollback()
+            for name, message in error.fields.items():
+                target = getattr(form, name, None) or form.letter
+                target.errors = [*list(target.errors), message]
+        except ServiceError as error:
+            session.rollback()
+            flash(error.message)
+            return redirect(url_for("review.study", study_id=found.id))
         else:
-            session = db_session()
-            fields = studies.ApprovalFields(
-                committee=form.committee.data or "",
-                kind=form.kind.data or "",
-                reference=form.reference.data or "",
-                approved_on=form.approved_on.data,
-                expires_on=form.expires_on.data,
-                letter=letter,
-                letter_filename=upload.filename,
-                version=_number(form.version.data),
-            )
-            try:
-                studies.approve_study(session, _account(), found.id, fields, today=panel_today(settings()))
-            except ValidationFailed as error:
-                session.rollback()
-                for name, message in error.fields.items():
-                    target = getattr(form, name, None) or form.letter
-                    target.errors = [*list(target.errors), message]
-            except ServiceError as error:
-                session.rollback()
-                flash(error.message)
-                return redirect(url_for("review.study", study_id=found.id))
-            else:
-                session.commit()
-                flash(
-                    _(
-                        "Approval recorded for “%(title)s”. The coordinators are told by email.",
-                        title=found.latest_title,
-                    )
+            session.commit()
+            flash(
+                _(
+                    "Approval recorded for “%(title)s”. The coordinators are told by email.",
+                    title=found.latest_title,
                 )
-                return redirect(url_for("review.queue"))
+            )
+            return redirect(url_for("review.queue"))
     return _render(found, form, RejectForm(prefix="reject"), 422)
 
 

@@ -80,6 +80,10 @@ def test_kind_has_no_default_and_letters_are_checked_by_content(
     missing_kind = _approve(client, sid, kind="")
     assert missing_kind.status_code == 422
     assert "Choose the kind of committee: IRB, IEC or REC." in missing_kind.get_data(as_text=True)
+    # Every problem at once: the letter is checked even when the kind is missing.
+    both = _approve(client, sid, kind="", letter=(io.BytesIO(b"\x89PNG\r\n\x1a\n"), "approval.pdf"))
+    page = both.get_data(as_text=True)
+    assert "Choose the kind of committee" in page and "This file is none of these." in page
     program = _approve(client, sid, letter=(io.BytesIO(b"MZ\x90\x00\x03\x00binary"), "approval.pdf"))
     assert program.status_code == 422
     assert "This file is none of these." in program.get_data(as_text=True)
