@@ -27,7 +27,7 @@ from panel_service.domain.criteria.model import (
     Not,
     field_kind,
 )
-from panel_service.domain.criteria.text_form import _TextParser, _ungroup, to_text
+from panel_service.domain.criteria.text_form import _TextParser, _ungroup, parse_any, to_text
 
 GROUP_KINDS = ("all", "any", "none")
 DURATION_UNITS = ("D", "W", "M", "Y")
@@ -378,6 +378,15 @@ def parse_located(text: str) -> tuple[Node | None, list[Located]]:
     """The text form read into a tree, or every error with the line and column it concerns."""
     if not text.strip():
         return None, []
+    if is_json(text):
+        # JSON criteria have no lines of criteria to point at: their paths are the places.
+        try:
+            return parse_any(text), []
+        except CriteriaSyntaxError as error:
+            message = error.issues[0].message.split(": ", 1)[-1].split("\n", 1)[0]
+            return None, [Located(error.line, error.column, message)]
+        except CriteriaError as error:
+            return None, [Located(None, None, str(issue)) for issue in error.issues]
     try:
         parser = _LocatingParser(text)
         raw = parser.parse()
@@ -392,6 +401,11 @@ def parse_located(text: str) -> tuple[Node | None, list[Located]]:
         places: dict[str, int] = {}
         _offsets(raw, parser.starts, "$", places)
         return None, [_locate(text, issue, places) for issue in error.issues]
+
+
+def is_json(text: str) -> bool:
+    """Criteria written as JSON (as ``parse_any`` decides), not in the text form."""
+    return text.strip().startswith(("{", "[", '"'))
 
 
 def _locate(text: str, issue: CriteriaIssue, places: dict[str, int]) -> Located:

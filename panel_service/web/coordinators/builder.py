@@ -14,7 +14,7 @@ takes from the coordinator's feasibility budget like the study's feasibility tab
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import jsonify, render_template, request, url_for
 from flask_babel import get_locale
@@ -27,13 +27,15 @@ from panel_service.domain.criteria import builder as tree
 from panel_service.domain.criteria import vocabulary as vocab
 from panel_service.domain.criteria.model import FIELDS, OPS_BY_FIELD_KIND, field_kind
 from panel_service.extensions import db_session, settings
-from panel_service.models import Study
 from panel_service.services.criteria_feasibility import CriteriaCount, count_criteria
 from panel_service.timeutil import panel_today
 from panel_service.web.auth import role_required
 from panel_service.web.coordinators.forms import StudyForm
 from panel_service.web.coordinators.views import _account, _study, bp
 from panel_service.web.ratelimits import feasibility_limit
+
+if TYPE_CHECKING:
+    from panel_service.models import Study
 
 MAX_TEXT = 20000
 SEARCH_LIMIT = 10

@@ -155,3 +155,14 @@ def test_every_edit_keeps_a_tree_that_reads_back_from_its_text(node: Node, data:
     grouped = b.group(node, [row.path], "none")
     assert parse_text(to_text(grouped)) == grouped
     assert isinstance(b._node_at(grouped, [int(step) for step in row.path.split(".")]), Not)
+
+
+def test_json_criteria_are_read_too_with_their_paths_as_places() -> None:
+    node, errors = b.parse_located(
+        '{"all": [{"field": "age", "op": "ge", "value": 18}, {"condition": "G25.8"}]}'
+    )
+    assert errors == [] and to_text(node) == "age >= 18 and has condition G25.8"  # type: ignore[arg-type]
+    _, errors = b.parse_located('{"all": [{"field": "age", "op": "ge", "value": 900}]}')
+    assert errors[0].line is None and errors[0].message.startswith("all[0].value: ")
+    _, errors = b.parse_located('{"all": [\n  {"field": "age",}]}')
+    assert errors[0].line == 2
