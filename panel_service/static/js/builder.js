@@ -58,8 +58,12 @@
         text.dispatchEvent(new Event("input", { bubbles: true }));
       }
       redraw(result, focusId);
-      var problem = document.querySelector("#b-problem a, #b-errors");
-      if (problem) { problem.focus(); }
+      // Keep the keyboard where the step leads: to the problem, the matches, what was added or
+      // the count (the panel was redrawn, so the pressed button is gone).
+      var next = document.querySelector("#b-problem a, #b-errors") ||
+        (button.value.indexOf("search-") === 0 ? section.querySelector("input[type=radio]") : null) ||
+        document.getElementById("b-added") || document.getElementById("b-count-result");
+      if (next) { next.focus(); }
     }).catch(function () {
       // Fall back to the page load the button would have done.
       form.setAttribute("action", button.getAttribute("formaction"));
