@@ -31,6 +31,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response as BaseResponse
 
 from panel_service.domain.criteria import CriteriaError, CriteriaSyntaxError, parse_any, to_json, to_text
+from panel_service.domain.criteria.builder import is_json, parse_located
 from panel_service.domain.lifecycle import IllegalTransition, offered_actions
 from panel_service.domain.sites import clean_site, parse_lines, to_lines
 from panel_service.extensions import db_session, limiter, settings
@@ -141,9 +142,26 @@ SITE_PATH = re.compile(r"^sites\[(\d+)\](?:\.(name|lat|lon))?$")
 SITE_PARTS = {"name": "name", "lat": "latitude", "lon": "longitude"}
 
 
+def _criteria_lines(form: StudyForm) -> list[str]:
+    """The criteria text's errors at their line and column, in words (the text form; JSON
+    criteria keep their paths). Empty when the text reads."""
+    located = parse_located(form.criteria.data or "")[1]
+    if not located or any(place.line is None for place in located):
+        return []
+    return [
+        _("Line %(line)d, column %(column)d:", line=p.line, column=p.column) + f" {p.message}"
+        for p in located
+    ]
+
+
 def _apply_errors(form: StudyForm, error: ValidationFailed) -> None:
+    lines = _criteria_lines(form) if any(_field_name(path) == "criteria" for path in error.fields) else []
+    if lines:
+        form.criteria.errors = [*list(form.criteria.errors), *lines]
     for path, message in error.fields.items():
         name = _field_name(path)
+        if name == "criteria" and lines:
+            continue
         field = getattr(form, name, None)
         if field is None:
             form.form_errors.append(f"{path}: {message}")
@@ -483,6 +501,26 @@ def criteria_check() -> Response:
             }
         )
     except CriteriaError as error:
+        places = parse_located(source)[1] if isinstance(source, str) and not is_json(source) else []
+        if places and all(place.line is not None for place in places):
+            # The text form: each error at its line and column, in words, not as a JSON path.
+            return jsonify(
+                {
+                    "ok": False,
+                    "errors": [
+                        {
+                            "path": "$",
+                            "line": place.line,
+                            "column": place.column,
+                            "where": _(
+                                "Line %(line)d, column %(column)d:", line=place.line, column=place.column
+                            ),
+                            "message": place.message,
+                        }
+                        for place in places
+                    ],
+                }
+            )
         return jsonify(
             {"ok": False, "errors": [{"path": i.path, "message": i.message} for i in error.issues]}
         )

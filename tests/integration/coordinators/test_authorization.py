@@ -80,6 +80,21 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, Any], tuple[str, ...]]] = {
         {"json": {"criteria": "age >= 18"}},
         WEB_COORDINATOR,
     ),
+    ("coordinators.criteria_builder_step", "POST"): (
+        "/coordinators/criteria/builder",
+        {"data": {**STUDY_BODY, "b_action": "sync"}},
+        WEB_COORDINATOR,
+    ),
+    ("coordinators.criteria_tree", "POST"): (
+        "/coordinators/criteria/tree",
+        {"json": {"criteria": "age >= 18"}},
+        WEB_COORDINATOR,
+    ),
+    ("coordinators.criteria_builder_count", "POST"): (
+        "/coordinators/criteria/builder/count",
+        {"data": {"criteria": "age >= 18"}},
+        WEB_COORDINATOR,
+    ),
     ("coordinators.study", "GET"): (f"/coordinators/studies/{S}", {}, WEB_OWNER),
     ("coordinators.study_edit", "GET"): (f"/coordinators/studies/{S}/edit", {}, WEB_OWNER),
     ("coordinators.study_edit", "POST"): (f"/coordinators/studies/{S}/edit", {"data": STUDY_BODY}, WEB_OWNER),

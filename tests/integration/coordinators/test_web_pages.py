@@ -59,7 +59,8 @@ def test_create_form_shows_criteria_errors_at_their_place_and_writes_nothing(
     response = post_form(client, "/coordinators/studies/new", "/coordinators/studies/new", bad)
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert "all[0].value" in page and "80" in page
+    # The text form's error at its line and column, in words, not as a JSON path (issue 13 item 8).
+    assert "Line 1, column 1: " in page and "80" in page and "all[0].value" not in page
     assert 'id="target_enrolment-error"' in page
     assert db.scalar(select(func.count()).select_from(Study)) == before
     good = post_form(client, "/coordinators/studies/new", "/coordinators/studies/new", form_body())
@@ -187,6 +188,13 @@ def test_criteria_check_endpoint(
         headers={"X-CSRFToken": token},
     ).get_json()
     assert bad["ok"] is False and bad["errors"][0]["path"].startswith("all[0]")
+    text = client.post(
+        "/coordinators/criteria/check",
+        json={"criteria": "age >= 18 and\n  weight_kg > 5000"},
+        headers={"X-CSRFToken": token},
+    ).get_json()
+    assert text["ok"] is False
+    assert [(e["line"], e["column"], e["where"]) for e in text["errors"]] == [(2, 3, "Line 2, column 3:")]
 
 
 @pytest.mark.parametrize("matching", [1, 4, 10])
