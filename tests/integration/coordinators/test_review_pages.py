@@ -16,6 +16,7 @@ from config.settings import Settings
 from panel_service.models import OutboxMessage, Study
 from panel_service.runtime import Runtime
 from panel_service.services import review_mail
+from panel_service.tasks import Task
 from tests.integration.coordinators.conftest import STUDY_BODY, Staff, make_staff, study_in
 from tests.integration.coordinators.test_web_pages import post_form, sign_in
 from tests.support.services import SmtpRecorder
@@ -48,7 +49,9 @@ def _run_decision_emails(runtime: Runtime, db: Session) -> int:
     """Run the decision jobs the outbox holds (the relay's job, here by hand and in order)."""
     sent = 0
     for message in db.scalars(
-        select(OutboxMessage).where(OutboxMessage.task_name == review_mail.TASK).order_by(OutboxMessage.id)
+        select(OutboxMessage)
+        .where(OutboxMessage.task_name == Task.STUDIES_SEND_REVIEW_DECISION)
+        .order_by(OutboxMessage.id)
     ):
         sent += review_mail.send_review_decision(runtime, **message.payload)
     return sent
