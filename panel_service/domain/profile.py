@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from panel_service.domain.history import Entry
+from panel_service.domain.questions import Answer
 
 # An ICD-10 category is a letter and two digits or letters: WHO ICD-10 has a digit second
 # (G25, U07), ICD-10-CM also a letter (QA0, "genetic disorders", with QA0.0101 and so on).
@@ -90,6 +92,8 @@ class ProfileData:
     condition_history: tuple[Entry, ...] = ()
     medication_history: tuple[Entry, ...] = ()
     extra: dict[str, object] = field(default_factory=dict, compare=False)
+    # Answers to catalogue questions (§4a) by key, scored instruments included; absent = unanswered.
+    answers: Mapping[str, Answer] = field(default_factory=dict)
 
     @property
     def bmi(self) -> float | None:

@@ -5,6 +5,7 @@ from panel_service.models.audit import AuditEvent
 from panel_service.models.invitations import ActionToken, Invitation, MatchChunk, MatchRun
 from panel_service.models.outbox import OutboxMessage
 from panel_service.models.people import Consent, Participant, Profile, ProfileCondition, ProfileMedication
+from panel_service.models.questions import ProfileAnswer, QuestionRow
 from panel_service.models.studies import EthicsApproval, Study, StudyVersion
 
 __all__ = [
@@ -21,8 +22,10 @@ __all__ = [
     "OutboxMessage",
     "Participant",
     "Profile",
+    "ProfileAnswer",
     "ProfileCondition",
     "ProfileMedication",
+    "QuestionRow",
     "Study",
     "StudyVersion",
     "WebSession",
