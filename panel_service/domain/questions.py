@@ -39,7 +39,7 @@ from panel_service.domain.vocab import LANGUAGES, SEXES
 
 QUESTION_TYPES = ("boolean", "integer", "decimal", "choice", "multi_choice", "date")
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
-OPTION_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]{0,47}$")
+OPTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 MAX_MAGNITUDE = 10**9
 # Ops per question type (ARCHITECTURE §4a): "has" is one option of a multi_choice.
 OPS_BY_TYPE: dict[str, tuple[str, ...]] = {

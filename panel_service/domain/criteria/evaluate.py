@@ -20,8 +20,8 @@ import datetime as dt
 import functools
 import operator
 import typing as t
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from panel_service.domain.criteria.model import (
     FIELDS,
@@ -32,10 +32,13 @@ from panel_service.domain.criteria.model import (
     Medication,
     Node,
     Not,
+    QuestionLeaf,
     Truth,
 )
+from panel_service.domain.criteria.questions import QuestionCheck
 from panel_service.domain.history import Entry, EntryFacts, definitely, entry_facts, possibly, thresholds
 from panel_service.domain.profile import ProfileData, age_on
+from panel_service.domain.questions import Answer
 
 TRUE, FALSE, UNKNOWN = Truth.TRUE, Truth.FALSE, Truth.UNKNOWN
 COMPARISONS: dict[str, Callable[[t.Any, t.Any], t.Any]] = {
@@ -69,6 +72,7 @@ class Facts:
     condition_entries: tuple[EntryFacts, ...] | None  # with date bounds, for qualified leaves
     medication_entries: tuple[EntryFacts, ...] | None
     on: dt.date
+    answers: Mapping[str, Answer] = field(default_factory=dict)  # catalogue answers (§4a) by key
 
 
 def _prefixes(codes: tuple[str, ...] | None) -> frozenset[str] | None:
@@ -104,6 +108,7 @@ def profile_facts(profile: ProfileData, on: dt.date) -> Facts:
         condition_entries=_entries(profile.condition_entries),
         medication_entries=_entries(profile.medication_entries),
         on=on,
+        answers=profile.answers,
     )
 
 
@@ -170,6 +175,8 @@ class _SourceWriter:
             if node.qualified:
                 return self.qualified(node)
             return self.codes(type(node), [node])
+        if isinstance(node, QuestionLeaf):
+            return f"{self.constant(QuestionCheck(node))}(f.answers, f.sex, f.on)"
         return self.field(node)
 
     def qualified(self, leaf: Condition | Medication) -> str:

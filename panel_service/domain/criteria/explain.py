@@ -16,12 +16,15 @@ from panel_service.domain.criteria.model import (
     Medication,
     Node,
     Not,
+    QuestionLeaf,
     Truth,
 )
+from panel_service.domain.criteria.questions import question_sentence
 from panel_service.domain.criteria.text_form import to_text
 from panel_service.domain.criteria.vocabulary import ATC_SUBSTANCE_LENGTH, System, nearest_term
 from panel_service.domain.history import EntryFacts, definitely, duration_words, possibly, thresholds
 from panel_service.domain.profile import ProfileData, display_icd10
+from panel_service.domain.questions import Catalogue, seed_catalogue
 
 REGION_NAMES = {
     "DK-81": "the North Denmark Region",
@@ -69,27 +72,51 @@ class Explanation:
     leaves: tuple[LeafExplanation, ...]
 
 
-def explain(node: Node, profile: ProfileData, on: dt.date) -> Explanation:
+def explain(
+    node: Node,
+    profile: ProfileData,
+    on: dt.date,
+    *,
+    catalogue: Catalogue | None = None,
+    language: str = "en",
+) -> Explanation:
+    """Leaf by leaf; ``question`` leaves are worded from ``catalogue`` (default: the shipped
+    seed) in ``language`` (``en`` or ``da``)."""
     facts = profile_facts(profile, on)
     explained: list[LeafExplanation] = []
-    _walk(node, "$", False, facts, explained)
+    context = (catalogue or seed_catalogue(), language)
+    _walk(node, "$", False, facts, explained, context)
     return Explanation(compile_criteria(node)(facts), tuple(explained))
 
 
-def _walk(node: Node, path: str, negated: bool, facts: Facts, out: list[LeafExplanation]) -> None:
+def _walk(
+    node: Node,
+    path: str,
+    negated: bool,
+    facts: Facts,
+    out: list[LeafExplanation],
+    context: tuple[Catalogue, str],
+) -> None:
     if isinstance(node, All | Any):
         key = "all" if isinstance(node, All) else "any"
         for index, child in enumerate(node.children):
-            _walk(child, join_path(join_path(path, key), index), negated, facts, out)
+            _walk(child, join_path(join_path(path, key), index), negated, facts, out, context)
     elif isinstance(node, Not):
-        _walk(node.child, join_path(path, "not"), not negated, facts, out)
+        _walk(node.child, join_path(path, "not"), not negated, facts, out, context)
     else:
-        out.append(_explain_leaf(node, path, negated, facts))
+        out.append(_explain_leaf(node, path, negated, facts, context))
 
 
-def _explain_leaf(leaf: Leaf, path: str, negated: bool, facts: Facts) -> LeafExplanation:
+def _explain_leaf(
+    leaf: Leaf, path: str, negated: bool, facts: Facts, context: tuple[Catalogue, str]
+) -> LeafExplanation:
     result = compile_criteria(leaf)(facts)
-    if isinstance(leaf, Condition | Medication):
+    if isinstance(leaf, QuestionLeaf):
+        catalogue, language = context
+        sentence, question = question_sentence(
+            leaf, int(result), facts.answers, facts.sex, facts.on, catalogue, language
+        )
+    elif isinstance(leaf, Condition | Medication):
         sentence, question = _codes_sentence(leaf, result, facts)
     else:
         sentence = _field_sentence(leaf, result, facts)
