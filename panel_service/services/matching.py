@@ -50,6 +50,7 @@ from panel_service.models import (
 )
 from panel_service.queries.criteria_sql import compile_where
 from panel_service.services.audit import record
+from panel_service.services.questions import answers_of
 from panel_service.timeutil import panel_today, utcnow
 
 if TYPE_CHECKING:
@@ -336,6 +337,7 @@ def load_profile(session: Session, participant_id: int) -> ProfileData | None:
         medications=tuple(entry.code for entry in medications) if profile.medications_answered else None,
         condition_history=tuple(entry for entry in conditions if not entry.plain),
         medication_history=tuple(entry for entry in medications if not entry.plain),
+        answers=answers_of(session, participant_id),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import typing as t
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -25,7 +26,6 @@ from panel_service.domain.questions import (
     Question,
     QuestionDataError,
     answer_to_json,
-    answer_value,
     derive,
     question_from_data,
     question_to_data,
@@ -208,33 +208,33 @@ def typed_columns(question: Question, value: AnswerValue) -> dict[str, Any]:
     return columns
 
 
-def load_answers(
-    session: Session, participant_ids: Iterable[int], catalogue: Catalogue
-) -> dict[int, dict[str, Answer]]:
+def stored_value(value: Any, value_date: dt.date | None) -> AnswerValue:
+    """An answer's typed value from its stored columns (no catalogue needed)."""
+    if value_date is not None:
+        return value_date
+    if isinstance(value, list):
+        return frozenset(str(item) for item in value)
+    return t.cast(AnswerValue, value)
+
+
+def load_answers(session: Session, participant_ids: Iterable[int]) -> dict[int, dict[str, Answer]]:
     rows = session.execute(
         select(
-            ProfileAnswer.participant_id, ProfileAnswer.key, ProfileAnswer.value, ProfileAnswer.answered_on
+            ProfileAnswer.participant_id,
+            ProfileAnswer.key,
+            ProfileAnswer.value,
+            ProfileAnswer.value_date,
+            ProfileAnswer.answered_on,
         ).where(ProfileAnswer.participant_id.in_(list(participant_ids)))
     )
     result: dict[int, dict[str, Answer]] = {}
-    for participant_id, key, value, answered_on in rows:
-        question = catalogue.get(key)
-        if question is None:
-            continue
-        try:
-            typed = answer_value(question, value)
-        except ValueError:
-            continue
-        result.setdefault(participant_id, {})[key] = Answer(typed, answered_on)
+    for participant_id, key, value, value_date, answered_on in rows:
+        result.setdefault(participant_id, {})[key] = Answer(stored_value(value, value_date), answered_on)
     return result
 
 
-def answers_of(
-    session: Session, participant_id: int, catalogue: Catalogue | None = None
-) -> dict[str, Answer]:
-    return load_answers(session, [participant_id], catalogue or load_catalogue(session)).get(
-        participant_id, {}
-    )
+def answers_of(session: Session, participant_id: int) -> dict[str, Answer]:
+    return load_answers(session, [participant_id]).get(participant_id, {})
 
 
 def replace_answers(
@@ -245,7 +245,7 @@ def replace_answers(
     Keys not in ``answers`` are left as they are; a scored instrument is recomputed from all the
     volunteer's items, and dropped when they are no longer all answered.
     """
-    current = answers_of(session, participant_id, catalogue)
+    current = answers_of(session, participant_id)
     merged = derive(catalogue, {**current, **answers})
     write = {key: answer for key, answer in merged.items() if current.get(key) != answer}
     gone = [key for key in current if key not in merged]

@@ -95,7 +95,7 @@ def test_answers_store_typed_values_and_derive_instruments(db: Session) -> None:
     # One item withdrawn: the instrument is partly answered, so unanswered.
     db.execute(ProfileAnswer.__table__.delete().where(ProfileAnswer.key == "phq9_3"))
     service.replace_answers(db, participant_id, {}, catalogue)
-    assert "phq9" not in service.answers_of(db, participant_id, catalogue)
+    assert "phq9" not in service.answers_of(db, participant_id)
 
 
 def test_type_of_an_answered_question_cannot_change(db: Session) -> None:
