@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from panel_service.domain.questions import (
+    OPS_BY_TYPE,
     Answer,
     AnswerValue,
     Catalogue,
@@ -282,3 +283,22 @@ def answer_rows(
         for key, answer in derive(catalogue, answers).items()
         if key in catalogue
     ]
+
+
+def question_json(question: Question, catalogue: Catalogue) -> dict[str, Any]:
+    """A question as the API shows it: its definition, its section's title and its criteria ops."""
+    data = question_to_data(question)
+    return {
+        **data,
+        "section_title": dict(catalogue.sections.get(question.section, {})),
+        "options": data.get("options", []),
+        "unit": question.unit,
+        "min": question.minimum,
+        "max": question.maximum,
+        "applies_to": data.get("applies_to"),
+        "value_for_others": data.get("value_for_others"),
+        "items": list(question.items),
+        "scoring": dict(question.scoring),
+        "ops": list(OPS_BY_TYPE[question.type]),
+        "retired": question.retired,
+    }
