@@ -239,7 +239,11 @@ def answers_of(session: Session, participant_id: int) -> dict[str, Answer]:
 
 
 def replace_answers(
-    session: Session, participant_id: int, answers: Mapping[str, Answer], catalogue: Catalogue
+    session: Session,
+    participant_id: int,
+    answers: Mapping[str, Answer],
+    catalogue: Catalogue,
+    removed: Iterable[str] = (),
 ) -> dict[str, Answer]:
     """Store a volunteer's answers (instruments derived from their items), replacing those given.
 
@@ -247,7 +251,8 @@ def replace_answers(
     volunteer's items, and dropped when they are no longer all answered.
     """
     current = answers_of(session, participant_id)
-    merged = derive(catalogue, {**current, **answers})
+    kept = {key: answer for key, answer in current.items() if key not in set(removed)}
+    merged = derive(catalogue, {**kept, **answers})
     write = {key: answer for key, answer in merged.items() if current.get(key) != answer}
     gone = [key for key in current if key not in merged]
     if write or gone:
@@ -302,3 +307,42 @@ def question_json(question: Question, catalogue: Catalogue) -> dict[str, Any]:
         "ops": list(OPS_BY_TYPE[question.type]),
         "retired": question.retired,
     }
+
+
+def save_volunteer_answers(
+    session: Session,
+    participant_id: int,
+    answers: Mapping[str, Answer],
+    removed: Iterable[str],
+    catalogue: Catalogue,
+) -> dict[str, Answer]:
+    """A volunteer's own answers from the form: stored, ``smoker`` made to agree with
+    ``smoking_status`` (§4a), and a re-match queued."""
+    from panel_service import outbox
+    from panel_service.models import Profile
+    from panel_service.services.volunteers import MATCH_JOB
+
+    if session.get(Profile, participant_id) is None:
+        session.add(Profile(participant_id=participant_id))
+        session.flush()
+    merged = replace_answers(session, participant_id, answers, catalogue, removed)
+    status = merged.get("smoking_status")
+    if "smoking_status" in answers and status is not None:
+        profile = session.get(Profile, participant_id)
+        assert profile is not None
+        profile.smoker = status.value == "current"
+    outbox.enqueue(session, MATCH_JOB, {"participant_id": participant_id})
+    session.flush()
+    return merged
+
+
+def sync_smoking_status(session: Session, participant_id: int, smoker: bool | None, today: dt.date) -> None:
+    """``smoker`` was just answered (the profile form): ``true`` means ``smoking_status`` current;
+    ``false`` leaves it as it is unless it said current, which is then unanswered (§4a)."""
+    status = answers_of(session, participant_id).get("smoking_status")
+    if smoker is True and (status is None or status.value != "current"):
+        replace_answers(
+            session, participant_id, {"smoking_status": Answer("current", today)}, seed_catalogue()
+        )
+    elif smoker is False and status is not None and status.value == "current":
+        replace_answers(session, participant_id, {}, seed_catalogue(), removed=["smoking_status"])

@@ -45,6 +45,7 @@ from panel_service.services import accounts, invitations
 from panel_service.services.audit import record
 from panel_service.services.errors import Forbidden, ValidationFailed
 from panel_service.services.matching import load_profile
+from panel_service.services.questions import sync_smoking_status
 from panel_service.timeutil import panel_today, pause_ends_at, utcnow
 
 # The version of the consent text shown at sign-up and on the contact page. Change it whenever
@@ -299,6 +300,8 @@ def save_about(
     profile.weight_kg = weight_kg
     profile.bmi = bmi(height_cm, weight_kg)
     profile.smoker = smoker
+    session.flush()
+    sync_smoking_status(session, participant.id, smoker, panel_today(settings))
     # The one rule of fact (ARCHITECTURE §3): a man is stored as not pregnant.
     profile.pregnant = False if sex == "male" else pregnant
     profile.updated_at = utcnow()

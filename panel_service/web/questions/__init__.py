@@ -1,0 +1,3 @@
+"""The question catalogue's plain pages (ARCHITECTURE §4a; the polished ones are issue 13):
+admins list, add, edit the wording of and retire questions; volunteers answer them, one
+section per page."""
