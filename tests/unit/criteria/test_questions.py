@@ -261,3 +261,19 @@ def test_explanations_in_english_and_danish() -> None:
 def test_answers_of_a_profile_replace_cleanly() -> None:
     base = answered(smoking_status="never")
     assert replace(base, answers={}).answers == {}
+
+
+def test_the_language_reference_lists_every_shipped_question() -> None:
+    from pathlib import Path
+
+    from panel_service.domain.questions import seed_catalogue
+
+    text = (Path(__file__).parents[3] / "docs" / "criteria.md").read_text(encoding="utf-8")
+    catalogue = seed_catalogue()
+    missing = [key for key in catalogue if catalogue.instrument_of(key) is None and f"`{key}`" not in text]
+    assert not missing
+    for line in (
+        "answer smoking_status in (current, former) answered within P12M",
+        "answer languages has da",
+    ):
+        assert line in text and parse_text(line) is not None
