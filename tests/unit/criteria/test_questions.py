@@ -277,3 +277,13 @@ def test_the_language_reference_lists_every_shipped_question() -> None:
         "answer languages has da",
     ):
         assert line in text and parse_text(line) is not None
+
+
+def test_fhir_gives_question_leaves_as_text() -> None:
+    from panel_service.services.fhir import characteristics
+
+    tree = parse_text("answer smoking_status = former and not answer languages has da")
+    assert characteristics(tree) == [
+        {"code": {"text": "answer smoking_status = former"}, "valueBoolean": True, "exclude": False},
+        {"code": {"text": "answer languages has da"}, "valueBoolean": True, "exclude": True},
+    ]
