@@ -35,6 +35,7 @@ from panel_service.models import (
     OutboxMessage,
     Participant,
     Profile,
+    ProfileAnswer,
     ProfileCondition,
     ProfileMedication,
     Study,
@@ -613,6 +614,7 @@ def erase(session: Session, settings: Settings, account: Account, password: str)
     )
     session.execute(delete(ProfileCondition).where(ProfileCondition.participant_id == participant_id))
     session.execute(delete(ProfileMedication).where(ProfileMedication.participant_id == participant_id))
+    session.execute(delete(ProfileAnswer).where(ProfileAnswer.participant_id == participant_id))
     session.execute(delete(Profile).where(Profile.participant_id == participant_id))
     session.execute(delete(Consent).where(Consent.participant_id == participant_id))
     session.execute(

@@ -20,11 +20,12 @@ from panel_service.models import (
     OutboxMessage,
     Participant,
     Profile,
+    ProfileAnswer,
     ProfileCondition,
     ProfileMedication,
     WebSession,
 )
-from panel_service.services import tokens
+from panel_service.services import questions, tokens
 from panel_service.services import volunteers as service
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at, utcnow
 from tests.support.volunteers import (
@@ -187,6 +188,10 @@ def test_erasure_leaves_no_identity_or_health_data(
     sent = send_invitation(db, recruiting_study(db), vera.id)
     queued = _queued(db, vera.id)
     tokens.issue(db, "unsubscribe", ttl=dt.timedelta(days=1), participant_id=vera.id)
+    catalogue = questions.load_catalogue(db)
+    questions.save_volunteer_answers(
+        db, vera.id, {"lives_alone": questions.Answer(True, dt.date(2026, 1, 1))}, [], catalogue
+    )
     post_form(client, "/me/data", {})  # an export leaves an audit event naming the account
     response = post_form(client, "/me/delete", {"password": PASSWORD})
     assert response.status_code == 302
@@ -196,7 +201,7 @@ def test_erasure_leaves_no_identity_or_health_data(
     assert (tombstone.name, tombstone.phone, tombstone.account_id) == (None, None, None)
     assert db.get(Account, account_id) is None
     assert db.get(Profile, vera.id) is None
-    for model in (ProfileCondition, ProfileMedication, Consent):
+    for model in (ProfileCondition, ProfileMedication, ProfileAnswer, Consent):
         assert db.scalar(select(func.count()).select_from(model).where(model.participant_id == vera.id)) == 0
     assert (
         db.scalar(
