@@ -27,6 +27,7 @@ from panel_service.domain.profile import (
     display_icd10,
     latest_adult_birth_date,
 )
+from panel_service.domain.questions import answers_to_json
 from panel_service.models import (
     Account,
     ActionToken,
@@ -46,7 +47,7 @@ from panel_service.services import accounts, invitations
 from panel_service.services.audit import record
 from panel_service.services.errors import Forbidden, ValidationFailed
 from panel_service.services.matching import load_profile
-from panel_service.services.questions import sync_smoking_status
+from panel_service.services.questions import answers_of, sync_smoking_status
 from panel_service.timeutil import panel_today, pause_ends_at, utcnow
 
 # The version of the consent text shown at sign-up and on the contact page. Change it whenever
@@ -525,6 +526,8 @@ def export_data(session: Session, account: Account, participant: Participant) ->
             "medications": [entry.to_json() for entry in medications]
             if profile.medications_answered
             else None,
+            # Answers to catalogue questions (§4a), each with the day it was given.
+            "answers": answers_to_json(answers_of(session, participant.id)),
             "updated_at": when(profile.updated_at),
         }
     record(session, account, "data.export", "participant", participant.id)

@@ -157,6 +157,8 @@ def test_withdraw_cancels_pending_and_consent_can_be_given_again(
 
 def test_download_contains_everything(client: FlaskClient, db: Session, vera: Participant) -> None:
     send_invitation(db, recruiting_study(db), vera.id)
+    answer = questions.Answer(frozenset({"da", "en"}), dt.date(2026, 1, 2))
+    questions.save_volunteer_answers(db, vera.id, {"languages": answer}, [], questions.load_catalogue(db))
     response = post_form(client, "/me/data", {})
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].startswith("attachment")
@@ -168,6 +170,7 @@ def test_download_contains_everything(client: FlaskClient, db: Session, vera: Pa
     assert data["profile"]["birth_date"] == "1980-04-23"
     assert data["profile"]["bmi"] == 22.5
     assert data["profile"]["conditions"] == ["G25.81"] and data["profile"]["medications"] == ["A12CC05"]
+    assert data["profile"]["answers"] == {"languages": {"value": ["da", "en"], "answered_on": "2026-01-02"}}
     assert data["invitations"][0]["study_title"] == "Magnesium for restless legs"
     assert data["invitations"][0]["status"] == "sent"
     assert data["sign_ins"]
