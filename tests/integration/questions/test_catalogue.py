@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect, select
@@ -134,3 +135,27 @@ def test_migration_0003_upgrades_and_downgrades(empty_engine: Engine) -> None:
 def load_question_seed_count(engine: Engine) -> int:
     with engine.begin() as connection:
         return len(load_question_seed(connection))
+
+
+def test_panel_db_upgrade_loads_the_seed_and_running_it_again_changes_nothing(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from sqlalchemy import create_engine, func
+
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    env = {**os.environ, "DATABASE_URL": url, "PANEL_INSTANCE_PATH": str(tmp_path), "LOG_LEVEL": "WARNING"}
+    panel = str(Path(sys.executable).with_name("panel"))
+    for _ in range(2):
+        result = subprocess.run(
+            [panel, "db", "upgrade"], capture_output=True, text=True, env=env, timeout=120, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            keys = {key: kind for key, kind in connection.execute(select(QuestionRow.key, QuestionRow.type))}
+            updated = connection.scalar(select(func.count()).where(QuestionRow.updated_at.is_not(None)))
+        engine.dispose()
+        assert set(STABLE_KEYS) <= set(keys) and keys["pack_years"] == "decimal"
+        assert updated == 0  # the second run found nothing to change
