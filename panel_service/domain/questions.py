@@ -40,6 +40,7 @@ from panel_service.domain.vocab import LANGUAGES, SEXES
 QUESTION_TYPES = ("boolean", "integer", "decimal", "choice", "multi_choice", "date")
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 OPTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+RESERVED_OPTIONS = ("true", "false")
 MAX_MAGNITUDE = 10**9
 # Ops per question type (ARCHITECTURE §4a): "has" is one option of a multi_choice.
 OPS_BY_TYPE: dict[str, tuple[str, ...]] = {
@@ -153,6 +154,8 @@ def question_from_data(obj: Mapping[str, object]) -> Question:
     for item in obj.get("options") or []:  # type: ignore[attr-defined]
         if not isinstance(item, dict) or not OPTION_PATTERN.match(str(item.get("key", ""))):
             raise QuestionDataError(f"{key}: an option needs a key of lower-case letters, digits and _")
+        if item["key"] in RESERVED_OPTIONS:  # the text form reads these as booleans
+            raise QuestionDataError(f"{key}: {item['key']} cannot be an option key")
         options.append(Option(item["key"], _wording(item.get("wording"), f"{key}.{item['key']}")))
     if kind in ("choice", "multi_choice") and not options:
         raise QuestionDataError(f"{key}: a {kind} question needs options")

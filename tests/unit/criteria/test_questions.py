@@ -287,3 +287,25 @@ def test_fhir_gives_question_leaves_as_text() -> None:
         {"code": {"text": "answer smoking_status = former"}, "valueBoolean": True, "exclude": False},
         {"code": {"text": "answer languages has da"}, "valueBoolean": True, "exclude": True},
     ]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"key": "Owns dog", "type": "boolean"}, "lower-case"),
+        ({"key": "pet", "type": "colour"}, "type must be one of"),
+        ({"key": "pet", "type": "choice"}, "needs options"),
+        ({"key": "pet", "type": "choice", "options": [{"key": "true"}]}, "cannot be an option key"),
+        ({"key": "pet", "type": "choice", "options": [{"key": "Dog"}]}, "option needs a key"),
+        ({"key": "pet", "type": "boolean", "applies_to": {"sex": ["dog"]}}, "applies_to"),
+        (
+            {"key": "pet", "type": "boolean", "applies_to": {"sex": ["male"]}, "value_for_others": 3},
+            "true or false",
+        ),
+    ],
+)
+def test_bad_catalogue_entries_are_refused(data: dict[str, object], message: str) -> None:
+    from panel_service.domain.questions import QuestionDataError, question_from_data
+
+    with pytest.raises(QuestionDataError, match=message):
+        question_from_data(data)
