@@ -18,7 +18,7 @@ from config.settings import Settings
 from panel_service import outbox
 from panel_service.domain.criteria import Truth, explain, parse_json
 from panel_service.domain.criteria.explain import Explanation
-from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, leaves
+from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, QuestionLeaf, leaves
 from panel_service.domain.history import Entry
 from panel_service.domain.passwords import password_problem
 from panel_service.domain.profile import (
@@ -471,6 +471,8 @@ def open_questions(
                 sections.add("medications")
             elif isinstance(leaf, FieldLeaf):
                 sections.add(SECTION_OF_FIELD[leaf.field])
+            elif isinstance(leaf, QuestionLeaf):
+                sections.add("questions")  # the catalogue's questions (§4a), never which one
     order = [
         "birth_date",
         "sex",
@@ -480,6 +482,7 @@ def open_questions(
         "pregnant",
         "conditions",
         "medications",
+        "questions",
     ]
     return [section for section in order if section in sections]
 
