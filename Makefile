@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PANEL_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: translations run demo test lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-pipeline bench-web bench-limits clean
+.PHONY: translations run demo test lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-pipeline bench-web bench-limits bench-two-hosts clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,14 @@ bench-web: $(STAMP) services
 ## Every row of issue 15's table with its hand-built limit measured in the same run (small sizes).
 bench-limits: $(STAMP) services
 	$(BIN)/python -m bench.limits --small
+
+## Bulk match and sends shared by workers on two network namespaces ("hosts"), PostgreSQL, Redis
+## and SMTP in a third (root, ip netns); nothing lost or doubled. VOLUNTEERS=2000 for a short run.
+## TWO_HOSTS_ARGS=--split-queues: a matching and a contact worker per host.
+VOLUNTEERS ?= 100000
+TWO_HOSTS_ARGS ?=
+bench-two-hosts: $(STAMP)
+	$(BIN)/python -m bench.two_hosts --volunteers $(VOLUNTEERS) $(TWO_HOSTS_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -8,8 +8,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,36 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    register_math_functions(dbapi_connection)
+
+
+_MATH_FUNCTIONS: dict[str, tuple[int, Callable[..., float]]] = {
+    "sin": (1, math.sin),
+    "cos": (1, math.cos),
+    "radians": (1, math.radians),
+    "power": (2, math.pow),
+}
+
+
+def register_math_functions(dbapi_connection: Any) -> None:
+    """The math functions ``distance_to_site_km`` compiles to (``queries.criteria_sql``).
+
+    SQLite has them when built with SQLITE_ENABLE_MATH_FUNCTIONS (3.35+, as most builds are);
+    otherwise they are registered here as deterministic functions on the connection, computed
+    with the same C library calls the in-memory evaluator makes.
+    """
+    try:
+        dbapi_connection.execute("SELECT sin(0), cos(0), radians(0), power(2, 2)").fetchall()
+    except sqlite3.OperationalError:
+        for name, (arity, function) in _MATH_FUNCTIONS.items():
+            dbapi_connection.create_function(name, arity, _null_safe(function), deterministic=True)
+
+
+def _null_safe(function: Callable[..., float]) -> Callable[..., float | None]:
+    def call(*args: float | None) -> float | None:
+        return None if any(arg is None for arg in args) else function(*args)
+
+    return call
 
 
 def _sqlite_begin(connection: Any) -> None:

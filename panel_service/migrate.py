@@ -39,9 +39,3 @@ def load_question_seed(connection: Connection) -> list[str]:
         changes = load_seed(session)
         session.commit()
     return changes
-
-
-def current_head() -> str | None:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,11 @@ from panel_service.runtime import Runtime
 from tests.support.services import SmtpRecorder, fresh_pg_database, smtp_server
 
 BACKEND = os.environ.get("PANEL_TEST_DATABASE", "postgresql")
+
+# Speed is measured in bench/, never asserted by a test: Hypothesis's per-example deadline is a
+# timing assertion that fails on a loaded machine, so it is off unless a test sets its own.
+hypothesis_settings.register_profile("panel", deadline=None)
+hypothesis_settings.load_profile("panel")
 
 
 def pytest_report_header() -> str:

@@ -25,8 +25,10 @@ from panel_service.domain.criteria import (
     to_json,
 )
 from panel_service.domain.criteria.evaluate import evaluate
+from panel_service.domain.geo import Sites, site_points
 from panel_service.domain.profile import ProfileData
 from panel_service.domain.profile_json import ProfileJSONError, profile_from_json
+from panel_service.domain.sites import clean_sites
 
 INVALID_INPUT = 1
 
@@ -76,6 +78,28 @@ def _load_profile(path: Path, today: dt.date | None = None) -> ProfileData:
         raise InvalidInput([f"error: {path}: {key}: {message}" for key, message in error.errors]) from None
 
 
+def _load_sites(path: Path | None) -> Sites:
+    """SITES_FILE: a JSON list of ``{"name", "lat", "lon"}`` (as the API's ``sites``), each
+    problem reported with its path (``sites[1].lat``)."""
+    if path is None:
+        return ()
+    try:
+        obj = json_input.loads(_read(path))
+    except json.JSONDecodeError as error:
+        message = f"error: {path}: line {error.lineno}, column {error.colno}: not valid JSON: {error.msg}"
+        raise InvalidInput([message]) from None
+    except json_input.JSONInputError as error:
+        raise InvalidInput(
+            [f"error: {path}: {key}: {message}" for key, message in error.fields.items()]
+        ) from None
+    except RecursionError:
+        raise InvalidInput([f"error: {path}: nested too deeply"]) from None
+    sites, problems = clean_sites(obj)
+    if problems:
+        raise InvalidInput([f"error: {path}: {key}: {message}" for key, message in problems.items()])
+    return site_points(sites)
+
+
 def _today() -> dt.date:
     """Today in the panel's time zone (``PANEL_TIMEZONE``, default UTC)."""
     name = os.environ.get("PANEL_TIMEZONE", "UTC")
@@ -111,27 +135,42 @@ def check_command(file: Path) -> None:
     click.echo(json.dumps(to_json(node), indent=2, ensure_ascii=False))
 
 
+sites_option = click.option(
+    "--sites",
+    "sites_file",
+    type=existing_file,
+    help='JSON list of the study\'s sites, [{"name", "lat", "lon"}], for distance_to_site_km.',
+)
+
+
 @criteria.command("eval")
 @click.argument("criteria_file", type=existing_file)
 @click.argument("profile_file", type=existing_file)
 @on_option
-def eval_command(criteria_file: Path, profile_file: Path, on: dt.datetime | None) -> None:
+@sites_option
+def eval_command(
+    criteria_file: Path, profile_file: Path, on: dt.datetime | None, sites_file: Path | None
+) -> None:
     """Print true, false or unknown: does the profile meet the criteria?"""
     node = _load_criteria(criteria_file)
     profile = _load_profile(profile_file, _evaluation_date(on))
-    click.echo(str(evaluate(node, profile, _evaluation_date(on))))
+    sites = _load_sites(sites_file)
+    click.echo(str(evaluate(node, profile, _evaluation_date(on), sites)))
 
 
 @criteria.command("explain")
 @click.argument("criteria_file", type=existing_file)
 @click.argument("profile_file", type=existing_file)
 @on_option
+@sites_option
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
-def explain_command(criteria_file: Path, profile_file: Path, on: dt.datetime | None, as_json: bool) -> None:
+def explain_command(
+    criteria_file: Path, profile_file: Path, on: dt.datetime | None, sites_file: Path | None, as_json: bool
+) -> None:
     """Explain, criterion by criterion, why the profile does or does not meet the criteria."""
     node = _load_criteria(criteria_file)
     profile = _load_profile(profile_file, _evaluation_date(on))
-    explanation = explain(node, profile, _evaluation_date(on))
+    explanation = explain(node, profile, _evaluation_date(on), _load_sites(sites_file))
     if as_json:
         leaves = [
             {

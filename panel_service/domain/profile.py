@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from panel_service.domain.geo import Home
 from panel_service.domain.history import Entry
 from panel_service.domain.questions import Answer
 
@@ -91,6 +92,7 @@ class ProfileData:
     # Histories (§4a) of some of those codes, sorted by code; a code without one is plain.
     condition_history: tuple[Entry, ...] = ()
     medication_history: tuple[Entry, ...] = ()
+    home: Home | None = None  # §4a: a point (and the gazetteer place), never an address
     extra: dict[str, object] = field(default_factory=dict, compare=False)
     # Answers to catalogue questions (§4a) by key, scored instruments included; absent = unanswered.
     answers: Mapping[str, Answer] = field(default_factory=dict)

@@ -6,6 +6,8 @@ codes), ``answers`` (§4a: ``{"key": value}`` or ``{"key": {"value": v, "answere
 "YYYY-MM-DD"}}``; scored instruments are answered through their items). An entry of a code list is a code, or (§4a) an object ``{"code", "status", "since",
 "until"}`` with ``status`` ``current`` or ``past`` and partial dates ``YYYY``, ``YYYY-MM`` or
 ``YYYY-MM-DD`` (each optional). A code listed twice must not carry two different histories.
+``home`` (§4a) is ``{"lat": 55.68, "lon": 12.57}`` (rounded to 0.01°), ``{"place": "Aarhus,
+DK"}`` or ``{"geonameid": 2624652}`` (a town of the shipped gazetteer, ``domain.gazetteer``).
 A missing or null key is unanswered; ``[]`` for a code list means "none". Other keys
 (an import line's ``email``, ``name``, ...) are ignored unless ``strict`` is set.
 """
@@ -14,11 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import typing as t
 from collections.abc import Callable
 
+from panel_service.domain import gazetteer
+from panel_service.domain.geo import Home, round_coordinate
 from panel_service.domain.history import Entry, make_entry
 from panel_service.domain.profile import (
-    REGION_CODE,
     ProfileData,
     age_on,
     normalise_atc,
@@ -32,6 +36,7 @@ from panel_service.domain.questions import (
     derive,
     seed_catalogue,
 )
+from panel_service.domain.regions import normalise_region
 from panel_service.domain.vocab import SEXES
 
 PROFILE_KEYS = (
@@ -45,10 +50,13 @@ PROFILE_KEYS = (
     "conditions",
     "medications",
     "answers",
+    "home",
 )
+HOME_KEYS = ("lat", "lon", "place", "geonameid")
 HEIGHT_RANGE = (40.0, 260.0)  # as the profiles table's check constraints
 WEIGHT_RANGE = (20.0, 400.0)
 MAX_CODES = 200
+MAX_PLACE = 200
 ENTRY_KEYS = ("code", "status", "since", "until")
 ADULT_AGE = 18
 
@@ -101,10 +109,73 @@ class _Reader:
         value = self.get("region")
         if value is None:
             return None
-        if isinstance(value, str) and REGION_CODE.match(value.strip().upper()):
-            return value.strip().upper()
-        self.fail("region", f"expected an ISO 3166-2 code such as 'DK-84', got {value!r}")
-        return None
+        try:
+            return normalise_region(value)
+        except ValueError:
+            self.fail(
+                "region",
+                f"expected an ISO 3166-2 region such as 'DK-84' or a country such as 'DK', got {value!r}",
+            )
+            return None
+
+    def home(self) -> Home | None:
+        """``{"lat", "lon"}`` (rounded to 0.01°, optionally with the ``place``/``geonameid`` it came
+        from, as ``profile_to_json`` writes it), ``{"place": "Aarhus, DK"}`` or ``{"geonameid": N}``."""
+        value = self.get("home")
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.fail(
+                "home",
+                f'expected {{"lat", "lon"}}, {{"place": "Aarhus, DK"}} or {{"geonameid": N}}, got {value!r}',
+            )
+            return None
+        valid = True
+        for key in value:
+            if key not in HOME_KEYS:
+                self.fail(f"home.{key}", f"unknown key {key!r}; home keys are {', '.join(HOME_KEYS)}")
+                valid = False
+        place, geonameid = value.get("place"), value.get("geonameid")
+        if place is not None and (not isinstance(place, str) or not 0 < len(place.strip()) <= MAX_PLACE):
+            self.fail("home.place", f'expected a town as "Name, CC" such as "Aarhus, DK", got {place!r}')
+            valid = False
+        if geonameid is not None and (isinstance(geonameid, bool) or not isinstance(geonameid, int)):
+            self.fail("home.geonameid", f"expected a GeoNames id (a whole number), got {geonameid!r}")
+            valid = False
+        if "lat" in value or "lon" in value:
+            lat = self.coordinate(value, "lat", 90.0)
+            lon = self.coordinate(value, "lon", 180.0)
+            if lat is None or lon is None or not valid:
+                return None
+            name = None if place is None else " ".join(t.cast(str, place).split())
+            return Home(round_coordinate(lat), round_coordinate(lon), name, t.cast(int | None, geonameid))
+        if not valid:
+            return None
+        found = None
+        if geonameid is not None:
+            found = gazetteer.by_id(t.cast(int, geonameid))
+            if found is None:
+                self.fail("home.geonameid", f"no town with GeoNames id {geonameid!r} in the gazetteer")
+                return None
+        elif place is not None:
+            found = gazetteer.lookup(t.cast(str, place))
+            if found is None:
+                self.fail("home.place", f'no town {place!r} in the gazetteer (write it as "Name, CC")')
+                return None
+        else:
+            self.fail("home", 'give "lat" and "lon", a "place" or a "geonameid"')
+            return None
+        return Home(found.lat, found.lon, found.label, found.geonameid)
+
+    def coordinate(self, value: dict[str, object], key: str, limit: float) -> float | None:
+        number = value.get(key)
+        if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+            self.fail(f"home.{key}", f"expected a number of degrees, got {number!r}")
+            return None
+        if not -limit <= number <= limit:
+            self.fail(f"home.{key}", f"expected {-limit:g} to {limit:g} degrees, got {number!r}")
+            return None
+        return float(number)
 
     def measure(self, key: str, bounds: tuple[float, float], unit: str) -> float | None:
         value = self.get(key)
@@ -219,6 +290,7 @@ def profile_from_json(
     if status is not None and smoker is not None and smoker != (status.value == "current"):
         reader.fail("smoker", f"disagrees with answers.smoking_status ({status.value})")
     smoker, answers = agree_smoking(smoker, answers, smoker_given=smoker is not None, today=day)
+    home = reader.home()
     profile = ProfileData(
         birth_date=born,
         sex=sex,
@@ -232,6 +304,7 @@ def profile_from_json(
         condition_history=condition_history,
         medication_history=medication_history,
         answers=derive(catalogue or seed_catalogue(), answers),
+        home=home,
     )
     if reader.errors:
         raise ProfileJSONError(reader.errors)
@@ -254,4 +327,5 @@ def profile_to_json(profile: ProfileData) -> dict[str, object]:
             for key, listed in entries.items()
         },
         "answers": answers_to_json(profile.answers, seed_catalogue()),
+        "home": None if profile.home is None else profile.home.to_json(),
     }

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     String,
     func,
     text,
@@ -86,6 +87,11 @@ class Profile(Base):
         CheckConstraint("weight_kg IS NULL OR (weight_kg >= 20 AND weight_kg <= 400)", name="weight"),
         CheckConstraint("NOT (sex = 'male' AND pregnant)", name="male_not_pregnant"),
         Index("ix_profiles_region", "region"),
+        # distance_to_site_km prefilters on a latitude/longitude box around each site.
+        Index("ix_profiles_home", "home_lat", "home_lon"),
+        CheckConstraint("home_lat IS NULL OR (home_lat >= -90 AND home_lat <= 90)", name="home_lat"),
+        CheckConstraint("home_lon IS NULL OR (home_lon >= -180 AND home_lon <= 180)", name="home_lon"),
+        CheckConstraint("(home_lat IS NULL) = (home_lon IS NULL)", name="home_point"),
     )
 
     participant_id: Mapped[int] = mapped_column(
@@ -103,6 +109,12 @@ class Profile(Base):
     pregnant: Mapped[bool | None] = mapped_column(Boolean)
     conditions_answered: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     medications_answered: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    # Home (§4a): a point rounded to 0.01° (a town, never an address) and, when picked from the
+    # gazetteer, its place name and GeoNames id.
+    home_lat: Mapped[float | None] = mapped_column(Float)
+    home_lon: Mapped[float | None] = mapped_column(Float)
+    home_place: Mapped[str | None] = mapped_column(String(200))
+    home_geonameid: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
     participant: Mapped[Participant] = relationship(back_populates="profile")

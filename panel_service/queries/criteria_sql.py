@@ -50,6 +50,7 @@ from sqlalchemy.sql.elements import BooleanClauseList
 
 from panel_service.domain.criteria.evaluate import COMPARISONS
 from panel_service.domain.criteria.model import (
+    DISTANCE_FIELDS,
     NEGATED_OP,
     NUMERIC_FIELDS,
     All,
@@ -64,7 +65,9 @@ from panel_service.domain.criteria.model import (
 )
 from panel_service.domain.criteria.questions import question_test
 from panel_service.domain.criteria.text_form import to_text
+from panel_service.domain.geo import SitePoint, Sites, a_threshold, bounding_box
 from panel_service.domain.history import Thresholds, subtract_duration, thresholds
+from panel_service.domain.regions import region_ancestors, region_descendants
 from panel_service.models.people import Profile, ProfileCondition, ProfileMedication
 from panel_service.models.questions import ProfileAnswer
 
@@ -118,9 +121,10 @@ class _CodeTest:
 
 
 class _Compiler:
-    def __init__(self, on: dt.date, use_exists: bool) -> None:
+    def __init__(self, on: dt.date, use_exists: bool, sites: Sites = ()) -> None:
         self.on = on
         self.use_exists = use_exists
+        self.sites = sites
 
     def node(self, node: Node, wanted: bool) -> Clause:
         if isinstance(node, Not):
@@ -224,6 +228,10 @@ class _Compiler:
         return or_(*parts)
 
     def field(self, leaf: FieldLeaf, wanted: bool) -> Clause:
+        if leaf.field == "region":
+            return _region(leaf, wanted)
+        if leaf.field in DISTANCE_FIELDS:
+            return _distance(leaf, wanted, self.sites)
         if leaf.field == "pregnant":
             return self.pregnant(leaf, wanted)
         if leaf.field == "smoker":
@@ -287,6 +295,66 @@ class _Compiler:
 
     def threshold(self, years: int) -> dt.date:
         return birth_date_threshold(self.on, years)
+
+
+def _region(leaf: FieldLeaf, wanted: bool) -> Clause:
+    """``region IN (every region inside the wanted ones)``; FALSE also needs the volunteer's region
+    not to be one the wanted region lies in (less specific: unknown), as ``evaluate`` does."""
+    values = (leaf.value,) if leaf.op != "in" else t.cast(tuple[Scalar, ...], leaf.value)
+    inside = sorted({code for value in values for code in region_descendants(str(value))})
+    vaguer = sorted({code for value in values for code in region_ancestors(str(value))[1:]})
+    column = profiles.c.region
+    if wanted == (leaf.op != "ne"):
+        return column.in_(inside)
+    return column.not_in(inside + vaguer)
+
+
+def _haversine_a(site: SitePoint) -> ColumnElement[float]:
+    """``geo.haversine_a`` in SQL, term by term in the same order (the site's parts are constants)."""
+    lat, lon = profiles.c.home_lat, profiles.c.home_lon
+    site_lat, site_lon, site_cos = site
+    return func.power(func.sin(func.radians(lat - site_lat) / 2), 2) + func.cos(
+        func.radians(lat)
+    ) * site_cos * func.power(func.sin(func.radians(lon - site_lon) / 2), 2)
+
+
+def _within(site: SitePoint, km: float, strict: bool) -> Clause:
+    """Home within ``km`` of the site (``<`` when strict): a bounding box on the indexed
+    coordinates first, then the exact test on the haversine term."""
+    lat_low, lat_high, lon_low, lon_high = bounding_box(site, km)
+    box = [profiles.c.home_lat.between(lat_low, lat_high)]
+    if lon_low is not None:
+        box.append(profiles.c.home_lon.between(lon_low, lon_high))
+    a, limit = _haversine_a(site), a_threshold(km)
+    return and_(*box, a < limit if strict else a <= limit)
+
+
+def _beyond(site: SitePoint, km: float, strict: bool) -> Clause:
+    a, limit = _haversine_a(site), a_threshold(km)
+    return a > limit if strict else a >= limit
+
+
+def _distance(leaf: FieldLeaf, wanted: bool, sites: Sites) -> Clause:
+    """The nearest site within / beyond a distance: some site within, every site beyond.
+
+    Without sites the leaf is unknown for everyone, and an unknown home (NULL) makes it unknown
+    for that volunteer: neither polarity may be TRUE. The FALSE side negates the TRUE side's
+    test under a known home, where every term is a number and ``NOT`` is exact.
+    """
+    if not sites:
+        return false()
+    home_known = profiles.c.home_lat.is_not(None)
+    if leaf.op == "between":
+        low, high = t.cast(tuple[float, float], leaf.value)
+        test = and_(
+            *(_beyond(site, float(low), False) for site in sites),
+            or_(*(_within(site, float(high), False) for site in sites)),
+        )
+    elif leaf.op in ("le", "lt"):
+        test = or_(*(_within(site, float(t.cast(float, leaf.value)), leaf.op == "lt") for site in sites))
+    else:
+        test = and_(*(_beyond(site, float(t.cast(float, leaf.value)), leaf.op == "gt") for site in sites))
+    return and_(home_known, test) if wanted else and_(home_known, not_(test))
 
 
 def _definitely(table: Table, q: Thresholds) -> list[Clause]:
@@ -385,18 +453,23 @@ def _as_code_test(node: Node, wanted: bool) -> _CodeTest | None:
     return None
 
 
-def compile_where(node: Node, on: dt.date, dialect_name: str) -> Clause:
-    """A boolean clause over ``profiles`` that is TRUE exactly when ``evaluate`` says TRUE on ``on``."""
-    return _Compiler(on, use_exists=dialect_name == "postgresql").node(node, True)
+def compile_where(node: Node, on: dt.date, dialect_name: str, sites: Sites = ()) -> Clause:
+    """A boolean clause over ``profiles`` that is TRUE exactly when ``evaluate`` says TRUE on ``on``
+    (with the same ``sites``, ``geo.site_points`` of the study version)."""
+    return _Compiler(on, use_exists=dialect_name == "postgresql", sites=sites).node(node, True)
 
 
-def matching_ids(node: Node, on: dt.date, dialect_name: str) -> Select[tuple[int]]:
+def matching_ids(node: Node, on: dt.date, dialect_name: str, sites: Sites = ()) -> Select[tuple[int]]:
     """``SELECT participant_id FROM profiles WHERE <criteria>``, ready to filter or insert from."""
-    return select(profiles.c.participant_id).where(compile_where(node, on, dialect_name))
+    return select(profiles.c.participant_id).where(compile_where(node, on, dialect_name, sites))
 
 
 def attrition_counts(
-    connection: Connection, node: Node, on: dt.date, base_where: Clause | None = None
+    connection: Connection,
+    node: Node,
+    on: dt.date,
+    base_where: Clause | None = None,
+    sites: Sites = (),
 ) -> list[tuple[str, int]]:
     """How many profiles remain after each top-level criterion of an ``all``, in one query.
 
@@ -407,7 +480,7 @@ def attrition_counts(
     counts as one criterion.
     """
     criteria = node.children if isinstance(node, All) else (node,)
-    compiler = _Compiler(on, use_exists=False)
+    compiler = _Compiler(on, use_exists=False, sites=sites)
     first_failed = case(
         *((compiler.node(criterion, True).is_not(true()), index) for index, criterion in enumerate(criteria)),
         else_=len(criteria),

@@ -12,11 +12,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from config.settings import Settings
-from panel_service.domain.vocab import ROLES
-from panel_service.models import Account, ApiToken, Organisation, WebSession
+from panel_service.domain.vocab import ROLES, STAFF_ROLES
+from panel_service.models import Account, ActionToken, ApiToken, Organisation, Participant, WebSession
 from panel_service.services.audit import record
 from panel_service.services.errors import Conflict, ValidationFailed
 from panel_service.timeutil import as_utc, utcnow
@@ -183,12 +183,19 @@ def account_for_token(session: Session, token: str) -> Account | None:
     return account
 
 
-def revoke_api_token(session: Session, account: Account, token_id: int) -> bool:
+def revoke_api_token(session: Session, account: Account, token: str) -> bool:
+    """Revoke ``account``'s token (the API's ``DELETE /tokens/current``), audited. False when it
+    was already revoked or is not the account's."""
     result = session.execute(
         update(ApiToken)
-        .where(ApiToken.id == token_id, ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
+        .where(
+            ApiToken.token_hash == sha256(token),
+            ApiToken.account_id == account.id,
+            ApiToken.revoked_at.is_(None),
+        )
         .values(revoked_at=utcnow())
     )
+    record(session, account, "token.revoke", "account", account.id, {})
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -248,3 +255,40 @@ def close_all_web_sessions(session: Session, account_id: int) -> None:
         .where(WebSession.account_id == account_id, WebSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+
+
+def get_account(session: Session, account_id: int | None) -> Account | None:
+    return session.get(Account, account_id) if account_id is not None else None
+
+
+def staff_accounts(session: Session) -> list[Account]:
+    """Coordinators, reviewers and admins with their organisations, by role then email."""
+    return list(
+        session.scalars(
+            select(Account)
+            .options(selectinload(Account.organisation))
+            .where(Account.role.in_(STAFF_ROLES))
+            .order_by(Account.role, Account.email)
+        )
+    )
+
+
+def reset_password(session: Session, settings: Settings, link: ActionToken, password: str) -> Account | None:
+    """Set the password of the account a consumed reset link was for, ending every session it
+    has, wherever opened; the link proves the address too. None if the account is gone."""
+    account = get_account(session, link.account_id)
+    if account is None:
+        return None
+    account.password_hash = hash_password(settings, password)
+    if account.email_verified_at is None:
+        account.email_verified_at = link.created_at
+    close_all_web_sessions(session, account.id)
+    record(session, account, "account.password_reset", "account", account.id)
+    return account
+
+
+def remember_language(session: Session, account_id: int, language: str) -> None:
+    """A volunteer's chosen language, kept on the participant row so that emails follow it."""
+    participant = session.scalar(select(Participant).where(Participant.account_id == account_id))
+    if participant is not None:
+        participant.language = language

@@ -46,6 +46,7 @@ from config.logging import get_logger
 from panel_service import emails, heartbeat, outbox
 from panel_service.domain import leases, lifecycle
 from panel_service.domain.criteria import Node
+from panel_service.domain.geo import Sites, site_points
 from panel_service.jobs import job
 from panel_service.mail import MailBatch, MailError, MailInDoubt, OutgoingMail
 from panel_service.metrics import (
@@ -272,7 +273,9 @@ def _verdict(
     version = (candidate.study_version_id, candidate.content_hash or "")
     node = criteria_of(*version, candidate.criteria)
     has_profile, matches, cap_reached_at = session.execute(
-        _profile_and_cap_query(version, node, today, dialect, settings.contact_cap),
+        _profile_and_cap_query(
+            version, node, today, dialect, settings.contact_cap, site_points(candidate.sites)
+        ),
         {
             "participant_id": candidate.participant_id,
             "window_start": utcnow() - dt.timedelta(days=settings.contact_cap_days),
@@ -453,7 +456,7 @@ _PROFILE_AND_CAP: dict[tuple[object, ...], Select[Any]] = {}
 
 
 def _profile_and_cap_query(
-    version: tuple[int, str], node: Node, today: dt.date, dialect: str, cap: int
+    version: tuple[int, str], node: Node, today: dt.date, dialect: str, cap: int, sites: Sites = ()
 ) -> Select[Any]:
     """Two answers in one round trip, read after the volunteer's row is locked:
 
@@ -469,14 +472,19 @@ def _profile_and_cap_query(
     if query is None:
         if len(_PROFILE_AND_CAP) > 1024:
             _PROFILE_AND_CAP.clear()
-        query = _PROFILE_AND_CAP[key] = _build_profile_and_cap_query(node, today, dialect, cap)
+        # A version's sites never change (P5), so the version in the key covers them.
+        query = _PROFILE_AND_CAP[key] = _build_profile_and_cap_query(node, today, dialect, cap, sites)
     return query
 
 
-def _build_profile_and_cap_query(node: Node, today: dt.date, dialect: str, cap: int) -> Select[Any]:
+def _build_profile_and_cap_query(
+    node: Node, today: dt.date, dialect: str, cap: int, sites: Sites = ()
+) -> Select[Any]:
     participant_id: BindParameter[int] = bindparam("participant_id")
     has_profile = exists().where(profiles.c.participant_id == participant_id)
-    matches = exists().where(profiles.c.participant_id == participant_id, compile_where(node, today, dialect))
+    matches = exists().where(
+        profiles.c.participant_id == participant_id, compile_where(node, today, dialect, sites)
+    )
     contacted_at = func.coalesce(invitations.c.sent_at, invitations.c.claimed_at)
     cap_reached_at = (
         select(contacted_at)

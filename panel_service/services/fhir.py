@@ -70,6 +70,9 @@ def _text_only(node: Node, exclude: bool) -> dict[str, Any]:
 
 
 def _field(leaf: FieldLeaf, exclude: bool) -> dict[str, Any]:
+    if leaf.field == "distance_to_site_km":
+        # FHIR R4's Group has no "distance from the study's sites": the leaf goes in the text.
+        return _text_only(leaf, exclude)
     code = {"coding": [FIELD_CODES[leaf.field]], "text": to_text(leaf)}
     value = leaf.value
     if leaf.field in ("smoker", "pregnant") and leaf.op in ("eq", "ne") and isinstance(value, bool):
@@ -79,7 +82,9 @@ def _field(leaf: FieldLeaf, exclude: bool) -> dict[str, Any]:
         concept = {"coding": [{"system": "http://hl7.org/fhir/administrative-gender", "code": str(value)}]}
         return {"code": code, "valueCodeableConcept": concept, "exclude": exclude}
     if leaf.field == "region" and leaf.op == "eq":
-        concept = {"coding": [{"system": "urn:iso:std:iso:3166:-2", "code": str(value)}]}
+        # A country (ISO 3166-1) or a subdivision (ISO 3166-2), matching every region inside it.
+        system = "urn:iso:std:iso:3166:-2" if "-" in str(value) else "urn:iso:std:iso:3166"
+        concept = {"coding": [{"system": system, "code": str(value)}]}
         return {"code": code, "valueCodeableConcept": concept, "exclude": exclude}
     if leaf.field in UNITS and isinstance(value, tuple) and leaf.op == "between":
         low, high = value

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from panel_service.domain.answers import answer_refusal
 from panel_service.domain.redaction import redact_addresses
 from panel_service.domain.vocab import INVITATION_STATUSES
-from panel_service.models import AuditEvent, Consent, Invitation, Participant, Study
+from panel_service.models import Account, AuditEvent, Consent, Invitation, Participant, Study, StudyVersion
 from panel_service.services.audit import record, volunteer_pseudonym
 from panel_service.services.errors import Conflict, NotFound, ValidationFailed
 from panel_service.timeutil import utcnow
@@ -259,3 +259,37 @@ def contact_history(session: Session, participant_id: int) -> list[AuditEvent]:
             .order_by(AuditEvent.created_at, AuditEvent.id)
         )
     )
+
+
+@dataclass(frozen=True)
+class AnswerContext:
+    study_title: str
+    organisation: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    already: str | None
+
+
+def answer_context(session: Session, study_id: int, participant_id: int) -> AnswerContext | None:
+    """What the answer page shows, or None unless the invitation was sent. Title and organisation name are those of the approved version the invitation was sent
+    for (what the email said, P5), never of a version awaiting review."""
+    row = session.execute(
+        select(
+            StudyVersion.title,
+            StudyVersion.organisation_name,
+            Participant.name,
+            Account.email,
+            Participant.phone,
+            Invitation,
+        )
+        .select_from(Invitation)
+        .join(StudyVersion, StudyVersion.id == Invitation.study_version_id)
+        .join(Participant, Participant.id == Invitation.participant_id)
+        .outerjoin(Account, Account.id == Participant.account_id)
+        .where(Invitation.study_id == study_id, Invitation.participant_id == participant_id)
+    ).first()
+    if row is None or row[5].status != "sent":
+        return None
+    title, organisation, name, email, phone, invitation = row
+    return AnswerContext(title, organisation, name, email, phone, invitation.response)

@@ -31,6 +31,7 @@ from config.logging import get_logger
 from panel_service import outbox
 from panel_service.domain import lifecycle
 from panel_service.domain.criteria import Node, Truth, compile_criteria, parse_json, profile_facts
+from panel_service.domain.geo import Home, Sites, site_points
 from panel_service.domain.history import Entry
 from panel_service.domain.profile import ProfileData
 from panel_service.jobs import job
@@ -102,6 +103,11 @@ class Recruiting:
     version_id: int
     content_hash: str
     criteria: dict[str, Any]
+    sites: Any = ()  # the version's [{"name", "lat", "lon"}], for distance_to_site_km
+
+    @property
+    def site_points(self) -> Sites:
+        return site_points(self.sites)
 
 
 def recruiting_versions(session: Session, today: dt.date, study_id: int | None = None) -> list[Recruiting]:
@@ -109,7 +115,9 @@ def recruiting_versions(session: Session, today: dt.date, study_id: int | None =
     force. The approval is joined by the active version's id, so an approval of another version
     never covers it (P5)."""
     query = (
-        select(Study.id, StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria)
+        select(
+            Study.id, StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria, StudyVersion.sites
+        )
         .join(StudyVersion, StudyVersion.id == Study.active_version_id)
         .join(EthicsApproval, EthicsApproval.study_version_id == StudyVersion.id)
         .where(
@@ -263,7 +271,7 @@ def match_chunk(runtime: Runtime, run_id: int, chunk_no: int) -> int:
                 literal(run.study_id), profiles.c.participant_id, literal(run.study_version_id)
             ).where(
                 profiles.c.participant_id.between(chunk.low_id, chunk.high_id),
-                compile_where(node, run.match_date, dialect),
+                compile_where(node, run.match_date, dialect, found[0].site_points),
                 contactable_clause(dialect, run.match_date, (chunk.low_id, chunk.high_id)),
             )
             result = session.execute(
@@ -338,7 +346,14 @@ def load_profile(session: Session, participant_id: int) -> ProfileData | None:
         condition_history=tuple(entry for entry in conditions if not entry.plain),
         medication_history=tuple(entry for entry in medications if not entry.plain),
         answers=answers_of(session, participant_id),
+        home=stored_home(profile),
     )
+
+
+def stored_home(profile: Profile) -> Home | None:
+    if profile.home_lat is None or profile.home_lon is None:
+        return None
+    return Home(profile.home_lat, profile.home_lon, profile.home_place, profile.home_geonameid)
 
 
 def _stored_entries(
@@ -386,9 +401,9 @@ def match_profile(runtime: Runtime, participant_id: int) -> int:
         for study in studies:
             truth = Truth.UNKNOWN
             if facts is not None:
-                truth = compile_criteria(criteria_of(study.version_id, study.content_hash, study.criteria))(
-                    facts
-                )
+                truth = compile_criteria(
+                    criteria_of(study.version_id, study.content_hash, study.criteria), study.site_points
+                )(facts)
             if truth is Truth.TRUE and not_contactable is None:
                 source = select(literal(study.study_id), literal(participant_id), literal(study.version_id))
                 result = session.execute(

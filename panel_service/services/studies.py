@@ -273,21 +273,6 @@ def criteria_text(version: StudyVersion) -> str:
     return to_text(parse_json(version.criteria))
 
 
-def version_lines(version: StudyVersion) -> list[str]:
-    return [
-        f"title: {version.title}",
-        f"organisation_name: {version.organisation_name}",
-        "summary:",
-        *version.summary.splitlines(),
-        *(f"site: {site['name']} ({site['lat']}, {site['lon']})" for site in version.sites),
-        f"criteria: {criteria_text(version)}",
-        f"site_region: {version.site_region}",
-        f"target_enrolment: {version.target_enrolment}",
-        "invitation_text:",
-        *version.invitation_text.splitlines(),
-    ]
-
-
 def diff_versions(session: Session, study: Study, old_number: int, new_number: int) -> list[str]:
     """A unified diff of two versions, criteria in the text form (one criterion of an ``all``
     per line, so a changed criterion shows as one changed line)."""
@@ -642,3 +627,8 @@ def close_study(session: Session, actor: Account, study_id: int) -> Study:
     record(session, actor, "study.close", "study", study.id, {"cancelled": cancelled})
     session.flush()
     return study
+
+
+def approval_letter(session: Session, version: StudyVersion) -> bytes | None:
+    """The approval letter recorded for ``version`` (a deferred column, loaded only here)."""
+    return session.scalar(select(EthicsApproval.letter).where(EthicsApproval.study_version_id == version.id))

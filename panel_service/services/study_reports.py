@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from panel_service.domain.criteria import criteria_hash, parse_json, to_text
 from panel_service.domain.disclosure import Cell, protect_breakdown, protect_chain
+from panel_service.domain.geo import site_points
 from panel_service.domain.vocab import CANCEL_REASONS, INVITATION_RESPONSES, INVITATION_STATUSES
 from panel_service.models import Account, Consent, Invitation, MatchChunk, MatchRun, Participant, Study
 from panel_service.queries.criteria_sql import attrition_counts, matching_ids, profiles
@@ -86,9 +87,10 @@ def feasibility(
     node = parse_json(version.criteria)
     dialect = session.get_bind().dialect.name
     base = contactable_now(today)
-    matching = matching_ids(node, today, dialect).where(base).subquery()
+    sites = site_points(version.sites)  # for distance_to_site_km (§4a)
+    matching = matching_ids(node, today, dialect, sites).where(base).subquery()
     count = session.scalar(select(func.count()).select_from(matching)) or 0
-    steps = attrition_counts(session.connection(), node, today, base_where=base)
+    steps = attrition_counts(session.connection(), node, today, base_where=base, sites=sites)
     digest = criteria_hash(node)
     record(
         session,

@@ -185,6 +185,10 @@ STAGE_COLUMNS = (
     "pregnant",
     "conditions_answered",
     "medications_answered",
+    "home_lat",
+    "home_lon",
+    "home_place",
+    "home_geonameid",
 )
 
 _HISTORY = ", ".join(HISTORY_COLUMNS)
@@ -198,7 +202,8 @@ STAGE_DDL = (
         line INTEGER, email VARCHAR(320) PRIMARY KEY, name VARCHAR(200), phone VARCHAR(40),
         language VARCHAR(5), consent BOOLEAN, birth_date DATE, sex VARCHAR(10), region VARCHAR(10),
         height_cm FLOAT, weight_kg FLOAT, bmi FLOAT, smoker BOOLEAN, pregnant BOOLEAN,
-        conditions_answered BOOLEAN, medications_answered BOOLEAN, participant_id BIGINT)""",
+        conditions_answered BOOLEAN, medications_answered BOOLEAN, home_lat FLOAT, home_lon FLOAT,
+        home_place VARCHAR(200), home_geonameid INTEGER, participant_id BIGINT)""",
     """CREATE TEMP TABLE IF NOT EXISTS import_stage_entries (
         email VARCHAR(320), kind CHAR(1), code VARCHAR(16), status VARCHAR(10), since VARCHAR(10),
         until VARCHAR(10), since_lo DATE, since_hi DATE, until_lo DATE, until_hi DATE)""",
@@ -220,16 +225,20 @@ WRITE_STATEMENTS = (
        WHERE a.email = import_stage.email""",
     # 3. the health profile, replaced whole
     """INSERT INTO profiles (participant_id, birth_date, sex, region, height_cm, weight_kg, bmi,
-                             smoker, pregnant, conditions_answered, medications_answered, updated_at)
+                             smoker, pregnant, conditions_answered, medications_answered,
+                             home_lat, home_lon, home_place, home_geonameid, updated_at)
        SELECT participant_id, birth_date, sex, region, height_cm, weight_kg, bmi, smoker, pregnant,
-              conditions_answered, medications_answered, CURRENT_TIMESTAMP
+              conditions_answered, medications_answered, home_lat, home_lon, home_place, home_geonameid,
+              CURRENT_TIMESTAMP
        FROM import_stage WHERE true
        ON CONFLICT (participant_id) DO UPDATE SET
          birth_date = excluded.birth_date, sex = excluded.sex, region = excluded.region,
          height_cm = excluded.height_cm, weight_kg = excluded.weight_kg, bmi = excluded.bmi,
          smoker = excluded.smoker, pregnant = excluded.pregnant,
          conditions_answered = excluded.conditions_answered,
-         medications_answered = excluded.medications_answered, updated_at = CURRENT_TIMESTAMP""",
+         medications_answered = excluded.medications_answered,
+         home_lat = excluded.home_lat, home_lon = excluded.home_lon, home_place = excluded.home_place,
+         home_geonameid = excluded.home_geonameid, updated_at = CURRENT_TIMESTAMP""",
     "DELETE FROM profile_conditions WHERE participant_id IN (SELECT participant_id FROM import_stage)",
     "DELETE FROM profile_medications WHERE participant_id IN (SELECT participant_id FROM import_stage)",
     f"""INSERT INTO profile_conditions (participant_id, code, {_HISTORY})
@@ -278,6 +287,11 @@ def _stage_row(line: ImportLine) -> tuple[Any, ...]:
         profile.effective_pregnant,
         profile.conditions is not None,
         profile.medications is not None,
+        *(
+            (None,) * 4
+            if profile.home is None
+            else (profile.home.lat, profile.home.lon, profile.home.place, profile.home.geonameid)
+        ),
     )
 
 

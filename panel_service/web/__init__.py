@@ -1,31 +1,35 @@
-"""Blueprints, one package per area. Each package exposes ``bp`` in its ``__init__`` or in
-its ``views`` module; ``register_blueprints`` finds them, so adding an area touches no list."""
+"""Blueprints, one package per area. Each area's ``views`` module defines its ``bp`` and the
+package re-exports it; ``BLUEPRINTS`` lists every area, so adding one is one line here."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from flask import Blueprint, Flask
+
+from panel_service.web import (
+    accounts,
+    admin,
+    answers,
+    api,
+    coordinators,
+    public,
+    questions,
+    review,
+    volunteers,
+)
+
+BLUEPRINTS: tuple[Blueprint, ...] = (
+    accounts.bp,
+    admin.bp,
+    answers.bp,
+    api.bp,
+    coordinators.bp,
+    public.bp,
+    questions.bp,
+    review.bp,
+    volunteers.bp,
+)
 
 
 def register_blueprints(app: Flask) -> None:
-    import panel_service.web as web
-
-    for module in sorted(pkgutil.iter_modules(web.__path__), key=lambda m: m.name):
-        if not module.ispkg:
-            continue
-        blueprint = _find_blueprint(f"panel_service.web.{module.name}")
-        if blueprint is not None:
-            app.register_blueprint(blueprint)
-
-
-def _find_blueprint(package: str) -> Blueprint | None:
-    found = getattr(importlib.import_module(package), "bp", None)
-    if found is None:
-        try:
-            found = getattr(importlib.import_module(f"{package}.views"), "bp", None)
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{package}.views":
-                raise
-    return found if isinstance(found, Blueprint) else None
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)

@@ -12,6 +12,7 @@ from flask_login import UserMixin, current_user, login_user, logout_user
 from panel_service.extensions import db_session, login_manager, settings
 from panel_service.models import Account
 from panel_service.services import accounts
+from panel_service.web.transaction import commit_authentication
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,7 +35,7 @@ class CurrentUser(UserMixin):
         return self.session_id
 
     def account(self) -> Account:
-        found = db_session().get(Account, self.account_id)
+        found = accounts.get_account(db_session(), self.account_id)
         if found is None:
             abort(401)
         return found
@@ -43,7 +44,7 @@ class CurrentUser(UserMixin):
 @login_manager.user_loader
 def _load_user(session_id: str) -> CurrentUser | None:
     account = accounts.account_for_web_session(settings(), db_session(), session_id)
-    db_session().commit()  # persists last_seen_at, or the revocation of an expired session
+    commit_authentication()  # persists last_seen_at, or the revocation of an expired session
     if account is None:
         return None
     return CurrentUser(account, session_id)
@@ -61,14 +62,12 @@ def sign_in(account: Account, user_agent: str = "") -> None:
     if language:
         session["lang"] = language
     session_id = accounts.open_web_session(db_session(), account, user_agent)
-    db_session().commit()
     login_user(CurrentUser(account, session_id))
 
 
 def sign_out() -> None:
     if current_user.is_authenticated:
         accounts.close_web_session(db_session(), current_user.get_id())
-        db_session().commit()
     language = session.get("lang")
     logout_user()
     session.clear()

@@ -84,7 +84,11 @@ def fill_profile(
 ) -> None:
     """The wizard from "About you" to the dashboard: the demo study's ideal volunteer by default
     (restless legs, no kidney disease, not pregnant, no magnesium)."""
-    page.get_by_label("Date of birth").fill(birth_date)
+    year, month, day = birth_date.split("-")
+    birth = page.get_by_role("group", name="Date of birth")
+    birth.get_by_label("Day").fill(str(int(day)))
+    birth.get_by_label("Month").fill(str(int(month)))
+    birth.get_by_label("Year").fill(year)
     page.locator("#sex").get_by_label(sex, exact=True).check()
     page.get_by_label("Region where you live").select_option(region)
     page.get_by_label("Height in centimetres").fill(height)

@@ -131,7 +131,7 @@ def test_a_volunteer_is_invited_answers_and_only_then_the_coordinator_sees_them(
     assert TITLE in page.inner_text("h1")
     assert "Sleep Clinic" in page.inner_text("main")  # names who will see the details
     screenshot(page, "answer-confirmation")
-    page.get_by_role("button", name="Send my answer").click()
+    page.get_by_role("button", name="Yes, share my contact details").click()
     page.get_by_role("heading", name="Thank you").wait_for()
 
     respondents = api(live, coordinator, "GET", f"/studies/{study_id}/respondents")["items"]

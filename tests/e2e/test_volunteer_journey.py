@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from panel_service.models import Consent, Invitation, Profile
-from panel_service.services import volunteers as service
+from panel_service.services import profiles, volunteers
 from tests.e2e.conftest import LiveServer
 from tests.e2e.journey import (
     Volunteer,
@@ -56,12 +56,12 @@ def test_sign_up_verify_fill_profile_and_see_the_dashboard(page: Any, live: Live
     with live.runtime.database.session_scope() as session:
         participant_id = session.scalar(select(Profile.participant_id))
         assert participant_id is not None
-        data = service.profile_data(session, participant_id)
+        data = profiles.profile_data(session, participant_id)
         assert data.birth_date is not None and data.birth_date.isoformat() == "1980-04-23"
         assert (data.sex, data.region, data.height_cm, data.weight_kg) == ("female", "DK-84", 168.0, 64.5)
         assert data.conditions == ("G2581",) and data.medications == ()
         consent = session.scalar(select(Consent))
-        assert consent is not None and consent.text_version == service.CONSENT_TEXT_VERSION
+        assert consent is not None and consent.text_version == volunteers.CONSENT_TEXT_VERSION
 
     for path, name in (
         ("/me/profile", "06-profile"),
@@ -97,7 +97,7 @@ def test_pregnancy_question_hides_for_men_and_codes_work_without_javascript(
     with live.runtime.database.session_scope() as session:
         participant_id = session.scalar(select(Profile.participant_id))
         assert participant_id is not None
-        data = service.profile_data(session, participant_id)
+        data = profiles.profile_data(session, participant_id)
         assert data.sex == "male" and data.pregnant is False
         assert data.conditions is None and data.medications and data.medications[0].startswith("A12")
 
@@ -108,23 +108,23 @@ def test_ticked_conditions_survive_new_searches_and_a_cleared_search_box(page: A
     sign_up(page, live, Volunteer(email="ticks@example.org"))
     page.goto(f"{live.url}/me/profile/conditions")
     search = page.get_by_label("Search by name or code")
-    for query, code in (("restless legs", "G25.8"), ("high blood pressure", "I10"), ("haemophilia", "D66")):
+    for query, code in (("restless legs", "G25.81"), ("high blood pressure", "I10"), ("haemophilia", "D66")):
         search.fill(query)
         page.locator(f"#search-results input[value='{code}']").check()
     search.fill("")
     # The cleared box empties the matches; the ticks stay on the list.
     page.locator("#search-results li").first.wait_for(state="detached")
     chosen = page.locator("#selected-codes input[name=codes]:checked")
-    assert sorted(chosen.evaluate_all("boxes => boxes.map(box => box.value)")) == ["D66", "G25.8", "I10"]
+    assert sorted(chosen.evaluate_all("boxes => boxes.map(box => box.value)")) == ["D66", "G25.81", "I10"]
     assert_accessible(page, "conditions with ticks kept")
     page.get_by_role("button", name="Save my list").click()
     page.wait_for_url(re.compile(r".*/me/profile$"))
     summary = page.inner_text("main")
-    assert "(G25.8)" in summary and "(I10)" in summary and "(D66)" in summary
+    assert "(G25.81)" in summary and "(I10)" in summary and "(D66)" in summary
     with live.runtime.database.session_scope() as session:
         participant_id = session.scalar(select(Profile.participant_id))
         assert participant_id is not None
-        assert service.profile_data(session, participant_id).conditions == ("D66", "G258", "I10")
+        assert profiles.profile_data(session, participant_id).conditions == ("D66", "G2581", "I10")
 
 
 def test_pregnancy_question_hides_when_male_is_chosen(page: Any, live: LiveServer) -> None:
@@ -165,6 +165,15 @@ def test_readable_on_a_phone(page: Any, live: LiveServer) -> None:
     sign_up(page, live, Volunteer(email="phone@example.org"))
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "no sideways scrolling on a phone"
+    # Issue 13, item 7: the menu takes at most two lines, the language switch sits by the name.
+    tops = page.eval_on_selector_all(
+        ".site-header nav li", "items => items.map(item => Math.round(item.getBoundingClientRect().top))"
+    )
+    assert len(set(tops)) <= 2, tops
+    brand = page.locator(".site-header .brand").bounding_box()
+    switch = page.locator(".language-switch").bounding_box()
+    assert brand is not None and switch is not None
+    assert abs(brand["y"] - switch["y"]) < brand["height"], "the language switch is on the name's line"
     screenshot(page, "11-profile-about-phone")
     page.goto(f"{live.url}/me/profile/conditions")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -268,3 +268,35 @@ def test_answers_are_imported_with_smoker_agreement_and_bad_ones_refused(
         assert rows[(bo, "falls_12m")].answered_on == dt.date(2026, 1, 2)
         profile = load_profile(session, ann)
     assert profile is not None and profile.answers["gad7"].value == 7
+
+
+def test_homes_are_imported_as_rounded_points_and_bad_ones_named_by_line(
+    committed_runtime: Runtime, tmp_path: Path
+) -> None:
+    file = write_lines(
+        tmp_path / "homes.jsonl",
+        [
+            {**GOOD, "home": {"place": "Aarhus, DK"}},
+            {**GOOD, "email": "bo@example.org", "home": {"lat": 55.67612, "lon": 12.56834}},
+            {**GOOD, "email": "cy@example.org", "home": {"place": "Atlantis, DK"}},
+            {**GOOD, "email": "di@example.org", "home": {"lat": 55.6, "lon": 12.5, "street": "Vej 1"}},
+            {**GOOD, "email": "ed@example.org", "region": "GB-XXX"},
+        ],
+    )
+    result = run_panel(committed_runtime, "import", "profiles", str(file))
+    assert result.returncode == 1
+    for number, needle in [(3, "home.place"), (4, "home.street"), (5, "region")]:
+        assert any(
+            line.startswith(f"line {number}:") and needle in line for line in result.stderr.splitlines()
+        ), (number, result.stderr)
+    with committed_runtime.database.session_scope() as session:
+        homes = {
+            account.email: load_profile(session, participant.id).home  # type: ignore[union-attr]
+            for account, participant in session.execute(
+                select(Account, Participant).join(Participant, Participant.account_id == Account.id)
+            )
+        }
+    assert {email: home.to_json() if home else None for email, home in homes.items()} == {
+        "ann@example.org": {"lat": 56.16, "lon": 10.21, "place": "Århus, DK", "geonameid": 2624652},
+        "bo@example.org": {"lat": 55.68, "lon": 12.57},
+    }

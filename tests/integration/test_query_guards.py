@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from panel_service.extensions import limiter
 from panel_service.models import ApiToken, ProfileCondition, WebSession
-from panel_service.services import accounts, volunteers
+from panel_service.services import accounts, profiles
 from panel_service.timeutil import as_utc, utcnow
 from tests.conftest import make_test_settings
 from tests.integration.coordinators.conftest import Staff, make_staff, study_in
@@ -144,7 +144,7 @@ def test_dashboard_loads_the_profile_once(
     client: FlaskClient, db: Session, engine: Engine, settings: Settings
 ) -> None:
     _account, participant = make_volunteer(db, settings)
-    profile = volunteers.get_or_create_profile(db, participant)
+    profile = profiles.get_or_create_profile(db, participant)
     profile.conditions_answered = profile.medications_answered = True
     db.add(ProfileCondition(participant_id=participant.id, code="G2581"))
     db.flush()

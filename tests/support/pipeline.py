@@ -112,6 +112,7 @@ def make_recruiting_study(
     expires_on: dt.date | None = None,
     status: str = "recruiting",
     start_matching: bool = True,
+    sites: list[dict[str, object]] | None = None,
 ) -> Study:
     """Study + approved version + ethics approval, set recruiting, and ``matching.start_study``
     enqueued the way the studies service does it."""
@@ -130,7 +131,7 @@ def make_recruiting_study(
         title=title,
         summary="",
         organisation_name=organisation.name,
-        sites=[],
+        sites=sites or [],
         invitation_text=invitation_text,
         site_region="DK-84",
         target_enrolment=100,

@@ -13,7 +13,7 @@ from config.settings import Settings
 from panel_service.db import Base
 from panel_service.domain.criteria import parse_text, to_json
 from panel_service.models import Account, Participant
-from panel_service.services import demo, volunteers
+from panel_service.services import demo, participants
 
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 PASSWORD = "correct horse battery staple"
@@ -42,13 +42,13 @@ def make_volunteer(
     consent: bool = True,
     verified: bool = True,
 ) -> tuple[Account, Participant]:
-    volunteers.sign_up(db, settings, email=email, password=password, name=name, consent=consent)
+    participants.sign_up(db, settings, email=email, password=password, name=name, consent=consent)
     account = db.scalar(select(Account).where(Account.email == email.lower()))
     assert account is not None
     if verified:
-        volunteers.mark_verified(db, account)
+        participants.mark_verified(db, account)
     db.flush()
-    participant = volunteers.participant_for(db, account.id)
+    participant = participants.participant_for(db, account.id)
     return account, participant
 
 

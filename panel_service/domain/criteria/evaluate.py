@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from panel_service.domain.criteria.model import (
+    DISTANCE_FIELDS,
     FIELDS,
     All,
     Any,
@@ -36,9 +37,11 @@ from panel_service.domain.criteria.model import (
     Truth,
 )
 from panel_service.domain.criteria.questions import QuestionCheck
+from panel_service.domain.geo import Sites, a_threshold, nearest_a
 from panel_service.domain.history import Entry, EntryFacts, definitely, entry_facts, possibly, thresholds
 from panel_service.domain.profile import ProfileData, age_on
 from panel_service.domain.questions import Answer
+from panel_service.domain.regions import region_ancestors
 
 TRUE, FALSE, UNKNOWN = Truth.TRUE, Truth.FALSE, Truth.UNKNOWN
 COMPARISONS: dict[str, Callable[[t.Any, t.Any], t.Any]] = {
@@ -72,6 +75,9 @@ class Facts:
     condition_entries: tuple[EntryFacts, ...] | None  # with date bounds, for qualified leaves
     medication_entries: tuple[EntryFacts, ...] | None
     on: dt.date
+    # Place (§4a): the volunteer's region and every region it lies in; the home point.
+    region_ancestors: frozenset[str] | None = None
+    home: tuple[float, float] | None = None
     answers: Mapping[str, Answer] = field(default_factory=dict)  # catalogue answers (§4a) by key
 
 
@@ -108,6 +114,8 @@ def profile_facts(profile: ProfileData, on: dt.date) -> Facts:
         condition_entries=_entries(profile.condition_entries),
         medication_entries=_entries(profile.medication_entries),
         on=on,
+        region_ancestors=None if profile.region is None else frozenset(region_ancestors(profile.region)),
+        home=None if profile.home is None else (profile.home.lat, profile.home.lon),
         answers=profile.answers,
     )
 
@@ -120,22 +128,28 @@ SYMBOLS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
 @functools.lru_cache(maxsize=4096)
-def compile_criteria(node: Node) -> Check:
-    """A function from ``Facts`` to ``Truth`` for this tree; cached by value."""
-    writer = _SourceWriter()
+def compile_criteria(node: Node, sites: Sites = ()) -> Check:
+    """A function from ``Facts`` to ``Truth`` for this tree and the study's sites (``geo.site_points``,
+    for ``distance_to_site_km``); cached by value."""
+    writer = _SourceWriter(sites)
     source = f"lambda f: TRUTHS[{writer.node(node)}]"
     check: Check = eval(source, {"TRUTHS": TRUTHS, **writer.constants})  # noqa: S307 - see module docstring
     return check
 
 
-def evaluate(node: Node, profile: ProfileData, on: dt.date) -> Truth:
-    return compile_criteria(node)(profile_facts(profile, on))
+def evaluate(node: Node, profile: ProfileData, on: dt.date, sites: Sites = ()) -> Truth:
+    return compile_criteria(node, sites)(profile_facts(profile, on))
 
 
-def evaluate_many(nodes: Iterable[Node], profile: ProfileData, on: dt.date) -> list[Truth]:
-    """One profile against many criteria (the incremental match): facts are derived once."""
+def evaluate_many(
+    nodes: Iterable[Node], profile: ProfileData, on: dt.date, sites: Iterable[Sites] | None = None
+) -> list[Truth]:
+    """One profile against many criteria (the incremental match): facts are derived once.
+    ``sites`` gives each tree's study sites, in the same order (none when omitted)."""
     facts = profile_facts(profile, on)
-    return [compile_criteria(node)(facts) for node in nodes]
+    if sites is None:
+        return [compile_criteria(node)(facts) for node in nodes]
+    return [compile_criteria(node, where)(facts) for node, where in zip(nodes, sites, strict=True)]
 
 
 def range_categories(low: str, high: str) -> frozenset[str]:
@@ -156,8 +170,9 @@ def range_categories(low: str, high: str) -> frozenset[str]:
 class _SourceWriter:
     """Writes one expression per node; its value is 0 (false), 1 (unknown) or 2 (true)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sites: Sites = ()) -> None:
         self.constants: dict[str, object] = {}
+        self.sites = sites
 
     def constant(self, value: object) -> str:
         name = f"k{len(self.constants)}"
@@ -223,6 +238,10 @@ class _SourceWriter:
     def field(self, leaf: FieldLeaf) -> str:
         if leaf.field not in FIELDS:  # never true for a parsed tree; guards the generated source
             raise ValueError(f"unknown field {leaf.field!r}")
+        if leaf.field == "region":
+            return self.region(leaf)
+        if leaf.field in DISTANCE_FIELDS:
+            return f"{self.constant(DistanceCheck(leaf, self.sites))}(f.home)"
         value = f"f.{leaf.field}"
         if leaf.op == "between":
             low, high = leaf.value  # type: ignore[str-unpack,misc]
@@ -232,6 +251,49 @@ class _SourceWriter:
         else:
             test = f"{value} {SYMBOLS[leaf.op]} {self.constant(leaf.value)}"
         return f"(1 if {value} is None else 2 if {test} else 0)"
+
+    def region(self, leaf: FieldLeaf) -> str:
+        """A region matches itself and every subdivision inside it; a volunteer's region that
+        the criterion's region lies in (England, asked about London) is less specific: UNKNOWN."""
+        wanted = (leaf.value,) if leaf.op != "in" else leaf.value
+        inside = frozenset(wanted)  # type: ignore[arg-type]
+        vaguer = frozenset(code for value in wanted for code in region_ancestors(str(value))[1:])  # type: ignore[union-attr]
+        present = f"not f.region_ancestors.isdisjoint({self.constant(inside)})"
+        result = f"(1 if f.region is None else 2 if {present} else 1 if f.region in {self.constant(vaguer)} else 0)"
+        return f"(2 - {result})" if leaf.op == "ne" else result
+
+
+class DistanceCheck:
+    """``distance_to_site_km``: the haversine term to the nearest site against the op's
+    precomputed thresholds (``domain.geo``). UNKNOWN without a home, and UNKNOWN when the study
+    lists no sites (there is no nearest site to be near to or far from)."""
+
+    __slots__ = ("high", "low", "op", "sites")
+
+    def __init__(self, leaf: FieldLeaf, sites: Sites) -> None:
+        self.op, self.sites = leaf.op, sites
+        if leaf.op == "between":
+            low, high = leaf.value  # type: ignore[str-unpack,misc]
+        else:
+            low = high = leaf.value
+        self.low, self.high = a_threshold(float(low)), a_threshold(float(high))
+
+    def __call__(self, home: tuple[float, float] | None) -> int:
+        a = nearest_a(home, self.sites)
+        if a is None:
+            return 1
+        op = self.op
+        if op == "le":
+            meets = a <= self.high
+        elif op == "lt":
+            meets = a < self.high
+        elif op == "ge":
+            meets = a >= self.low
+        elif op == "gt":
+            meets = a > self.low
+        else:
+            meets = self.low <= a <= self.high
+        return 2 if meets else 0
 
 
 class QualifiedCheck:

@@ -19,9 +19,11 @@ from panel_service.domain.criteria.model import (
     QuestionLeaf,
     Truth,
 )
+from panel_service.domain.criteria.place_words import PLACE_FIELDS, place_sentence
 from panel_service.domain.criteria.questions import question_sentence
 from panel_service.domain.criteria.text_form import to_text
 from panel_service.domain.criteria.vocabulary import ATC_SUBSTANCE_LENGTH, System, nearest_term
+from panel_service.domain.geo import Sites
 from panel_service.domain.history import EntryFacts, definitely, duration_words, possibly, thresholds
 from panel_service.domain.profile import ProfileData, display_icd10
 from panel_service.domain.questions import Catalogue, seed_catalogue
@@ -76,17 +78,18 @@ def explain(
     node: Node,
     profile: ProfileData,
     on: dt.date,
+    sites: Sites = (),
+    language: str = "en",
     *,
     catalogue: Catalogue | None = None,
-    language: str = "en",
 ) -> Explanation:
-    """Leaf by leaf; ``question`` leaves are worded from ``catalogue`` (default: the shipped
-    seed) in ``language`` (``en`` or ``da``)."""
+    """Leaf by leaf; ``sites`` are the study's (``geo.site_points``), for distance leaves.
+    ``language`` ``"da"`` gives the place sentences (region, distance) and the ``question``
+    sentences in Danish; question leaves are worded from ``catalogue`` (default: the shipped seed)."""
     facts = profile_facts(profile, on)
     explained: list[LeafExplanation] = []
-    context = (catalogue or seed_catalogue(), language)
-    _walk(node, "$", False, facts, explained, context)
-    return Explanation(compile_criteria(node)(facts), tuple(explained))
+    _walk(node, "$", False, facts, explained, (sites, language, catalogue or seed_catalogue()))
+    return Explanation(compile_criteria(node, sites)(facts), tuple(explained))
 
 
 def _walk(
@@ -95,27 +98,29 @@ def _walk(
     negated: bool,
     facts: Facts,
     out: list[LeafExplanation],
-    context: tuple[Catalogue, str],
+    place: tuple[Sites, str, Catalogue] | None = None,
 ) -> None:
     if isinstance(node, All | Any):
         key = "all" if isinstance(node, All) else "any"
         for index, child in enumerate(node.children):
-            _walk(child, join_path(join_path(path, key), index), negated, facts, out, context)
+            _walk(child, join_path(join_path(path, key), index), negated, facts, out, place)
     elif isinstance(node, Not):
-        _walk(node.child, join_path(path, "not"), not negated, facts, out, context)
+        _walk(node.child, join_path(path, "not"), not negated, facts, out, place)
     else:
-        out.append(_explain_leaf(node, path, negated, facts, context))
+        out.append(_explain_leaf(node, path, negated, facts, place))
 
 
 def _explain_leaf(
-    leaf: Leaf, path: str, negated: bool, facts: Facts, context: tuple[Catalogue, str]
+    leaf: Leaf, path: str, negated: bool, facts: Facts, place: tuple[Sites, str, Catalogue] | None = None
 ) -> LeafExplanation:
-    result = compile_criteria(leaf)(facts)
+    sites, language, catalogue = place or ((), "en", seed_catalogue())
+    result = compile_criteria(leaf, sites)(facts)
     if isinstance(leaf, QuestionLeaf):
-        catalogue, language = context
         sentence, question = question_sentence(
             leaf, int(result), facts.answers, facts.sex, facts.on, catalogue, language
         )
+    elif isinstance(leaf, FieldLeaf) and leaf.field in PLACE_FIELDS:
+        sentence, question = place_sentence(leaf, result, facts, sites, language)
     elif isinstance(leaf, Condition | Medication):
         sentence, question = _codes_sentence(leaf, result, facts)
     else:

@@ -33,9 +33,11 @@ from panel_service.domain.criteria.model import (
     Scalar,
     field_kind,
 )
+from panel_service.domain.geo import MAX_DISTANCE_KM
 from panel_service.domain.history import normalise_duration
 from panel_service.domain.profile import ICD10_CATEGORY, REGION_CODE, normalise_atc, normalise_icd10
 from panel_service.domain.questions import Catalogue, seed_catalogue
+from panel_service.domain.regions import normalise_region
 from panel_service.domain.vocab import SEXES
 
 MAX_DEPTH = 16
@@ -44,7 +46,12 @@ MAX_IN_VALUES = 200
 MAX_AGE = 150
 # Far beyond every field's own bounds, and small enough to convert to float and print.
 MAX_MAGNITUDE = 10**15
-NUMBER_LIMITS = {"bmi": (0.0, 200.0), "height_cm": (0.0, 300.0), "weight_kg": (0.0, 1000.0)}
+NUMBER_LIMITS = {
+    "bmi": (0.0, 200.0),
+    "height_cm": (0.0, 300.0),
+    "weight_kg": (0.0, 1000.0),
+    "distance_to_site_km": (0.0, MAX_DISTANCE_KM),
+}
 CODE_KINDS = ("condition", "medication")
 NODE_KEYS = ("all", "any", "not", "field", "condition", "medication", "question")
 LEAF_KEYS = ("field", "op", "value")
@@ -272,16 +279,28 @@ class _Parser:
                 return value
             self.fail(path, f"{field} takes true or false, got {quote(value)}")
             return None
-        if kind == "numeric":
+        if kind in ("numeric", "distance"):
             return self.number(field, value, path)
         if field == "sex":
             if isinstance(value, str) and value.strip().lower() in SEXES:
                 return value.strip().lower()
             self.fail(path, f"sex takes one of {', '.join(SEXES)}, got {quote(value)}")
             return None
-        if isinstance(value, str) and REGION_CODE.match(value.strip().upper()):
-            return value.strip().upper()
-        self.fail(path, f'region takes an ISO 3166-2 code such as "DK-84", got {quote(value)}')
+        return self.region(value, path)
+
+    def region(self, value: object, path: str) -> Scalar | None:
+        """A country (``DK``) or any ISO 3166-2 subdivision (``DK-84``, ``GB-ENG``) ISO 3166 knows."""
+        try:
+            return normalise_region(value)
+        except ValueError:
+            pass
+        if isinstance(value, str) and (REGION_CODE.match(value.strip().upper()) or len(value.strip()) == 2):
+            self.fail(path, f"unknown region {quote(value)}: not an ISO 3166 country or subdivision")
+        else:
+            self.fail(
+                path,
+                f'region takes an ISO 3166-2 code such as "DK-84" or a country such as "DK", got {quote(value)}',
+            )
         return None
 
     def number(self, field: str, value: object, path: str) -> Scalar | None:

@@ -13,20 +13,25 @@ Scalar: TypeAlias = bool | int | float | str
 FieldValue: TypeAlias = Scalar | tuple[Scalar, ...]
 
 NUMERIC_FIELDS = ("age", "bmi", "height_cm", "weight_kg")
-CHOICE_FIELDS = ("sex", "region")
 BOOLEAN_FIELDS = ("smoker", "pregnant")
-FIELDS = ("age", "sex", "region", "bmi", "height_cm", "weight_kg", "smoker", "pregnant")
+# Place (§4a): the great-circle distance from the volunteer's home to the nearest site of the
+# study version; the evaluators take the sites with the criteria.
+DISTANCE_FIELDS = ("distance_to_site_km",)
+FIELDS = ("age", "sex", "region", "bmi", "height_cm", "weight_kg", "smoker", "pregnant", *DISTANCE_FIELDS)
 OPS = ("eq", "ne", "lt", "le", "gt", "ge", "between", "in")
 OPS_BY_FIELD_KIND = {
     "numeric": OPS,
     "choice": ("eq", "ne", "in"),
     "boolean": ("eq", "ne"),
+    "distance": ("lt", "le", "gt", "ge", "between"),
 }
 # The op whose result is the negation of each op, for a known value.
 NEGATED_OP = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "le": "gt", "gt": "le"}
 
 
 def field_kind(field: str) -> str:
+    if field in DISTANCE_FIELDS:
+        return "distance"
     if field in NUMERIC_FIELDS:
         return "numeric"
     if field in BOOLEAN_FIELDS:

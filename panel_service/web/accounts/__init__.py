@@ -1,0 +1,3 @@
+from panel_service.web.accounts.views import bp
+
+__all__ = ["bp"]

@@ -5,15 +5,12 @@ import math
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from panel_service import outbox
 from panel_service.domain.vocab import LANGUAGES
 from panel_service.extensions import db_session, limiter, settings
-from panel_service.models import Account, Participant
 from panel_service.services import accounts, tokens
-from panel_service.services.audit import record
 from panel_service.web.accounts import throttle
 from panel_service.web.accounts.forms import LoginForm
 from panel_service.web.auth import sign_in, sign_out
@@ -80,7 +77,6 @@ def forgot_password() -> str | Response:
         account = accounts.find_account(db_session(), form.email.data or "")
         if account is not None and account.is_active:
             outbox.enqueue(db_session(), "accounts.send_password_reset", {"account_id": account.id})
-            db_session().commit()
         # The same answer whether or not the address is registered.
         return redirect(url_for("accounts.reset_sent"))
     return render_template("accounts/forgot.html", form=form)
@@ -105,18 +101,10 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
         try:
             row = tokens.consume(db, token, "reset_password")
         except tokens.TokenInvalid:
-            db.rollback()
             return render_template("volunteers/link_invalid.html"), 410
-        account = db.get(Account, row.account_id) if row.account_id else None
+        account = accounts.reset_password(db, settings(), row, form.password.data or "")
         if account is None:
             return render_template("volunteers/link_invalid.html"), 410
-        account.password_hash = accounts.hash_password(settings(), form.password.data or "")
-        if account.email_verified_at is None:
-            account.email_verified_at = row.created_at  # the link proved the address
-        # A new password ends every session, wherever it was opened.
-        accounts.close_all_web_sessions(db, account.id)
-        record(db, account, "account.password_reset", "account", account.id)
-        db.commit()
         sign_out()
         flash(_("Your password is changed. Sign in with your new password."))
         return redirect(url_for("accounts.login"))
@@ -134,10 +122,5 @@ def set_language() -> Response:
     if EmptyForm().validate_on_submit() and chosen in LANGUAGES:
         session["lang"] = chosen
         if current_user.is_authenticated and current_user.role == "participant":
-            participant = db_session().scalar(
-                select(Participant).where(Participant.account_id == current_user.account_id)
-            )
-            if participant is not None:
-                participant.language = chosen
-                db_session().commit()
+            accounts.remember_language(db_session(), current_user.account_id, chosen)
     return redirect(safe_next(request.form.get("next"), url_for("public.home")))

@@ -1,54 +1,20 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from panel_service.extensions import csrf, db_session
-from panel_service.models import Account, Invitation, Participant, StudyVersion
 from panel_service.services import contact, tokens
 from panel_service.services.errors import ServiceError
-from panel_service.services.invitations import AnswerRefused, answer_refusal_now, record_answer
+from panel_service.services.invitations import (
+    AnswerRefused,
+    answer_context,
+    answer_refusal_now,
+    record_answer,
+)
 from panel_service.web.answers.forms import ANSWERS, AnswerForm
 
 bp = Blueprint("answers", __name__)
-
-
-@dataclass(frozen=True)
-class AnswerContext:
-    study_title: str
-    organisation: str
-    name: str | None
-    email: str | None
-    phone: str | None
-    already: str | None
-
-
-def _context(session: Session, study_id: int, participant_id: int) -> AnswerContext | None:
-    """Title and organisation name are those of the approved version the invitation was sent
-    for (what the email said, P5), never of a version awaiting review."""
-    row = session.execute(
-        select(
-            StudyVersion.title,
-            StudyVersion.organisation_name,
-            Participant.name,
-            Account.email,
-            Participant.phone,
-            Invitation,
-        )
-        .select_from(Invitation)
-        .join(StudyVersion, StudyVersion.id == Invitation.study_version_id)
-        .join(Participant, Participant.id == Invitation.participant_id)
-        .outerjoin(Account, Account.id == Participant.account_id)
-        .where(Invitation.study_id == study_id, Invitation.participant_id == participant_id)
-    ).first()
-    if row is None or row[5].status != "sent":
-        return None
-    title, organisation, name, email, phone, invitation = row
-    return AnswerContext(title, organisation, name, email, phone, invitation.response)
 
 
 # Why an invitation cannot be answered now (domain.answers.REFUSAL_REASONS), in the visitor's words.
@@ -79,13 +45,12 @@ def answer(token: str) -> str | tuple[str, int]:
         return _invalid()
     if link.study_id is None or link.participant_id is None:
         return _invalid()
-    context = _context(session, link.study_id, link.participant_id)
+    context = answer_context(session, link.study_id, link.participant_id)
     if context is None:
         return _invalid()
     if context.already is None:
         refusal = answer_refusal_now(session, study_id=link.study_id, participant_id=link.participant_id)
         if refusal is not None:
-            session.rollback()  # nothing written; the link stays usable should the reason go away
             return _refused(refusal)
     form = AnswerForm()
     if request.method == "GET":
@@ -101,15 +66,11 @@ def answer(token: str) -> str | tuple[str, int]:
             session, study_id=link.study_id, participant_id=link.participant_id, answer=str(form.answer.data)
         )
     except tokens.TokenInvalid:
-        session.rollback()
         return _invalid()
     except AnswerRefused as exc:  # the study closed or consent went between the check above and now
-        session.rollback()
         return _refused(exc.reason)
     except ServiceError as exc:
-        session.rollback()
         return _invalid(exc.message, exc.status)
-    session.commit()
     return render_template("answers/answered.html", context=context, answer=form.answer.data)
 
 
@@ -133,10 +94,8 @@ def unsubscribe(token: str) -> str | tuple[str, int]:
     try:
         tokens.consume(session, token, "unsubscribe")
     except tokens.TokenInvalid:
-        session.rollback()
         return _invalid()
     contact.withdraw_contact_consent(
         session, link.participant_id, via="one_click" if one_click else "unsubscribe_link"
     )
-    session.commit()
     return render_template("answers/unsubscribed.html")

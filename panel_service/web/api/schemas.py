@@ -247,16 +247,6 @@ class RespondentList(Schema):
     per_page = Integer()
 
 
-class ErrorBody(Schema):
-    code = String()
-    message = String()
-    field_errors = Dict(keys=String(), values=String(), data_key="fields")
-
-
-class ErrorOut(Schema):
-    error = Nested(ErrorBody)
-
-
 class QuestionOptionOut(Schema):
     key = String()
     wording = Dict(keys=String(), values=String())

@@ -17,23 +17,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiflask import HTTPTokenAuth
+from apiflask import APIBlueprint, HTTPTokenAuth
 from apiflask.exceptions import HTTPError
 from flask import Response, current_app, g, jsonify, request
-from sqlalchemy import update
 from werkzeug.exceptions import HTTPException
 
 from config.logging import get_logger
 from panel_service.domain import json_input
 from panel_service.domain.criteria import criteria_hash, to_json, to_text
 from panel_service.domain.lifecycle import IllegalTransition
-from panel_service.extensions import db_session, settings
-from panel_service.models import Account, ApiToken, Study, StudyVersion
+from panel_service.extensions import csrf, db_session, settings
+from panel_service.models import Account, Study, StudyVersion
 from panel_service.services import accounts, fhir, questions, studies, study_reports
-from panel_service.services.audit import record
 from panel_service.services.errors import Forbidden, ServiceError
-from panel_service.timeutil import panel_today, utcnow
-from panel_service.web.api import bp
+from panel_service.timeutil import panel_today
+from panel_service.web.api import openapi
 from panel_service.web.api.schemas import (
     ApprovalIn,
     CriteriaIn,
@@ -53,12 +51,18 @@ from panel_service.web.api.schemas import (
     VersionList,
 )
 from panel_service.web.ratelimits import feasibility_limit
+from panel_service.web.transaction import commit_authentication
 
 log = get_logger(__name__)
+
+bp = APIBlueprint("api", __name__, url_prefix="/api/v1")
+bp.record_once(openapi.describe_errors)
+# The API authenticates with a bearer token in a header, which a browser never sends on its own,
+# so cross-site request forgery has nothing to ride on; the web pages keep CSRF on every form.
+csrf.exempt(bp)
 auth = HTTPTokenAuth(scheme="Bearer", description="An API token from `panel tokens create`.")
 
 COORDINATOR = ("coordinator",)
-REVIEWER = ("reviewer", "admin")
 STAFF = ("coordinator", "reviewer", "admin")
 # No operation takes more than a few short numbers in its query string.
 MAX_QUERY_STRING = 2048
@@ -99,10 +103,10 @@ def _verify_token(token: str) -> Account | None:
     account = accounts.account_for_token(db_session(), token)
     if account is not None:
         g.api_account_id = account.id
-        g.api_token_hash = accounts.sha256(token)
+        g.api_token = token
         # Ends the look-up's transaction, so that a (throttled) last_used_at touch is not
         # held, row lock and all, for the length of the request it authenticated.
-        db_session().commit()
+        commit_authentication()
     return account
 
 
@@ -151,13 +155,11 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:
 
 @bp.errorhandler(ServiceError)
 def _service_error(error: ServiceError) -> Response:
-    db_session().rollback()
     return error_response(error.status, error.code, error.message, error.fields)
 
 
 @bp.errorhandler(IllegalTransition)
 def _illegal(error: IllegalTransition) -> Response:
-    db_session().rollback()
     return error_response(409, "illegal_transition", error.message)
 
 
@@ -204,7 +206,6 @@ def _unexpected(error: Exception) -> Response:
     """A bug still answers in the API's shape (and is logged with the request id); the tests
     assert that no input reaches this."""
     log.exception("api.unexpected_error", error=type(error).__name__)
-    db_session().rollback()
     return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
 
 
@@ -286,9 +287,11 @@ def study_json(study: Study) -> dict[str, Any]:
     }
 
 
-def _committed(study: Study) -> dict[str, Any]:
+def _saved(study: Study) -> dict[str, Any]:
+    """The study as the commit at the end of the request will store it: flushed, then read
+    back for the values the database sets (``updated_at``)."""
     session = db_session()
-    session.commit()
+    session.flush()
     session.refresh(study)
     return study_json(study)
 
@@ -312,7 +315,7 @@ def _doc(*extra: int) -> dict[str, Any]:
 @bp.doc(summary="Create a study (draft, version 1)", **_doc(400, 422))
 def create_study(body: dict[str, Any]) -> dict[str, Any]:
     study = studies.create_study(db_session(), actor(*COORDINATOR), _fields(body))
-    return _committed(study)
+    return _saved(study)
 
 
 @bp.get("/studies/<int:study_id>")
@@ -321,7 +324,6 @@ def create_study(body: dict[str, Any]) -> dict[str, Any]:
 @bp.doc(summary="One study with its active and pending versions", **_doc())
 def get_study(study_id: int) -> dict[str, Any]:
     study = studies.get_study(db_session(), actor(*STAFF), study_id)
-    db_session().commit()
     return study_json(study)
 
 
@@ -335,7 +337,6 @@ def list_studies(paging: dict[str, int]) -> dict[str, Any]:
     rows, total = studies.list_studies(
         db_session(), account, page=paging["page"], per_page=paging["per_page"]
     )
-    db_session().commit()
     return {"items": [study_json(study) for study in rows], "total": total, **paging}
 
 
@@ -346,7 +347,7 @@ def list_studies(paging: dict[str, int]) -> dict[str, Any]:
 @bp.doc(summary="Edit a study; changed content makes a new version (§5)", **_doc(400, 409, 422))
 def update_study(study_id: int, body: dict[str, Any]) -> dict[str, Any]:
     study = studies.update_study(db_session(), actor(*COORDINATOR), study_id, _fields(body))
-    return _committed(study)
+    return _saved(study)
 
 
 @bp.get("/studies/<int:study_id>/versions")
@@ -358,7 +359,6 @@ def list_versions(study_id: int, paging: dict[str, int]) -> dict[str, Any]:
     session = db_session()
     study = studies.get_study(session, actor(*STAFF), study_id)
     versions = studies.versions_of(session, study)
-    session.commit()
     start = (paging["page"] - 1) * paging["per_page"]
     shown = versions[start : start + paging["per_page"]]
     return {"items": [version_json(version) for version in shown], "total": len(versions), **paging}
@@ -373,7 +373,6 @@ def diff_versions(study_id: int, query: dict[str, int]) -> dict[str, Any]:
     session = db_session()
     study = studies.get_study(session, actor(*STAFF), study_id)
     lines = studies.diff_versions(session, study, query["from_version"], query["to_version"])
-    session.commit()
     return {"from_version": query["from_version"], "to_version": query["to_version"], "diff": lines}
 
 
@@ -389,7 +388,7 @@ def _transition(name: str, study_id: int) -> dict[str, Any]:
         study = studies.pause_study(session, account, study_id)
     else:
         study = studies.close_study(session, account, study_id)
-    return _committed(study)
+    return _saved(study)
 
 
 @bp.post("/studies/<int:study_id>/submit")
@@ -442,7 +441,7 @@ def approve_study(study_id: int, body: dict[str, Any]) -> dict[str, Any]:
     study = studies.approve_study(
         db_session(), actor(*STAFF), study_id, fields, today=panel_today(settings())
     )
-    return _committed(study)
+    return _saved(study)
 
 
 @bp.post("/studies/<int:study_id>/reject")
@@ -454,7 +453,7 @@ def reject_study(study_id: int, body: dict[str, Any]) -> dict[str, Any]:
     study = studies.reject_study(
         db_session(), actor(*STAFF), study_id, body["reason"], version=body.get("version")
     )
-    return _committed(study)
+    return _saved(study)
 
 
 @bp.get("/studies/<int:study_id>/feasibility")
@@ -469,7 +468,6 @@ def feasibility(study_id: int) -> dict[str, Any]:
     result = study_reports.feasibility(
         session, account, study, today=panel_today(settings()), threshold=settings().small_cell_threshold
     )
-    session.commit()
     return result.as_dict()
 
 
@@ -483,7 +481,6 @@ def funnel(study_id: int) -> dict[str, Any]:
     result = study_reports.funnel(
         session, study, threshold=settings().small_cell_threshold, zone=settings().zone
     )
-    session.commit()
     return result
 
 
@@ -499,7 +496,6 @@ def respondents(study_id: int, paging: dict[str, int]) -> dict[str, Any]:
     items, total = study_reports.respondents(
         session, account, study, page=paging["page"], per_page=paging["per_page"]
     )
-    session.commit()
     return {"items": items, "total": total, **paging}
 
 
@@ -512,7 +508,6 @@ def fhir_study(study_id: int) -> Response:
     version = study.active_version or study.latest_version
     assert version is not None
     body = fhir.research_study(study, version, settings().base_url)
-    session.commit()
     response = jsonify(body)
     response.mimetype = "application/fhir+json"
     return response
@@ -543,7 +538,6 @@ def check_criteria(body: dict[str, Any]) -> dict[str, Any]:
 def list_questions(paging: dict[str, int]) -> dict[str, Any]:
     actor(*STAFF)
     catalogue = questions.load_catalogue(db_session())
-    db_session().commit()
     everything = list(catalogue.values())
     start = (paging["page"] - 1) * paging["per_page"]
     shown = everything[start : start + paging["per_page"]]
@@ -560,12 +554,5 @@ def list_questions(paging: dict[str, int]) -> dict[str, Any]:
 @bp.doc(summary="Revoke the token this request is made with", responses={401: "Missing or invalid token"})
 def revoke_current_token() -> tuple[str, int]:
     session = db_session()
-    session.execute(
-        update(ApiToken)
-        .where(ApiToken.token_hash == g.api_token_hash, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    account = actor(*STAFF, "participant")
-    record(session, account, "token.revoke", "account", account.id, {})
-    session.commit()
+    accounts.revoke_api_token(session, actor(*STAFF, "participant"), g.api_token)
     return "", 204

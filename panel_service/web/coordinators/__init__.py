@@ -1,5 +1,3 @@
-from flask import Blueprint
+from panel_service.web.coordinators.views import bp
 
-bp = Blueprint("coordinators", __name__, url_prefix="/coordinators")
-
-from panel_service.web.coordinators import views  # noqa: E402,F401  (views register on bp)
+__all__ = ["bp"]

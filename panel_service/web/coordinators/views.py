@@ -13,7 +13,18 @@ from dataclasses import replace
 from typing import Any
 
 from babel.dates import format_datetime
-from flask import Response, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -28,12 +39,13 @@ from panel_service.services import studies, study_reports
 from panel_service.services.errors import Conflict, ServiceError, ValidationFailed
 from panel_service.timeutil import as_utc, panel_today
 from panel_service.web.auth import current, role_required
-from panel_service.web.coordinators import bp
 from panel_service.web.coordinators.forms import ActionForm, CloseForm, StudyForm
 from panel_service.web.ratelimits import feasibility_limit
+from panel_service.web.transaction import discard
+
+bp = Blueprint("coordinators", __name__, url_prefix="/coordinators")
 
 PER_PAGE = 20
-ACTIONS = ("submit", "recruit", "pause")
 
 
 def _account() -> Account:
@@ -184,10 +196,9 @@ def study_new() -> Any:
         try:
             study = studies.create_study(session, _account(), _fields(form))
         except ValidationFailed as error:
-            session.rollback()
+            discard()
             _apply_errors(form, error)
         else:
-            session.commit()
             flash("Study created as a draft.")
             return redirect(url_for("coordinators.study", study_id=study.id))
     elif form.is_submitted():
@@ -218,13 +229,12 @@ def study_edit(study_id: int) -> Any:
         try:
             studies.update_study(session, _account(), study.id, _fields(form))
         except ValidationFailed as error:
-            session.rollback()
+            discard()
             _apply_errors(form, error)
         except (Conflict, IllegalTransition) as error:
-            session.rollback()
+            discard()
             form.form_errors.append(str(getattr(error, "message", error)))
         else:
-            session.commit()
             flash("Study saved.")
             return redirect(url_for("coordinators.study", study_id=study.id))
     else:
@@ -267,10 +277,9 @@ def study_action(study_id: int, action: str) -> BaseResponse:
         else:
             studies.pause_study(session, account, study_id)
     except (ServiceError, IllegalTransition) as error:
-        session.rollback()
+        discard()
         flash(str(getattr(error, "message", error)))
     else:
-        session.commit()
         flash(
             {
                 "submit": "Submitted for ethics review.",
@@ -299,10 +308,9 @@ def study_close(study_id: int) -> Any:
         try:
             studies.close_study(session, _account(), study_id)
         except (ServiceError, IllegalTransition) as error:
-            session.rollback()
+            discard()
             flash(str(getattr(error, "message", error)))
         else:
-            session.commit()
             flash(_("The study is closed."))
         return redirect(url_for("coordinators.study", study_id=study_id))
     threshold = settings().small_cell_threshold
@@ -355,7 +363,6 @@ def study_feasibility_run(study_id: int) -> str:
     result = study_reports.feasibility(
         session, _account(), found, today=panel_today(settings()), threshold=settings().small_cell_threshold
     )
-    session.commit()
     return render_template(
         "coordinators/feasibility.html", study=found, result=result, action_form=ActionForm()
     )
@@ -378,7 +385,6 @@ def study_respondents(study_id: int) -> str:
     session = db_session()
     page = max(1, min(request.args.get("page", 1, type=int) or 1, 100_000))
     items, total = study_reports.respondents(session, _account(), found, page=page, per_page=PER_PAGE * 5)
-    session.commit()
     pages = max(1, -(-total // (PER_PAGE * 5)))
     return render_template(
         "coordinators/respondents.html", study=found, items=items, total=total, page=page, pages=pages
@@ -391,7 +397,6 @@ def study_respondents_csv(study_id: int) -> Response:
     found = _study(study_id)
     session = db_session()
     items, _total = study_reports.respondents(session, _account(), found, export=True)
-    session.commit()
     response = make_response(study_reports.respondents_csv(items))
     response.mimetype = "text/csv"
     response.headers["Content-Disposition"] = f'attachment; filename="study-{found.id}-respondents.csv"'

@@ -1,0 +1,3 @@
+from panel_service.web.public.views import bp
+
+__all__ = ["bp"]

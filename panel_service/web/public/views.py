@@ -9,45 +9,16 @@ import redis
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask_babel import get_locale
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import Select, select, text
+from sqlalchemy import text
 
 from panel_service import outbox
 from panel_service.domain.regions import region_name
 from panel_service.extensions import db_session, runtime
 from panel_service.metrics import JOBS_DEAD_NOW
-from panel_service.models import EthicsApproval, Study, StudyVersion
+from panel_service.services import public_studies
 from panel_service.timeutil import panel_today
 
 bp = Blueprint("public", __name__)
-
-
-def _recruiting_studies() -> Select[Any]:
-    """Studies a visitor may read about: recruiting, with the active version's approval in force
-    today (P5: an approval past its expiry recruits no more, even before the daily job pauses
-    the study). Every value is the active (approved) version's: an edit awaiting review is not
-    shown, nor is the organisation's current name."""
-    today = panel_today(runtime().settings)
-    return (
-        select(
-            Study.id,
-            StudyVersion.title,
-            StudyVersion.summary,
-            StudyVersion.organisation_name,
-            StudyVersion.site_region,
-            StudyVersion.sites,
-            StudyVersion.invitation_text,
-            EthicsApproval.committee,
-            EthicsApproval.kind,
-            EthicsApproval.reference,
-        )
-        .join(StudyVersion, StudyVersion.id == Study.active_version_id)
-        .join(EthicsApproval, EthicsApproval.study_version_id == StudyVersion.id)
-        .where(
-            Study.status == "recruiting",
-            EthicsApproval.approved_on <= today,
-            EthicsApproval.expires_on > today,
-        )
-    )
 
 
 def _region(code: str) -> str:
@@ -56,7 +27,7 @@ def _region(code: str) -> str:
 
 @bp.get("/")
 def home() -> str:
-    rows = db_session().execute(_recruiting_studies().order_by(Study.id.desc()).limit(20)).all()
+    rows = public_studies.recruiting_studies(db_session(), panel_today(runtime().settings), limit=20)
     return render_template("public/home.html", studies=rows, region=_region)
 
 
@@ -66,7 +37,7 @@ def study(study_id: int) -> str:
     approved but not started, paused, closed, approval expired) answers 404 like one that does
     not exist: the page says nothing a visitor could act on, and contact stays invitation-only,
     so there is no "I'm interested" here, only the way to be matched."""
-    row = db_session().execute(_recruiting_studies().where(Study.id == study_id)).first()
+    row = public_studies.recruiting_study(db_session(), panel_today(runtime().settings), study_id)
     if row is None:
         abort(404)
     return render_template("public/study.html", study=row, region=_region)

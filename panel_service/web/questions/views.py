@@ -23,8 +23,8 @@ from panel_service.domain.questions import (
 from panel_service.domain.vocab import SEXES
 from panel_service.extensions import db_session, settings
 from panel_service.models import Profile
+from panel_service.services import participants as participant_service
 from panel_service.services import questions as service
-from panel_service.services import volunteers as volunteer_service
 from panel_service.services.errors import Forbidden
 from panel_service.timeutil import panel_today
 from panel_service.web.auth import current, role_required
@@ -163,7 +163,6 @@ def admin_list() -> Any:
             except (QuestionDataError, service.QuestionChangeRefused) as error:
                 errors["key"] = str(error)
             else:
-                session.commit()
                 flash(f"Question {data['key']} added.")
                 return redirect(url_for("questions.admin_list"))
         return _admin_page(service.load_catalogue(session), values, errors, 422)
@@ -187,7 +186,6 @@ def admin_edit(key: str) -> Any:
         action = request.form.get("action", "save")
         if action in ("retire", "restore"):
             service.retire_question(session, key, retired=action == "retire")
-            session.commit()
             flash(f"Question {key} {'retired' if action == 'retire' else 'restored'}.")
             return redirect(url_for("questions.admin_edit", key=key))
         values = {name: str(value) for name, value in request.form.items()}
@@ -200,7 +198,6 @@ def admin_edit(key: str) -> Any:
             except QuestionDataError as error:
                 errors["options"] = str(error)
             else:
-                session.commit()
                 flash(f"Question {key} saved.")
                 return redirect(url_for("questions.admin_edit", key=key))
         status = 422
@@ -225,7 +222,7 @@ def admin_edit(key: str) -> Any:
 def _volunteer() -> tuple[int, str | None]:
     account = current().account()
     try:
-        participant = volunteer_service.participant_for(db_session(), account.id)
+        participant = participant_service.participant_for(db_session(), account.id)
     except Forbidden:
         abort(403)
     profile = db_session().get(Profile, participant.id)
@@ -338,7 +335,6 @@ def volunteer_section(section: str) -> Any:
                 removed.append(question.key)
         if not errors:
             service.save_volunteer_answers(session, participant_id, given, removed, catalogue)
-            session.commit()
             flash(_("Your answers are saved."))
             return redirect(url_for("questions.volunteer_sections"))
         shown = {

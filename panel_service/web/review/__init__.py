@@ -1,5 +1,3 @@
-from flask import Blueprint
+from panel_service.web.review.views import bp
 
-bp = Blueprint("review", __name__, url_prefix="/review")
-
-from panel_service.web.review import views  # noqa: E402,F401  (views register on bp)
+__all__ = ["bp"]

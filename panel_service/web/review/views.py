@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, flash, make_response, redirect, render_template, url_for
-from sqlalchemy import select
-from sqlalchemy.orm import undefer
+from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, url_for
 
 from panel_service.extensions import db_session, settings
-from panel_service.models import Account, EthicsApproval, Study
+from panel_service.models import Account, Study
 from panel_service.services import studies
 from panel_service.services.errors import ServiceError, ValidationFailed
 from panel_service.timeutil import panel_today
 from panel_service.web.auth import current, role_required
-from panel_service.web.review import bp
 from panel_service.web.review.forms import ApprovalForm, RejectForm
+from panel_service.web.transaction import discard
+
+bp = Blueprint("review", __name__, url_prefix="/review")
 
 REVIEWERS = ("reviewer", "admin")
 MAX_LETTER_BYTES = 8 * 1024 * 1024
@@ -97,16 +97,15 @@ def approve(study_id: int) -> Any:
             try:
                 studies.approve_study(session, _account(), found.id, fields, today=panel_today(settings()))
             except ValidationFailed as error:
-                session.rollback()
+                discard()
                 for name, message in error.fields.items():
                     target = getattr(form, name, None) or form.letter
                     target.errors = [*list(target.errors), message]
             except ServiceError as error:
-                session.rollback()
+                discard()
                 flash(error.message)
                 return redirect(url_for("review.study", study_id=found.id))
             else:
-                session.commit()
                 flash(f"Approval recorded for “{found.latest_title}”.")
                 return redirect(url_for("review.queue"))
     return _render(found, form, RejectForm(prefix="reject"), 422)
@@ -124,14 +123,13 @@ def reject(study_id: int) -> Any:
                 session, _account(), found.id, form.reason.data or "", version=_number(form.version.data)
             )
         except ValidationFailed as error:
-            session.rollback()
+            discard()
             form.reason.errors = list(error.fields.values())
         except ServiceError as error:
-            session.rollback()
+            discard()
             flash(error.message)
             return redirect(url_for("review.study", study_id=found.id))
         else:
-            session.commit()
             flash(f"“{found.latest_title}” was rejected; the coordinators see your reason.")
             return redirect(url_for("review.queue"))
     return _render(found, ApprovalForm(formdata=None), form, 422)
@@ -145,14 +143,10 @@ def letter(study_id: int, number: int) -> Response:
         version = studies.version_by_number(db_session(), found, number)
     except ServiceError:
         abort(404)
-    approval = db_session().scalar(
-        select(EthicsApproval)
-        .where(EthicsApproval.study_version_id == version.id)
-        .options(undefer(EthicsApproval.letter))
-    )
-    if approval is None or approval.letter is None:
+    letter = studies.approval_letter(db_session(), version)
+    if letter is None:
         abort(404)
-    response = make_response(approval.letter)
+    response = make_response(letter)
     response.mimetype = "application/octet-stream"
     response.headers["Content-Disposition"] = f'attachment; filename="approval-{found.id}-v{number}"'
     return response

@@ -1,5 +1,3 @@
-from flask import Blueprint
+from panel_service.web.volunteers.views import bp
 
-bp = Blueprint("volunteers", __name__)
-
-from panel_service.web.volunteers import views  # noqa: E402, F401 - importing registers the routes
+__all__ = ["bp"]

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import (
     BooleanField,
     EmailField,
@@ -21,15 +22,17 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
+from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.widgets import html_params
 
 from panel_service.domain.passwords import MAX_PASSWORD_LENGTH, password_problem
 from panel_service.domain.regions import REGIONS
 from panel_service.web.forms import SafeForm
 
 PASSWORD_MESSAGES = {
-    "too_short": _l("Use at least 8 characters."),
-    "too_long": _l("Use at most 128 characters."),
+    "too_short": _l("Your password must be at least 8 characters long."),
+    "too_long": _l("Your password must be at most 128 characters long."),
     "common": _l("This password is too common and easy to guess. Choose another."),
 }
 BIRTH_DATE_MESSAGES = {
@@ -61,7 +64,7 @@ class SignupForm(SafeForm):
     )
     password = PasswordField(
         _l("Choose a password"),
-        validators=[DataRequired(message=_l("Choose a password.")), check_password],
+        validators=[DataRequired(message=_l("Enter a password.")), check_password],
         render_kw={"autocomplete": "new-password", "maxlength": str(MAX_PASSWORD_LENGTH)},
     )
     consent = BooleanField(
@@ -104,19 +107,31 @@ class ForgotPasswordForm(SafeForm):
 class ResetPasswordForm(SafeForm):
     password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(message=_l("Choose a password.")), check_password],
+        validators=[DataRequired(message=_l("Enter a new password.")), check_password],
         render_kw={"autocomplete": "new-password", "maxlength": str(MAX_PASSWORD_LENGTH)},
     )
 
 
 class MeasureField(StringField):
-    """A number with at most one decimal; accepts "172,5" as well as "172.5". Empty = None."""
+    """A number with at most one decimal; accepts "172,5" as well as "172.5". Empty = None.
 
-    def __init__(self, label: Any, *, unit: str, bounds: tuple[Decimal, Decimal], **kwargs: Any) -> None:
+    ``messages`` holds this field's own wording: ``not_a_number`` and ``out_of_range`` (with
+    ``%(low)s`` and ``%(high)s``), so that each message says what to enter and gives an example."""
+
+    def __init__(
+        self,
+        label: Any,
+        *,
+        unit: str,
+        bounds: tuple[Decimal, Decimal],
+        messages: dict[str, Any],
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("render_kw", {"inputmode": "decimal", "autocomplete": "off"})
         super().__init__(label, **kwargs)
         self.unit = unit
         self.bounds = bounds
+        self.messages = messages
         self.number: float | None = None
 
     def pre_validate(self, form: FlaskForm) -> None:
@@ -127,30 +142,31 @@ class MeasureField(StringField):
         try:
             value = Decimal(raw)
         except InvalidOperation:
-            raise ValidationError(str(_l("Enter a number, for example 172.5."))) from None
+            raise ValidationError(str(self.messages["not_a_number"])) from None
         if not value.is_finite():
-            raise ValidationError(str(_l("Enter a number, for example 172.5.")))
+            raise ValidationError(str(self.messages["not_a_number"]))
         low, high = self.bounds
         if value < low or value > high:
-            raise ValidationError(
-                str(
-                    _l(
-                        "Enter a value between %(low)s and %(high)s %(unit)s.",
-                        low=low,
-                        high=high,
-                        unit=self.unit,
-                    )
-                )
-            )
+            raise ValidationError(str(self.messages["out_of_range"]) % {"low": low, "high": high})
         self.number = float(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
-def _optional_choice(choices: list[tuple[str, Any]]) -> Any:
+HEIGHT_MESSAGES = {
+    "not_a_number": _l("Enter your height in centimetres as a number, for example 172 or 172.5."),
+    "out_of_range": _l("Enter a height between %(low)s and %(high)s centimetres, for example 172."),
+}
+WEIGHT_MESSAGES = {
+    "not_a_number": _l("Enter your weight in kilograms as a number, for example 68 or 68.4."),
+    "out_of_range": _l("Enter a weight between %(low)s and %(high)s kilograms, for example 68."),
+}
+
+
+def _optional_choice(choices: list[tuple[str, Any]], message: Any) -> Any:
     allowed = {value for value, _label in choices}
 
     def check(form: FlaskForm, field: Field) -> None:
         if field.data not in (None, "") and field.data not in allowed:
-            raise ValidationError(str(_l("Choose one of the options.")))
+            raise ValidationError(str(message))
 
     return check
 
@@ -171,28 +187,110 @@ def choices(pairs: list[tuple[str, Any]]) -> list[SelectChoice]:
     return [SelectChoice(value, str(label)) for value, label in pairs]
 
 
-class DateInput(StringField):
-    """A date typed as YYYY-MM-DD (what a date picker sends) or as 23.04.1980 / 23-04-1980 /
-    23/04/1980 (what people type). Empty = None; ``value`` holds the parsed date."""
+DATE_PARTS = ("day", "month", "year")
 
-    def __init__(self, label: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("render_kw", {"type": "date"})
+
+class DatePartsField(Field):
+    """A date as three boxes, day / month / year (the GOV.UK date input): no picker to fight,
+    no format to guess. One value under the field's own name (``1980-04-23`` from a script, or
+    ``23.04.1980``) is taken too. Empty = unanswered (``value`` None).
+
+    ``what`` names the date in messages ("date of birth"); ``autocomplete`` is a prefix such as
+    ``bday`` for the browser's ``bday-day``, ``bday-month`` and ``bday-year``."""
+
+    type = "DatePartsField"
+
+    def __init__(self, label: Any, *, what: Any, autocomplete: str | None = None, **kwargs: Any) -> None:
         super().__init__(label, **kwargs)
+        self.what = what
+        self.autocomplete = autocomplete
+        self.parts = dict.fromkeys(DATE_PARTS, "")
         self.value: dt.date | None = None
 
-    def _value(self) -> str:
-        if self.raw_data:
-            return str(self.raw_data[0])
-        return self.data.isoformat() if isinstance(self.data, dt.date) else (self.data or "")
+    def process(self, formdata: Any, data: Any = unset_value, extra_filters: Any = None) -> None:
+        self.process_errors: list[Any] = []
+        self.raw_data = None
+        self.object_data = None if data is unset_value else data
+        self.parts = dict.fromkeys(DATE_PARTS, "")
+        initial = self.object_data
+        if isinstance(initial, str):
+            initial = parse_date(initial) if initial.strip() else None
+        if isinstance(initial, dt.date):
+            self.parts = {"day": str(initial.day), "month": str(initial.month), "year": str(initial.year)}
+        if formdata is not None:
+            typed = {part: str(formdata.get(f"{self.name}-{part}", "")).strip()[:8] for part in DATE_PARTS}
+            single = formdata.get(self.name)
+            if any(typed.values()):
+                self.parts = typed
+                self.raw_data = list(typed.values())
+            elif single is not None:
+                self.raw_data = [single]
+                parsed = parse_date(str(single)) if str(single).strip() else None
+                self.parts = (
+                    {"day": str(parsed.day), "month": str(parsed.month), "year": str(parsed.year)}
+                    if parsed
+                    else {"day": str(single)[:8], "month": "", "year": ""}
+                )
+        # ``data`` is non-empty exactly when something was given, for DataRequired.
+        self.data = (
+            "-".join(self.parts[part] for part in ("year", "month", "day"))
+            if any(self.parts.values())
+            else ""
+        )
 
     def pre_validate(self, form: FlaskForm) -> None:
-        raw = (self.data or "").strip() if isinstance(self.data, str) else ""
-        self.value = self.data if isinstance(self.data, dt.date) else None
-        if not raw:
+        self.value = None
+        if not any(self.parts.values()):
             return
-        self.value = parse_date(raw)
-        if self.value is None:
-            raise ValidationError(str(_l("Enter a real date, for example 1980-04-23.")))
+        day, month, year = (self.parts[part] for part in DATE_PARTS)
+        real = _l("Enter a real %(what)s, for example 23 4 1980.", what=self.what)
+        if self.raw_data is not None and len(self.raw_data) == 1 and not (month and year):
+            raise ValidationError(str(real))  # one value that is no date ("yesterday")
+        if not (day and month and year):
+            raise ValidationError(
+                str(
+                    _l(
+                        "Your %(what)s must include a day, a month and a year, for example 23 4 1980.",
+                        what=self.what,
+                    )
+                )
+            )
+        if not (day.isdigit() and month.isdigit() and year.isdigit()) or len(year) != 4:
+            raise ValidationError(str(real))
+        try:
+            self.value = dt.date(int(year), int(month), int(day))
+        except ValueError:
+            raise ValidationError(str(real)) from None
+
+    def __call__(self, **kwargs: Any) -> Markup:
+        describedby = kwargs.pop("aria-describedby", None)
+        invalid = kwargs.pop("aria-invalid", None)
+        boxes = []
+        labels = {"day": _l("Day"), "month": _l("Month"), "year": _l("Year")}
+        for part in DATE_PARTS:
+            attributes = {
+                "id": f"{self.id}-{part}",
+                "name": f"{self.name}-{part}",
+                "value": self.parts[part],
+                "inputmode": "numeric",
+                "class": f"date-{part}",
+                "maxlength": "4" if part == "year" else "2",
+                "size": "4" if part == "year" else "2",
+            }
+            if self.autocomplete:
+                attributes["autocomplete"] = f"{self.autocomplete}-{part}"
+            if describedby:
+                attributes["aria-describedby"] = describedby
+            if invalid:
+                attributes["aria-invalid"] = invalid
+            boxes.append(
+                Markup('<div class="date-part"><label for="{0}">{1}</label><input {2}></div>').format(
+                    attributes["id"],
+                    labels[part],
+                    Markup(html_params(**attributes)),  # noqa: S704 - html_params escapes
+                )
+            )
+        return Markup('<div class="date-input" id="{0}">{1}</div>').format(self.id, Markup("").join(boxes))
 
 
 def parse_date(raw: str) -> dt.date | None:
@@ -212,13 +310,19 @@ def parse_date(raw: str) -> dt.date | None:
 
 
 class AboutForm(SafeForm):
-    birth_date = DateInput(_l("Date of birth"), render_kw={"type": "date", "autocomplete": "bday"})
+    birth_date = DatePartsField(_l("Date of birth"), what=_l("date of birth"), autocomplete="bday")
     sex = RadioField(_l("Sex"), choices=[], validate_choice=False)
     region = SelectField(_l("Region where you live"), choices=[], validate_choice=False)
-    height_cm = MeasureField(_l("Height in centimetres"), unit="cm", bounds=HEIGHT_RANGE)
-    weight_kg = MeasureField(_l("Weight in kilograms"), unit="kg", bounds=WEIGHT_RANGE)
+    height_cm = MeasureField(
+        _l("Height in centimetres"), unit="cm", bounds=HEIGHT_RANGE, messages=HEIGHT_MESSAGES
+    )
+    weight_kg = MeasureField(
+        _l("Weight in kilograms"), unit="kg", bounds=WEIGHT_RANGE, messages=WEIGHT_MESSAGES
+    )
     smoker = RadioField(_l("Do you smoke?"), choices=[], validate_choice=False)
     pregnant = RadioField(_l("Are you pregnant?"), choices=[], validate_choice=False)
+    # §4a: a town from the shipped gazetteer (or coordinates), stored as a rounded point.
+    home = StringField(_l("Town where you live"), validators=[Length(max=200)])
     wizard = HiddenField()
 
     def __init__(self, *args: Any, language: str = "en", **kwargs: Any) -> None:
@@ -231,10 +335,16 @@ class AboutForm(SafeForm):
             SelectChoice(region.code, region.name(language), optgroup=str(COUNTRY_NAMES[region.country]))
             for region in REGIONS
         ]
-        self.sex.validators = [_optional_choice(SEX_CHOICES)]
-        self.smoker.validators = [_optional_choice(YES_NO)]
-        self.pregnant.validators = [_optional_choice(YES_NO)]
-        self.region.validators = [_optional_choice([(region.code, "") for region in REGIONS])]
+        self.sex.validators = [_optional_choice(SEX_CHOICES, _l("Choose female, male or other."))]
+        self.smoker.validators = [_optional_choice(YES_NO, _l("Choose yes or no for whether you smoke."))]
+        self.pregnant.validators = [
+            _optional_choice(YES_NO, _l("Choose yes or no for whether you are pregnant."))
+        ]
+        self.region.validators = [
+            _optional_choice(
+                [(region.code, "") for region in REGIONS], _l("Choose your region from the list.")
+            )
+        ]
 
 
 def yes_no(value: str | None) -> bool | None:
@@ -249,12 +359,16 @@ class CodesForm(SafeForm):
     """Search by lay words or code, tick matches; or say "I have none", or skip."""
 
     q = StringField(_l("Search by name or code"), validators=[Length(max=100)])
-    codes = SelectMultipleField(_l("Selected"), choices=[], validate_choice=False)
+    codes = SelectMultipleField(_l("Your list"), choices=[], validate_choice=False)
     wizard = HiddenField()
 
 
 class PauseForm(SafeForm):
-    until = DateInput(_l("Pause contact until"), validators=[DataRequired(message=_l("Enter a date."))])
+    until = DatePartsField(
+        _l("Pause contact until"),
+        what=_l("date"),
+        validators=[DataRequired(message=_l("Enter the date until which we should not contact you."))],
+    )
 
 
 class ConsentForm(SafeForm):

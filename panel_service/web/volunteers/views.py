@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 from flask import (
+    Blueprint,
     Response,
     abort,
     flash,
@@ -24,19 +25,21 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from panel_service.domain import gazetteer
 from panel_service.domain.criteria import vocabulary as vocab
+from panel_service.domain.geo import Home
 from panel_service.domain.profile import ProfileData, display_icd10, normalise_atc, normalise_icd10
 from panel_service.domain.regions import region_name
 from panel_service.extensions import db_session, limiter, settings
 from panel_service.models import Account, Participant
+from panel_service.services import accounts, participants, personal_data, profiles, tokens, volunteers
+from panel_service.services import dashboard as volunteer_dashboard
 from panel_service.services import invitations as invitation_service
-from panel_service.services import tokens
-from panel_service.services import volunteers as service
 from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from panel_service.timeutil import panel_today
 from panel_service.web.answers.views import REFUSAL_MESSAGES
 from panel_service.web.auth import current, role_required, sign_in, sign_out
-from panel_service.web.volunteers import bp
+from panel_service.web.transaction import discard
 from panel_service.web.volunteers.forms import (
     BIRTH_DATE_MESSAGES,
     PASSWORD_MESSAGES,
@@ -52,6 +55,8 @@ from panel_service.web.volunteers.forms import (
     from_bool,
     yes_no,
 )
+
+bp = Blueprint("volunteers", __name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 ViewResult = str | WerkzeugResponse | tuple[str, int]
@@ -71,7 +76,7 @@ def volunteer_view(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         account = current().account()
         try:
-            participant = service.participant_for(db_session(), account.id)
+            participant = participants.participant_for(db_session(), account.id)
         except Forbidden:
             abort(403)
         return view(account, participant, *args, **kwargs)
@@ -101,33 +106,34 @@ def verified_view(view: F) -> F:
 def signup() -> ViewResult:
     form = SignupForm()
     if form.validate_on_submit():
+        session = db_session()
         try:
-            service.sign_up(
-                db_session(),
-                settings(),
-                email=form.email.data or "",
-                password=form.password.data or "",
-                name=form.name.data or "",
-                consent=bool(form.consent.data),
-                language=language(),
-            )
-            db_session().commit()
+            # A savepoint, so that a refused sign-up leaves the request's transaction usable
+            # for the email to the existing account below.
+            with session.begin_nested():
+                participants.sign_up(
+                    session,
+                    settings(),
+                    email=form.email.data or "",
+                    password=form.password.data or "",
+                    name=form.name.data or "",
+                    consent=bool(form.consent.data),
+                    language=language(),
+                )
         except ValidationFailed as exc:
-            db_session().rollback()
             for name, problem in exc.fields.items():
                 field = getattr(form, name)
                 field.errors = [_message(name, problem)]
         except IntegrityError:
             # The same address signed up twice at the same moment: the other request made the
             # account, so this one is "already registered" and answers the same way.
-            db_session().rollback()
             _notify_existing(form.email.data or "")
             return redirect(url_for("volunteers.check_email"))
         else:
             return redirect(url_for("volunteers.check_email"))
     status = 422 if form.errors else 200
     return render_template(
-        "volunteers/signup.html", form=form, consent_version=service.CONSENT_TEXT_VERSION
+        "volunteers/signup.html", form=form, consent_version=volunteers.CONSENT_TEXT_VERSION
     ), status
 
 
@@ -138,7 +144,6 @@ def _notify_existing(email: str) -> None:
     existing = accounts.find_account(db_session(), email)
     if existing is not None:
         outbox.enqueue(db_session(), "accounts.send_signup_existing", {"account_id": existing.id})
-        db_session().commit()
 
 
 def _message(field: str, problem: str) -> str:
@@ -171,13 +176,11 @@ def verify(token: str) -> ViewResult:
         try:
             row = tokens.consume(session, token, "verify_email")
         except tokens.TokenInvalid:
-            session.rollback()
             return render_template("volunteers/link_invalid.html"), 410
-        account = session.get(Account, row.account_id) if row.account_id else None
+        account = accounts.get_account(session, row.account_id)
         if account is None:
             return render_template("volunteers/link_invalid.html"), 410
-        service.mark_verified(session, account)
-        session.commit()
+        participants.mark_verified(session, account)
         sign_in(account, request.user_agent.string)
         flash(_("Thank you, your email address is confirmed."))
         return redirect(url_for("volunteers.profile_about", wizard="1"))
@@ -192,7 +195,6 @@ def resend_verification(account: Account, participant: Participant) -> WerkzeugR
         from panel_service import outbox
 
         outbox.enqueue(db_session(), "accounts.send_verification", {"account_id": account.id})
-        db_session().commit()
         flash(_("We have sent you a new link. Check your email."))
     return redirect(url_for("volunteers.dashboard"))
 
@@ -204,11 +206,13 @@ def resend_verification(account: Account, participant: Participant) -> WerkzeugR
 @volunteer_view
 def dashboard(account: Account, participant: Participant) -> str:
     session = db_session()
-    stored = service.stored_profile(session, participant.id)  # loaded once for the whole page
+    stored = profiles.stored_profile(session, participant.id)  # loaded once for the whole page
     has_profile = stored is not None
     data = stored or ProfileData()
-    invitations = service.visible_invitations(session, settings(), participant.id, data)
-    open_sections = service.open_questions(session, settings(), participant.id, data) if has_profile else []
+    invitations = volunteer_dashboard.visible_invitations(session, settings(), participant.id, data)
+    open_sections = (
+        volunteer_dashboard.open_questions(session, settings(), participant.id, data) if has_profile else []
+    )
     response = render_template(
         "volunteers/dashboard.html",
         account=account,
@@ -216,13 +220,12 @@ def dashboard(account: Account, participant: Participant) -> str:
         invitations=invitations,
         has_profile=has_profile,
         open_sections=open_sections,
-        consent=service.active_consent(session, participant.id),
-        paused=service.is_paused(settings(), participant),
+        consent=volunteers.active_consent(session, participant.id),
+        paused=volunteers.is_paused(settings(), participant),
         region_name=region_name,
         language=language(),
         resend_form=EmptyForm(),
     )
-    session.commit()  # nothing written; ends the read transaction
     return response
 
 
@@ -232,7 +235,7 @@ def invitation(account: Account, participant: Participant, study_id: int) -> Vie
     """One of the volunteer's own invitations: what will be shared with whom, and the answer.
     Anyone else's invitation is a 404 (P7): the lookup is keyed by the caller's participant."""
     session = db_session()
-    view = service.invitation_view(session, settings(), participant.id, study_id)
+    view = volunteer_dashboard.invitation_view(session, settings(), participant.id, study_id)
     if view is None:
         abort(404)
     form = AnswerForm()
@@ -245,14 +248,13 @@ def invitation(account: Account, participant: Participant, study_id: int) -> Vie
                 session, study_id=study_id, participant_id=participant.id, answer=answer
             )
         except invitation_service.AnswerRefused as exc:
-            session.rollback()
+            discard()
             flash(str(REFUSAL_MESSAGES[exc.reason]))
             return redirect(url_for("volunteers.invitation", study_id=study_id))
         except (NotFound, Conflict):
-            session.rollback()
+            discard()
             flash(_("You have already answered this invitation."))
             return redirect(url_for("volunteers.dashboard"))
-        session.commit()
         if answer == "interested":
             flash(
                 _(
@@ -288,14 +290,15 @@ def invitation(account: Account, participant: Participant, study_id: int) -> Vie
 @verified_view
 def profile(account: Account, participant: Participant) -> str:
     session = db_session()
-    data = service.profile_data(session, participant.id)
+    data = profiles.profile_data(session, participant.id)
     return render_template(
         "volunteers/profile.html",
         data=data,
-        has_profile=service.has_profile(session, participant.id),
+        has_profile=profiles.has_profile(session, participant.id),
         conditions=_terms("icd10", data.conditions or ()),
         medications=_terms("atc", data.medications or ()),
         region_name=region_name,
+        home_text=home_text,
         language=language(),
     )
 
@@ -306,7 +309,7 @@ def profile_about(account: Account, participant: Participant) -> ViewResult:
     session = db_session()
     wizard = request.values.get("wizard") == "1"
     if request.method == "GET":
-        data = service.profile_data(session, participant.id)
+        data = profiles.profile_data(session, participant.id)
         form = AboutForm(
             language=language(),
             formdata=None,
@@ -318,6 +321,7 @@ def profile_about(account: Account, participant: Participant) -> ViewResult:
                 "weight_kg": _number(data.weight_kg),
                 "smoker": from_bool(data.smoker),
                 "pregnant": None if data.sex == "male" else from_bool(data.pregnant),
+                "home": home_text(data.home),
                 "wizard": "1" if wizard else "",
             },
         )
@@ -325,11 +329,14 @@ def profile_about(account: Account, participant: Participant) -> ViewResult:
     form = AboutForm(language=language())
     if form.validate_on_submit():
         birth_date = form.birth_date.value
-        problem = service.validate_birth_date(settings(), birth_date) if birth_date else None
+        problem = profiles.validate_birth_date(settings(), birth_date) if birth_date else None
+        home = _home(form)
         if problem:
             form.birth_date.errors = [str(BIRTH_DATE_MESSAGES[problem])]
+        elif home == "invalid":
+            pass  # form.home.errors says why
         else:
-            service.save_about(
+            profiles.save_about(
                 session,
                 settings(),
                 participant,
@@ -340,13 +347,39 @@ def profile_about(account: Account, participant: Participant) -> ViewResult:
                 weight_kg=form.weight_kg.number,
                 smoker=yes_no(form.smoker.data),
                 pregnant=yes_no(form.pregnant.data),
+                home=home,
             )
-            session.commit()
             if wizard:
                 return redirect(url_for("volunteers.profile_codes", section="conditions", wizard="1"))
             flash(_("Your answers are saved."))
             return redirect(url_for("volunteers.profile"))
     return render_template("volunteers/profile_about.html", form=form, wizard=wizard), 422
+
+
+def home_text(home: Home | None) -> str:
+    """The home as the form shows it: the town, or coordinates for a home given without one."""
+    if home is None:
+        return ""
+    return home.place or f"{home.lat:.2f}, {home.lon:.2f}"
+
+
+def _home(form: AboutForm) -> Home | Literal["invalid"] | None:
+    """The typed town looked up in the gazetteer; "invalid" (with the field's error set) when
+    it names no single town."""
+    text = (form.home.data or "").strip()
+    if not text:
+        return None
+    try:
+        return gazetteer.resolve_home(text)
+    except gazetteer.HomeNotFound as error:
+        message = _(
+            "We could not find the town %(town)s. Write it as town and country code, for example Aarhus, DK.",
+            town=text,
+        )
+        if error.suggestions:
+            message += " " + _("Did you mean: %(towns)s?", towns="; ".join(error.suggestions))
+        form.home.errors = [message]
+        return "invalid"
 
 
 def _number(value: float | None) -> str:
@@ -386,17 +419,28 @@ def profile_codes(account: Account, participant: Participant, section: str) -> V
     system = SYSTEMS[section]
     wizard = request.values.get("wizard") == "1"
     form = CodesForm()
-    results: list[vocab.Term] = []
-    status = 200
     if request.method == "GET":
-        selected = service.stored_codes(session, participant.id, system)
         form.wizard.data = "1" if wizard else ""
-        return _render_codes(section, form, selected, results, wizard, status)
+        selected = profiles.stored_codes(session, participant.id, system)
+        return _render_codes(section, form, selected, [], wizard, 200)
     if not form.validate_on_submit():
-        return _render_codes(section, form, [], results, wizard, 422)
+        return _render_codes(section, form, [], [], wizard, 422)
+    selected = _ticked_codes(form, system, set(profiles.stored_codes(session, participant.id, system)))
+    if form.codes.errors:
+        return _render_codes(section, form, selected, [], wizard, 422)
     action = request.form.get("action", "save")
-    stored = set(service.stored_codes(session, participant.id, system))
-    selected = []
+    if action == "search":
+        return _render_codes(section, form, selected, _search_codes(form, system, selected), wizard, 200)
+    if action == "save" and not selected:
+        form.codes.errors = [_("Tick at least one, or choose “I have none”.")]
+        return _render_codes(section, form, selected, [], wizard, 422)
+    _save_codes(participant, system, action, selected)
+    return _after_codes(section, action, wizard)
+
+
+def _ticked_codes(form: CodesForm, system: vocab.System, stored: set[str]) -> list[str]:
+    """The ticked codes, normalised, each once; an unknown code or too many is a field error."""
+    selected: list[str] = []
     for raw in request.form.getlist("codes")[: MAX_SELECTED_CODES + 1]:
         code = _normalise(system, raw, stored)
         if code is None:
@@ -405,31 +449,39 @@ def profile_codes(account: Account, participant: Participant, section: str) -> V
             selected.append(code)
     if len(selected) > MAX_SELECTED_CODES:
         form.codes.errors = [_("Choose at most %(n)d.", n=MAX_SELECTED_CODES)]
-    if form.codes.errors:
-        return _render_codes(section, form, selected, results, wizard, 422)
-    if action == "search":
-        query = (form.q.data or "").strip()
-        if query:
-            results = [
-                term
-                for term in vocab.search(query, limit=15, system=system)
-                if vocab.index_key(system, term.code) not in selected
-            ]
-            if not results:
-                form.q.errors = [_("Nothing found for “%(q)s”. Try other words or a code.", q=query)]
-        else:
-            form.q.errors = [_("Type a word or a code to search for.")]
-        return _render_codes(section, form, selected, results, wizard, 200)
+    return selected
+
+
+def _search_codes(form: CodesForm, system: vocab.System, selected: list[str]) -> list[vocab.Term]:
+    """Terms for the search box, without those already ticked; an empty box or no hit is a
+    field error."""
+    query = (form.q.data or "").strip()
+    if not query:
+        form.q.errors = [_("Type a word or a code to search for.")]
+        return []
+    results = [
+        term
+        for term in vocab.search(query, limit=15, system=system)
+        if vocab.index_key(system, term.code) not in selected
+    ]
+    if not results:
+        form.q.errors = [_("Nothing found for “%(q)s”. Try other words or a code.", q=query)]
+    return results
+
+
+def _save_codes(participant: Participant, system: vocab.System, action: str, selected: list[str]) -> None:
+    """``save`` the ticked codes, ``none`` for "I have none", ``skip`` keeps what is stored."""
     if action == "save":
-        if not selected:
-            form.codes.errors = [_("Tick at least one, or choose “I have none”.")]
-            return _render_codes(section, form, selected, results, wizard, 422)
-        service.save_codes(session, participant, system=system, codes=selected)
+        profiles.save_codes(db_session(), participant, system=system, codes=selected)
     elif action == "none":
-        service.save_codes(session, participant, system=system, codes=[])
+        profiles.save_codes(db_session(), participant, system=system, codes=[])
     elif action != "skip":
         abort(400)
-    session.commit()
+
+
+def _after_codes(section: str, action: str, wizard: bool) -> WerkzeugResponse:
+    """The wizard goes on from conditions to medications, then to the dashboard; otherwise
+    back to the profile."""
     if wizard:
         if section == "conditions":
             return redirect(url_for("volunteers.profile_codes", section="medications", wizard="1"))
@@ -492,12 +544,12 @@ def _render_contact(participant: Participant, pause_form: PauseForm, consent_for
     return render_template(
         "volunteers/contact.html",
         participant=participant,
-        consent=service.active_consent(db_session(), participant.id),
-        paused=service.is_paused(settings(), participant),
+        consent=volunteers.active_consent(db_session(), participant.id),
+        paused=volunteers.is_paused(settings(), participant),
         pause_form=pause_form,
         consent_form=consent_form,
         action_form=EmptyForm(),
-        consent_version=service.CONSENT_TEXT_VERSION,
+        consent_version=volunteers.CONSENT_TEXT_VERSION,
         today=panel_today(settings()),
     )
 
@@ -509,9 +561,9 @@ def pause(account: Account, participant: Participant) -> ViewResult:
     session = db_session()
     if form.validate_on_submit() and form.until.value is not None:
         try:
-            service.pause_contact(session, settings(), participant, form.until.value)
+            volunteers.pause_contact(session, settings(), participant, form.until.value)
         except ValidationFailed as exc:
-            session.rollback()
+            discard()
             problem = exc.fields.get("until", "")
             form.until.errors = [
                 _("Choose a date after today.")
@@ -519,7 +571,6 @@ def pause(account: Account, participant: Participant) -> ViewResult:
                 else _("Choose a date within two years.")
             ]
         else:
-            session.commit()
             flash(_("We will not contact you before %(date)s.", date=_format_date(form.until.value)))
             return redirect(url_for("volunteers.contact"))
     return _render_contact(participant, form, ConsentForm()), 422
@@ -535,8 +586,7 @@ def _format_date(value: Any) -> str:
 @volunteer_view
 def resume(account: Account, participant: Participant) -> WerkzeugResponse:
     if EmptyForm().validate_on_submit():
-        service.resume_contact(db_session(), settings(), participant)
-        db_session().commit()
+        volunteers.resume_contact(db_session(), settings(), participant)
         flash(_("Contact is on again."))
     return redirect(url_for("volunteers.contact"))
 
@@ -545,8 +595,7 @@ def resume(account: Account, participant: Participant) -> WerkzeugResponse:
 @volunteer_view
 def withdraw(account: Account, participant: Participant) -> WerkzeugResponse:
     if EmptyForm().validate_on_submit():
-        service.withdraw_consent(db_session(), participant)
-        db_session().commit()
+        volunteers.withdraw_consent(db_session(), participant)
         flash(_("You have withdrawn your consent. We will not contact you about studies."))
     return redirect(url_for("volunteers.contact"))
 
@@ -556,8 +605,7 @@ def withdraw(account: Account, participant: Participant) -> WerkzeugResponse:
 def give(account: Account, participant: Participant) -> ViewResult:
     form = ConsentForm()
     if form.validate_on_submit():
-        service.give_consent(db_session(), participant)
-        db_session().commit()
+        volunteers.give_consent(db_session(), participant)
         flash(_("Thank you. We may now contact you about approved studies that fit your profile."))
         return redirect(url_for("volunteers.contact"))
     return _render_contact(participant, PauseForm(), form), 422
@@ -571,10 +619,9 @@ def details(account: Account, participant: Participant) -> ViewResult:
     )
     if request.method == "POST":
         if form.validate_on_submit():
-            service.update_details(
+            participants.update_details(
                 db_session(), participant, name=form.name.data or "", phone=form.phone.data
             )
-            db_session().commit()
             flash(_("Your details are saved."))
             return redirect(url_for("volunteers.contact"))
         return render_template("volunteers/details.html", form=form, account=account), 422
@@ -590,8 +637,7 @@ def my_data(account: Account, participant: Participant) -> ViewResult:
     form = EmptyForm()
     if request.method == "POST" and form.validate_on_submit():
         session = db_session()
-        data = service.export_data(session, account, participant)
-        session.commit()
+        data = personal_data.export_data(session, account, participant)
         body = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
         return Response(
             body,
@@ -608,12 +654,11 @@ def delete_account(account: Account, participant: Participant) -> ViewResult:
     if request.method == "POST" and form.validate_on_submit():
         session = db_session()
         try:
-            service.erase(session, settings(), account, form.password.data or "")
+            personal_data.erase(session, settings(), account, form.password.data or "")
         except ValidationFailed:
-            session.rollback()
+            discard()
             form.password.errors = [_("The password is not correct.")]
         else:
-            session.commit()
             sign_out()
             flash(_("Your account and your health profile are deleted."))
             return redirect(url_for("public.home"))

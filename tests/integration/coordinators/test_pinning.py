@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from panel_service.models import AuditEvent, Organisation, Study, StudyVersion
 from panel_service.runtime import Runtime
-from panel_service.services import volunteers
+from panel_service.services import dashboard as volunteer_dashboard
 from tests.integration.coordinators.conftest import STUDY_BODY, Staff, api, make_volunteer, study_in
 from tests.integration.coordinators.test_api_studies import approval_body
 from tests.integration.coordinators.test_web_pages import form_body, post_form, sign_in
@@ -216,7 +216,7 @@ def test_volunteers_see_the_approved_version_until_the_edit_is_approved(
     assert token is not None
     answer_page = client.get(f"/invitations/answer/{token.group(1)}").get_data(as_text=True)
     assert APPROVED_TITLE in answer_page and NEW_TITLE not in answer_page
-    [seen] = volunteers.visible_invitations(db, runtime.settings, first)
+    [seen] = volunteer_dashboard.visible_invitations(db, runtime.settings, first)
     assert seen.title == APPROVED_TITLE and seen.invitation_text == STUDY_BODY["invitation_text"]
 
     # The new version is submitted and approved: from now on volunteers see it.
@@ -232,7 +232,7 @@ def test_volunteers_see_the_approved_version_until_the_edit_is_approved(
     assert NEW_TITLE in messages[1]["Subject"] and "Unapproved words." in newer and SITE["name"] in newer
     home = client.get("/").get_data(as_text=True)
     assert NEW_TITLE in home and APPROVED_TITLE not in home and SITE["name"] in home
-    [seen] = volunteers.visible_invitations(db, runtime.settings, second)
+    [seen] = volunteer_dashboard.visible_invitations(db, runtime.settings, second)
     assert seen.title == NEW_TITLE and seen.sites == (SITE["name"],)
 
 
@@ -261,7 +261,7 @@ def test_an_organisation_renamed_after_approval_is_not_what_volunteers_see(
     assert token is not None
     answer_page = client.get(f"/invitations/answer/{token.group(1)}").get_data(as_text=True)
     assert "Aarhus Sleep Clinic" in answer_page and "Renamed" not in answer_page
-    [seen] = volunteers.visible_invitations(db, runtime.settings, volunteer)
+    [seen] = volunteer_dashboard.visible_invitations(db, runtime.settings, volunteer)
     assert seen.organisation == "Aarhus Sleep Clinic"
     # The next edit takes the new name into a new version, which needs its own approval.
     edited = api(client, "PUT", f"/studies/{sid}", coordinator, json=STUDY_BODY).get_json()

@@ -67,6 +67,8 @@ def insert_profiles(connection: Connection, people: Sequence[ProfileData], first
                 "pregnant": person.pregnant,
                 "conditions_answered": person.conditions is not None,
                 "medications_answered": person.medications is not None,
+                "home_lat": None if person.home is None else person.home.lat,
+                "home_lon": None if person.home is None else person.home.lon,
             }
             for pid, person in zip(ids, people, strict=True)
         ],

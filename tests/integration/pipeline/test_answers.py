@@ -46,8 +46,11 @@ def test_get_shows_what_is_shared_and_changes_nothing_post_records_once(
     page = client.get(interested)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "Magnesium study 0" in html and volunteer.email in html and "Phone" in html
+    assert "Magnesium study 0" in html and volunteer.email in html and "Your phone number" in html
     assert "health profile" in html
+    # Issue 13, item 7: the same two choices as the signed-in invitation page.
+    assert "Yes, share my contact details" in html and "No, thank you" in html
+    assert "You chose “I am interested” in the email" in html
     client.get(interested)  # a mail scanner following the link twice changes nothing
     row = db.get(Invitation, (study.id, volunteer.participant_id))
     assert row is not None and row.response is None
@@ -56,7 +59,11 @@ def test_get_shows_what_is_shared_and_changes_nothing_post_records_once(
     assert no_token.status_code == 400  # CSRF: a cross-site POST cannot answer for someone
 
     done = client.post(interested.split("?")[0], data={"answer": "interested", "csrf_token": csrf_from(html)})
-    assert done.status_code == 200 and "shared your name" in done.get_data(as_text=True)
+    thanks = done.get_data(as_text=True)
+    assert done.status_code == 200 and "We have shared exactly this" in thanks
+    shared = thanks.split('<ul class="shared">')[1].split("</ul>")[0]
+    assert volunteer.email in shared and "Your phone number" not in shared, "only what was shared"
+    assert "Go to my page" in thanks
     db.expire_all()
     row = db.get(Invitation, (study.id, volunteer.participant_id))
     assert row is not None and row.response == "interested"
@@ -69,7 +76,9 @@ def test_get_shows_what_is_shared_and_changes_nothing_post_records_once(
         interested.split("?")[0], data={"answer": "not_interested", "csrf_token": csrf_from(html)}
     )
     assert again.status_code == 404  # single use
-    assert client.get(interested).status_code == 404
+    used = client.get(interested)
+    assert used.status_code == 404
+    assert "Sign in to see them" in used.get_data(as_text=True), "a used link offers a way to sign in"
 
 
 def test_not_interested_shares_nothing(
@@ -78,7 +87,7 @@ def test_not_interested_shares_nothing(
     volunteer, [study], links, _ = invited(db, runtime, smtp)
     link = next(link for link in links if "answer=not_interested" in link)
     html = client.get(link).get_data(as_text=True)
-    assert 'value="not_interested" checked' in html or "checked" in html
+    assert "You chose “I am not interested” in the email" in html
     response = client.post(
         link.split("?")[0], data={"answer": "not_interested", "csrf_token": csrf_from(html)}
     )
@@ -172,7 +181,7 @@ def test_a_paused_study_still_takes_the_answer_to_an_invitation_already_sent(
         interested.split("?")[0],
         data={"answer": "interested", "csrf_token": csrf_from(page.get_data(as_text=True))},
     )
-    assert done.status_code == 200 and "shared your name" in done.get_data(as_text=True)
+    assert done.status_code == 200 and "We have shared exactly this" in done.get_data(as_text=True)
     assert _releases(db) == 1
 
 

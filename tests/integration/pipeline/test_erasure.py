@@ -15,8 +15,7 @@ from config.settings import Settings
 from panel_service.db import Base
 from panel_service.models import AuditEvent, Invitation, Participant
 from panel_service.runtime import Runtime
-from panel_service.services import tokens
-from panel_service.services import volunteers as service
+from panel_service.services import profiles, tokens
 from tests.support.pipeline import NARROW, make_recruiting_study
 from tests.support.services import SmtpRecorder
 from tests.support.volunteers import PASSWORD, make_volunteer, post_form, sign_in
@@ -43,7 +42,7 @@ def _volunteer_with_history(
     the email's link, the second refused by the SMTP server at RCPT."""
     _account, participant = make_volunteer(db, settings, EMAIL, name=NAME)
     participant.phone = PHONE
-    service.save_about(
+    profiles.save_about(
         db,
         settings,
         participant,
@@ -55,8 +54,8 @@ def _volunteer_with_history(
         smoker=False,
         pregnant=False,
     )
-    service.save_codes(db, participant, system="icd10", codes=["G2581"])
-    service.save_codes(db, participant, system="atc", codes=[])
+    profiles.save_codes(db, participant, system="icd10", codes=["G2581"])
+    profiles.save_codes(db, participant, system="atc", codes=[])
     answered = make_recruiting_study(db, NARROW, title="Magnesium study A")
     db.commit()
     runtime.relay.drain()  # type: ignore[attr-defined]

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service.models import Profile, ProfileAnswer
+from panel_service.services import profiles
 from panel_service.services import questions as service
-from panel_service.services import volunteers
 from tests.integration.coordinators.conftest import Staff, make_staff
 from tests.integration.coordinators.test_web_pages import post_form as staff_post
 from tests.integration.coordinators.test_web_pages import sign_in as staff_sign_in
@@ -78,7 +78,7 @@ def test_a_volunteer_answers_a_section_and_smoker_follows(
     client: FlaskClient, db: Session, settings: Settings
 ) -> None:
     _account, participant = make_volunteer(db, settings)
-    volunteers.save_about(
+    profiles.save_about(
         db, settings, participant, birth_date=None, sex="male", region=None, height_cm=None, weight_kg=None,
         smoker=True, pregnant=None,
     )  # fmt: skip

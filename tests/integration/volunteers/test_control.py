@@ -25,8 +25,7 @@ from panel_service.models import (
     ProfileMedication,
     WebSession,
 )
-from panel_service.services import questions, tokens
-from panel_service.services import volunteers as service
+from panel_service.services import profiles, questions, tokens, volunteers
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at, utcnow
 from tests.support.volunteers import (
     PASSWORD,
@@ -42,7 +41,7 @@ from tests.support.volunteers import (
 @pytest.fixture()
 def vera(client: FlaskClient, db: Session, settings: Settings) -> Participant:
     _account, participant = make_volunteer(db, settings)
-    service.save_about(
+    profiles.save_about(
         db,
         settings,
         participant,
@@ -54,8 +53,8 @@ def vera(client: FlaskClient, db: Session, settings: Settings) -> Participant:
         smoker=False,
         pregnant=False,
     )
-    service.save_codes(db, participant, system="icd10", codes=["G2581"])
-    service.save_codes(db, participant, system="atc", codes=["A12CC05"])
+    profiles.save_codes(db, participant, system="icd10", codes=["G2581"])
+    profiles.save_codes(db, participant, system="atc", codes=["A12CC05"])
     sign_in(client, "vera@example.org")
     return participant
 
@@ -138,7 +137,7 @@ def test_withdraw_cancels_pending_and_consent_can_be_given_again(
     assert post_form(client, "/me/consent/withdraw", {}, token_from="/me/contact").status_code == 302
     db.refresh(invitation)
     assert (invitation.status, invitation.reason) == ("cancelled", "consent_withdrawn")
-    assert service.active_consent(db, vera.id) is None
+    assert volunteers.active_consent(db, vera.id) is None
     refused = post_form(client, "/me/consent/give", {}, token_from="/me/contact")
     assert refused.status_code == 422 and "Tick the box" in refused.get_data(as_text=True)
     assert (
@@ -146,7 +145,7 @@ def test_withdraw_cancels_pending_and_consent_can_be_given_again(
     )
     consents = db.scalars(select(Consent).where(Consent.participant_id == vera.id).order_by(Consent.id)).all()
     assert len(consents) == 2 and consents[0].withdrawn_at is not None and consents[1].withdrawn_at is None
-    assert consents[1].text_version == service.CONSENT_TEXT_VERSION
+    assert consents[1].text_version == volunteers.CONSENT_TEXT_VERSION
     matches = db.scalar(
         select(func.count())
         .select_from(OutboxMessage)
@@ -166,7 +165,7 @@ def test_download_contains_everything(client: FlaskClient, db: Session, vera: Pa
     data = json.loads(response.get_data(as_text=True))
     assert data["account"]["email"] == "vera@example.org"
     assert data["identity"]["name"] == "Vera Volunteer"
-    assert data["consents"][0]["text_version"] == service.CONSENT_TEXT_VERSION
+    assert data["consents"][0]["text_version"] == volunteers.CONSENT_TEXT_VERSION
     assert data["profile"]["birth_date"] == "1980-04-23"
     assert data["profile"]["bmi"] == 22.5
     assert data["profile"]["conditions"] == ["G25.81"] and data["profile"]["medications"] == ["A12CC05"]
@@ -175,6 +174,17 @@ def test_download_contains_everything(client: FlaskClient, db: Session, vera: Pa
     assert data["invitations"][0]["status"] == "sent"
     assert data["sign_ins"]
     assert db.scalar(select(AuditEvent).where(AuditEvent.action == "data.export")) is not None
+
+
+def test_the_erasure_page_says_what_happens_to_details_already_shared(
+    client: FlaskClient, vera: Participant
+) -> None:
+    """Issue 13, item 7: a team that already saw or downloaded the details keeps its copy."""
+    page = client.get("/me/delete").get_data(as_text=True)
+    assert "stop seeing your name, email and phone number in Panel at once" in page
+    assert "it keeps its own copy: Panel cannot delete that" in page
+    danish = client.get("/me/delete", headers={"Accept-Language": "da"}).get_data(as_text=True)
+    assert "har holdet sin egen kopi" in danish
 
 
 def test_delete_needs_the_password(client: FlaskClient, db: Session, vera: Participant) -> None:

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service.models import AuditEvent, Invitation
-from panel_service.services import volunteers as service
+from panel_service.services import dashboard as volunteer_dashboard
+from panel_service.services import profiles
 from tests.support.volunteers import (
     make_volunteer,
     post_form,
@@ -25,7 +26,7 @@ from tests.support.volunteers import (
 def invited(client: FlaskClient, db: Session, settings: Settings) -> tuple[int, int]:
     """Vera, with a restless-legs profile, invited to the demo study; signed in."""
     _account, participant = make_volunteer(db, settings)
-    service.save_about(
+    profiles.save_about(
         db,
         settings,
         participant,
@@ -37,8 +38,8 @@ def invited(client: FlaskClient, db: Session, settings: Settings) -> tuple[int, 
         smoker=False,
         pregnant=False,
     )
-    service.save_codes(db, participant, system="icd10", codes=["G2581"])
-    service.save_codes(db, participant, system="atc", codes=[])
+    profiles.save_codes(db, participant, system="icd10", codes=["G2581"])
+    profiles.save_codes(db, participant, system="atc", codes=[])
     version = recruiting_study(db)
     send_invitation(db, version, participant.id)
     sign_in(client, "vera@example.org")
@@ -137,7 +138,7 @@ def test_completeness_counts_questions_without_naming_uninvited_studies(
     client: FlaskClient, db: Session, settings: Settings
 ) -> None:
     _account, participant = make_volunteer(db, settings)
-    service.save_about(
+    profiles.save_about(
         db,
         settings,
         participant,
@@ -162,7 +163,7 @@ def test_completeness_counts_questions_without_naming_uninvited_studies(
     ):
         assert words in page
     assert "Secret" not in page and "kidney" not in page.lower() and "magnesium" not in page.lower()
-    assert service.open_questions(db, settings, participant.id) == [
+    assert volunteer_dashboard.open_questions(db, settings, participant.id) == [
         "smoker",
         "pregnant",
         "conditions",
@@ -191,7 +192,7 @@ def test_an_unanswered_catalogue_question_is_named_as_more_questions(
     client: FlaskClient, db: Session, settings: Settings
 ) -> None:
     _account, participant = make_volunteer(db, settings)
-    service.save_about(
+    profiles.save_about(
         db, settings, participant, birth_date=dt.date(1980, 4, 23), sex="female", region=None,
         height_cm=None, weight_kg=None, smoker=False, pregnant=False,
     )  # fmt: skip
@@ -200,4 +201,4 @@ def test_an_unanswered_catalogue_question_is_named_as_more_questions(
     page = client.get("/me").get_data(as_text=True)
     assert "a few more questions about you" in page and "/me/questions" in page
     assert "Secret" not in page and "MRI" not in page
-    assert service.open_questions(db, settings, participant.id) == ["questions"]
+    assert volunteer_dashboard.open_questions(db, settings, participant.id) == ["questions"]

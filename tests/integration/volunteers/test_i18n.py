@@ -73,7 +73,9 @@ def test_danish_from_the_browser_and_errors_in_danish(client: FlaskClient, db: S
         headers=headers,
         data={"csrf_token": token, "name": "Åse", "email": "aase@example.org", "password": "kort"},
     )
-    assert response.status_code == 422 and "Brug mindst 8 tegn." in response.get_data(as_text=True)
+    assert response.status_code == 422 and "Din adgangskode skal være på mindst 8 tegn." in response.get_data(
+        as_text=True
+    )
 
 
 def test_switcher_and_localised_dates(client: FlaskClient, db: Session, settings: Settings) -> None:

@@ -10,8 +10,7 @@ from sqlalchemy import select
 
 from panel_service.models import Participant
 from panel_service.runtime import Runtime
-from panel_service.services import account_mail
-from panel_service.services import volunteers as service
+from panel_service.services import account_mail, accounts, participants
 from tests.support.services import SmtpRecorder, email_parts
 from tests.support.volunteers import PASSWORD, post_form
 
@@ -23,14 +22,14 @@ def _body(message: object) -> str:
 def test_signing_up_again_emails_the_owner_instead(mail_runtime: tuple[Runtime, SmtpRecorder]) -> None:
     runtime, smtp = mail_runtime
     with runtime.database.session_scope() as session:
-        service.sign_up(
+        participants.sign_up(
             session, runtime.settings, email="ada@example.org", password=PASSWORD, name="Ada", consent=True
         )
     runtime.relay.drain()  # type: ignore[attr-defined]
     smtp.wait_for(1, timeout=10)
     # Not yet verified: a second sign-up brings a fresh confirmation link.
     with runtime.database.session_scope() as session:
-        result = service.sign_up(
+        result = participants.sign_up(
             session, runtime.settings, email="ADA@example.org", password=PASSWORD, name="Ada", consent=True
         )
         assert result.created is False
@@ -38,10 +37,10 @@ def test_signing_up_again_emails_the_owner_instead(mail_runtime: tuple[Runtime, 
     assert "/verify/" in _body(smtp.wait_for(2, timeout=10)[1])
     # Verified: the owner is told an account exists, with sign-in and reset links.
     with runtime.database.session_scope() as session:
-        account = service.accounts.find_account(session, "ada@example.org")
+        account = accounts.find_account(session, "ada@example.org")
         assert account is not None
-        service.mark_verified(session, account)
-        service.sign_up(
+        participants.mark_verified(session, account)
+        participants.sign_up(
             session, runtime.settings, email="ada@example.org", password=PASSWORD, name="X", consent=False
         )
     runtime.relay.drain()  # type: ignore[attr-defined]
@@ -56,7 +55,7 @@ def test_password_reset_email_in_danish_with_a_working_link(
 ) -> None:
     runtime, smtp = mail_runtime
     with runtime.database.session_scope() as session:
-        result = service.sign_up(
+        result = participants.sign_up(
             session,
             runtime.settings,
             email="aase@example.org",
@@ -106,7 +105,7 @@ def test_account_emails_in_the_volunteers_language_with_the_same_link_in_both_pa
 ) -> None:
     runtime, smtp = mail_runtime
     with runtime.database.session_scope() as session:
-        result = service.sign_up(
+        result = participants.sign_up(
             session,
             runtime.settings,
             email=f"lang-{language}@example.org",

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service.models import OutboxMessage, Participant, Profile
-from panel_service.services import volunteers as service
+from panel_service.services import profiles
 from panel_service.timeutil import panel_today
 from tests.support.volunteers import make_volunteer, post_form, row_counts, sign_in
 
@@ -70,6 +70,74 @@ def test_danish_style_date_is_understood(client: FlaskClient, db: Session, volun
     assert profile is not None and profile.birth_date == dt.date(1980, 4, 23)
 
 
+def test_date_of_birth_is_three_boxes_day_month_year(
+    client: FlaskClient, db: Session, volunteer: int
+) -> None:
+    """Issue 13, item 7: day / month / year fields, as GOV.UK asks for dates people know."""
+    page = client.get("/me/profile/about").get_data(as_text=True)
+    for part, autocomplete in (("day", "bday-day"), ("month", "bday-month"), ("year", "bday-year")):
+        assert re.search(rf'<label for="birth_date-{part}">', page), part
+        assert f'name="birth_date-{part}"' in page and f'autocomplete="{autocomplete}"' in page
+    form = {"birth_date-day": "23", "birth_date-month": "4", "birth_date-year": "1980"}
+    assert post_form(client, "/me/profile/about", form).status_code == 302
+    profile = db.get(Profile, volunteer)
+    assert profile is not None and profile.birth_date == dt.date(1980, 4, 23)
+    again = client.get("/me/profile/about").get_data(as_text=True)
+    boxes = {
+        re.search(r'name="([a-z_-]+)"', tag).group(1): tag  # type: ignore[union-attr]
+        for tag in re.findall(r"<input [^>]*>", again)
+        if 'name="birth_date-' in tag
+    }
+    assert 'value="23"' in boxes["birth_date-day"] and 'value="4"' in boxes["birth_date-month"]
+    assert 'value="1980"' in boxes["birth_date-year"]
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        (("23", "", "1980"), "must include a day, a month and a year"),
+        (("31", "4", "1980"), "Enter a real date of birth"),
+        (("23", "4", "80"), "Enter a real date of birth"),
+        (("x", "4", "1980"), "Enter a real date of birth"),
+    ],
+)
+def test_bad_date_parts_are_refused_with_the_boxes_kept(
+    client: FlaskClient, db: Session, volunteer: int, parts: tuple[str, str, str], message: str
+) -> None:
+    day, month, year = parts
+    data = {
+        **ABOUT,
+        "birth_date": None,
+        "birth_date-day": day,
+        "birth_date-month": month,
+        "birth_date-year": year,
+    }
+    _refused(
+        client, db, {key: value for key, value in data.items() if value is not None}, "birth_date", message
+    )
+    page = post_form(client, "/me/profile/about", {"birth_date-day": day, "birth_date-year": year}).get_data(
+        as_text=True
+    )
+    assert f'value="{year}"' in page, "what was typed is kept"
+
+
+def test_the_error_summary_lists_every_problem_in_words_of_its_own(
+    client: FlaskClient, db: Session, volunteer: int
+) -> None:
+    """Issue 13, item 7: all errors at once, no "label: message" doubling, no internal names."""
+    response = post_form(
+        client,
+        "/me/profile/about",
+        {**ABOUT, "birth_date": "yesterday", "height_cm": "tall", "weight_kg": "0"},
+    )
+    assert response.status_code == 422
+    summary = response.get_data(as_text=True).split('class="error-summary"')[1].split("</div>")[0]
+    items = re.findall(r'<li><a href="#([a-z_]+)">([^<]+)</a></li>', summary)
+    assert [field for field, _text in items] == ["birth_date", "height_cm", "weight_kg"]
+    assert all(":" not in text for _field, text in items), items
+    assert "between 20 and 400 kilograms, for example 68" in items[2][1]
+
+
 def _bad_birth_dates(today: dt.date) -> list[tuple[str, str]]:
     seventeen = today.replace(year=today.year - 17)
     return [
@@ -94,14 +162,15 @@ def test_bad_birth_dates_are_refused_at_the_field(
     ("field", "value", "message"),
     [
         ("height_cm", "2000", "between 50 and 260"),
-        ("height_cm", "20 m", "Enter a number"),
+        ("height_cm", "20 m", "Enter your height in centimetres as a number, for example 172"),
         ("height_cm", "-170", "between 50 and 260"),
-        ("height_cm", "NaN", "Enter a number"),
+        ("height_cm", "NaN", "Enter your height in centimetres as a number"),
+        ("weight_kg", "heavy", "Enter your weight in kilograms as a number, for example 68"),
         ("weight_kg", "4000", "between 20 and 400"),
         ("weight_kg", "0", "between 20 and 400"),
-        ("sex", "robot", "Choose one of the options"),
-        ("region", "XX-99", "Choose one of the options"),
-        ("smoker", "sometimes", "Choose one of the options"),
+        ("sex", "robot", "Choose female, male or other"),
+        ("region", "XX-99", "Choose your region from the list"),
+        ("smoker", "sometimes", "Choose yes or no for whether you smoke"),
     ],
 )
 def test_bad_values_are_refused_at_the_field(
@@ -136,7 +205,7 @@ def test_conditions_found_by_lay_words_without_javascript(
     assert saved.status_code == 302
     profile = db.get(Profile, volunteer)
     assert profile is not None and profile.conditions_answered is True
-    assert service.stored_codes(db, volunteer, "icd10") == ["G2581"]
+    assert profiles.stored_codes(db, volunteer, "icd10") == ["G2581"]
     assert "Restless" in client.get("/me/profile").get_data(as_text=True) or "restless" in client.get(
         "/me/profile"
     ).get_data(as_text=True)
@@ -147,17 +216,17 @@ def test_medications_by_code_and_none_and_skip(client: FlaskClient, db: Session,
         post_form(client, "/me/profile/medications", {"codes": ["a12cc"], "action": "save"}).status_code
         == 302
     )
-    assert service.stored_codes(db, volunteer, "atc") == ["A12CC"]
+    assert profiles.stored_codes(db, volunteer, "atc") == ["A12CC"]
     assert post_form(client, "/me/profile/medications", {"action": "none"}).status_code == 302
     profile = db.get(Profile, volunteer)
     assert profile is not None and profile.medications_answered is True
-    assert service.stored_codes(db, volunteer, "atc") == []
+    assert profiles.stored_codes(db, volunteer, "atc") == []
     # Skipping conditions leaves them unanswered (not "none").
     assert post_form(client, "/me/profile/conditions", {"action": "skip"}).status_code == 302
     db.refresh(profile)
     assert profile.conditions_answered is False
-    assert service.profile_data(db, volunteer).conditions is None
-    assert service.profile_data(db, volunteer).medications == ()
+    assert profiles.profile_data(db, volunteer).conditions is None
+    assert profiles.profile_data(db, volunteer).medications == ()
 
 
 @pytest.mark.parametrize("code", ["Q99.999", "ZZZ", "<script>", "A99ZZ99"])
@@ -189,7 +258,7 @@ def test_wizard_runs_about_conditions_medications_then_dashboard(
     assert "/me/profile/medications" in step.location
     step = post_form(client, step.location, {"action": "skip", "wizard": "1"})
     assert step.location.endswith("/me")
-    data = service.profile_data(db, volunteer)
+    data = profiles.profile_data(db, volunteer)
     assert data.conditions == () and data.medications is None
 
 
@@ -219,7 +288,7 @@ def test_saved_answers_are_shown_again_in_the_visitors_number_format(
     post_form(client, "/me/profile/about", ABOUT)
     assert 'value="172.5"' in client.get("/me/profile/about").get_data(as_text=True)
     danish = client.get("/me/profile/about", headers={"Accept-Language": "da"}).get_data(as_text=True)
-    assert 'value="172,5"' in danish and 'value="1980-04-23"' in danish
+    assert 'value="172,5"' in danish and 'value="1980"' in danish and 'value="23"' in danish
     summary = client.get("/me/profile", headers={"Accept-Language": "da"}).get_data(as_text=True)
     assert "172,5 cm" in summary and "23. april 1980" in summary
 
@@ -236,12 +305,12 @@ def test_ticked_conditions_survive_searches_and_a_cleared_search_box_without_jav
     an import: well formed, not in the vocabulary the form offers)."""
     participant = db.get(Participant, volunteer)
     assert participant is not None
-    service.save_codes(db, participant, system="icd10", codes=["QA00101"])
+    profiles.save_codes(db, participant, system="icd10", codes=["QA00101"])
     path = "/me/profile/conditions"
     first = client.get(path).get_data(as_text=True)
     assert _checked_codes(first) == {"QA0.0101"}
     ticked = ["QA0.0101"]
-    for query, code in (("restless legs", "G25.8"), ("high blood pressure", "I10"), ("haemophilia", "D66")):
+    for query, code in (("restless legs", "G25.81"), ("high blood pressure", "I10"), ("haemophilia", "D66")):
         response = post_form(client, path, {"codes": ticked, "q": query, "action": "search"})
         assert response.status_code == 200
         page = response.get_data(as_text=True)
@@ -253,5 +322,35 @@ def test_ticked_conditions_survive_searches_and_a_cleared_search_box_without_jav
     assert _checked_codes(cleared.get_data(as_text=True)) == set(ticked)
     saved = post_form(client, path, {"codes": ticked, "q": "", "action": "save"})
     assert saved.status_code == 302, saved.get_data(as_text=True)
-    assert sorted(service.stored_codes(db, volunteer, "icd10")) == ["D66", "G258", "I10", "QA00101"]
-    assert service.profile_data(db, volunteer).conditions == ("D66", "G258", "I10", "QA00101")
+    assert sorted(profiles.stored_codes(db, volunteer, "icd10")) == ["D66", "G2581", "I10", "QA00101"]
+    assert profiles.profile_data(db, volunteer).conditions == ("D66", "G2581", "I10", "QA00101")
+
+
+def test_home_town_is_looked_up_and_stored_as_a_rounded_point(
+    client: FlaskClient, db: Session, volunteer: int
+) -> None:
+    response = post_form(client, "/me/profile/about", {**ABOUT, "home": "Aarhus"})
+    assert response.status_code == 302
+    profile = db.get(Profile, volunteer)
+    assert profile is not None
+    assert (profile.home_lat, profile.home_lon, profile.home_place, profile.home_geonameid) == (
+        56.16,
+        10.21,
+        "Århus, DK",
+        2624652,
+    )
+    page = client.get("/me/profile").get_data(as_text=True)
+    assert "Århus, DK" in page
+    form = client.get("/me/profile/about").get_data(as_text=True)
+    assert 'value="Århus, DK"' in form  # saving the form again keeps the same town
+    assert post_form(client, "/me/profile/about", {**ABOUT, "home": ""}).status_code == 302
+    db.refresh(profile)
+    assert profile.home_lat is None and profile.home_place is None  # emptied: unanswered
+
+
+def test_an_unknown_home_town_is_refused_with_suggestions(
+    client: FlaskClient, db: Session, volunteer: int
+) -> None:
+    _refused(client, db, {**ABOUT, "home": "Aar"}, "home", "We could not find the town")
+    response = post_form(client, "/me/profile/about", {**ABOUT, "home": "Aar"})
+    assert "Did you mean: Århus, DK" in response.get_data(as_text=True)

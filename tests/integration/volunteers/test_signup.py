@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from panel_service.models import Account, Consent, OutboxMessage, Participant
 from panel_service.runtime import Runtime
-from panel_service.services import account_mail, tokens
-from panel_service.services import volunteers as service
+from panel_service.services import account_mail, accounts, participants, tokens, volunteers
 from tests.support.services import SmtpRecorder
 from tests.support.volunteers import PASSWORD, csrf_token, make_volunteer, post_form, row_counts
 
@@ -40,7 +39,7 @@ def test_signup_creates_unverified_volunteer_with_versioned_consent(client: Flas
     participant = db.scalar(select(Participant).where(Participant.account_id == account.id))
     assert participant is not None and participant.name == "Ada Lovelace"
     consent = db.scalar(select(Consent).where(Consent.participant_id == participant.id))
-    assert consent is not None and consent.text_version == service.CONSENT_TEXT_VERSION
+    assert consent is not None and consent.text_version == volunteers.CONSENT_TEXT_VERSION
     assert consent.given_at is not None and consent.withdrawn_at is None
     tasks = db.scalars(select(OutboxMessage.task_name)).all()
     assert "accounts.send_verification" in tasks
@@ -147,7 +146,7 @@ def test_verification_email_goes_out_after_commit_with_a_working_link(
 ) -> None:
     runtime, smtp = mail_runtime
     with runtime.database.session_scope() as session:
-        service.sign_up(
+        participants.sign_up(
             session, runtime.settings, email="mail@example.org", password=PASSWORD, name="M", consent=True
         )
     runtime.relay.drain()  # type: ignore[attr-defined]
@@ -167,14 +166,14 @@ def test_two_simultaneous_signups_with_one_address_answer_the_same(
 ) -> None:
     """The second request does not see the first's account yet; the unique index decides."""
     make_volunteer(db, settings, "ada@example.org")
-    real_find = service.accounts.find_account
+    real_find = accounts.find_account
     calls = {"n": 0}
 
     def find_once_blind(session: Session, email: str) -> Account | None:
         calls["n"] += 1
         return None if calls["n"] == 1 else real_find(session, email)
 
-    monkeypatch.setattr(service.accounts, "find_account", find_once_blind)
+    monkeypatch.setattr(accounts, "find_account", find_once_blind)
     response = post_form(client, "/signup", GOOD)
     assert response.status_code == 302 and response.location.endswith("/signup/check-email")
     assert (

@@ -59,3 +59,17 @@ def test_a_qualified_code_is_exported_in_text_not_as_the_bare_code() -> None:
     assert qualified.exclude is True
     assert qualified.code.text == "takes A12CC within P3M"
     assert qualified.valueBoolean is True
+
+
+def test_distance_is_exported_in_text_and_a_country_as_iso_3166_1() -> None:
+    resource = ResearchStudy.model_validate(
+        build("distance_to_site_km <= 50 and region = DK and region = GB-ENG")
+    )
+    distance, country, nation = resource.contained[0].characteristic
+    assert (distance.code.text, distance.valueBoolean) == ("distance_to_site_km <= 50", True)
+    assert distance.code.coding is None
+    assert (country.valueCodeableConcept.coding[0].system, country.valueCodeableConcept.coding[0].code) == (
+        "urn:iso:std:iso:3166",
+        "DK",
+    )
+    assert nation.valueCodeableConcept.coding[0].system == "urn:iso:std:iso:3166:-2"

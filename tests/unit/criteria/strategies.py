@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from panel_service.domain.criteria.json_form import parse_json
 from panel_service.domain.criteria.model import FIELDS, Node
+from panel_service.domain.geo import Home, Sites, site_points
 from panel_service.domain.history import Entry, make_entry, subtract_duration
 from panel_service.domain.profile import ProfileData
 
@@ -50,6 +51,28 @@ CRITERIA_MEDICATIONS = (
 )  # fmt: skip
 DURATIONS = ("P14D", "P2W", "P1M", "P3M", "P6M", "P1Y", "P2Y")
 REGIONS = ("DK-81", "DK-84", "DK-85", "SE-M")
+# Place (§4a): region values up and down the ISO 3166 hierarchy (a volunteer's region below,
+# equal to or above the criterion's), homes near, at and far from the sites, sites none or some.
+PROFILE_REGIONS = (*REGIONS, "DK", "GB", "GB-ENG", "GB-LND", "GB-CMD", "GB-EDH")
+CRITERIA_REGIONS = (*REGIONS, "DK", "SE", "GB", "GB-ENG", "GB-LND", "GB-SCT")
+DISTANCES = (0, 5, 25, 50, 100, 150.5, 300, 1000)
+SITE_SETS: tuple[tuple[tuple[float, float], ...], ...] = (
+    (),
+    ((56.16, 10.21),),  # Aarhus
+    ((55.68, 12.57), (55.4, 10.39)),  # Copenhagen, Odense
+    ((51.51, -0.13), (56.16, 10.21), (-33.87, 151.21)),  # London, Aarhus, Sydney
+)
+HOMES = (
+    (56.16, 10.21),  # at a site
+    (55.68, 12.57),
+    (55.61, 13.0),  # Malmö
+    (57.05, 9.92),  # Aalborg
+    (55.4, 10.39),
+    (51.45, -2.59),  # Bristol
+    (64.15, -21.94),  # Reykjavík
+    (-36.85, 174.76),  # Auckland, across the antimeridian from Sydney's box
+    (89.99, 0.0),
+)
 SEXES = ("female", "male", "other")
 AGES = (0, 17, 18, 19, 39, 40, 41, 74, 75, 76, 90)
 BMIS = (18.5, 24.9, 25, 25.1, 29.9, 30, 30.1, 40)
@@ -68,7 +91,8 @@ def _values_for(field: str) -> st.SearchStrategy[t.Any]:
         "height_cm": st.sampled_from(HEIGHTS),
         "weight_kg": st.sampled_from(WEIGHTS),
         "sex": st.sampled_from(SEXES),
-        "region": st.sampled_from(REGIONS),
+        "region": st.sampled_from(CRITERIA_REGIONS),
+        "distance_to_site_km": st.sampled_from(DISTANCES),
         "smoker": st.booleans(),
         "pregnant": st.booleans(),
     }
@@ -83,6 +107,8 @@ def field_leaves(draw: st.DrawFn) -> dict[str, object]:
         return _leaf_json(field, draw(st.sampled_from(("eq", "ne"))), draw(values))
     if field in ("sex", "region"):
         op = draw(st.sampled_from(("eq", "ne", "in")))
+    elif field == "distance_to_site_km":
+        op = draw(st.sampled_from(("lt", "le", "gt", "ge", "between")))
     else:
         op = draw(st.sampled_from(("eq", "ne", "lt", "le", "gt", "ge", "between", "in")))
     if op == "in":
@@ -229,7 +255,7 @@ def profiles(draw: st.DrawFn, around: dt.date | None = None) -> ProfileData:
     return ProfileData(
         birth_date=draw(birth_dates()),
         sex=sex,
-        region=draw(_maybe(st.sampled_from(REGIONS))),
+        region=draw(_maybe(st.sampled_from(PROFILE_REGIONS))),
         height_cm=draw(_maybe(st.sampled_from(HEIGHTS))),
         weight_kg=draw(_maybe(st.sampled_from(WEIGHTS))),
         smoker=draw(_maybe(st.booleans())),
@@ -238,7 +264,16 @@ def profiles(draw: st.DrawFn, around: dt.date | None = None) -> ProfileData:
         medications=None if medications is None else medications[0],
         condition_history=() if conditions is None else conditions[1],
         medication_history=() if medications is None else medications[1],
+        home=draw(homes()),
     )
+
+
+def homes() -> st.SearchStrategy[Home | None]:
+    return st.none() | st.sampled_from(HOMES).map(lambda point: Home(*point))
+
+
+def site_sets() -> st.SearchStrategy[Sites]:
+    return st.sampled_from(SITE_SETS).map(lambda sites: site_points([{"lat": a, "lon": b} for a, b in sites]))
 
 
 def random_profile(rng: random.Random) -> ProfileData:
@@ -276,7 +311,7 @@ def random_profile(rng: random.Random) -> ProfileData:
     return ProfileData(
         birth_date=maybe(born, 0.1),
         sex=sex,
-        region=maybe(rng.choice(REGIONS)),
+        region=maybe(rng.choice(PROFILE_REGIONS)),
         height_cm=maybe(rng.choice(HEIGHTS)),
         weight_kg=maybe(rng.choice(WEIGHTS)),
         smoker=maybe(rng.random() < 0.3),
@@ -285,4 +320,5 @@ def random_profile(rng: random.Random) -> ProfileData:
         medications=maybe(medications),
         condition_history=condition_history,
         medication_history=medication_history,
+        home=maybe(Home(*rng.choice(HOMES)), 0.3),
     )

@@ -160,3 +160,34 @@ def test_eval_takes_answers_and_reports_bad_ones_by_path(tmp_path: Path) -> None
         assert expected in result.stderr, result.stderr
     profile.write_text(json.dumps({"smoker": True, "answers": {"smoking_status": "never"}}))
     assert "smoker: disagrees with answers.smoking_status (never)" in run("eval", criteria, profile).stderr
+
+
+def test_eval_takes_the_study_sites_and_a_home(tmp_path: Path) -> None:
+    criteria = tmp_path / "near.txt"
+    criteria.write_text("distance_to_site_km <= 50 and region = DK")
+    profile = tmp_path / "home.json"
+    profile.write_text(json.dumps({"region": "DK-82", "home": {"place": "Aarhus, DK"}}))
+    sites = tmp_path / "sites.json"
+    sites.write_text(json.dumps([{"name": "Aarhus University Hospital", "lat": 56.19, "lon": 10.17}]))
+    far = tmp_path / "far.json"
+    far.write_text(json.dumps([{"name": "Rigshospitalet", "lat": 55.7, "lon": 12.57}]))
+    assert run("eval", criteria, profile, "--sites", sites).stdout == "true\n"
+    assert run("eval", criteria, profile, "--sites", far).stdout == "false\n"
+    assert run("eval", criteria, profile).stdout == "unknown\n"  # no sites: no nearest site
+    explained = run("explain", criteria, profile, "--sites", sites).stdout
+    assert "you live about 4 km from the nearest site of the study" in explained
+
+
+def test_bad_sites_and_homes_are_reported_with_their_path(tmp_path: Path) -> None:
+    criteria = tmp_path / "near.txt"
+    criteria.write_text("distance_to_site_km <= 50")
+    profile = tmp_path / "home.json"
+    profile.write_text(json.dumps({"home": {"place": "Atlantis, DK"}}))
+    good_profile = tmp_path / "good.json"
+    good_profile.write_text(json.dumps({"home": {"lat": 56.2, "lon": 10.2}}))
+    sites = tmp_path / "sites.json"
+    sites.write_text(json.dumps([{"name": "AUH", "lat": 96.19, "lon": 10.17}]))
+    result = run("eval", criteria, good_profile, "--sites", sites)
+    assert result.exit_code != 0 and "sites[0].lat: must be between -90 and 90" in result.stderr
+    result = run("eval", criteria, profile)
+    assert result.exit_code != 0 and "home.place: no town 'Atlantis, DK'" in result.stderr

@@ -66,7 +66,7 @@ def test_field_sentences_say_what_the_study_wants() -> None:
     leaves = explain(parse_text("region in (DK-84, DK-85) and bmi >= 35 and smoker"), profile, TODAY).leaves
     assert (
         leaves[0].sentence
-        == "you told us you live in the Capital Region of Denmark, and that is one of DK-84, DK-85"
+        == "you told us you live in the Capital Region of Denmark, and that is in one of the Capital Region of Denmark, Region Zealand"
     )
     assert (
         leaves[1].sentence

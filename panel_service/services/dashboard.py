@@ -1,0 +1,155 @@
+"""What a volunteer's pages say about studies: the invitations that reached them, each with its
+explanation, and which profile sections could settle an unknown result (never which study)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from panel_service.domain.criteria import Truth, explain, parse_json
+from panel_service.domain.criteria.explain import Explanation
+from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, QuestionLeaf, leaves
+from panel_service.domain.geo import site_points
+from panel_service.domain.profile import ProfileData
+from panel_service.models import Invitation, Study, StudyVersion
+from panel_service.services.profiles import profile_data
+from panel_service.timeutil import panel_today
+
+# Profile sections a volunteer can answer, keyed by the criteria field or leaf kind that an
+# answer settles. Used for "answering N more questions..." without naming any study.
+SECTION_OF_FIELD = {
+    "age": "birth_date",
+    "sex": "sex",
+    "region": "region",
+    "bmi": "height_weight",
+    "height_cm": "height_weight",
+    "weight_kg": "height_weight",
+    "smoker": "smoker",
+    "pregnant": "pregnant",
+    "distance_to_site_km": "home",
+}
+
+
+@dataclass(frozen=True)
+class InvitationView:
+    study_id: int
+    title: str
+    invitation_text: str
+    site_region: str
+    sites: tuple[str, ...]
+    organisation: str
+    status: str
+    sent_at: dt.datetime | None
+    response: str | None
+    responded_at: dt.datetime | None
+    explanation: Explanation | None
+
+
+def visible_invitations(
+    session: Session, settings: Settings, participant_id: int, data: ProfileData | None = None
+) -> list[InvitationView]:
+    """Invitations that reached the volunteer (sent), newest first, each with its explanation
+    for the exact study version it was sent for. ``data``: the profile when the caller has
+    loaded it already (the dashboard loads it once per request)."""
+    rows = session.execute(
+        select(Invitation, StudyVersion)
+        .join(StudyVersion, StudyVersion.id == Invitation.study_version_id)
+        .where(Invitation.participant_id == participant_id, Invitation.status == "sent")
+        .order_by(Invitation.sent_at.desc(), Invitation.study_id)
+    ).all()
+    if data is None:
+        data = profile_data(session, participant_id)
+    today = panel_today(settings)
+    views = []
+    for invitation, version in rows:
+        # The version the invitation was sent for: an approved version, and the one in force when
+        # it was sent (a claim is cancelled otherwise), so the page says what the email said (P5).
+        views.append(
+            InvitationView(
+                study_id=invitation.study_id,
+                title=version.title,
+                invitation_text=version.invitation_text,
+                site_region=version.site_region,
+                sites=tuple(str(site.get("name", "")) for site in version.sites),
+                organisation=version.organisation_name,
+                status=invitation.status,
+                sent_at=invitation.sent_at,
+                response=invitation.response,
+                responded_at=invitation.responded_at,
+                explanation=_explain(version.criteria, data, today, version.sites),
+            )
+        )
+    return views
+
+
+def invitation_view(
+    session: Session, settings: Settings, participant_id: int, study_id: int
+) -> InvitationView | None:
+    """One of the volunteer's own invitations; None for anyone else's (P7)."""
+    for view in visible_invitations(session, settings, participant_id):
+        if view.study_id == study_id:
+            return view
+    return None
+
+
+def _explain(
+    criteria: dict[str, Any], data: ProfileData, today: dt.date, sites: list[dict[str, Any]] | None = None
+) -> Explanation | None:
+    try:
+        return explain(parse_json(criteria), data, today, site_points(sites))
+    except Exception:  # a stored version is validated on write; never let one break the page
+        return None
+
+
+def open_questions(
+    session: Session, settings: Settings, participant_id: int, data: ProfileData | None = None
+) -> list[str]:
+    """Profile sections whose answer could settle an *unknown* result for some recruiting
+    study. Only sections are returned, never a study, a criterion or a code: the volunteer
+    learns how much answering helps without learning what any uninvited study looks for."""
+    if data is None:
+        data = profile_data(session, participant_id)
+    today = panel_today(settings)
+    criteria_rows = session.execute(
+        select(StudyVersion.criteria, StudyVersion.sites)
+        .join(Study, Study.active_version_id == StudyVersion.id)
+        .where(Study.status == "recruiting")
+    ).all()
+    sections: set[str] = set()
+    for criteria, sites in criteria_rows:
+        try:
+            tree = parse_json(criteria)
+        except Exception:  # noqa: S112 - a broken stored version must not break the dashboard
+            continue
+        explanation = explain(tree, data, today, site_points(sites))
+        if explanation.result is not Truth.UNKNOWN:
+            continue
+        for leaf, explained in zip(leaves(tree), explanation.leaves, strict=False):
+            if explained.result is not Truth.UNKNOWN:
+                continue
+            if isinstance(leaf, Condition):
+                sections.add("conditions")
+            elif isinstance(leaf, Medication):
+                sections.add("medications")
+            elif isinstance(leaf, FieldLeaf):
+                sections.add(SECTION_OF_FIELD[leaf.field])
+            elif isinstance(leaf, QuestionLeaf):
+                sections.add("questions")  # the catalogue's questions (§4a), never which one
+    order = [
+        "birth_date",
+        "sex",
+        "region",
+        "home",
+        "height_weight",
+        "smoker",
+        "pregnant",
+        "conditions",
+        "medications",
+        "questions",
+    ]
+    return [section for section in order if section in sections]
