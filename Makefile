@@ -1,11 +1,25 @@
-# Two commands a newcomer needs: `make run` and `make test`. Everything else supports them.
+# Two commands a newcomer needs: `make run` and `make test`. Everything else supports them;
+# `make check` is the quick loop while editing, `make help` lists the targets.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PANEL_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: translations run demo test lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-pipeline bench-web bench-limits bench-two-hosts clean
+# `make test T=tests/integration/test_import.py` runs one file or folder (both engines) instead of
+# everything. The SQLite run leaves out the PostgreSQL-only, worker and browser tests; a path that
+# holds only those has nothing to run there (pytest's exit status 5), which is not a failure.
+T ?=
+SQLITE_MARKERS := not postgres and not worker and not browser
+PYTEST := $(BIN)/pytest -p no:cacheprovider
+
+.DEFAULT_GOAL := help
+.PHONY: help check translations run test test-path test-all lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-criteria-1m bench-pipeline bench-pipeline-1m bench-import bench-web bench-limits bench-two-hosts clean
+
+## List the targets and what each does.
+help:
+	@awk '/^## /{doc = substr($$0, 4); next} /^[a-zA-Z0-9_-]+:/{if (doc != "") {split($$1, t, ":"); printf "  make %-18s %s\n", t[1], doc}} {doc = ""}' $(MAKEFILE_LIST)
+
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +27,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+## Create .venv and install Panel with the dev extras (again when pyproject.toml changes).
 venv: $(STAMP)
 
 ## Serve Panel on the embedded default (SQLite + in-process jobs) with demo data.
@@ -27,44 +42,66 @@ translations: $(STAMP)
 	$(BIN)/pybabel update -i panel_service/translations/messages.pot -d panel_service/translations
 	$(BIN)/pybabel compile -d panel_service/translations
 
+## Start PostgreSQL and Redis on loopback when they are not answering.
 services:
 	scripts/ensure-services.sh
 
+## Install Chromium for the browser tests when it is missing.
 browsers:
 	scripts/ensure-chromium.sh
 
+## ruff (lint, format check) and the import layers of pyproject.toml's [tool.importlinter].
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
+## mypy over panel_service, workers and config.
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## The quick loop while editing (under a minute): lint, mypy, the unit tests (no services needed).
+check: lint typecheck
+	PANEL_TEST_DATABASE=sqlite $(PYTEST) -q tests/unit
+
+## The whole suite on PostgreSQL (starts the services when needed).
 test-postgres: $(STAMP) services
-	PANEL_TEST_DATABASE=postgresql $(BIN)/pytest -p no:cacheprovider
+	PANEL_TEST_DATABASE=postgresql $(PYTEST)
 
-# The embedded default: every test that does not need PostgreSQL-only parts runs on SQLite too.
+## The embedded default: every test that does not need PostgreSQL-only parts, on SQLite.
 test-sqlite: $(STAMP)
-	PANEL_TEST_DATABASE=sqlite $(BIN)/pytest -p no:cacheprovider -m "not postgres and not worker and not browser" tests/unit tests/integration
+	PANEL_TEST_DATABASE=sqlite $(PYTEST) -m "$(SQLITE_MARKERS)" tests/unit tests/integration
 
-## Everything: install, start services, lint, type-check, the suite on PostgreSQL and on SQLite.
-test: $(STAMP) services browsers lint typecheck test-postgres test-sqlite
+# One file or folder on PostgreSQL, then on SQLite where it applies.
+test-path: $(STAMP) services
+	PANEL_TEST_DATABASE=postgresql $(PYTEST) $(T)
+	PANEL_TEST_DATABASE=sqlite $(PYTEST) -m "$(SQLITE_MARKERS)" $(T) || test $$? -eq 5
+
+test-all: $(STAMP) services browsers lint typecheck test-postgres test-sqlite
+
+## Everything: install, services, lint, mypy, the suite on PostgreSQL and SQLite. T=path: one file or folder.
+test: $(if $(T),test-path,test-all)
 
 ## Benchmarks (figures go in docs/performance.md); the million-profile runs have their own targets.
 bench: bench-criteria bench-pipeline bench-import
 
+## Criteria evaluation against 100,000 profiles on both engines.
 bench-criteria: $(STAMP) services
 	$(BIN)/python -m bench.criteria_bench --profiles 100000
 
+## Criteria evaluation against a million profiles on PostgreSQL.
 bench-criteria-1m: $(STAMP) services
 	$(BIN)/python -m bench.criteria_bench --profiles 1000000 --engine postgresql
 
+## Matching and dispatch with one and two workers (100,000 profiles, 5,000 emails).
 bench-pipeline: $(STAMP) services
 	$(BIN)/python -m bench.pipeline_bench --profiles 100000 --workers 1 --workers 2 --emails 5000
 
+## The pipeline benchmark at a million profiles.
 bench-pipeline-1m: $(STAMP) services
 	$(BIN)/python -m bench.pipeline_bench --profiles 1000000 --workers 1 --workers 2 --chunk-size 50000 --emails 3000
 
+## `panel import profiles` of 100,000 volunteers into a fresh PostgreSQL database.
 bench-import: $(STAMP) services
 	$(BIN)/python -m bench.make_import_file 100000 /tmp/panel-import-100k.jsonl
 	psql -h 127.0.0.1 -U postgres -q -c "DROP DATABASE IF EXISTS panel_import_bench" -c "CREATE DATABASE panel_import_bench"
@@ -79,13 +116,13 @@ bench-web: $(STAMP) services
 bench-limits: $(STAMP) services
 	$(BIN)/python -m bench.limits --small
 
-## Bulk match and sends shared by workers on two network namespaces ("hosts"), PostgreSQL, Redis
-## and SMTP in a third (root, ip netns); nothing lost or doubled. VOLUNTEERS=2000 for a short run.
-## TWO_HOSTS_ARGS=--split-queues: a matching and a contact worker per host.
+# VOLUNTEERS=2000 for a short run; TWO_HOSTS_ARGS=--split-queues: a matching and a contact worker per host.
 VOLUNTEERS ?= 100000
 TWO_HOSTS_ARGS ?=
+## Bulk match and sends shared by workers in two network namespaces ("hosts"); nothing lost or doubled.
 bench-two-hosts: $(STAMP)
 	$(BIN)/python -m bench.two_hosts --volunteers $(VOLUNTEERS) $(TWO_HOSTS_ARGS)
 
+## Remove .venv, instance/ and the tool caches.
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -1,6 +1,6 @@
 """Typed settings read once from the environment.
 
-Every setting has the name an operator types (ARCHITECTURE §8). ``load_settings()`` validates
+Every setting has the name an operator types (product contract §8). ``load_settings()`` validates
 them all at start and raises ``SettingsError`` naming the bad variable, so a typo fails fast
 instead of surfacing as a confusing error deep inside a request or a task.
 """

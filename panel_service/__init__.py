@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, *, start_background_jobs: bool 
 
 
 def _migrate_embedded_database(runtime: Runtime) -> None:
-    """The embedded default migrates its SQLite file on first start (ARCHITECTURE §7)."""
+    """The embedded default migrates its SQLite file on first start (product contract §7)."""
     from panel_service.migrate import upgrade
 
     upgrade(runtime.database.engine)

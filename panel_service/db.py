@@ -1,8 +1,8 @@
 """Engine, session factory and the one way to get a session outside a request.
 
 ``Database`` owns the engine for one settings object. Web requests get a session from
-``panel_service.extensions.request_session()``; tasks, the CLI and threads use
-``database.session_scope()``, which commits on success and rolls back on error.
+``panel_service.extensions.db_session()`` (closed at the request's teardown); jobs, the CLI and
+threads use ``database.session_scope()``, which commits on success and rolls back on error.
 """
 
 from __future__ import annotations

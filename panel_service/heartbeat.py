@@ -31,7 +31,7 @@ from panel_service.domain import leases
 from panel_service.timeutil import utcnow
 
 if TYPE_CHECKING:
-    from panel_service.runtime import Runtime
+    from panel_service.jobs import JobContext
 
 log = get_logger(__name__)
 
@@ -50,7 +50,7 @@ def new_owner() -> str:
 
 
 class Heartbeat:
-    def __init__(self, runtime: Runtime, outbox_id: int, owner: str) -> None:
+    def __init__(self, runtime: JobContext, outbox_id: int, owner: str) -> None:
         self.runtime = runtime
         self.outbox_id = outbox_id
         self.owner = owner
@@ -121,7 +121,7 @@ class Heartbeat:
 
 
 @contextlib.contextmanager
-def running(runtime: Runtime, outbox_id: int, owner: str) -> Iterator[Heartbeat]:
+def running(runtime: JobContext, outbox_id: int, owner: str) -> Iterator[Heartbeat]:
     """Beat while the block runs (the caller took the run lease with ``outbox.start_run``)."""
     heartbeat = Heartbeat(runtime, outbox_id, owner)
     token = _current.set(heartbeat)

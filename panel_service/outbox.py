@@ -1,4 +1,9 @@
-"""Transactional outbox: record work with the change that needs it, publish after commit.
+"""Transactional outbox, the store: record work with the change that needs it, publish after commit.
+
+This module is the rows and nothing else (it imports the models, never the job registry, the
+relays or the runtime). The registry (``jobs``) runs a row's job under the row's run lease; the
+relays (``relays``) publish rows and run the two beat jobs, ``outbox.reconcile`` and
+``outbox.purge``.
 
 ``enqueue()`` adds a row in the caller's transaction. When that transaction commits, the
 session hook hands the new ids to the relay, which leases and publishes them (to Celery,
@@ -16,25 +21,18 @@ row is dead: not published again until an operator re-queues it (``retry_dead``)
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from config.logging import get_logger
 from panel_service.db import Database
 from panel_service.domain import leases
-from panel_service.jobs import job
-from panel_service.metrics import JOBS_DEAD
 from panel_service.models import OutboxMessage
 from panel_service.timeutil import utcnow
 
-if TYPE_CHECKING:
-    from config.settings import Settings
-    from panel_service.runtime import Runtime
-
-log = get_logger(__name__)
 SESSION_KEY = "panel_outbox_ids"
 
 
@@ -135,13 +133,29 @@ def describe_error(exc: BaseException) -> str:
     return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A failed run as recorded: the row's task, its failed runs so far, whether it is now dead."""
+
+    task: str
+    attempts: int
+    dead: bool
+
+
 def record_failure(
-    database: Database, settings: Settings, outbox_id: int, exc: BaseException, *, owner: str | None = None
-) -> bool:
+    database: Database,
+    outbox_id: int,
+    exc: BaseException,
+    *,
+    max_attempts: int,
+    retry_base_seconds: float,
+    retry_max_seconds: float,
+    owner: str | None = None,
+) -> Failure | None:
     """A run of this row raised: count it, keep the error type, release the lease and make it due
-    after the backoff, or dead after the last attempt. Returns True when the row is now dead.
-    Nothing for a row already completed (a duplicate delivery whose twin succeeded) or dead, nor,
-    given the run's ``owner``, for a row whose lease another run has taken over."""
+    after the backoff, or dead after ``max_attempts``. None for a row already completed (a
+    duplicate delivery whose twin succeeded) or dead, nor, given the run's ``owner``, for a row
+    whose lease another run has taken over."""
     now = utcnow()
     with database.session_scope() as session:
         query = select(OutboxMessage).where(
@@ -153,28 +167,20 @@ def record_failure(
             query = query.where(OutboxMessage.lease_owner == owner)
         row = session.scalar(query.with_for_update())
         if row is None:
-            return False
+            return None
         row.attempts += 1
         row.last_error = describe_error(exc)
         row.last_failed_at = now
         row.lease_until = None
         row.lease_owner = None
-        dead = row.attempts >= settings.job_max_attempts
+        dead = row.attempts >= max_attempts
         if dead:
             row.dead_at = now
         else:
             row.available_at = now + backoff(
-                row.attempts,
-                base_seconds=settings.job_retry_base_seconds,
-                cap_seconds=settings.job_retry_max_seconds,
+                row.attempts, base_seconds=retry_base_seconds, cap_seconds=retry_max_seconds
             )
-        attempts, task = row.attempts, row.task_name
-    if dead:
-        JOBS_DEAD.labels(task).inc()
-        log.error("job.dead", outbox_id=outbox_id, task=task, attempts=attempts, error=describe_error(exc))
-    else:
-        log.warning("job.retry", outbox_id=outbox_id, task=task, attempts=attempts, error=describe_error(exc))
-    return dead
+        return Failure(task=row.task_name, attempts=row.attempts, dead=dead)
 
 
 def dead(session: Session) -> list[OutboxMessage]:
@@ -186,8 +192,6 @@ def dead(session: Session) -> list[OutboxMessage]:
 
 
 def dead_count(session: Session) -> int:
-    from sqlalchemy import func
-
     return int(
         session.scalar(
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.dead_at.is_not(None))
@@ -272,56 +276,11 @@ def complete_run(database: Database, outbox_id: int, owner: str) -> bool:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def is_completed(database: Database, outbox_id: int) -> bool:
-    with database.session_scope() as session:
-        completed = session.scalar(select(OutboxMessage.completed_at).where(OutboxMessage.id == outbox_id))
-        return completed is not None
-
-
-def mark_completed(database: Database, outbox_id: int) -> None:
-    with database.session_scope() as session:
-        complete_in(session, outbox_id)
-
-
-def complete_in(session: Session, outbox_id: int) -> None:
-    """Mark done inside the handler's own transaction, so work and completion commit together."""
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == outbox_id, OutboxMessage.completed_at.is_(None))
-        .values(completed_at=utcnow())
-    )
-
-
-def pending_count(session: Session) -> int:
-    from sqlalchemy import func
-
-    return (
-        session.scalar(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.completed_at.is_(None))
+def purge_completed(session: Session, before: dt.datetime) -> int:
+    """Delete rows completed before ``before``; returns how many."""
+    result = session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.completed_at.is_not(None), OutboxMessage.completed_at < before
         )
-        or 0
     )
-
-
-@job("outbox.reconcile", queue="maintenance")
-def reconcile(runtime: Runtime) -> int:
-    """Publish every due row whose lease is free or expired. Safe on two beats at once:
-    leasing is a conditional update under row locks."""
-    published = runtime.relay.publish_due()
-    if published:
-        log.info("outbox.reconciled", published=published)
-    return published
-
-
-@job("outbox.purge", queue="maintenance")
-def purge(runtime: Runtime, keep_days: int = 14) -> int:
-    from sqlalchemy import delete
-
-    cutoff = utcnow() - dt.timedelta(days=keep_days)
-    with runtime.database.session_scope() as session:
-        result = session.execute(
-            delete(OutboxMessage).where(
-                OutboxMessage.completed_at.is_not(None), OutboxMessage.completed_at < cutoff
-            )
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,41 +1,28 @@
 """The process-wide objects every entry point needs: settings, database, mailer, relay.
 
-The web app, the Celery worker and the CLI each build one ``Runtime``. Nothing here imports
-Flask or ``workers``: the relay publishes by task name.
+The web app, the Celery worker and the CLI each build one ``Runtime``: it is the ``JobContext``
+their jobs run with. Nothing here imports Flask or ``workers``: the relay publishes by task name.
+Building one checks that every task has its handler (``jobs.check_handlers``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import queue
-import threading
-import time
-from typing import Any, Protocol
-
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from config.celery import SCHEDULE, ScheduleEntry, celery_settings
-from config.logging import get_logger
 from config.settings import Settings
 from panel_service import jobs, outbox
 from panel_service.db import Database
+from panel_service.jobs import Relay
 from panel_service.mail import Mailer
-from panel_service.models import OutboxMessage
+from panel_service.relays import CeleryRelay, InProcessRelay
 
-log = get_logger(__name__)
-
-
-class Relay(Protocol):
-    def notify(self, ids: list[int]) -> None: ...
-
-    def publish_due(self) -> int: ...
-
-    def close(self) -> None: ...
+__all__ = ["CeleryRelay", "InProcessRelay", "Relay", "Runtime"]
 
 
 class Runtime:
     def __init__(self, settings: Settings, *, database: Database | None = None) -> None:
+        jobs.load_all_jobs(settings.job_modules)
         self.settings = settings
         self.database = database or Database(settings)
         self.mailer = Mailer(settings)
@@ -54,149 +41,3 @@ class Runtime:
     def close(self) -> None:
         self.relay.close()
         self.database.dispose()
-
-
-class CeleryRelay:
-    """Publishes leased outbox rows to the broker by task name."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        from celery import Celery
-
-        self.runtime = runtime
-        self.client = Celery("panel-relay", set_as_current=False)
-        self.client.conf.update(celery_settings(runtime.settings))
-
-    def notify(self, ids: list[int]) -> None:
-        self._publish(ids)
-
-    def publish_due(self) -> int:
-        return self._publish(None)
-
-    def _publish(self, ids: list[int] | None) -> int:
-        rows = outbox.lease(self.runtime.database, self.runtime.settings.outbox_lease_seconds, ids=ids)
-        for row in rows:
-            try:
-                self.send(row)
-            except Exception as exc:  # broker down: the reconciler publishes it again later
-                log.warning("outbox.publish_failed", outbox_id=row.id, task=row.task_name, error=str(exc))
-                outbox.release(
-                    self.runtime.database,
-                    row.id,
-                    outbox.describe_error(exc),
-                    retry_in=outbox.backoff(row.publish_count),
-                )
-        return len(rows)
-
-    def send(self, row: OutboxMessage) -> None:
-        jobs.load_all_jobs(self.runtime.settings.job_modules)
-        self.client.send_task(
-            row.task_name,
-            kwargs={"outbox_id": row.id, **row.payload},
-            queue=jobs.queue_for(row.task_name),
-            retry=False,
-        )
-
-    def close(self) -> None:
-        self.client.close()
-
-
-class InProcessRelay:
-    """Embedded mode: a daemon thread runs published jobs; another runs the beat schedule.
-
-    Threads start only with ``start()`` (the app factory does that outside tests); until then
-    ``drain()`` runs every due job synchronously, which is what the tests use.
-    """
-
-    def __init__(self, runtime: Runtime, schedule: tuple[ScheduleEntry, ...] = SCHEDULE) -> None:
-        self.runtime = runtime
-        self.schedule = schedule
-        self.pending: queue.Queue[int] = queue.Queue()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    def notify(self, ids: list[int]) -> None:
-        if self._threads:
-            for outbox_id in ids:
-                self.pending.put(outbox_id)
-
-    def publish_due(self) -> int:
-        return self.drain()
-
-    def drain(self, max_rounds: int = 100) -> int:
-        """Run due jobs until none are left (jobs may enqueue further jobs)."""
-        ran = 0
-        for _ in range(max_rounds):
-            rows = outbox.lease(self.runtime.database, self.runtime.settings.outbox_lease_seconds)
-            if not rows:
-                break
-            for row in rows:
-                self._run(row)
-                ran += 1
-        return ran
-
-    def _run(self, row: OutboxMessage) -> None:
-        try:
-            jobs.run_job(self.runtime, row.task_name, row.payload, outbox_id=row.id)
-        except Exception:
-            # run_job recorded the failure on the row: retried after the backoff, or dead.
-            log.exception("job.failed", task=row.task_name, outbox_id=row.id)
-
-    def start(self) -> None:
-        if self._threads:
-            return
-        jobs.load_all_jobs(self.runtime.settings.job_modules)
-        for target, name in ((self._work, "panel-jobs"), (self._beat, "panel-beat")):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def _work(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.pending.get(timeout=1.0)
-            except queue.Empty:
-                continue
-            try:
-                self.drain()
-            except Exception:
-                log.exception("relay.drain_failed")
-
-    def _beat(self) -> None:
-        next_run: dict[str, float] = {}
-        while not self._stop.wait(1.0):
-            now = time.time()
-            for entry in self.schedule:
-                due = next_run.get(entry.name)
-                if due is None:
-                    next_run[entry.name] = _next_due(entry, now, self.runtime.settings)
-                    if entry.every_seconds is None:
-                        continue
-                    due = now
-                if now < due:
-                    continue
-                next_run[entry.name] = _next_due(entry, now, self.runtime.settings)
-                try:
-                    jobs.run_job(self.runtime, entry.task, {})
-                except Exception:
-                    log.exception("beat.job_failed", task=entry.task)
-
-    def close(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._threads.clear()
-
-
-def _next_due(entry: ScheduleEntry, now: float, settings: Settings) -> float:
-    if entry.every_seconds is not None:
-        return now + entry.every_seconds
-    hour, minute = (int(part) for part in (entry.daily_at or "00:00").split(":"))
-    local_now = dt.datetime.fromtimestamp(now, settings.zone)
-    target = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if target <= local_now:
-        target += dt.timedelta(days=1)
-    return target.timestamp()
-
-
-def build_runtime(settings: Settings, **kwargs: Any) -> Runtime:
-    return Runtime(settings, **kwargs)

@@ -1,7 +1,8 @@
 """Deterministic synthetic volunteers for the demo, the benchmark and load tests.
 
-``generate_volunteers`` yields dicts in the import-line format of ARCHITECTURE §8. The
-frequencies are tuned so that the two criteria sets of PERFORMANCE-NOTES match about 3 %
+``generate_volunteers`` yields dicts in the import-line format of ``panel import profiles``
+(the product contract §8). The frequencies are tuned so that the two criteria sets of
+docs/performance.md match about 3 %
 (narrow: age 18-75, has G25.81, not N18, not D66, not pregnant) and about 11-12 % (broad: age
 40-75, I10 or E11, BMI 25-40, not N18, not pregnant) of everyone.
 

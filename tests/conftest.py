@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings, load_settings
 from panel_service import create_app
-from panel_service.db import Base, make_engine
+from panel_service.db import Base
 from panel_service.mail import Mailer
 from panel_service.migrate import load_question_seed, upgrade
 from panel_service.runtime import Runtime
-from tests.support.services import SmtpRecorder, fresh_pg_database, smtp_server
+from tests.support.services import SmtpRecorder, empty_engine, smtp_server
 
 BACKEND = os.environ.get("PANEL_TEST_DATABASE", "postgresql")
 
@@ -57,19 +57,9 @@ def make_test_settings(database_url: str, instance_path: Path, **overrides: obje
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if BACKEND == "sqlite":
-        path = tmp_path_factory.mktemp("sqlite") / "panel.sqlite3"
-        url = f"sqlite:///{path}"
-        engine = make_engine(url)
+    with empty_engine(BACKEND, tmp_path_factory.mktemp("sqlite"), "panel_test") as engine:
         upgrade(engine)
-        engine.dispose()
-        yield url
-        return
-    with fresh_pg_database() as url:
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
+        yield engine.url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

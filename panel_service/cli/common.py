@@ -38,7 +38,7 @@ def cli_runtime() -> Runtime:
     configure_logging(settings)
     runtime = Runtime(settings)
     if settings.is_sqlite:
-        # The embedded default migrates its own file, for the CLI as for the app (ARCHITECTURE §7).
+        # The embedded default migrates its own file, for the CLI as for the app (product contract §7).
         from panel_service.migrate import upgrade
 
         with cli_errors():

@@ -1,4 +1,4 @@
-"""``panel criteria check|eval|explain`` (ARCHITECTURE §8).
+"""``panel criteria check|eval|explain`` (product contract §8).
 
 stdout carries only the program's output (normalised JSON, ``true``/``false``/``unknown``, the
 explanation); every error goes to stderr, one a line with its JSON path, and the exit code is

@@ -73,10 +73,6 @@ def hidden(count: int, threshold: int = DEFAULT_THRESHOLD) -> str:
     return below(threshold) if count < threshold else WITHHELD
 
 
-def suppress_mapping(counts: dict[str, int], threshold: int = DEFAULT_THRESHOLD) -> dict[str, int | str]:
-    return {key: suppress(value, threshold) for key, value in counts.items()}
-
-
 def protect_chain(counts: Sequence[int], threshold: int = DEFAULT_THRESHOLD) -> list[Count]:
     """What may be shown of an attrition chain: non-increasing counts, each a subset of the one
     before. No shown count is below ``threshold`` and no two shown counts differ by 1 to
@@ -180,5 +176,4 @@ __all__ = [
     "protect_breakdown",
     "protect_chain",
     "suppress",
-    "suppress_mapping",
 ]

@@ -1,4 +1,4 @@
-"""Condition and medication histories (ARCHITECTURE §4a): partial dates, durations, qualifiers.
+"""Condition and medication histories (product contract §4a): partial dates, durations, qualifiers.
 
 A profile entry is a code, optionally with a ``status`` (``current`` or ``past``) and partial
 dates ``since`` and ``until`` (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``). A partial date stands

@@ -1,4 +1,4 @@
-"""The life of a study (ARCHITECTURE §5), in one place.
+"""The life of a study (product contract §5), in one place.
 
 ``draft → in_review → approved → recruiting ⇄ paused → closed``, with
 ``in_review → rejected → draft``. A study that already has an approved (active) version
@@ -10,36 +10,41 @@ from __future__ import annotations
 
 import datetime as dt
 
-STUDY_TRANSITIONS: dict[str, dict[str, str]] = {
-    "submit": {"draft": "in_review"},
+from panel_service.domain.vocab import ReviewState, StudyStatus
+
+S = StudyStatus
+V = ReviewState
+
+STUDY_TRANSITIONS: dict[str, dict[str, StudyStatus]] = {
+    "submit": {S.DRAFT: S.IN_REVIEW},
     "edit": {
-        "draft": "draft",
-        "in_review": "draft",  # an edit takes it out of the reviewer's queue
-        "rejected": "draft",
-        "approved": "approved",
-        "recruiting": "recruiting",
-        "paused": "paused",
+        S.DRAFT: S.DRAFT,
+        S.IN_REVIEW: S.DRAFT,  # an edit takes it out of the reviewer's queue
+        S.REJECTED: S.DRAFT,
+        S.APPROVED: S.APPROVED,
+        S.RECRUITING: S.RECRUITING,
+        S.PAUSED: S.PAUSED,
     },
-    "approve": {"in_review": "approved"},
-    "reject": {"in_review": "rejected"},
-    "recruit": {"approved": "recruiting", "paused": "recruiting"},
-    "pause": {"recruiting": "paused"},
-    "expire": {"recruiting": "paused", "approved": "approved", "paused": "paused"},
+    "approve": {S.IN_REVIEW: S.APPROVED},
+    "reject": {S.IN_REVIEW: S.REJECTED},
+    "recruit": {S.APPROVED: S.RECRUITING, S.PAUSED: S.RECRUITING},
+    "pause": {S.RECRUITING: S.PAUSED},
+    "expire": {S.RECRUITING: S.PAUSED, S.APPROVED: S.APPROVED, S.PAUSED: S.PAUSED},
     "close": {
-        "draft": "closed",
-        "in_review": "closed",
-        "rejected": "closed",
-        "approved": "closed",
-        "recruiting": "closed",
-        "paused": "closed",
+        S.DRAFT: S.CLOSED,
+        S.IN_REVIEW: S.CLOSED,
+        S.REJECTED: S.CLOSED,
+        S.APPROVED: S.CLOSED,
+        S.RECRUITING: S.CLOSED,
+        S.PAUSED: S.CLOSED,
     },
 }
 
-VERSION_TRANSITIONS: dict[str, dict[str, str]] = {
-    "submit": {"draft": "in_review"},
-    "edit": {"draft": "superseded", "in_review": "superseded", "rejected": "superseded"},
-    "approve": {"in_review": "approved"},
-    "reject": {"in_review": "rejected"},
+VERSION_TRANSITIONS: dict[str, dict[str, ReviewState]] = {
+    "submit": {V.DRAFT: V.IN_REVIEW},
+    "edit": {V.DRAFT: V.SUPERSEDED, V.IN_REVIEW: V.SUPERSEDED, V.REJECTED: V.SUPERSEDED},
+    "approve": {V.IN_REVIEW: V.APPROVED},
+    "reject": {V.IN_REVIEW: V.REJECTED},
 }
 
 ACTION_WORDS = {
@@ -53,14 +58,14 @@ ACTION_WORDS = {
     "close": "close",
 }
 
-STATUS_WORDS = {
-    "draft": "a draft",
-    "in_review": "in review",
-    "approved": "approved",
-    "recruiting": "recruiting",
-    "paused": "paused",
-    "closed": "closed",
-    "rejected": "rejected",
+STATUS_WORDS: dict[str, str] = {
+    S.DRAFT: "a draft",
+    S.IN_REVIEW: "in review",
+    S.APPROVED: "approved",
+    S.RECRUITING: "recruiting",
+    S.PAUSED: "paused",
+    S.CLOSED: "closed",
+    S.REJECTED: "rejected",
 }
 
 
@@ -79,23 +84,18 @@ class IllegalTransition(Exception):
         self.message = str(self)
 
 
-def next_status(status: str, action: str) -> str:
+def next_status(status: str, action: str) -> StudyStatus:
     try:
         return STUDY_TRANSITIONS[action][status]
     except KeyError:
         raise IllegalTransition(status, action) from None
 
 
-def next_version_state(state: str, action: str) -> str:
+def next_version_state(state: str, action: str) -> ReviewState:
     try:
         return VERSION_TRANSITIONS[action][state]
     except KeyError:
         raise IllegalTransition(state, action, "That version is not open for this step.") from None
-
-
-def may_match(status: str) -> bool:
-    """Only a recruiting study is matched or contacts anyone (P1, P5)."""
-    return status == "recruiting"
 
 
 def approval_covers(approved_on: dt.date, expires_on: dt.date, today: dt.date) -> bool:
@@ -113,7 +113,7 @@ def offered_actions(status: str, *, pending_state: str | None, has_active: bool)
     }
     # Without an approved version the study itself goes to review; with one, a newer version
     # goes on its own track, unless the study is closed.
-    study_may = status in STUDY_TRANSITIONS["submit"] if not has_active else status != "closed"
+    study_may = status in STUDY_TRANSITIONS["submit"] if not has_active else status != S.CLOSED
     if pending_state in VERSION_TRANSITIONS["submit"] and study_may:
         offered.add("submit")
     return frozenset(offered)

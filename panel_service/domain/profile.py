@@ -1,7 +1,7 @@
 """The health profile as plain data, shared by the evaluator, the import and the forms.
 
 ``None`` always means unanswered. ``conditions``/``medications`` of ``None`` mean the list was
-not answered; an empty tuple means "none" (closed world once answered, ARCHITECTURE §4).
+not answered; an empty tuple means "none" (closed world once answered, the product contract §4).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from panel_service.domain.geo import Home
 from panel_service.domain.history import Entry
 from panel_service.domain.questions import Answer
+from panel_service.domain.vocab import Sex
 
 # An ICD-10 category is a letter and two digits or letters: WHO ICD-10 has a digit second
 # (G25, U07), ICD-10-CM also a letter (QA0, "genetic disorders", with QA0.0101 and so on).
@@ -112,7 +113,7 @@ class ProfileData:
     @property
     def effective_pregnant(self) -> bool | None:
         """The one rule of fact: ``pregnant`` is false when sex is male."""
-        if self.sex == "male":
+        if self.sex == Sex.MALE:
             return False
         return self.pregnant
 

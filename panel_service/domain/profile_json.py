@@ -37,7 +37,7 @@ from panel_service.domain.questions import (
     seed_catalogue,
 )
 from panel_service.domain.regions import normalise_region
-from panel_service.domain.vocab import SEXES
+from panel_service.domain.vocab import SEXES, Sex
 
 PROFILE_KEYS = (
     "birth_date",
@@ -274,7 +274,7 @@ def profile_from_json(
                 reader.fail(str(key), f"unknown key {key!r}; profile keys are {', '.join(PROFILE_KEYS)}")
     sex = reader.choice("sex", SEXES)
     pregnant = reader.flag("pregnant")
-    if sex == "male" and pregnant:
+    if sex == Sex.MALE and pregnant:
         reader.fail("pregnant", "a profile whose sex is male cannot be pregnant")
     born = reader.birth_date(adult_on)
     region = reader.region()

@@ -1,4 +1,4 @@
-"""A study version's sites (ARCHITECTURE §3, §4a): where the study runs, by name and coordinates.
+"""A study version's sites (product contract §3, §4a): where the study runs, by name and coordinates.
 
 Sites are part of what a volunteer is shown and so part of what an approval covers (P5). Stored
 as JSON, ``[{"name": "...", "lat": 56.19, "lon": 10.17}]``, in the order the coordinator gave.

@@ -1,34 +1,143 @@
-"""Closed sets of values that the database, the API and the forms all share."""
+"""Closed sets of values that the database, the API and the forms all share.
+
+Each set is a ``StrEnum``: a member *is* its string (``InvitationStatus.SENT == "sent"``), so the
+columns stay plain strings and JSON, templates and SQL see the same text. The models build their
+CHECK constraints from these enums (``models.types.check_in``), so a value the code does not know
+cannot be stored. The tuples below each enum keep the order the forms and reports list them in.
+"""
 
 from __future__ import annotations
 
-ROLES = ("participant", "coordinator", "reviewer", "admin")
-STAFF_ROLES = ("coordinator", "reviewer", "admin")
-SEXES = ("female", "male", "other")
-CONTACT_CHANNELS = ("email", "sms")
-LANGUAGES = ("en", "da")
-APPROVAL_KINDS = ("IRB", "IEC", "REC")
+from enum import StrEnum
 
-STUDY_STATUSES = ("draft", "in_review", "approved", "recruiting", "paused", "closed", "rejected")
-VERSION_REVIEW_STATES = ("draft", "in_review", "approved", "rejected", "superseded")
 
-INVITATION_STATUSES = ("queued", "claimed", "sent", "cancelled", "ambiguous", "failed")
-INVITATION_RESPONSES = ("interested", "not_interested")
-# Why an invitation was cancelled (docs/pipeline.md); "other" holds any reason not listed here.
-CANCEL_REASONS = (
-    "consent_withdrawn",
-    "contact_paused",
-    "erased",
-    "study_paused",
-    "study_closed",
-    "study_not_recruiting",
-    "version_changed",
-    "approval_expired",
-    "no_longer_matches",
-    "no_email",
-    "other",
-)
+def values(members: type[StrEnum]) -> tuple[str, ...]:
+    """The values of a closed set, in declaration order."""
+    return tuple(member.value for member in members)
 
-MATCH_RUN_KINDS = ("recruit", "nightly", "import", "manual")
-TOKEN_PURPOSES = ("verify_email", "reset_password", "answer", "unsubscribe")
-CONSENT_KINDS = ("contact_about_studies",)
+
+class Role(StrEnum):
+    PARTICIPANT = "participant"
+    COORDINATOR = "coordinator"
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+
+
+class ContactChannel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class Language(StrEnum):
+    EN = "en"
+    DA = "da"
+
+
+class ApprovalKind(StrEnum):
+    IRB = "IRB"
+    IEC = "IEC"
+    REC = "REC"
+
+
+class StudyStatus(StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    RECRUITING = "recruiting"
+    PAUSED = "paused"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+
+
+class ReviewState(StrEnum):
+    """A study version's review."""
+
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+
+
+class InvitationStatus(StrEnum):
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    AMBIGUOUS = "ambiguous"
+    FAILED = "failed"
+
+
+class Answer(StrEnum):
+    """A volunteer's answer to an invitation (``invitations.response``)."""
+
+    INTERESTED = "interested"
+    NOT_INTERESTED = "not_interested"
+
+
+class CancelReason(StrEnum):
+    """Why an invitation was cancelled (docs/pipeline.md). ``OTHER`` is never stored: reports
+    count any stored reason they do not list under it."""
+
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    CONTACT_PAUSED = "contact_paused"
+    ERASED = "erased"
+    STUDY_PAUSED = "study_paused"
+    STUDY_CLOSED = "study_closed"
+    STUDY_NOT_RECRUITING = "study_not_recruiting"
+    VERSION_CHANGED = "version_changed"
+    APPROVAL_EXPIRED = "approval_expired"
+    NO_LONGER_MATCHES = "no_longer_matches"
+    NO_EMAIL = "no_email"
+    OTHER = "other"
+
+
+class FailReason(StrEnum):
+    """Why an invitation ended ``failed``."""
+
+    SMTP_REFUSED = "smtp_refused"
+
+
+class MatchRunKind(StrEnum):
+    RECRUIT = "recruit"
+    NIGHTLY = "nightly"
+    IMPORT = "import"
+    MANUAL = "manual"
+
+
+class TokenPurpose(StrEnum):
+    VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a password
+    ANSWER = "answer"
+    UNSUBSCRIBE = "unsubscribe"
+
+
+class ConsentKind(StrEnum):
+    CONTACT_ABOUT_STUDIES = "contact_about_studies"
+
+
+ROLES = values(Role)
+STAFF_ROLES = (Role.COORDINATOR.value, Role.REVIEWER.value, Role.ADMIN.value)
+SEXES = values(Sex)
+CONTACT_CHANNELS = values(ContactChannel)
+LANGUAGES = values(Language)
+APPROVAL_KINDS = values(ApprovalKind)
+
+STUDY_STATUSES = values(StudyStatus)
+VERSION_REVIEW_STATES = values(ReviewState)
+
+INVITATION_STATUSES = values(InvitationStatus)
+INVITATION_RESPONSES = values(Answer)
+CANCEL_REASONS = values(CancelReason)
+# Every value ``invitations.reason`` may hold: a cancel reason or a fail reason.
+INVITATION_REASONS = CANCEL_REASONS + values(FailReason)
+
+MATCH_RUN_KINDS = values(MatchRunKind)
+TOKEN_PURPOSES = values(TokenPurpose)
+CONSENT_KINDS = values(ConsentKind)

@@ -6,7 +6,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel_service.db import Base
-from panel_service.domain.vocab import ROLES
+from panel_service.domain.vocab import Role
 from panel_service.models.types import BigId, check_in, created_at, int_pk, sha256_hex, short_text, timestamp
 
 
@@ -21,7 +21,7 @@ class Organisation(Base):
 class Account(Base):
     __tablename__ = "accounts"
     __table_args__ = (
-        CheckConstraint(check_in("role", ROLES), name="role"),
+        CheckConstraint(check_in("role", Role), name="role"),
         CheckConstraint("role <> 'coordinator' OR organisation_id IS NOT NULL", name="coordinator_org"),
         # Email is unique case-insensitively; the column always holds the lowered form.
         CheckConstraint("email = lower(email)", name="email_lower"),

@@ -7,10 +7,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from panel_service.db import Base
 from panel_service.domain.vocab import (
-    INVITATION_RESPONSES,
-    INVITATION_STATUSES,
-    MATCH_RUN_KINDS,
-    TOKEN_PURPOSES,
+    INVITATION_REASONS,
+    Answer,
+    InvitationStatus,
+    MatchRunKind,
+    TokenPurpose,
 )
 from panel_service.models.types import BigId, check_in, created_at, int_pk, sha256_hex, timestamp
 
@@ -20,16 +21,22 @@ class Invitation(Base):
 
     __tablename__ = "invitations"
     __table_args__ = (
-        CheckConstraint(check_in("status", INVITATION_STATUSES), name="status"),
-        CheckConstraint(f"response IS NULL OR {check_in('response', INVITATION_RESPONSES)}", name="response"),
-        CheckConstraint("status <> 'cancelled' OR reason IS NOT NULL", name="cancel_has_reason"),
-        CheckConstraint("status <> 'failed' OR reason IS NOT NULL", name="failed_has_reason"),
+        CheckConstraint(check_in("status", InvitationStatus), name="status"),
+        CheckConstraint(f"response IS NULL OR {check_in('response', Answer)}", name="response"),
+        # Migration 0003_closed_sets: a cancel or fail reason of domain.vocab, nothing else.
+        CheckConstraint(f"reason IS NULL OR {check_in('reason', INVITATION_REASONS)}", name="reason"),
+        CheckConstraint(
+            f"status <> '{InvitationStatus.CANCELLED}' OR reason IS NOT NULL", name="cancel_has_reason"
+        ),
+        CheckConstraint(
+            f"status <> '{InvitationStatus.FAILED}' OR reason IS NOT NULL", name="failed_has_reason"
+        ),
         # The dispatcher's work queue: only rows still waiting are indexed.
         Index(
             "ix_invitations_queued",
             "next_attempt_at",
-            postgresql_where=text("status = 'queued'"),
-            sqlite_where=text("status = 'queued'"),
+            postgresql_where=text(f"status = '{InvitationStatus.QUEUED}'"),
+            sqlite_where=text(f"status = '{InvitationStatus.QUEUED}'"),
         ),
         Index("ix_invitations_participant", "participant_id", "status"),
     )
@@ -41,7 +48,9 @@ class Invitation(Base):
         BigId, ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
     )
     study_version_id: Mapped[int] = mapped_column(BigId, ForeignKey("study_versions.id", ondelete="RESTRICT"))
-    status: Mapped[str] = mapped_column(String(20), server_default="queued", default="queued")
+    status: Mapped[str] = mapped_column(
+        String(20), server_default=InvitationStatus.QUEUED.value, default=InvitationStatus.QUEUED
+    )
     reason: Mapped[str | None] = mapped_column(String(60))
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
     next_attempt_at: Mapped[timestamp | None]
@@ -62,7 +71,7 @@ class MatchRun(Base):
     """One bulk match of one study version, split into id-range chunks."""
 
     __tablename__ = "match_runs"
-    __table_args__ = (CheckConstraint(check_in("kind", MATCH_RUN_KINDS), name="kind"),)
+    __table_args__ = (CheckConstraint(check_in("kind", MatchRunKind), name="kind"),)
 
     id: Mapped[int_pk]
     study_id: Mapped[int] = mapped_column(BigId, ForeignKey("studies.id", ondelete="CASCADE"), index=True)
@@ -92,7 +101,7 @@ class ActionToken(Base):
     """A signed link's server-side record: single use, expiring, looked up by hash."""
 
     __tablename__ = "action_tokens"
-    __table_args__ = (CheckConstraint(check_in("purpose", TOKEN_PURPOSES), name="purpose"),)
+    __table_args__ = (CheckConstraint(check_in("purpose", TokenPurpose), name="purpose"),)
 
     token_hash: Mapped[sha256_hex] = mapped_column(primary_key=True)
     purpose: Mapped[str] = mapped_column(String(20))

@@ -25,15 +25,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel_service.db import Base
 from panel_service.domain.history import STATUSES
-from panel_service.domain.vocab import CONSENT_KINDS, CONTACT_CHANNELS, LANGUAGES, SEXES
+from panel_service.domain.vocab import ConsentKind, ContactChannel, Language, Sex
 from panel_service.models.types import BigId, CodeString, check_in, created_at, int_pk, timestamp
 
 
 class Participant(Base):
     __tablename__ = "participants"
     __table_args__ = (
-        CheckConstraint(check_in("preferred_channel", CONTACT_CHANNELS), name="channel"),
-        CheckConstraint(check_in("language", LANGUAGES), name="language"),
+        CheckConstraint(check_in("preferred_channel", ContactChannel), name="channel"),
+        CheckConstraint(check_in("language", Language), name="language"),
         Index("uq_participants_audit_pseudonym", "audit_pseudonym", unique=True),
     )
 
@@ -43,8 +43,10 @@ class Participant(Base):
     )
     name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
-    preferred_channel: Mapped[str] = mapped_column(String(10), server_default="email", default="email")
-    language: Mapped[str] = mapped_column(String(5), server_default="en", default="en")
+    preferred_channel: Mapped[str] = mapped_column(
+        String(10), server_default=ContactChannel.EMAIL.value, default=ContactChannel.EMAIL
+    )
+    language: Mapped[str] = mapped_column(String(5), server_default=Language.EN.value, default=Language.EN)
     contact_paused_until: Mapped[dt.date | None] = mapped_column(Date)
     erased_at: Mapped[timestamp | None]
     created_at: Mapped[created_at]
@@ -59,7 +61,7 @@ class Participant(Base):
 class Consent(Base):
     __tablename__ = "consents"
     __table_args__ = (
-        CheckConstraint(check_in("kind", CONSENT_KINDS), name="kind"),
+        CheckConstraint(check_in("kind", ConsentKind), name="kind"),
         # At most one active consent of a kind per volunteer.
         Index(
             "uq_consents_active",
@@ -73,7 +75,7 @@ class Consent(Base):
 
     id: Mapped[int_pk]
     participant_id: Mapped[int] = mapped_column(BigId, ForeignKey("participants.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(40), default="contact_about_studies")
+    kind: Mapped[str] = mapped_column(String(40), default=ConsentKind.CONTACT_ABOUT_STUDIES)
     text_version: Mapped[str] = mapped_column(String(40))
     given_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     withdrawn_at: Mapped[timestamp | None]
@@ -82,10 +84,10 @@ class Consent(Base):
 class Profile(Base):
     __tablename__ = "profiles"
     __table_args__ = (
-        CheckConstraint(check_in("sex", SEXES), name="sex"),
+        CheckConstraint(check_in("sex", Sex), name="sex"),
         CheckConstraint("height_cm IS NULL OR (height_cm >= 40 AND height_cm <= 260)", name="height"),
         CheckConstraint("weight_kg IS NULL OR (weight_kg >= 20 AND weight_kg <= 400)", name="weight"),
-        CheckConstraint("NOT (sex = 'male' AND pregnant)", name="male_not_pregnant"),
+        CheckConstraint(f"NOT (sex = '{Sex.MALE}' AND pregnant)", name="male_not_pregnant"),
         Index("ix_profiles_region", "region"),
         # distance_to_site_km prefilters on a latitude/longitude box around each site.
         Index("ix_profiles_home", "home_lat", "home_lon"),
@@ -127,7 +129,7 @@ class Profile(Base):
 
 
 class HistoryColumns:
-    """The history of one code (ARCHITECTURE §4a): ``status`` and the partial dates as given,
+    """The history of one code (product contract §4a): ``status`` and the partial dates as given,
     plus the first and last day each partial date covers, so that SQL compares plain dates.
 
     All NULL is a plain code: present, status and dates unknown (the version-1 meaning).

@@ -7,14 +7,14 @@ from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel_service.db import Base
-from panel_service.domain.vocab import APPROVAL_KINDS, STUDY_STATUSES, VERSION_REVIEW_STATES
+from panel_service.domain.vocab import ApprovalKind, ReviewState, StudyStatus
 from panel_service.models.types import BigId, check_in, created_at, int_pk, sha256_hex, timestamp
 
 
 class Study(Base):
     __tablename__ = "studies"
     __table_args__ = (
-        CheckConstraint(check_in("status", STUDY_STATUSES), name="status"),
+        CheckConstraint(check_in("status", StudyStatus), name="status"),
         Index("ix_studies_status", "status"),
     )
 
@@ -25,7 +25,7 @@ class Study(Base):
     created_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("accounts.id", ondelete="SET NULL"))
     # Title, summary and everything else a volunteer is shown live on the versions (P5): volunteers
     # see the active version's, coordinators and reviewers the newest's (``latest_title``).
-    status: Mapped[str] = mapped_column(String(20), default="draft")
+    status: Mapped[str] = mapped_column(String(20), default=StudyStatus.DRAFT)
     # The version that recruits (approved); None until a first approval.
     active_version_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("study_versions.id", ondelete="RESTRICT", use_alter=True)
@@ -53,7 +53,7 @@ class StudyVersion(Base):
 
     __tablename__ = "study_versions"
     __table_args__ = (
-        CheckConstraint(check_in("review_state", VERSION_REVIEW_STATES), name="review_state"),
+        CheckConstraint(check_in("review_state", ReviewState), name="review_state"),
         CheckConstraint("target_enrolment > 0", name="target_positive"),
         Index("uq_study_versions_study_number", "study_id", "number", unique=True),
     )
@@ -74,7 +74,7 @@ class StudyVersion(Base):
     target_enrolment: Mapped[int] = mapped_column(Integer)
     # SHA-256 over the canonical criteria and everything a volunteer is shown (services.studies).
     content_hash: Mapped[sha256_hex]
-    review_state: Mapped[str] = mapped_column(String(20), default="draft")
+    review_state: Mapped[str] = mapped_column(String(20), default=ReviewState.DRAFT)
     submitted_at: Mapped[timestamp | None]
     rejected_at: Mapped[timestamp | None]
     rejection_reason: Mapped[str | None] = mapped_column(Text)
@@ -88,7 +88,7 @@ class StudyVersion(Base):
 class EthicsApproval(Base):
     __tablename__ = "ethics_approvals"
     __table_args__ = (
-        CheckConstraint(check_in("kind", APPROVAL_KINDS), name="kind"),
+        CheckConstraint(check_in("kind", ApprovalKind), name="kind"),
         CheckConstraint("expires_on > approved_on", name="expires_after_decision"),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Annotated
 
 from sqlalchemy import BigInteger, DateTime, Integer, String, func
@@ -24,6 +25,7 @@ short_text = Annotated[str, mapped_column(String(200))]
 sha256_hex = Annotated[str, mapped_column(String(64))]
 
 
-def check_in(column: str, values: tuple[str, ...]) -> str:
+def check_in(column: str, values: Iterable[str]) -> str:
+    """``column IN (...)`` over a closed set (a ``StrEnum`` of domain.vocab, or its values)."""
     quoted = ", ".join(f"'{value}'" for value in values)
     return f"{column} IN ({quoted})"

@@ -9,7 +9,7 @@ list fails its ``*_answered`` guard). Whatever NULLs appear inside are therefore
 negates only ``EXISTS``/``IN`` subquery tests, which are never NULL (ids are never NULL), and
 ``WHERE`` keeps only TRUE.
 
-Shapes (PERFORMANCE-NOTES): codes are matched as index ranges on the ``(code, participant_id)``
+Shapes (measured in docs/performance.md): codes are matched as index ranges on the ``(code, participant_id)``
 indexes (``code >= 'N17' AND code < 'N1:'``); code tests that sit in one ``any`` (or under one
 ``not any``) of the same kind are merged into a single subquery over the union of their ranges;
 the subquery is a correlated ``EXISTS`` on PostgreSQL (hash semi/anti joins) and ``participant_id

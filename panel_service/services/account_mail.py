@@ -15,18 +15,35 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.logging import get_logger
-from panel_service import emails
+from panel_service import emails, outbox
 from panel_service.jobs import job
+from panel_service.metrics import EMAILS_SENT
 from panel_service.models import Account, Participant
 from panel_service.services import tokens
+from panel_service.tasks import Task
 
 if TYPE_CHECKING:
-    from panel_service.runtime import Runtime
+    from panel_service.jobs import JobContext
 
 log = get_logger(__name__)
 
 VERIFY_TTL = dt.timedelta(days=7)
 RESET_TTL = dt.timedelta(hours=2)
+
+
+def request_verification(session: Session, account_id: int) -> None:
+    """Email a link that confirms the address, after the caller's transaction commits."""
+    outbox.enqueue(session, Task.ACCOUNTS_SEND_VERIFICATION, {"account_id": account_id})
+
+
+def request_signup_existing(session: Session, account_id: int) -> None:
+    """Tell the owner of an address that someone signed up with it again."""
+    outbox.enqueue(session, Task.ACCOUNTS_SEND_SIGNUP_EXISTING, {"account_id": account_id})
+
+
+def request_password_reset(session: Session, account_id: int) -> None:
+    """Email a password reset link."""
+    outbox.enqueue(session, Task.ACCOUNTS_SEND_PASSWORD_RESET, {"account_id": account_id})
 
 
 def _language(session: Session, account: Account) -> str:
@@ -35,14 +52,15 @@ def _language(session: Session, account: Account) -> str:
     return emails.language_or_default(language)
 
 
-def _send(runtime: Runtime, account: Account, name: str, language: str, **context: Any) -> None:
+def _send(runtime: JobContext, account: Account, name: str, language: str, **context: Any) -> None:
     email = emails.render(name, language, **context)
     message = runtime.mailer.build(to=account.email, subject=email.subject, text=email.text, html=email.html)
     runtime.mailer.send(message)
+    EMAILS_SENT.labels(name).inc()
 
 
-@job("accounts.send_verification", queue="default")
-def send_verification(runtime: Runtime, account_id: int) -> bool:
+@job(Task.ACCOUNTS_SEND_VERIFICATION, queue="default")
+def send_verification(runtime: JobContext, account_id: int) -> bool:
     with runtime.database.session_scope() as session:
         account = session.get(Account, account_id)
         if account is None or account.email_verified_at is not None:
@@ -54,8 +72,8 @@ def send_verification(runtime: Runtime, account_id: int) -> bool:
     return True
 
 
-@job("accounts.send_signup_existing", queue="default")
-def send_signup_existing(runtime: Runtime, account_id: int) -> bool:
+@job(Task.ACCOUNTS_SEND_SIGNUP_EXISTING, queue="default")
+def send_signup_existing(runtime: JobContext, account_id: int) -> bool:
     """Someone signed up with an email that already has an account. The sign-up page said
     "check your email" either way; the owner learns here what happened. An owner who never
     confirmed their address gets a fresh confirmation link instead, which is what they need."""
@@ -74,8 +92,8 @@ def send_signup_existing(runtime: Runtime, account_id: int) -> bool:
     return True
 
 
-@job("accounts.send_password_reset", queue="default")
-def send_password_reset(runtime: Runtime, account_id: int) -> bool:
+@job(Task.ACCOUNTS_SEND_PASSWORD_RESET, queue="default")
+def send_password_reset(runtime: JobContext, account_id: int) -> bool:
     with runtime.database.session_scope() as session:
         account = session.get(Account, account_id)
         if account is None or not account.is_active:

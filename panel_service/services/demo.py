@@ -1,4 +1,4 @@
-"""Demo data for the embedded default (``panel demo``): the example study of ARCHITECTURE §9,
+"""Demo data for the embedded default (``panel demo``): the example study of the product contract §9,
 approved and recruiting, staff accounts to sign in with, and synthetic volunteers from the
 same deterministic generator the benchmarks use. Refused in production."""
 

@@ -23,7 +23,7 @@ from panel_service.domain.criteria import (
 from panel_service.domain.criteria import Any as AnyNode
 from panel_service.models import Study, StudyVersion
 
-# ARCHITECTURE §5 status → http://hl7.org/fhir/research-study-status (R4).
+# the product contract §5 status → http://hl7.org/fhir/research-study-status (R4).
 FHIR_STATUS = {
     "draft": "in-review",
     "in_review": "in-review",

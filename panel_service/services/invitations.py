@@ -10,18 +10,21 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from panel_service.domain.answers import answer_refusal
+from panel_service.domain.eligibility import CONTACT_CONSENT
 from panel_service.domain.redaction import redact_addresses
-from panel_service.domain.vocab import INVITATION_STATUSES
+from panel_service.domain.vocab import (
+    INVITATION_STATUSES,
+    Answer,
+    CancelReason,
+    InvitationStatus,
+)
 from panel_service.models import Account, AuditEvent, Consent, Invitation, Participant, Study, StudyVersion
 from panel_service.services.audit import record, volunteer_pseudonym
 from panel_service.services.errors import Conflict, NotFound, ValidationFailed
 from panel_service.timeutil import utcnow
 
 # Statuses in which an invitation has not reached the volunteer and can still be stopped.
-PENDING_STATUSES = ("queued",)
-
-# The consent an answer needs (domain.vocab.CONSENT_KINDS has only this one).
-_CONTACT_CONSENT = "contact_about_studies"
+PENDING_STATUSES: tuple[str, ...] = (InvitationStatus.QUEUED,)
 
 
 def cancel_pending(
@@ -37,7 +40,7 @@ def cancel_pending(
     statement = (
         update(Invitation)
         .where(Invitation.status.in_(PENDING_STATUSES))
-        .values(status="cancelled", reason=reason, cancelled_at=utcnow())
+        .values(status=InvitationStatus.CANCELLED, reason=reason, cancelled_at=utcnow())
     )
     if participant_id is not None:
         statement = statement.where(Invitation.participant_id == participant_id)
@@ -84,10 +87,10 @@ class AnswerRefused(Conflict):
         self.reason = reason
 
 
-_REFUSAL_MESSAGES = {
-    "erased": "This account was erased; the invitation cannot be answered.",
-    "study_closed": "This study has closed and takes no more answers. Nothing was shared.",
-    "consent_withdrawn": (
+_REFUSAL_MESSAGES: dict[str, str] = {
+    CancelReason.ERASED: "This account was erased; the invitation cannot be answered.",
+    CancelReason.STUDY_CLOSED: "This study has closed and takes no more answers. Nothing was shared.",
+    CancelReason.CONSENT_WITHDRAWN: (
         "You have withdrawn your consent to be contacted about studies, so nothing was shared. "
         "Give your consent again to answer this invitation."
     ),
@@ -107,7 +110,7 @@ def answer_refusal_now(
     erased_query = select(Participant.erased_at).where(Participant.id == participant_id)
     consent_query = select(Consent.id).where(
         Consent.participant_id == participant_id,
-        Consent.kind == _CONTACT_CONSENT,
+        Consent.kind == CONTACT_CONSENT,
         Consent.withdrawn_at.is_(None),
     )
     if lock:
@@ -126,14 +129,14 @@ def record_answer(session: Session, *, study_id: int, participant_id: int, answe
     volunteer's contact details to that study (P4), which is audited. Raises ``AnswerRefused``,
     having written nothing, when the study has closed or the volunteer has withdrawn consent
     or been erased since the invitation was sent."""
-    if answer not in ("interested", "not_interested"):
+    if answer not in tuple(Answer):
         raise ValueError(f"unknown answer {answer!r}")
     invitation = session.scalar(
         select(Invitation)
         .where(Invitation.study_id == study_id, Invitation.participant_id == participant_id)
         .with_for_update()
     )
-    if invitation is None or invitation.status != "sent":
+    if invitation is None or invitation.status != InvitationStatus.SENT:
         raise NotFound("There is no open invitation to answer.")
     if invitation.response is not None:
         raise Conflict("You have already answered this invitation.", {"answer": invitation.response})
@@ -142,7 +145,7 @@ def record_answer(session: Session, *, study_id: int, participant_id: int, answe
         raise AnswerRefused(refusal)
     invitation.response = answer
     invitation.responded_at = utcnow()
-    if answer == "interested":
+    if answer == Answer.INTERESTED:
         record(
             session,
             None,

@@ -1,4 +1,4 @@
-"""Matching: which volunteers get an invitation to which recruiting study (ARCHITECTURE §6.1-3).
+"""Matching: which volunteers get an invitation to which recruiting study (product contract §6.1-3).
 
 Bulk match (a study starts recruiting, nightly, after an import): one ``match_runs`` row, the
 profile-id space split into ``match_chunks``, one outbox row (task) per chunk. Each chunk is a
@@ -23,26 +23,25 @@ import typing as t
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Table, and_, exists, func, literal, or_, select, update
+from sqlalchemy import Table, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from config.logging import get_logger
 from panel_service import outbox
-from panel_service.domain import lifecycle
-from panel_service.domain.criteria import Node, Truth, compile_criteria, parse_json, profile_facts
+from panel_service.domain import eligibility, lifecycle
+from panel_service.domain.criteria import Truth, compile_criteria, profile_facts
+from panel_service.domain.criteria.versions import criteria_of
 from panel_service.domain.geo import Home, Sites, site_points
 from panel_service.domain.history import Entry
 from panel_service.domain.profile import ProfileData
 from panel_service.jobs import job
 from panel_service.metrics import INVITATIONS_CANCELLED, INVITATIONS_CREATED
 from panel_service.models import (
-    Consent,
     EthicsApproval,
     Invitation,
     MatchChunk,
     MatchRun,
-    Participant,
     Profile,
     ProfileCondition,
     ProfileMedication,
@@ -50,26 +49,21 @@ from panel_service.models import (
     StudyVersion,
 )
 from panel_service.queries.criteria_sql import compile_where
+from panel_service.queries.eligibility import contactable_clause, volunteer_state
 from panel_service.services.audit import record
+from panel_service.services.contact.requests import request_dispatch, request_send
 from panel_service.services.questions import answers_of
+from panel_service.tasks import Task
 from panel_service.timeutil import panel_today, utcnow
 
 if TYPE_CHECKING:
-    from panel_service.runtime import Runtime
+    from config.settings import Settings
+    from panel_service.jobs import JobContext
 
 log = get_logger(__name__)
 
-START_STUDY = "matching.start_study"
-MATCH_CHUNK = "matching.match_chunk"
-MATCH_PROFILE = "matching.match_profile"
-REMATCH_ALL = "matching.rematch_all"
-NIGHTLY = "matching.nightly"
-EXPIRE_APPROVALS = "matching.expire_approvals"
-CONTACT_CONSENT = "contact_about_studies"
 
 profiles = t.cast(Table, Profile.__table__)
-participants = t.cast(Table, Participant.__table__)
-consents = t.cast(Table, Consent.__table__)
 invitations = t.cast(Table, Invitation.__table__)
 
 
@@ -80,18 +74,24 @@ def request_study_match(session: Session, study_id: int, kind: str = "manual") -
     """Queue a bulk match of the study's active version. ``kind`` is recorded on the run."""
     dedup = None
     if kind == "nightly":  # two beats, or a beat run twice, queue one nightly match a day
-        dedup = f"{START_STUDY}:{study_id}:nightly:{utcnow().date().isoformat()}"
-    outbox.enqueue(session, START_STUDY, {"study_id": study_id, "kind": kind}, dedup_key=dedup)
+        dedup = f"{Task.MATCHING_START_STUDY}:{study_id}:nightly:{utcnow().date().isoformat()}"
+    outbox.enqueue(session, Task.MATCHING_START_STUDY, {"study_id": study_id, "kind": kind}, dedup_key=dedup)
+
+
+def request_recruit_match(session: Session, study_id: int) -> None:
+    """Queue the bulk match of a study that starts recruiting, or recruits on a newly approved
+    version (the run is recorded as ``recruit``)."""
+    outbox.enqueue(session, Task.MATCHING_START_STUDY, {"study_id": study_id})
 
 
 def request_profile_match(session: Session, participant_id: int) -> None:
     """Queue an incremental match of one volunteer (profile created or changed, consent given)."""
-    outbox.enqueue(session, MATCH_PROFILE, {"participant_id": participant_id})
+    outbox.enqueue(session, Task.MATCHING_MATCH_PROFILE, {"participant_id": participant_id})
 
 
 def request_rematch_all(session: Session) -> None:
     """After a bulk import: re-match every recruiting study in bulk (not one task per line)."""
-    outbox.enqueue(session, REMATCH_ALL, {})
+    outbox.enqueue(session, Task.MATCHING_REMATCH_ALL, {})
 
 
 # -- what "may recruit today" means ----------------------------------------------------------
@@ -133,47 +133,6 @@ def recruiting_versions(session: Session, today: dt.date, study_id: int | None =
     return [Recruiting(*row) for row in session.execute(query)]
 
 
-_PARSED: dict[tuple[int, str], Node] = {}
-
-
-def criteria_of(version_id: int, content_hash: str, criteria: dict[str, Any]) -> Node:
-    """Parsed criteria, cached per version (immutable) and content hash; the compiled evaluator
-    is in turn cached by value by ``compile_criteria``."""
-    key = (version_id, content_hash)
-    node = _PARSED.get(key)
-    if node is None:
-        if len(_PARSED) > 4096:
-            _PARSED.clear()
-        node = _PARSED[key] = parse_json(criteria)
-    return node
-
-
-def contactable_clause(
-    dialect_name: str, today: dt.date, id_range: tuple[int, int] | None = None
-) -> ColumnElement[bool]:
-    """A clause over ``profiles``: consent to be contacted active, contact not paused today,
-    not erased. Joined by subqueries so the chunk's id range drives the plan."""
-    active_consent = select(consents.c.participant_id).where(
-        consents.c.kind == CONTACT_CONSENT, consents.c.withdrawn_at.is_(None)
-    )
-    available = select(participants.c.id).where(
-        participants.c.erased_at.is_(None),
-        or_(participants.c.contact_paused_until.is_(None), participants.c.contact_paused_until < today),
-    )
-    if id_range is not None:
-        # The chunk's range, repeated inside the subqueries, lets the planner scan just that slice
-        # of participants and consents instead of hashing all of them for every chunk.
-        active_consent = active_consent.where(consents.c.participant_id.between(*id_range))
-        available = available.where(participants.c.id.between(*id_range))
-    if dialect_name == "postgresql":
-        return and_(
-            exists(active_consent.where(consents.c.participant_id == profiles.c.participant_id)),
-            exists(available.where(participants.c.id == profiles.c.participant_id)),
-        )
-    # SQLite runs a correlated EXISTS row by row; IN (SELECT ...) is planned once (PERFORMANCE-NOTES).
-    return and_(profiles.c.participant_id.in_(active_consent), profiles.c.participant_id.in_(available))
-
-
 def _insert_ignoring_existing(dialect_name: str, names: list[str], source: Any) -> Any:
     insert_fn = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     return (
@@ -188,117 +147,120 @@ def _insert_ignoring_existing(dialect_name: str, names: list[str], source: Any) 
 # -- bulk match ------------------------------------------------------------------------------
 
 
-@job(START_STUDY, queue="matching")
-def start_study(runtime: Runtime, study_id: int, kind: str = "recruit") -> int | None:
+def start_match_run(session: Session, settings: Settings, study_id: int, kind: str = "recruit") -> int | None:
     """Create the match run for the study's active version and fan out one task per chunk.
 
     Idempotent: the study row is locked, and an unfinished run of the same version for the same
     day is reused instead of starting another (a duplicate delivery changes nothing)."""
-    settings = runtime.settings
+    today = panel_today(settings)
+    # FOR NO KEY UPDATE: inserts referencing the study (its invitations, tokens) only take KEY
+    # SHARE locks on it, and must not wait for (or deadlock with) this one.
+    study = session.get(Study, study_id, with_for_update={"key_share": True})
+    if study is None:
+        return None
+    found = recruiting_versions(session, today, study_id)
+    if not found:
+        log.info("matching.skipped", study_id=study_id, status=study.status)
+        return None
+    version_id = found[0].version_id
+    existing = session.scalar(
+        select(MatchRun.id).where(
+            MatchRun.study_id == study_id,
+            MatchRun.study_version_id == version_id,
+            MatchRun.match_date == today,
+            MatchRun.finished_at.is_(None),
+        )
+    )
+    if existing is not None:
+        return existing
+    low, high = session.execute(
+        select(func.min(profiles.c.participant_id), func.max(profiles.c.participant_id))
+    ).one()
+    size = settings.match_chunk_size
+    total = 0 if low is None else math.ceil((high - low + 1) / size)
+    run = MatchRun(
+        study_id=study_id,
+        study_version_id=version_id,
+        kind=kind if kind in ("recruit", "nightly", "import", "manual") else "manual",
+        match_date=today,
+        chunk_size=size,
+        chunks_total=total,
+        finished_at=utcnow() if total == 0 else None,
+    )
+    session.add(run)
+    session.flush()
+    for number in range(total):
+        chunk_low = low + number * size
+        session.add(
+            MatchChunk(run_id=run.id, chunk_no=number, low_id=chunk_low, high_id=chunk_low + size - 1)
+        )
+    session.flush()
+    for number in range(total):
+        outbox.enqueue(session, Task.MATCHING_MATCH_CHUNK, {"run_id": run.id, "chunk_no": number})
+    log.info("matching.run_started", study_id=study_id, run_id=run.id, chunks=total, kind=run.kind)
+    return run.id
+
+
+@job(Task.MATCHING_START_STUDY, queue="matching")
+def start_study(runtime: JobContext, study_id: int, kind: str = "recruit") -> int | None:
     with runtime.database.session_scope() as session:
-        today = panel_today(settings)
-        # FOR NO KEY UPDATE: inserts referencing the study (its invitations, tokens) only take KEY
-        # SHARE locks on it, and must not wait for (or deadlock with) this one.
-        study = session.get(Study, study_id, with_for_update={"key_share": True})
-        if study is None:
-            return None
-        found = recruiting_versions(session, today, study_id)
-        if not found:
-            log.info("matching.skipped", study_id=study_id, status=study.status)
-            return None
-        version_id = found[0].version_id
-        existing = session.scalar(
-            select(MatchRun.id).where(
-                MatchRun.study_id == study_id,
-                MatchRun.study_version_id == version_id,
-                MatchRun.match_date == today,
-                MatchRun.finished_at.is_(None),
-            )
-        )
-        if existing is not None:
-            return existing
-        low, high = session.execute(
-            select(func.min(profiles.c.participant_id), func.max(profiles.c.participant_id))
-        ).one()
-        size = settings.match_chunk_size
-        total = 0 if low is None else math.ceil((high - low + 1) / size)
-        run = MatchRun(
-            study_id=study_id,
-            study_version_id=version_id,
-            kind=kind if kind in ("recruit", "nightly", "import", "manual") else "manual",
-            match_date=today,
-            chunk_size=size,
-            chunks_total=total,
-            finished_at=utcnow() if total == 0 else None,
-        )
-        session.add(run)
-        session.flush()
-        for number in range(total):
-            chunk_low = low + number * size
-            session.add(
-                MatchChunk(run_id=run.id, chunk_no=number, low_id=chunk_low, high_id=chunk_low + size - 1)
-            )
-        session.flush()
-        for number in range(total):
-            outbox.enqueue(session, MATCH_CHUNK, {"run_id": run.id, "chunk_no": number})
-        log.info("matching.run_started", study_id=study_id, run_id=run.id, chunks=total, kind=run.kind)
-        return run.id
+        return start_match_run(session, runtime.settings, study_id, kind)
 
 
-@job(MATCH_CHUNK, queue="matching")
-def match_chunk(runtime: Runtime, run_id: int, chunk_no: int) -> int:
+def match_one_chunk(session: Session, settings: Settings, run_id: int, chunk_no: int) -> int:
     """One id range of one run: a single INSERT ... SELECT, and the chunk marked done with its
     count in the same transaction."""
-    from panel_service.services import contact
-
-    with runtime.database.session_scope() as session:
-        dialect = session.get_bind().dialect.name
-        chunk = session.get(MatchChunk, (run_id, chunk_no), with_for_update={"key_share": True})
-        if chunk is None or chunk.done_at is not None:
-            return 0  # done already: a duplicate delivery, or a redelivery after a crash post-commit
-        run = session.get(MatchRun, run_id)
-        assert run is not None  # the chunk's foreign key guarantees it
-        today = panel_today(runtime.settings)
-        found = [
-            r
-            for r in recruiting_versions(session, today, run.study_id)
-            if r.version_id == run.study_version_id
-        ]
-        matched = 0
-        if found:
-            node = criteria_of(found[0].version_id, found[0].content_hash, found[0].criteria)
-            source = select(
-                literal(run.study_id), profiles.c.participant_id, literal(run.study_version_id)
-            ).where(
-                profiles.c.participant_id.between(chunk.low_id, chunk.high_id),
-                compile_where(node, run.match_date, dialect, found[0].site_points),
-                contactable_clause(dialect, run.match_date, (chunk.low_id, chunk.high_id)),
-            )
-            result = session.execute(
-                _insert_ignoring_existing(dialect, ["study_id", "participant_id", "study_version_id"], source)
-            )
-            matched = max(int(result.rowcount or 0), 0)  # type: ignore[attr-defined]
-        # else: the study stopped recruiting or changed version since the run began: match nobody.
-        chunk.matched = matched
-        chunk.done_at = utcnow()
-        if matched:
-            INVITATIONS_CREATED.inc(matched)
-            contact.request_dispatch(session, dedup_key=f"dispatch:run{run_id}:chunk{chunk_no}")
-        session.flush()
-        # The run row lock orders the "all chunks done?" checks of concurrent chunks.
-        session.execute(select(MatchRun.id).where(MatchRun.id == run_id).with_for_update(key_share=True))
-        undone = session.scalar(
-            select(func.count())
-            .select_from(MatchChunk)
-            .where(MatchChunk.run_id == run_id, MatchChunk.done_at.is_(None))
+    dialect = session.get_bind().dialect.name
+    chunk = session.get(MatchChunk, (run_id, chunk_no), with_for_update={"key_share": True})
+    if chunk is None or chunk.done_at is not None:
+        return 0  # done already: a duplicate delivery, or a redelivery after a crash post-commit
+    run = session.get(MatchRun, run_id)
+    assert run is not None  # the chunk's foreign key guarantees it
+    today = panel_today(settings)
+    found = [
+        r for r in recruiting_versions(session, today, run.study_id) if r.version_id == run.study_version_id
+    ]
+    matched = 0
+    if found:
+        node = criteria_of(found[0].version_id, found[0].content_hash, found[0].criteria)
+        source = select(
+            literal(run.study_id), profiles.c.participant_id, literal(run.study_version_id)
+        ).where(
+            profiles.c.participant_id.between(chunk.low_id, chunk.high_id),
+            compile_where(node, run.match_date, dialect, found[0].site_points),
+            contactable_clause(dialect, run.match_date, (chunk.low_id, chunk.high_id)),
         )
-        if not undone:
-            session.execute(
-                update(MatchRun)
-                .where(MatchRun.id == run_id, MatchRun.finished_at.is_(None))
-                .values(finished_at=utcnow())
-            )
-        return matched
+        result = session.execute(
+            _insert_ignoring_existing(dialect, ["study_id", "participant_id", "study_version_id"], source)
+        )
+        matched = max(int(result.rowcount or 0), 0)  # type: ignore[attr-defined]
+    # else: the study stopped recruiting or changed version since the run began: match nobody.
+    chunk.matched = matched
+    chunk.done_at = utcnow()
+    if matched:
+        INVITATIONS_CREATED.inc(matched)
+        request_dispatch(session, dedup_key=f"dispatch:run{run_id}:chunk{chunk_no}")
+    session.flush()
+    # The run row lock orders the "all chunks done?" checks of concurrent chunks.
+    session.execute(select(MatchRun.id).where(MatchRun.id == run_id).with_for_update(key_share=True))
+    undone = session.scalar(
+        select(func.count())
+        .select_from(MatchChunk)
+        .where(MatchChunk.run_id == run_id, MatchChunk.done_at.is_(None))
+    )
+    if not undone:
+        session.execute(
+            update(MatchRun)
+            .where(MatchRun.id == run_id, MatchRun.finished_at.is_(None))
+            .values(finished_at=utcnow())
+        )
+    return matched
+
+
+@job(Task.MATCHING_MATCH_CHUNK, queue="matching")
+def match_chunk(runtime: JobContext, run_id: int, chunk_no: int) -> int:
+    with runtime.database.session_scope() as session:
+        return match_one_chunk(session, runtime.settings, run_id, chunk_no)
 
 
 def run_progress(session: Session, study_id: int) -> dict[str, Any] | None:
@@ -368,120 +330,107 @@ def _stored_entries(
     return [Entry(code, status, since, until) for code, status, since, until in rows]
 
 
-def is_contactable(session: Session, participant_id: int, today: dt.date) -> str | None:
-    """None when the volunteer may be contacted today, else the reason why not."""
-    participant = session.get(Participant, participant_id)
-    if participant is None or participant.erased_at is not None:
-        return "erased"
-    if participant.contact_paused_until is not None and participant.contact_paused_until >= today:
-        return "contact_paused"
-    consent = session.scalar(
-        select(Consent.id).where(
-            Consent.participant_id == participant_id,
-            Consent.kind == CONTACT_CONSENT,
-            Consent.withdrawn_at.is_(None),
-        )
-    )
-    return None if consent is not None else "consent_withdrawn"
-
-
-@job(MATCH_PROFILE, queue="matching")
-def match_profile(runtime: Runtime, participant_id: int) -> int:
+def match_volunteer(session: Session, settings: Settings, participant_id: int) -> int:
     """One volunteer against every recruiting study, in memory. Returns invitations created."""
-    from panel_service.services import contact
-
-    with runtime.database.session_scope() as session:
-        dialect = session.get_bind().dialect.name
-        today = panel_today(runtime.settings)
-        profile = load_profile(session, participant_id)
-        not_contactable = is_contactable(session, participant_id, today)
-        created = 0
-        studies = recruiting_versions(session, today)
-        facts = profile_facts(profile, today) if profile is not None else None
-        for study in studies:
-            truth = Truth.UNKNOWN
-            if facts is not None:
-                truth = compile_criteria(
-                    criteria_of(study.version_id, study.content_hash, study.criteria), study.site_points
-                )(facts)
-            if truth is Truth.TRUE and not_contactable is None:
-                source = select(literal(study.study_id), literal(participant_id), literal(study.version_id))
-                result = session.execute(
-                    _insert_ignoring_existing(
-                        dialect, ["study_id", "participant_id", "study_version_id"], source
-                    )
+    dialect = session.get_bind().dialect.name
+    today = panel_today(settings)
+    profile = load_profile(session, participant_id)
+    not_contactable = eligibility.volunteer_obstacle(volunteer_state(session, participant_id), today)
+    created = 0
+    studies = recruiting_versions(session, today)
+    facts = profile_facts(profile, today) if profile is not None else None
+    for study in studies:
+        truth = Truth.UNKNOWN
+        if facts is not None:
+            truth = compile_criteria(
+                criteria_of(study.version_id, study.content_hash, study.criteria), study.site_points
+            )(facts)
+        if truth is Truth.TRUE and not_contactable is None:
+            source = select(literal(study.study_id), literal(participant_id), literal(study.version_id))
+            result = session.execute(
+                _insert_ignoring_existing(dialect, ["study_id", "participant_id", "study_version_id"], source)
+            )
+            if result.rowcount:  # type: ignore[attr-defined]
+                created += 1
+                INVITATIONS_CREATED.inc()
+                request_send(session, study.study_id, participant_id)
+        elif truth is not Truth.TRUE:
+            cancelled = session.execute(
+                update(Invitation)
+                .where(
+                    Invitation.study_id == study.study_id,
+                    Invitation.participant_id == participant_id,
+                    Invitation.status == "queued",
                 )
-                if result.rowcount:  # type: ignore[attr-defined]
-                    created += 1
-                    INVITATIONS_CREATED.inc()
-                    contact.request_send(session, study.study_id, participant_id)
-            elif truth is not Truth.TRUE:
-                cancelled = session.execute(
-                    update(Invitation)
-                    .where(
-                        Invitation.study_id == study.study_id,
-                        Invitation.participant_id == participant_id,
-                        Invitation.status == "queued",
-                    )
-                    .values(status="cancelled", reason="no_longer_matches", cancelled_at=utcnow())
-                ).rowcount  # type: ignore[attr-defined]
-                if cancelled:
-                    INVITATIONS_CANCELLED.labels("no_longer_matches").inc(cancelled)
-        return created
+                .values(status="cancelled", reason="no_longer_matches", cancelled_at=utcnow())
+            ).rowcount  # type: ignore[attr-defined]
+            if cancelled:
+                INVITATIONS_CANCELLED.labels("no_longer_matches").inc(cancelled)
+    return created
 
 
-@job(REMATCH_ALL, queue="matching")
-def rematch_all(runtime: Runtime) -> int:
+@job(Task.MATCHING_MATCH_PROFILE, queue="matching")
+def match_profile(runtime: JobContext, participant_id: int) -> int:
     with runtime.database.session_scope() as session:
-        studies = recruiting_versions(session, panel_today(runtime.settings))
-        for study in studies:
-            request_study_match(session, study.study_id, "import")
-        return len(studies)
+        return match_volunteer(session, runtime.settings, participant_id)
+
+
+def request_recruiting_matches(session: Session, today: dt.date, kind: str) -> int:
+    """Queue a bulk match of every study recruiting today; returns how many."""
+    studies = recruiting_versions(session, today)
+    for study in studies:
+        request_study_match(session, study.study_id, kind)
+    return len(studies)
+
+
+@job(Task.MATCHING_REMATCH_ALL, queue="matching")
+def rematch_all(runtime: JobContext) -> int:
+    with runtime.database.session_scope() as session:
+        return request_recruiting_matches(session, panel_today(runtime.settings), "import")
 
 
 # -- beat jobs -------------------------------------------------------------------------------
 
 
-@job(NIGHTLY, queue="matching")
-def nightly(runtime: Runtime) -> int:
+@job(Task.MATCHING_NIGHTLY, queue="matching")
+def nightly(runtime: JobContext) -> int:
     """Re-match every recruiting study (ages change). One match per study per day, however many
     beats fire (dedup key per day)."""
     expire_approvals(runtime)
     with runtime.database.session_scope() as session:
-        studies = recruiting_versions(session, panel_today(runtime.settings))
-        for study in studies:
-            request_study_match(session, study.study_id, "nightly")
-        return len(studies)
+        return request_recruiting_matches(session, panel_today(runtime.settings), "nightly")
 
 
-@job(EXPIRE_APPROVALS, queue="maintenance")
-def expire_approvals(runtime: Runtime) -> int:
+def expire_lapsed_approvals(session: Session, settings: Settings) -> int:
     """A recruiting study whose active version's approval is no longer in force is paused and
     its queued invitations cancelled (``approval_expired``). Idempotent: a paused study is not
     recruiting, so a second run finds nothing."""
+    today = panel_today(settings)
+    in_force = {r.study_id for r in recruiting_versions(session, today)}
+    candidates = session.scalars(
+        select(Study).where(Study.status == "recruiting").with_for_update(skip_locked=True, key_share=True)
+    ).all()
+    expired = 0
+    for study in candidates:
+        if study.id in in_force:
+            continue
+        study.status = lifecycle.next_status(study.status, "expire")
+        study.updated_at = utcnow()
+        cancelled = session.execute(
+            update(Invitation)
+            .where(Invitation.study_id == study.id, Invitation.status == "queued")
+            .values(status="cancelled", reason="approval_expired", cancelled_at=utcnow())
+        ).rowcount  # type: ignore[attr-defined]
+        if cancelled:
+            INVITATIONS_CANCELLED.labels("approval_expired").inc(cancelled)
+        record(session, None, "study.expire", "study", study.id, {"cancelled": int(cancelled or 0)})
+        expired += 1
+    if expired:
+        log.info("matching.approvals_expired", studies=expired)
+    return expired
+
+
+@job(Task.MATCHING_EXPIRE_APPROVALS, queue="maintenance")
+def expire_approvals(runtime: JobContext) -> int:
     with runtime.database.session_scope() as session:
-        today = panel_today(runtime.settings)
-        in_force = {r.study_id for r in recruiting_versions(session, today)}
-        candidates = session.scalars(
-            select(Study)
-            .where(Study.status == "recruiting")
-            .with_for_update(skip_locked=True, key_share=True)
-        ).all()
-        expired = 0
-        for study in candidates:
-            if study.id in in_force:
-                continue
-            study.status = lifecycle.next_status(study.status, "expire")
-            study.updated_at = utcnow()
-            cancelled = session.execute(
-                update(Invitation)
-                .where(Invitation.study_id == study.id, Invitation.status == "queued")
-                .values(status="cancelled", reason="approval_expired", cancelled_at=utcnow())
-            ).rowcount  # type: ignore[attr-defined]
-            if cancelled:
-                INVITATIONS_CANCELLED.labels("approval_expired").inc(cancelled)
-            record(session, None, "study.expire", "study", study.id, {"cancelled": int(cancelled or 0)})
-            expired += 1
-        if expired:
-            log.info("matching.approvals_expired", studies=expired)
-        return expired
+        return expire_lapsed_approvals(session, runtime.settings)

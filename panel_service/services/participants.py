@@ -13,10 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from panel_service import outbox
 from panel_service.domain.passwords import password_problem
 from panel_service.models import Account, Participant
-from panel_service.services import accounts
+from panel_service.services import account_mail, accounts
 from panel_service.services.audit import record
 from panel_service.services.errors import Forbidden, ValidationFailed
 from panel_service.services.volunteers import give_consent
@@ -53,7 +52,7 @@ def sign_up(
     password_hash = accounts.hash_password(settings, password)
     existing = accounts.find_account(session, normalised)
     if existing is not None:
-        outbox.enqueue(session, "accounts.send_signup_existing", {"account_id": existing.id})
+        account_mail.request_signup_existing(session, existing.id)
         return SignUpResult(existing.id, created=False)
     account = Account(email=normalised, password_hash=password_hash, role="participant", is_active=True)
     session.add(account)
@@ -64,7 +63,7 @@ def sign_up(
     if consent:
         give_consent(session, participant)
     record(session, account, "account.signup", "participant", participant.id, {"consent": consent})
-    outbox.enqueue(session, "accounts.send_verification", {"account_id": account.id})
+    account_mail.request_verification(session, account.id)
     return SignUpResult(account.id, created=True)
 
 

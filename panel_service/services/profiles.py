@@ -10,15 +10,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from panel_service import outbox
 from panel_service.domain.geo import Home, round_coordinate
 from panel_service.domain.history import Entry
 from panel_service.domain.profile import ProfileData, bmi, latest_adult_birth_date
 from panel_service.models import Participant, Profile, ProfileCondition, ProfileMedication
 from panel_service.services.errors import ValidationFailed
-from panel_service.services.matching import load_profile
+from panel_service.services.matching import load_profile, request_profile_match
 from panel_service.services.questions import sync_smoking_status
-from panel_service.services.volunteers import MATCH_JOB
 from panel_service.timeutil import panel_today, utcnow
 
 
@@ -75,13 +73,13 @@ def save_about(
     profile.smoker = smoker
     session.flush()
     sync_smoking_status(session, participant.id, smoker, panel_today(settings))
-    # The one rule of fact (ARCHITECTURE §3): a man is stored as not pregnant.
+    # The one rule of fact (product contract §3): a man is stored as not pregnant.
     profile.pregnant = False if sex == "male" else pregnant
     if home != "keep":
         store_home(profile, home)
     profile.updated_at = utcnow()
     session.flush()
-    outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
+    request_profile_match(session, participant.id)
     return profile
 
 
@@ -114,7 +112,7 @@ def save_codes(
     profile.updated_at = utcnow()
     session.flush()
     session.expire(profile, ["conditions", "medications"])
-    outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
+    request_profile_match(session, participant.id)
     return profile
 
 

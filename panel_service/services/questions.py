@@ -33,6 +33,7 @@ from panel_service.domain.questions import (
     seed_catalogue,
     seed_data,
 )
+from panel_service.models import Profile
 from panel_service.models.questions import ProfileAnswer, QuestionRow
 
 log = logging.getLogger(__name__)
@@ -316,12 +317,8 @@ def save_volunteer_answers(
     removed: Iterable[str],
     catalogue: Catalogue,
 ) -> dict[str, Answer]:
-    """A volunteer's own answers from the form: stored, ``smoker`` made to agree with
-    ``smoking_status`` (§4a), and a re-match queued."""
-    from panel_service import outbox
-    from panel_service.models import Profile
-    from panel_service.services.volunteers import MATCH_JOB
-
+    """A volunteer's own answers from the form: stored, and ``smoker`` made to agree with
+    ``smoking_status`` (§4a). The caller queues the re-match (``matching.request_profile_match``)."""
     if session.get(Profile, participant_id) is None:
         session.add(Profile(participant_id=participant_id))
         session.flush()
@@ -331,9 +328,14 @@ def save_volunteer_answers(
         profile = session.get(Profile, participant_id)
         assert profile is not None
         profile.smoker = status.value == "current"
-    outbox.enqueue(session, MATCH_JOB, {"participant_id": participant_id})
     session.flush()
     return merged
+
+
+def volunteer_sex(session: Session, participant_id: int) -> str | None:
+    """The sex a volunteer told us (whom a question applies to), or None."""
+    profile = session.get(Profile, participant_id)
+    return None if profile is None else profile.sex
 
 
 def sync_smoking_status(session: Session, participant_id: int, smoker: bool | None, today: dt.date) -> None:

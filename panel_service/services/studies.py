@@ -1,4 +1,4 @@
-"""Studies, their immutable versions, ethics approvals and the life cycle of ARCHITECTURE §5.
+"""Studies, their immutable versions, ethics approvals and the life cycle of the product contract §5.
 
 Every step goes through ``domain.lifecycle`` (the one transition table); this module adds what
 needs a session: versions, approvals, the outbox job that starts matching, cancelling pending
@@ -21,15 +21,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from panel_service import outbox
 from panel_service.domain import lifecycle
 from panel_service.domain.criteria import All, CriteriaError, Node, parse_any, parse_json, to_json, to_text
 from panel_service.domain.sites import clean_sites
-from panel_service.domain.vocab import APPROVAL_KINDS
+from panel_service.domain.vocab import APPROVAL_KINDS, CancelReason, ReviewState, Role, StudyStatus
 from panel_service.models import Account, EthicsApproval, Organisation, Study, StudyVersion
 from panel_service.services import invitations
 from panel_service.services.audit import record
 from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from panel_service.services.matching import request_recruit_match
 from panel_service.timeutil import utcnow
 
 REGION_PATTERN = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
@@ -39,8 +39,7 @@ MAX_TITLE = 200
 MAX_SUMMARY = 5_000
 MAX_INVITATION_TEXT = 10_000
 MAX_REASON = 2_000
-REVIEWER_ROLES = ("reviewer", "admin")
-START_MATCHING_TASK = "matching.start_study"
+REVIEWER_ROLES: tuple[str, ...] = (Role.REVIEWER, Role.ADMIN)
 
 
 def criteria_paths(error: CriteriaError, prefix: str = "criteria") -> dict[str, str]:
@@ -194,7 +193,7 @@ def _visible(actor: Account, study: Study | None) -> bool:
         return False
     if actor.role in REVIEWER_ROLES:
         return True
-    return actor.role == "coordinator" and study.organisation_id == actor.organisation_id
+    return actor.role == Role.COORDINATOR and study.organisation_id == actor.organisation_id
 
 
 def get_study(session: Session, actor: Account, study_id: int, *, for_update: bool = False) -> Study:
@@ -211,7 +210,7 @@ def get_study(session: Session, actor: Account, study_id: int, *, for_update: bo
 
 def _owned(session: Session, actor: Account, study_id: int) -> Study:
     """A study the actor's organisation owns (coordinators only act on their own)."""
-    if actor.role != "coordinator":
+    if actor.role != Role.COORDINATOR:
         # Reviewers see every study but do not run them; a study's own coordinators do.
         get_study(session, actor, study_id)
         raise Forbidden("Only the study's coordinators can do this.")
@@ -228,7 +227,7 @@ def list_studies(
     session: Session, actor: Account, *, page: int = 1, per_page: int = 20
 ) -> tuple[list[Study], int]:
     query = select(Study)
-    if actor.role == "coordinator":
+    if actor.role == Role.COORDINATOR:
         query = query.where(Study.organisation_id == actor.organisation_id)
     elif actor.role not in REVIEWER_ROLES:
         return [], 0
@@ -305,7 +304,7 @@ def review_queue(session: Session) -> list[StudyVersion]:
     return list(
         session.scalars(
             select(StudyVersion)
-            .where(StudyVersion.review_state == "in_review")
+            .where(StudyVersion.review_state == ReviewState.IN_REVIEW)
             .order_by(StudyVersion.submitted_at, StudyVersion.id)
         )
     )
@@ -315,12 +314,12 @@ def review_queue(session: Session) -> list[StudyVersion]:
 
 
 def create_study(session: Session, actor: Account, fields: StudyFields) -> Study:
-    if actor.role != "coordinator" or actor.organisation_id is None:
+    if actor.role != Role.COORDINATOR or actor.organisation_id is None:
         raise Forbidden("Only coordinators create studies.")
     organisation = session.get(Organisation, actor.organisation_id)
     assert organisation is not None
     content = clean_fields(fields, organisation_name=organisation.name)
-    study = Study(organisation_id=actor.organisation_id, created_by_id=actor.id, status="draft")
+    study = Study(organisation_id=actor.organisation_id, created_by_id=actor.id, status=StudyStatus.DRAFT)
     session.add(study)
     session.flush()
     version = _new_version(session, study, content, actor, number=1)
@@ -345,7 +344,7 @@ def _new_version(
         site_region=content.site_region,
         target_enrolment=content.target_enrolment,
         content_hash=content.content_hash,
-        review_state="draft",
+        review_state=ReviewState.DRAFT,
         created_by_id=actor.id,
     )
     session.add(version)
@@ -379,7 +378,7 @@ def update_study(session: Session, actor: Account, study_id: int, fields: StudyF
     latest_content = VersionContent.of(latest)
     if latest_content.content_hash == content.content_hash:
         return study
-    if study.status == "closed":
+    if study.status == StudyStatus.CLOSED:
         raise Conflict(lifecycle.IllegalTransition(study.status, "edit").message)
     study.updated_at = utcnow()
     study.status = lifecycle.next_status(study.status, "edit")
@@ -412,7 +411,7 @@ def submit_study(session: Session, actor: Account, study_id: int) -> Study:
     assert latest is not None
     if study.active_version_id is None:
         study.status = lifecycle.next_status(study.status, "submit")
-    elif study.status == "closed" or latest.id == study.active_version_id:
+    elif study.status == StudyStatus.CLOSED or latest.id == study.active_version_id:
         raise Conflict(
             f"{lifecycle.IllegalTransition(study.status, 'submit').message}"
             " Edit the study to make a new version to submit."
@@ -492,12 +491,12 @@ def _reviewed(
     session: Session, actor: Account, study_id: int, expected_version: int | None = None
 ) -> tuple[Study, StudyVersion]:
     if actor.role not in REVIEWER_ROLES:
-        if actor.role == "coordinator":
+        if actor.role == Role.COORDINATOR:
             get_study(session, actor, study_id)  # another organisation's study stays a 404
         raise Forbidden("Only ethics reviewers record approvals and rejections.")
     study = get_study(session, actor, study_id, for_update=True)
     latest = study.latest_version
-    if latest is None or latest.review_state != "in_review":
+    if latest is None or latest.review_state != ReviewState.IN_REVIEW:
         raise Conflict(
             f"Study {study.id} has no version awaiting review"
             f" (it is {lifecycle.STATUS_WORDS.get(study.status, study.status)})."
@@ -523,7 +522,7 @@ def approve_study(
     if previous_active is None:
         study.status = lifecycle.next_status(study.status, "approve")
     else:
-        previous_active.review_state = "superseded"
+        previous_active.review_state = ReviewState.SUPERSEDED
     study.active_version_id = version.id
     study.updated_at = utcnow()
     approval = EthicsApproval(
@@ -557,9 +556,9 @@ def approve_study(
     )
     session.flush()
     session.refresh(study)
-    if study.status == "recruiting" and previous_active is not None:
+    if study.status == StudyStatus.RECRUITING and previous_active is not None:
         # The recruiting study now matches on the newly approved version.
-        outbox.enqueue(session, START_MATCHING_TASK, {"study_id": study.id})
+        request_recruit_match(session, study.id)
     return study
 
 
@@ -599,7 +598,7 @@ def recruit_study(session: Session, actor: Account, study_id: int, *, today: dt.
         )
     study.status = new_status
     study.updated_at = utcnow()
-    outbox.enqueue(session, START_MATCHING_TASK, {"study_id": study.id})
+    request_recruit_match(session, study.id)
     record(session, actor, "study.recruit", "study", study.id, {"version": active.number})
     session.flush()
     return study
@@ -609,7 +608,7 @@ def pause_study(session: Session, actor: Account, study_id: int) -> Study:
     study = _owned(session, actor, study_id)
     study.status = lifecycle.next_status(study.status, "pause")
     study.updated_at = utcnow()
-    cancelled = invitations.cancel_pending(session, study_id=study.id, reason="study_paused")
+    cancelled = invitations.cancel_pending(session, study_id=study.id, reason=CancelReason.STUDY_PAUSED)
     record(session, actor, "study.pause", "study", study.id, {"cancelled": cancelled})
     session.flush()
     return study
@@ -620,10 +619,10 @@ def close_study(session: Session, actor: Account, study_id: int) -> Study:
     study.status = lifecycle.next_status(study.status, "close")
     study.updated_at = utcnow()
     latest = study.latest_version
-    if latest is not None and latest.review_state == "in_review":
+    if latest is not None and latest.review_state == ReviewState.IN_REVIEW:
         # A closed study leaves the reviewers' queue.
-        latest.review_state = "superseded"
-    cancelled = invitations.cancel_pending(session, study_id=study.id, reason="study_closed")
+        latest.review_state = ReviewState.SUPERSEDED
+    cancelled = invitations.cancel_pending(session, study_id=study.id, reason=CancelReason.STUDY_CLOSED)
     record(session, actor, "study.close", "study", study.id, {"cancelled": cancelled})
     session.flush()
     return study

@@ -16,43 +16,21 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from panel_service.domain.criteria import criteria_hash, parse_json, to_text
 from panel_service.domain.disclosure import Cell, protect_breakdown, protect_chain
 from panel_service.domain.geo import site_points
 from panel_service.domain.vocab import CANCEL_REASONS, INVITATION_RESPONSES, INVITATION_STATUSES
-from panel_service.models import Account, Consent, Invitation, MatchChunk, MatchRun, Participant, Study
-from panel_service.queries.criteria_sql import attrition_counts, matching_ids, profiles
+from panel_service.models import Account, Invitation, MatchChunk, MatchRun, Participant, Study
+from panel_service.queries.criteria_sql import attrition_counts, matching_ids
+from panel_service.queries.eligibility import contactable_clause
 from panel_service.services.audit import record
 from panel_service.services.invitations import PENDING_STATUSES
 from panel_service.timeutil import as_utc
 
 Count = int | str
-
-
-def contactable_now(today: dt.date) -> ColumnElement[bool]:
-    """Profiles of volunteers who could be invited today: active consent, contact not paused,
-    not erased. Pausing "until DATE" keeps contact paused through that day."""
-    participants = Participant.__table__
-    consents = Consent.__table__
-    return and_(
-        profiles.c.participant_id.in_(
-            select(participants.c.id).where(
-                participants.c.erased_at.is_(None),
-                or_(
-                    participants.c.contact_paused_until.is_(None),
-                    participants.c.contact_paused_until < today,
-                ),
-            )
-        ),
-        exists().where(
-            consents.c.participant_id == profiles.c.participant_id,
-            consents.c.kind == "contact_about_studies",
-            consents.c.withdrawn_at.is_(None),
-        ),
-    )
 
 
 @dataclass(frozen=True)
@@ -86,7 +64,7 @@ def feasibility(
     assert version is not None
     node = parse_json(version.criteria)
     dialect = session.get_bind().dialect.name
-    base = contactable_now(today)
+    base = contactable_clause(dialect, today)
     sites = site_points(version.sites)  # for distance_to_site_km (§4a)
     matching = matching_ids(node, today, dialect, sites).where(base).subquery()
     count = session.scalar(select(func.count()).select_from(matching)) or 0

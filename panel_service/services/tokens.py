@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, insert, or_, update
 from sqlalchemy.orm import Session
 
 from panel_service.domain.vocab import TOKEN_PURPOSES
@@ -105,13 +105,3 @@ def purge_expired(session: Session, now: dt.datetime | None = None) -> int:
 
 def _expired(row: ActionToken) -> bool:
     return as_utc(row.expires_at) <= utcnow()
-
-
-def tokens_for(session: Session, purpose: str, participant_id: int) -> list[ActionToken]:
-    return list(
-        session.scalars(
-            select(ActionToken).where(
-                ActionToken.purpose == purpose, ActionToken.participant_id == participant_id
-            )
-        )
-    )

@@ -1,4 +1,4 @@
-"""Bulk import of volunteers from JSON lines (``panel import profiles``, ARCHITECTURE §8).
+"""Bulk import of volunteers from JSON lines (``panel import profiles``, product contract §8).
 
 Each line is validated on its own; a bad line is reported with its number and reasons and
 nothing of it is written. Good lines are written in batches with set-based upserts (an email
@@ -18,16 +18,19 @@ from typing import Any
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from panel_service import outbox
 from panel_service.domain import json_input
+from panel_service.domain.eligibility import CONTACT_CONSENT
 from panel_service.domain.history import HISTORY_COLUMNS, history_values
 from panel_service.domain.profile import ProfileData
 from panel_service.domain.profile_json import PROFILE_KEYS, ProfileJSONError, profile_from_json
 from panel_service.domain.questions import Catalogue
 from panel_service.domain.vocab import LANGUAGES
 from panel_service.models import Account, Participant, ProfileAnswer, Study
+from panel_service.queries.eligibility import ACTIVE_CONSENT_SQL
 from panel_service.services.accounts import normalise_email
+from panel_service.services.consent import VIA_IMPORT, withdraw_contact_consent
 from panel_service.services.errors import ValidationFailed
+from panel_service.services.matching import request_rematch_all
 from panel_service.services.questions import answer_rows, load_catalogue
 
 IMPORT_CONSENT_VERSION = "import"
@@ -160,7 +163,7 @@ def import_profiles(
         try:
             recruiting = session.scalar(select(Study.id).where(Study.status == "recruiting").limit(1))
             if recruiting is not None:
-                outbox.enqueue(session, "matching.rematch_all", {})
+                request_rematch_all(session)
                 report.rematch_requested = True
             session.commit()
         finally:
@@ -248,24 +251,19 @@ WRITE_STATEMENTS = (
        SELECT s.participant_id, c.code, {_STAGED_HISTORY} FROM import_stage_entries c
        JOIN import_stage s ON s.email = c.email WHERE c.kind = 'm'""",  # noqa: S608 - constants
     # 4. consent given where none is active
-    """INSERT INTO consents (participant_id, kind, text_version, given_at)
-       SELECT s.participant_id, 'contact_about_studies', :consent_version, CURRENT_TIMESTAMP
+    f"""INSERT INTO consents (participant_id, kind, text_version, given_at)
+       SELECT s.participant_id, '{CONTACT_CONSENT}', :consent_version, CURRENT_TIMESTAMP
        FROM import_stage s
        WHERE s.consent AND NOT EXISTS (
-         SELECT 1 FROM consents c WHERE c.participant_id = s.participant_id AND c.withdrawn_at IS NULL)""",
+         SELECT 1 FROM consents c WHERE c.participant_id = s.participant_id AND {ACTIVE_CONSENT_SQL})""",  # noqa: S608 - constants
 )
 
-# 5. consent withdrawn: pending contact is cancelled in the same transaction (P6)
-CANCEL_WITHDRAWN = (
-    """UPDATE invitations SET status = 'cancelled', reason = 'consent_withdrawn',
-              cancelled_at = CURRENT_TIMESTAMP
-       WHERE status = 'queued' AND participant_id IN (
-         SELECT s.participant_id FROM import_stage s JOIN consents c ON c.participant_id = s.participant_id
-         WHERE NOT s.consent AND c.withdrawn_at IS NULL)""",
-    """UPDATE consents SET withdrawn_at = CURRENT_TIMESTAMP
-       WHERE withdrawn_at IS NULL
-         AND participant_id IN (SELECT participant_id FROM import_stage WHERE NOT consent)""",
-)
+# 5. consent withdrawn: the volunteers whose line withdraws an active consent. Each is withdrawn by
+# the one consent service (pending contact cancelled in the same transaction, audited: P6).
+WITHDRAWING = f"""SELECT s.participant_id FROM import_stage s
+       WHERE NOT s.consent AND EXISTS (
+         SELECT 1 FROM consents c WHERE c.participant_id = s.participant_id AND {ACTIVE_CONSENT_SQL})
+       ORDER BY s.participant_id"""  # noqa: S608 - constants
 
 
 def _stage_row(line: ImportLine) -> tuple[Any, ...]:
@@ -331,9 +329,13 @@ def _write_batch(
                     .where(Account.email.in_([line.email for line in lines]))
                 )
             )
-            for statement in WRITE_STATEMENTS + CANCEL_WITHDRAWN:
+            for statement in WRITE_STATEMENTS:
                 session.execute(text(statement), {"consent_version": IMPORT_CONSENT_VERSION})
             _write_answers(session, lines, catalogue or load_catalogue(session))
+            for participant_id in session.scalars(text(WITHDRAWING)).all():
+                withdraw_contact_consent(
+                    session, participant_id, via=VIA_IMPORT, actor_label="operator:import"
+                )
             report.created += len(lines) - len(known)
             report.updated += len(known)
         session.commit()

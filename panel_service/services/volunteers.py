@@ -1,5 +1,5 @@
-"""A volunteer's say over contact: consent to be contacted about studies, given and withdrawn,
-and pauses. Withdrawal and a pause act on pending invitations in the same transaction (P6).
+"""A volunteer's say over contact: consent to be contacted about studies, and pauses. A pause
+holds pending invitations in the same transaction (P6); withdrawal is ``services.consent``.
 
 Every function takes the caller's session and flushes but never commits. The rest of what a
 volunteer does lives beside this: ``participants`` (sign-up, verification, details),
@@ -15,18 +15,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from panel_service import outbox
+from panel_service.domain import eligibility
 from panel_service.models import Consent, Participant
 from panel_service.services import invitations
 from panel_service.services.audit import record
+from panel_service.services.contact.requests import request_dispatch
 from panel_service.services.errors import ValidationFailed
+from panel_service.services.matching import request_profile_match
 from panel_service.timeutil import panel_today, pause_ends_at, utcnow
 
 # The version of the consent text shown at sign-up and on the contact page. Change it whenever
 # the wording changes, so that every recorded consent says which words were agreed to.
 CONSENT_TEXT_VERSION = "2026-12"
-CONSENT_KIND = "contact_about_studies"
-MATCH_JOB = "matching.match_profile"
+CONSENT_KIND = eligibility.CONTACT_CONSENT
 # The longest pause a volunteer can choose at once; longer means "withdraw consent".
 MAX_PAUSE = dt.timedelta(days=2 * 366)
 
@@ -59,27 +60,8 @@ def give_consent(session: Session, participant: Participant) -> Consent:
         {"text_version": CONSENT_TEXT_VERSION},
         volunteer=participant.id,
     )
-    outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
+    request_profile_match(session, participant.id)
     return consent
-
-
-def withdraw_consent(session: Session, participant: Participant) -> int:
-    """Withdraw and cancel every pending contact in the same transaction (P6)."""
-    consent = active_consent(session, participant.id)
-    if consent is not None:
-        consent.withdrawn_at = utcnow()
-    cancelled = invitations.cancel_pending(session, reason="consent_withdrawn", participant_id=participant.id)
-    record(
-        session,
-        None,
-        "consent.withdraw",
-        "participant",
-        participant.id,
-        {"cancelled": cancelled},
-        volunteer=participant.id,
-    )
-    session.flush()
-    return cancelled
 
 
 def pause_contact(session: Session, settings: Settings, participant: Participant, until: dt.date) -> int:
@@ -110,8 +92,6 @@ def pause_contact(session: Session, settings: Settings, participant: Participant
 def resume_contact(session: Session, settings: Settings, participant: Participant) -> None:
     """End a pause early: what it held is due now (and re-checked at send), and the volunteer is
     matched again against every recruiting study (matching skips paused volunteers)."""
-    from panel_service.services import contact
-
     until = participant.contact_paused_until
     participant.contact_paused_until = None
     if until is not None:
@@ -119,8 +99,8 @@ def resume_contact(session: Session, settings: Settings, participant: Participan
             session, participant_id=participant.id, held_until=pause_ends_at(settings, until)
         )
         if released:
-            contact.request_dispatch(session)
-    outbox.enqueue(session, MATCH_JOB, {"participant_id": participant.id})
+            request_dispatch(session)
+    request_profile_match(session, participant.id)
     record(
         session,
         None,
@@ -134,5 +114,4 @@ def resume_contact(session: Session, settings: Settings, participant: Participan
 
 
 def is_paused(settings: Settings, participant: Participant) -> bool:
-    until = participant.contact_paused_until
-    return until is not None and until >= panel_today(settings)
+    return eligibility.contact_paused(participant.contact_paused_until, panel_today(settings))

@@ -125,7 +125,8 @@ def seed_sent_invitation(live: LiveServer, email: str, title: str = "Magnesium f
     from sqlalchemy import select
 
     from panel_service.models import Account, Participant
-    from tests.support.volunteers import recruiting_study, send_invitation
+    from tests.factories import make_invitation
+    from tests.support.volunteers import recruiting_study
 
     with live.runtime.database.session_scope() as session:
         participant_id = session.scalar(
@@ -135,7 +136,7 @@ def seed_sent_invitation(live: LiveServer, email: str, title: str = "Magnesium f
         )
         assert participant_id is not None
         version = recruiting_study(session, title=title)
-        send_invitation(session, version, participant_id)
+        make_invitation(session, version, participant_id)
         return int(version.study_id)
 
 

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.browser
 
 PANEL = str(Path(sys.executable).with_name("panel"))
 TITLE = "Magnesium for restless legs"
-CRITERIA = demo.DEMO_CRITERIA  # the example study of ARCHITECTURE §9, in its text form
+CRITERIA = demo.DEMO_CRITERIA  # the example study of the product contract §9, in its text form
 
 
 def panel(live: LiveServer, *args: str) -> str:

@@ -1,4 +1,6 @@
-"""`panel import profiles` through the real console script against the test database."""
+"""`panel import profiles` against the test database: in-process through Click's runner (the
+command's own code, settings from the environment it is given), and once through the installed
+console script as an operator runs it."""
 
 from __future__ import annotations
 
@@ -9,12 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
+from panel_service.cli import main
 from panel_service.domain.profile_json import profile_to_json
 from panel_service.models import (
     Account,
     ActionToken,
+    AuditEvent,
     Consent,
     OutboxMessage,
     Participant,
@@ -30,14 +35,16 @@ from panel_service.synthetic import generate_volunteers
 PANEL = str(Path(sys.executable).with_name("panel"))
 
 
-def run_panel(runtime: Runtime, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
+def panel_env(runtime: Runtime) -> dict[str, str]:
+    return {
         "DATABASE_URL": runtime.settings.database_url,
         "PANEL_INSTANCE_PATH": str(runtime.settings.instance_path),
         "LOG_LEVEL": "WARNING",
     }
-    return subprocess.run([PANEL, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+def run_panel(runtime: Runtime, *args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=panel_env(runtime))
 
 
 def write_lines(path: Path, lines: list[object]) -> Path:
@@ -95,7 +102,7 @@ def test_bad_lines_are_reported_by_number_and_write_nothing(
         ],
     )
     result = run_panel(committed_runtime, "import", "profiles", str(file))
-    assert result.returncode == 1
+    assert result.exit_code == 1
     assert result.stdout == ""
     for number, needle in [
         (2, "email"),
@@ -130,7 +137,7 @@ def test_reimport_updates_instead_of_duplicating(committed_runtime: Runtime, tmp
     result = run_panel(
         committed_runtime, "import", "profiles", str(write_lines(tmp_path / "b.jsonl", [changed]))
     )
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     assert "1 updated" in result.stderr
     after = counts(committed_runtime)
     assert after["accounts"] == after["participants"] == after["profiles"] == 1
@@ -150,7 +157,7 @@ def test_staff_email_is_refused(committed_runtime: Runtime, tmp_path: Path) -> N
     result = run_panel(
         committed_runtime, "import", "profiles", str(write_lines(tmp_path / "s.jsonl", [GOOD]))
     )
-    assert result.returncode == 1
+    assert result.exit_code == 1
     assert "line 1: email: belongs to a staff account" in result.stderr
     assert counts(committed_runtime)["participants"] == 0
 
@@ -158,7 +165,7 @@ def test_staff_email_is_refused(committed_runtime: Runtime, tmp_path: Path) -> N
 def test_import_emails_nobody_and_queues_no_per_line_work(committed_runtime: Runtime, tmp_path: Path) -> None:
     lines = list(generate_volunteers(300, seed=7))
     result = run_panel(committed_runtime, "import", "profiles", str(write_lines(tmp_path / "g.jsonl", lines)))
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     after = counts(committed_runtime)
     assert after["participants"] == 300
     # No study recruits, so no re-match; and never a per-line job or an email token.
@@ -184,11 +191,15 @@ def test_withdrawn_consent_cancels_queued_contact(committed_runtime: Runtime, tm
     result = run_panel(
         committed_runtime, "import", "profiles", str(write_lines(tmp_path / "b.jsonl", [withdrawn]))
     )
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     with committed_runtime.database.session_scope() as session:
         invitation = session.scalar(select(Invitation))
         assert invitation is not None
         assert (invitation.status, invitation.reason) == ("cancelled", "consent_withdrawn")
+        # The one consent withdrawal, audited as every other is (issue 11: once, one detail shape).
+        event = session.scalar(select(AuditEvent).where(AuditEvent.action == "consent.withdraw"))
+        assert event is not None and event.details == {"via": "import", "cancelled": 1}
+        assert event.actor_label == "operator:import"
 
 
 def test_histories_are_imported_with_their_date_bounds(committed_runtime: Runtime, tmp_path: Path) -> None:
@@ -200,7 +211,7 @@ def test_histories_are_imported_with_their_date_bounds(committed_runtime: Runtim
     result = run_panel(
         committed_runtime, "import", "profiles", str(write_lines(tmp_path / "h.jsonl", [line]))
     )
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     with committed_runtime.database.session_scope() as session:
         participant_id = session.scalar(select(Participant.id))
         assert participant_id is not None
@@ -246,8 +257,8 @@ def test_answers_are_imported_with_smoker_agreement_and_bad_ones_refused(
         {**GOOD, "email": "cy@example.org", "answers": {"smoking_status": "maybe"}},
     ]
     result = run_panel(committed_runtime, "import", "profiles", str(write_lines(tmp_path / "a.jsonl", lines)))
-    assert result.returncode != 0 or "line 3" in result.stdout + result.stderr
-    assert "answers.smoking_status" in result.stdout + result.stderr
+    assert result.exit_code == 1 and "line 3" in result.stderr
+    assert "answers.smoking_status" in result.stderr
     with committed_runtime.database.session_scope() as session:
         by_email = {
             email: pid
@@ -284,7 +295,7 @@ def test_homes_are_imported_as_rounded_points_and_bad_ones_named_by_line(
         ],
     )
     result = run_panel(committed_runtime, "import", "profiles", str(file))
-    assert result.returncode == 1
+    assert result.exit_code == 1
     for number, needle in [(3, "home.place"), (4, "home.street"), (5, "region")]:
         assert any(
             line.startswith(f"line {number}:") and needle in line for line in result.stderr.splitlines()
@@ -300,3 +311,22 @@ def test_homes_are_imported_as_rounded_points_and_bad_ones_named_by_line(
         "ann@example.org": {"lat": 56.16, "lon": 10.21, "place": "Århus, DK", "geonameid": 2624652},
         "bo@example.org": {"lat": 55.68, "lon": 12.57},
     }
+
+
+def test_the_installed_command_imports(committed_runtime: Runtime, tmp_path: Path) -> None:
+    """The console script end to end, in a process of its own: entry point, settings from the
+    environment, exit status and messages on stderr."""
+    file = write_lines(tmp_path / "one.jsonl", [GOOD, "{broken json"])
+    result = subprocess.run(
+        [PANEL, "import", "profiles", str(file)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **panel_env(committed_runtime)},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert any(line.startswith("line 2:") and "not valid JSON" in line for line in result.stderr.splitlines())
+    assert "imported 1" in result.stderr
+    assert counts(committed_runtime)["participants"] == 1

@@ -15,27 +15,19 @@ from alembic import command
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.orm import Session
 
-from panel_service.db import make_engine
 from panel_service.migrate import alembic_config
 from panel_service.models import Study, StudyVersion
 from panel_service.services.studies import VersionContent
 from tests.conftest import BACKEND
-from tests.support.services import fresh_pg_database
+from tests.support.services import empty_engine as a_database
 
 CRITERIA = {"all": [{"field": "age", "op": "ge", "value": 18}, {"condition": "G25.8"}]}
 
 
 @pytest.fixture()
 def empty_engine(tmp_path: Path) -> Iterator[Engine]:
-    if BACKEND == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'migrate.sqlite3'}")
+    with a_database(BACKEND, tmp_path, "panel_migrate") as engine:
         yield engine
-        engine.dispose()
-        return
-    with fresh_pg_database("panel_migrate") as url:
-        engine = make_engine(url)
-        yield engine
-        engine.dispose()
 
 
 def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:

@@ -24,11 +24,12 @@ from panel_service.models import ApiToken, ProfileCondition, WebSession
 from panel_service.services import accounts, profiles
 from panel_service.timeutil import as_utc, utcnow
 from tests.conftest import make_test_settings
+from tests.factories import make_invitation
 from tests.integration.coordinators.conftest import Staff, make_staff, study_in
 from tests.integration.coordinators.test_web_pages import sign_in as staff_sign_in
 from tests.support.queries import Statements, statements
 from tests.support.services import redis_url_for_tests
-from tests.support.volunteers import make_volunteer, recruiting_study, send_invitation
+from tests.support.volunteers import make_volunteer, recruiting_study
 from tests.support.volunteers import sign_in as volunteer_sign_in
 
 
@@ -134,7 +135,7 @@ def test_volunteer_dashboard_and_profile(
 
     def add(count: int) -> None:
         for number in range(count):
-            send_invitation(db, recruiting_study(db, title=f"Study {number}"), participant.id)
+            make_invitation(db, recruiting_study(db, title=f"Study {number}"), participant.id)
 
     assert_flat(client, engine, "/me", add, bound=5)
     assert read(client, engine, "/me/profile").count <= 6
@@ -149,7 +150,7 @@ def test_dashboard_loads_the_profile_once(
     db.add(ProfileCondition(participant_id=participant.id, code="G2581"))
     db.flush()
     volunteer_sign_in(client, "vera@example.org")
-    send_invitation(db, recruiting_study(db), participant.id)
+    make_invitation(db, recruiting_study(db), participant.id)
     seen = read(client, engine, "/me")
     for table in ("profiles", "profile_conditions", "profile_medications"):
         reads = [sql for sql in seen.sql if f"FROM {table} " in sql + " "]

@@ -16,9 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 PG_HOST = os.environ.get("PANEL_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PANEL_TEST_PG_PORT", "5432"))
@@ -74,6 +76,28 @@ def fresh_pg_database(prefix: str = "panel_test") -> Iterator[str]:
             host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True
         ) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def empty_engine(backend: str, directory: Path, name: str = "panel_test") -> Iterator[Engine]:
+    """The one way tests get a database of their own: an engine on an empty one, a SQLite file
+    in ``directory`` or a fresh PostgreSQL database (dropped afterwards). The caller applies
+    the migrations (``migrate.upgrade``), a revision of them, or ``create_all``."""
+    from panel_service.db import make_engine
+
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{directory / name}.sqlite3")
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    with fresh_pg_database(name) as url:
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def redis_url_for_tests() -> str:

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from panel_service.db import Base
 from panel_service.domain.criteria import parse_text, to_json
-from panel_service.models import Account, Participant
+from panel_service.models import Account, Participant, StudyVersion
 from panel_service.services import demo, participants
+from tests.factories import make_study_version
 
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 PASSWORD = "correct horse battery staple"
@@ -67,36 +68,21 @@ def row_counts(db: Session) -> dict[str, int]:
     }
 
 
-# The example study of ARCHITECTURE §9, from the one place the demo defines it.
+# The example study of the product contract §9, from the one place the demo defines it.
 DEMO_CRITERIA = to_json(parse_text(demo.DEMO_CRITERIA))
 
 
 def recruiting_study(
     db: Session, criteria: dict[str, Any] | None = None, title: str = "Magnesium for restless legs"
-) -> Any:
+) -> StudyVersion:
     """A recruiting study with an active version (approval rows are not needed by these pages)."""
-    from tests.factories import make_study_version
-
-    version = make_study_version(db, criteria or DEMO_CRITERIA, title=title)
-    study = version.study
-    study.status = "recruiting"
-    study.active_version_id = version.id
-    version.invitation_text = "We are testing whether magnesium eases restless legs.\n\nIt takes 8 weeks."
+    version = make_study_version(
+        db,
+        criteria or DEMO_CRITERIA,
+        title=title,
+        invitation_text="We are testing whether magnesium eases restless legs.\n\nIt takes 8 weeks.",
+    )
+    version.study.status = "recruiting"
+    version.study.active_version_id = version.id
     db.flush()
     return version
-
-
-def send_invitation(db: Session, version: Any, participant_id: int, status: str = "sent") -> Any:
-    from panel_service.models import Invitation
-    from panel_service.timeutil import utcnow
-
-    invitation = Invitation(
-        study_id=version.study_id,
-        participant_id=participant_id,
-        study_version_id=version.id,
-        status=status,
-        sent_at=utcnow() if status == "sent" else None,
-    )
-    db.add(invitation)
-    db.flush()
-    return invitation

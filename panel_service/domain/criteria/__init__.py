@@ -1,4 +1,4 @@
-"""The eligibility criteria language of ARCHITECTURE §4: one tree, two evaluators that agree.
+"""The eligibility criteria language of the product contract §4: one tree, two evaluators that agree.
 
 Pure Python: no Flask, no Celery, no models, no session. The SQL compiler lives in the query
 layer (``panel_service.queries.criteria_sql``) and is held to these evaluators by property tests.

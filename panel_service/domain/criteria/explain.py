@@ -27,6 +27,7 @@ from panel_service.domain.geo import Sites
 from panel_service.domain.history import EntryFacts, definitely, duration_words, possibly, thresholds
 from panel_service.domain.profile import ProfileData, display_icd10
 from panel_service.domain.questions import Catalogue, seed_catalogue
+from panel_service.domain.vocab import Sex
 
 REGION_NAMES = {
     "DK-81": "the North Denmark Region",
@@ -235,7 +236,7 @@ def _field_sentence(leaf: FieldLeaf, result: Truth, facts: Facts) -> str:
     if result is Truth.UNKNOWN:
         return UNANSWERED[leaf.field]
     if leaf.field == "pregnant":
-        if facts.sex == "male":
+        if facts.sex == Sex.MALE:
             return "you told us your sex is male, so we count you as not pregnant"
         return "you told us you are pregnant" if value else "you told us you are not pregnant"
     if leaf.field == "smoker":

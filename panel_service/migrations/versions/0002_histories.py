@@ -1,4 +1,4 @@
-"""condition and medication histories (ARCHITECTURE §4a)
+"""condition and medication histories (product contract §4a)
 
 Every existing row keeps its meaning: all the new columns are NULL, which is a plain code
 (present, status and dates unknown), exactly as in version 1.

@@ -1,7 +1,7 @@
 """home place on profiles: a point rounded to 0.01 degree and the gazetteer place it came from
 
 Revision ID: 0003_home_place
-Revises: 0002_leases
+Revises: 0003_closed_sets
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_home_place"
-down_revision: str | None = "0002_leases"
+down_revision: str | None = "0003_closed_sets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,10 +7,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from panel_service import outbox
 from panel_service.domain.vocab import LANGUAGES
 from panel_service.extensions import db_session, limiter, settings
-from panel_service.services import accounts, tokens
+from panel_service.services import account_mail, accounts, tokens
 from panel_service.web.accounts import throttle
 from panel_service.web.accounts.forms import LoginForm
 from panel_service.web.auth import sign_in, sign_out
@@ -76,7 +75,7 @@ def forgot_password() -> str | Response:
     if form.validate_on_submit():
         account = accounts.find_account(db_session(), form.email.data or "")
         if account is not None and account.is_active:
-            outbox.enqueue(db_session(), "accounts.send_password_reset", {"account_id": account.id})
+            account_mail.request_password_reset(db_session(), account.id)
         # The same answer whether or not the address is registered.
         return redirect(url_for("accounts.reset_sent"))
     return render_template("accounts/forgot.html", form=form)

@@ -1,4 +1,4 @@
-"""Answer and unsubscribe links from invitation emails (ARCHITECTURE §6.5).
+"""Answer and unsubscribe links from invitation emails (product contract §6.5).
 
 A GET only shows what will happen (mail scanners follow links); the POST does it, once."""
 

@@ -4,7 +4,7 @@ from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from panel_service.extensions import csrf, db_session
-from panel_service.services import contact, tokens
+from panel_service.services import consent, tokens
 from panel_service.services.errors import ServiceError
 from panel_service.services.invitations import (
     AnswerRefused,
@@ -95,7 +95,7 @@ def unsubscribe(token: str) -> str | tuple[str, int]:
         tokens.consume(session, token, "unsubscribe")
     except tokens.TokenInvalid:
         return _invalid()
-    contact.withdraw_contact_consent(
-        session, link.participant_id, via="one_click" if one_click else "unsubscribe_link"
+    consent.withdraw_contact_consent(
+        session, link.participant_id, via=consent.VIA_ONE_CLICK if one_click else consent.VIA_UNSUBSCRIBE_LINK
     )
     return render_template("answers/unsubscribed.html")

@@ -1,4 +1,4 @@
-"""The JSON API (ARCHITECTURE §8); ``bp`` is defined in ``views``."""
+"""The JSON API (product contract §8); ``bp`` is defined in ``views``."""
 
 from panel_service.web.api.views import bp
 

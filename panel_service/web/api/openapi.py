@@ -4,7 +4,7 @@ from typing import Any
 
 from flask.blueprints import BlueprintSetupState
 
-# The one error shape of ARCHITECTURE §8, as the OpenAPI document describes every 4xx answer.
+# The one error shape of the product contract §8, as the OpenAPI document describes every 4xx answer.
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["error"],

@@ -36,7 +36,7 @@ class SiteIn(StrictSchema):
 
 
 SITES_DESCRIPTION = (
-    "Where the study runs, each with coordinates (ARCHITECTURE §4a); shown to volunteers and covered"
+    "Where the study runs, each with coordinates (product contract §4a); shown to volunteers and covered"
     " by the approval. Optional: on PUT, leaving it out keeps the newest version's sites."
 )
 
@@ -53,7 +53,7 @@ class StudyIn(StrictSchema):
     criteria = Raw(
         required=True,
         metadata={
-            "description": "Eligibility criteria: JSON (ARCHITECTURE §4) or a string in the text form.",
+            "description": "Eligibility criteria: JSON (product contract §4) or a string in the text form.",
             "oneOf": [{"type": "object"}, {"type": "string"}],
         },
     )
@@ -74,7 +74,7 @@ class CriteriaIn(StrictSchema):
     criteria = Raw(
         required=True,
         metadata={
-            "description": "Criteria to check: JSON (ARCHITECTURE §4) or a string in the text form.",
+            "description": "Criteria to check: JSON (product contract §4) or a string in the text form.",
             "oneOf": [{"type": "object"}, {"type": "string"}],
         },
     )

@@ -1,4 +1,4 @@
-"""The JSON API of ARCHITECTURE §8.
+"""The JSON API of the product contract §8.
 
 Why APIFlask: the app already is an ``APIFlask`` (so plain Flask blueprints, Flask-Login pages and
 this API live in one app), and APIFlask builds the OpenAPI 3 document from the same marshmallow

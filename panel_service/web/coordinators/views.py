@@ -10,7 +10,7 @@ import datetime as dt
 import re
 import time
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel.dates import format_datetime
 from flask import (
@@ -34,7 +34,6 @@ from panel_service.domain.criteria import CriteriaError, CriteriaSyntaxError, pa
 from panel_service.domain.lifecycle import IllegalTransition, offered_actions
 from panel_service.domain.sites import clean_site, parse_lines, to_lines
 from panel_service.extensions import db_session, limiter, settings
-from panel_service.models import Account, Study
 from panel_service.services import studies, study_reports
 from panel_service.services.errors import Conflict, ServiceError, ValidationFailed
 from panel_service.timeutil import as_utc, panel_today
@@ -42,6 +41,9 @@ from panel_service.web.auth import current, role_required
 from panel_service.web.coordinators.forms import ActionForm, CloseForm, StudyForm
 from panel_service.web.ratelimits import feasibility_limit
 from panel_service.web.transaction import discard
+
+if TYPE_CHECKING:
+    from panel_service.models import Account, Study
 
 bp = Blueprint("coordinators", __name__, url_prefix="/coordinators")
 

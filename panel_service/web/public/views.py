@@ -144,7 +144,7 @@ def _other_broker_status(url: str) -> str:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """For the monitoring system only (ARCHITECTURE §8): request rates by endpoint and pipeline
+    """For the monitoring system only (product contract §8): request rates by endpoint and pipeline
     counts say how busy studies are. Anyone else gets 404, as for a page that does not exist."""
     if not _may_read_metrics():
         abort(404)

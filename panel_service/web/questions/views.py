@@ -22,10 +22,10 @@ from panel_service.domain.questions import (
 )
 from panel_service.domain.vocab import SEXES
 from panel_service.extensions import db_session, settings
-from panel_service.models import Profile
 from panel_service.services import participants as participant_service
 from panel_service.services import questions as service
 from panel_service.services.errors import Forbidden
+from panel_service.services.matching import request_profile_match
 from panel_service.timeutil import panel_today
 from panel_service.web.auth import current, role_required
 from panel_service.web.forms import SafeForm
@@ -225,8 +225,7 @@ def _volunteer() -> tuple[int, str | None]:
         participant = participant_service.participant_for(db_session(), account.id)
     except Forbidden:
         abort(403)
-    profile = db_session().get(Profile, participant.id)
-    return participant.id, None if profile is None else profile.sex
+    return participant.id, service.volunteer_sex(db_session(), participant.id)
 
 
 def _asked(catalogue: Catalogue, sex: str | None) -> list[Question]:
@@ -335,6 +334,7 @@ def volunteer_section(section: str) -> Any:
                 removed.append(question.key)
         if not errors:
             service.save_volunteer_answers(session, participant_id, given, removed, catalogue)
+            request_profile_match(session, participant_id)
             flash(_("Your answers are saved."))
             return redirect(url_for("questions.volunteer_sections"))
         shown = {

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, url_for
 
 from panel_service.extensions import db_session, settings
-from panel_service.models import Account, Study
 from panel_service.services import studies
 from panel_service.services.errors import ServiceError, ValidationFailed
 from panel_service.timeutil import panel_today
 from panel_service.web.auth import current, role_required
 from panel_service.web.review.forms import ApprovalForm, RejectForm
 from panel_service.web.transaction import discard
+
+if TYPE_CHECKING:
+    from panel_service.models import Account, Study
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 

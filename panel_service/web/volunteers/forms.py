@@ -188,6 +188,7 @@ def choices(pairs: list[tuple[str, Any]]) -> list[SelectChoice]:
 
 
 DATE_PARTS = ("day", "month", "year")
+SHOWN_AGAIN = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 class DatePartsField(Field):
@@ -271,7 +272,8 @@ class DatePartsField(Field):
             attributes = {
                 "id": f"{self.id}-{part}",
                 "name": f"{self.name}-{part}",
-                "value": self.parts[part],
+                # What SafeForm refused is not shown again (a NUL cannot go back to the browser).
+                "value": SHOWN_AGAIN.sub("", self.parts[part]),
                 "inputmode": "numeric",
                 "class": f"date-{part}",
                 "maxlength": "4" if part == "year" else "2",

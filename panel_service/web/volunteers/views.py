@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from flask import (
     Blueprint,
@@ -31,8 +31,16 @@ from panel_service.domain.geo import Home
 from panel_service.domain.profile import ProfileData, display_icd10, normalise_atc, normalise_icd10
 from panel_service.domain.regions import region_name
 from panel_service.extensions import db_session, limiter, settings
-from panel_service.models import Account, Participant
-from panel_service.services import accounts, participants, personal_data, profiles, tokens, volunteers
+from panel_service.services import (
+    account_mail,
+    accounts,
+    consent,
+    participants,
+    personal_data,
+    profiles,
+    tokens,
+    volunteers,
+)
 from panel_service.services import dashboard as volunteer_dashboard
 from panel_service.services import invitations as invitation_service
 from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -55,6 +63,9 @@ from panel_service.web.volunteers.forms import (
     from_bool,
     yes_no,
 )
+
+if TYPE_CHECKING:
+    from panel_service.models import Account, Participant
 
 bp = Blueprint("volunteers", __name__)
 
@@ -138,12 +149,11 @@ def signup() -> ViewResult:
 
 
 def _notify_existing(email: str) -> None:
-    from panel_service import outbox
     from panel_service.services import accounts
 
     existing = accounts.find_account(db_session(), email)
     if existing is not None:
-        outbox.enqueue(db_session(), "accounts.send_signup_existing", {"account_id": existing.id})
+        account_mail.request_signup_existing(db_session(), existing.id)
 
 
 def _message(field: str, problem: str) -> str:
@@ -192,9 +202,7 @@ def verify(token: str) -> ViewResult:
 @volunteer_view
 def resend_verification(account: Account, participant: Participant) -> WerkzeugResponse:
     if EmptyForm().validate_on_submit() and account.email_verified_at is None:
-        from panel_service import outbox
-
-        outbox.enqueue(db_session(), "accounts.send_verification", {"account_id": account.id})
+        account_mail.request_verification(db_session(), account.id)
         flash(_("We have sent you a new link. Check your email."))
     return redirect(url_for("volunteers.dashboard"))
 
@@ -595,7 +603,7 @@ def resume(account: Account, participant: Participant) -> WerkzeugResponse:
 @volunteer_view
 def withdraw(account: Account, participant: Participant) -> WerkzeugResponse:
     if EmptyForm().validate_on_submit():
-        volunteers.withdraw_consent(db_session(), participant)
+        consent.withdraw_contact_consent(db_session(), participant.id, via=consent.VIA_VOLUNTEER_PAGE)
         flash(_("You have withdrawn your consent. We will not contact you about studies."))
     return redirect(url_for("volunteers.contact"))
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from panel_service.extensions import limiter
 from panel_service.models import Account
 from panel_service.services import accounts, studies
+from tests import factories
 
 _counter = itertools.count(1)
 LETTER = b"%PDF-1.4 approval letter"
@@ -152,38 +153,21 @@ def make_volunteer(
     erased: bool = False,
     name: str | None = None,
 ) -> int:
-    """A volunteer with a profile; by default one the example study would invite."""
-    from panel_service.models import Consent, Participant, Profile, ProfileCondition
-
+    """A volunteer with a profile (tests/factories.py); by default one the example study would
+    invite. Returns the participant id."""
     number = next(_counter)
-    account = Account(email=f"person{number}@example.org", role="participant")
-    db.add(account)
-    db.flush()
-    participant = Participant(
-        account_id=account.id,
+    today = dt.date.today()
+    return factories.make_volunteer(
+        db,
+        birth_date=today.replace(year=today.year - age - 1),
+        conditions=list(conditions),
+        medications=[],
+        consent=consent,
+        paused_until=paused_until,
+        erased=erased,
         name=name or f"Person {number}",
         phone=f"+45 2000 {number:04d}",
-        contact_paused_until=paused_until,
-        erased_at=dt.datetime.now(dt.UTC) if erased else None,
-    )
-    db.add(participant)
-    db.flush()
-    today = dt.date.today()
-    db.add(
-        Profile(
-            participant_id=participant.id,
-            birth_date=today.replace(year=today.year - age - 1),
-            sex="female",
-            region="DK-84",
-            pregnant=False,
-            conditions_answered=True,
-            medications_answered=True,
-        )
-    )
-    db.flush()
-    for code in conditions:
-        db.add(ProfileCondition(participant_id=participant.id, code=code))
-    if consent:
-        db.add(Consent(participant_id=participant.id, text_version="1"))
-    db.flush()
-    return participant.id
+        height_cm=None,
+        weight_kg=None,
+        smoker=None,
+    ).participant_id

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service.models import Participant, Study
-from panel_service.services import volunteers
+from panel_service.services import consent, volunteers
+from tests.factories import make_invitation
 from tests.integration.coordinators.conftest import make_staff
 from tests.integration.coordinators.test_web_pages import sign_in
-from tests.support.volunteers import make_volunteer, recruiting_study, send_invitation
+from tests.support.volunteers import make_volunteer, recruiting_study
 
 
 def test_an_admin_sees_a_studys_invitations_by_id_with_addresses_removed(
@@ -24,14 +25,14 @@ def test_an_admin_sees_a_studys_invitations_by_id_with_addresses_removed(
     version = recruiting_study(db)
     _, vera = make_volunteer(db, settings, "vera@example.org", name="Vera Volunteer")
     _, olga = make_volunteer(db, settings, "olga@example.org", name="Olga Other")
-    send_invitation(db, version, vera.id, status="sent")
-    stuck = send_invitation(db, version, olga.id, status="ambiguous")
+    make_invitation(db, version, vera.id, status="sent")
+    stuck = make_invitation(db, version, olga.id, status="ambiguous")
     stuck.attempts = 2
     stuck.last_error = "550 5.1.1 <olga@example.org>: Recipient address rejected"
     db.flush()
     volunteers.pause_contact(db, settings, olga, dt.date.today() + dt.timedelta(days=10))
     volunteers.resume_contact(db, settings, olga)
-    volunteers.withdraw_consent(db, olga)
+    consent.withdraw_contact_consent(db, olga.id, via=consent.VIA_VOLUNTEER_PAGE)
     db.flush()
     url = f"/admin/studies/{version.study_id}/invitations"
     with app.test_client() as client:
@@ -80,7 +81,7 @@ def test_the_invitations_page_is_paginated(app: Flask, db: Session, settings: Se
     db.add_all(people)
     db.flush()
     for person in people:
-        send_invitation(db, version, person.id, status="queued")
+        make_invitation(db, version, person.id, status="queued")
     url = f"/admin/studies/{version.study_id}/invitations"
     ids = sorted(person.id for person in people)
     with app.test_client() as client:

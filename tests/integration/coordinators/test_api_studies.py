@@ -1,4 +1,4 @@
-"""Contract tests of the studies API (ARCHITECTURE §8): valid and invalid bodies, one error shape."""
+"""Contract tests of the studies API (product contract §8): valid and invalid bodies, one error shape."""
 
 from __future__ import annotations
 

@@ -1,60 +1,32 @@
-"""Real databases for the criteria agreement tests: a fresh PostgreSQL database and a SQLite file.
-
-PostgreSQL is reached on 127.0.0.1:5432 as ``postgres`` (override with PANEL_TEST_PG_URL, a
-server URL without a database). When ``CI=true`` an unreachable server fails the run: the
-agreement proof must not be skipped silently.
-"""
+"""Real databases for the criteria agreement tests, whatever the run's backend: a fresh
+PostgreSQL database and a SQLite file, both with every table created from the models. With
+``CI=true`` an unreachable PostgreSQL fails the run: the agreement proof must not be skipped
+silently (tests/support/services.py)."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
 import panel_service.models  # noqa: F401 - registers every table on Base.metadata
-from panel_service.db import Base, make_engine
-
-PG_SERVER = os.environ.get("PANEL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
-
-
-def _admin_connection() -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=5)
+from panel_service.db import Base
+from tests.support.services import empty_engine
 
 
 @pytest.fixture(scope="session")
-def pg_engine() -> Iterator[Engine]:
-    name = f"panel_test_criteria_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = _admin_connection()
-    except psycopg.OperationalError as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is not reachable at {PG_SERVER}: {error}")
-        pytest.skip(f"PostgreSQL is not reachable at {PG_SERVER}: {error}")
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    engine = create_engine(f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{name}")
-    try:
+def pg_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    with empty_engine("postgresql", tmp_path_factory.mktemp("criteria"), "panel_test_criteria") as engine:
         Base.metadata.create_all(engine)
         yield engine
-    finally:
-        engine.dispose()
-        with _admin_connection() as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")
 def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    path: Path = tmp_path_factory.mktemp("criteria") / "criteria.sqlite"
-    engine = make_engine(f"sqlite:///{path}")
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+    with empty_engine("sqlite", tmp_path_factory.mktemp("criteria"), "criteria") as engine:
+        Base.metadata.create_all(engine)
+        yield engine
 
 
 @pytest.fixture(scope="session", params=["postgresql", "sqlite"])

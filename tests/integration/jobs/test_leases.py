@@ -19,7 +19,8 @@ from panel_service.models import Invitation, OutboxMessage
 from panel_service.runtime import InProcessRelay, Runtime
 from panel_service.services import contact, matching
 from panel_service.timeutil import as_utc, utcnow
-from tests.support.pipeline import NARROW, make_recruiting_study, make_volunteer
+from tests.factories import make_recruiting_study, make_volunteer
+from tests.support.pipeline import NARROW
 from tests.support.slow_jobs import SLOW, runs
 from tests.support.worker import wait_until
 
@@ -121,7 +122,7 @@ def test_a_claim_keeps_its_lease_while_its_send_runs_and_a_dead_claim_is_reporte
     run_id = matching.start_study(runtime, study_id)
     assert run_id is not None
     matching.match_chunk(runtime, run_id, 0)
-    claim = contact.claim_next(runtime)
+    claim = contact.claim_next(runtime).claim
     assert isinstance(claim, contact.Claimed)
 
     def status() -> str:

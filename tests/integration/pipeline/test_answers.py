@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from panel_service.models import ActionToken, AuditEvent, Consent, Invitation, Study
 from panel_service.runtime import Runtime
 from panel_service.services import matching
-from tests.support.pipeline import NARROW, make_recruiting_study, make_volunteer
+from tests.factories import make_recruiting_study, make_volunteer
+from tests.support.pipeline import NARROW
 from tests.support.services import SmtpRecorder
 
 TODAY = dt.date.today()

@@ -17,7 +17,8 @@ from panel_service.cli import main
 from panel_service.models import Invitation, Study
 from panel_service.runtime import Runtime
 from panel_service.services import contact, matching
-from tests.support.pipeline import NARROW, make_recruiting_study, make_volunteer
+from tests.factories import make_recruiting_study, make_volunteer
+from tests.support.pipeline import NARROW
 
 TODAY = dt.date.today()
 

@@ -16,7 +16,8 @@ from panel_service.db import Base
 from panel_service.models import AuditEvent, Invitation, Participant
 from panel_service.runtime import Runtime
 from panel_service.services import profiles, tokens
-from tests.support.pipeline import NARROW, make_recruiting_study
+from tests.factories import make_recruiting_study
+from tests.support.pipeline import NARROW
 from tests.support.services import SmtpRecorder
 from tests.support.volunteers import PASSWORD, make_volunteer, post_form, sign_in
 

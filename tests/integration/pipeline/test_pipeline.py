@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from email.utils import parseaddr
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -27,15 +28,11 @@ from panel_service.models import (
     Study,
 )
 from panel_service.runtime import Runtime
-from panel_service.services import contact, matching, volunteers
+from panel_service.services import consent, contact, matching, volunteers
+from panel_service.tasks import Task
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at
-from tests.support.pipeline import (
-    NARROW,
-    make_recruiting_study,
-    make_volunteer,
-    narrow_expected,
-    seed_population,
-)
+from tests.factories import make_recruiting_study, make_volunteer
+from tests.support.pipeline import NARROW, narrow_expected, seed_population
 from tests.support.services import SmtpRecorder, email_parts
 
 TODAY = dt.date.today()
@@ -140,11 +137,11 @@ def test_outbox_row_delivered_twice_runs_once(db: Session, tuned: Runtime, smtp:
     study = make_recruiting_study(db, NARROW, start_matching=False)
     db.commit()
     matching.start_study(tuned, study.id)
-    row = db.scalar(select(OutboxMessage).where(OutboxMessage.task_name == matching.MATCH_CHUNK))
+    row = db.scalar(select(OutboxMessage).where(OutboxMessage.task_name == Task.MATCHING_MATCH_CHUNK))
     assert row is not None
     jobs.run_job(tuned, row.task_name, row.payload, outbox_id=row.id)
     jobs.run_job(tuned, row.task_name, row.payload, outbox_id=row.id)
-    send = db.scalar(select(OutboxMessage).where(OutboxMessage.task_name == contact.DISPATCH_DUE))
+    send = db.scalar(select(OutboxMessage).where(OutboxMessage.task_name == Task.CONTACT_DISPATCH_DUE))
     assert send is not None
     jobs.run_job(tuned, send.task_name, send.payload, outbox_id=send.id)
     jobs.run_job(tuned, send.task_name, send.payload, outbox_id=send.id)
@@ -227,14 +224,14 @@ def test_consent_withdrawn_between_match_and_send_is_not_sent(
     db.commit()
     match_without_sending(tuned, study.id)
     # The withdrawal as the volunteer pages do it (cancel at once) ...
-    contact.withdraw_contact_consent(db, withdrawing.participant_id, via="test")
+    consent.withdraw_contact_consent(db, withdrawing.participant_id, via="test")
     # ... and one that races the dispatcher: consent gone, the queued row not yet cancelled.
     db.execute(
         update(Consent).where(Consent.participant_id == racing.participant_id).values(withdrawn_at=func.now())
     )
     db.execute(
-        update(matching.participants)
-        .where(matching.participants.c.id == paused.participant_id)
+        update(Participant)
+        .where(Participant.id == paused.participant_id)
         .values(contact_paused_until=TODAY + dt.timedelta(days=3))
     )
     db.commit()
@@ -279,8 +276,8 @@ def test_a_paused_volunteer_is_sent_the_held_invitation_once_after_the_pause(
     # beat's sweep finds the invitation due; the dispatcher re-checks it and sends it, once.
     yesterday = panel_today(tuned.settings) - dt.timedelta(days=1)
     db.execute(
-        update(matching.participants)
-        .where(matching.participants.c.id == pausing.participant_id)
+        update(Participant)
+        .where(Participant.id == pausing.participant_id)
         .values(contact_paused_until=yesterday)
     )
     db.execute(
@@ -397,7 +394,7 @@ def test_a_claim_that_never_recorded_its_send_becomes_ambiguous_and_is_not_resen
     study = make_recruiting_study(db, NARROW, start_matching=False)
     db.commit()
     match_without_sending(tuned, study.id)
-    claim = contact.claim_next(tuned)  # and then the process "dies" before SMTP / the record
+    claim = contact.claim_next(tuned).claim  # and then the process "dies" before SMTP / the record
     assert isinstance(claim, contact.Claimed)
     assert contact.detect_ambiguous(tuned) == 0  # still within its lease
     assert contact.detect_ambiguous(tuned, lease_seconds=0) == 1
@@ -483,7 +480,7 @@ def test_nightly_and_rematch_queue_one_run_per_study(db: Session, tuned: Runtime
     assert matching.nightly(tuned) == 1  # a second beat: the dedup key keeps one row
     nightly_rows = db.scalars(
         select(OutboxMessage).where(
-            OutboxMessage.task_name == matching.START_STUDY, OutboxMessage.dedup_key.is_not(None)
+            OutboxMessage.task_name == Task.MATCHING_START_STUDY, OutboxMessage.dedup_key.is_not(None)
         )
     ).all()
     assert len(nightly_rows) == 1
@@ -526,7 +523,12 @@ def test_no_answer_after_the_message_went_out_is_ambiguous_not_retried(db: Sessi
 def claim_within(runtime: Runtime, seconds: float) -> contact.Claimed | str | None:
     """claim_next in a thread, failing the test if it has not returned in time (it is waiting)."""
     outcome: list[contact.Claimed | str | None] = []
-    worker = threading.Thread(target=lambda: outcome.append(contact.claim_next(runtime)), daemon=True)
+
+    def claim() -> None:
+        attempt = contact.claim_next(runtime)
+        outcome.append(attempt.claim or attempt.outcome)
+
+    worker = threading.Thread(target=claim, daemon=True)
     worker.start()
     worker.join(seconds)
     assert not worker.is_alive(), "the claim is waiting for a lock"
@@ -555,3 +557,20 @@ def test_a_claim_skips_a_volunteer_whose_row_another_transaction_holds(committed
         holder.close()
     after = claim_within(runtime, 5)
     assert isinstance(after, contact.Claimed) and after.participant_id == busy.participant_id
+
+
+def test_every_email_handed_to_smtp_is_counted_by_kind(
+    db: Session, tuned: Runtime, smtp: SmtpRecorder
+) -> None:
+    """``panel_emails_sent_total`` counts invitations (and account emails) as they are sent."""
+
+    def sent(kind: str) -> float:
+        return REGISTRY.get_sample_value("panel_emails_sent_total", {"kind": kind}) or 0.0
+
+    before = sent("invitation")
+    rls_volunteer(db)
+    make_recruiting_study(db, NARROW)
+    db.commit()
+    drain(tuned)
+    assert len(smtp.to_addresses()) == 1
+    assert sent("invitation") == before + 1

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from panel_service.models import Invitation, Profile
 from panel_service.runtime import Runtime
 from panel_service.services import contact, matching
-from tests.support.pipeline import make_recruiting_study, make_volunteer
+from tests.factories import make_recruiting_study, make_volunteer
 from tests.support.services import SmtpRecorder
 
 TODAY = dt.date.today()

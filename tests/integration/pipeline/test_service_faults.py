@@ -19,7 +19,8 @@ from panel_service.migrate import upgrade
 from panel_service.models import Invitation
 from panel_service.runtime import CeleryRelay, Runtime
 from tests.conftest import make_test_settings, truncate_all
-from tests.support.pipeline import NARROW, make_recruiting_study, make_volunteer
+from tests.factories import make_recruiting_study, make_volunteer
+from tests.support.pipeline import NARROW
 from tests.support.private_services import PrivatePostgres, PrivateRedis, private_postgres, private_redis
 from tests.support.worker import (
     LiveWorker,

@@ -35,13 +35,8 @@ from panel_service.models import (
 from panel_service.runtime import CeleryRelay, Runtime
 from panel_service.services import matching, volunteers
 from panel_service.timeutil import panel_today
-from tests.support.pipeline import (
-    NARROW,
-    make_recruiting_study,
-    make_volunteer,
-    narrow_expected,
-    seed_population,
-)
+from tests.factories import make_recruiting_study, make_volunteer
+from tests.support.pipeline import NARROW, narrow_expected, seed_population
 from tests.support.services import redis_url_for_tests
 from tests.support.worker import (
     LiveWorker,
@@ -272,8 +267,8 @@ def test_changes_between_match_and_send_and_an_smtp_outage(
         )
         session.add(ProfileCondition(participant_id=changed.participant_id, code="N183"))
         session.execute(
-            update(matching.participants)
-            .where(matching.participants.c.id == paused.participant_id)
+            update(Participant)
+            .where(Participant.id == paused.participant_id)
             .values(contact_paused_until=TODAY + dt.timedelta(days=7))
         )
     time.sleep(1.0)  # SMTP stays down a little longer: more refused attempts, all retried

@@ -27,13 +27,13 @@ from panel_service.models import (
 )
 from panel_service.services import profiles, questions, tokens, volunteers
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at, utcnow
+from tests.factories import make_invitation
 from tests.support.volunteers import (
     PASSWORD,
     make_volunteer,
     post_form,
     recruiting_study,
     row_counts,
-    send_invitation,
     sign_in,
 )
 
@@ -60,7 +60,7 @@ def vera(client: FlaskClient, db: Session, settings: Settings) -> Participant:
 
 
 def _queued(db: Session, participant_id: int) -> Invitation:
-    return send_invitation(db, recruiting_study(db), participant_id, status="queued")
+    return make_invitation(db, recruiting_study(db), participant_id, status="queued")
 
 
 def test_pause_holds_pending_invitations_until_it_ends_and_resume_releases_them(
@@ -155,7 +155,7 @@ def test_withdraw_cancels_pending_and_consent_can_be_given_again(
 
 
 def test_download_contains_everything(client: FlaskClient, db: Session, vera: Participant) -> None:
-    send_invitation(db, recruiting_study(db), vera.id)
+    make_invitation(db, recruiting_study(db), vera.id)
     answer = questions.Answer(frozenset({"da", "en"}), dt.date(2026, 1, 2))
     questions.save_volunteer_answers(db, vera.id, {"languages": answer}, [], questions.load_catalogue(db))
     response = post_form(client, "/me/data", {})
@@ -198,7 +198,7 @@ def test_erasure_leaves_no_identity_or_health_data(
     client: FlaskClient, db: Session, vera: Participant
 ) -> None:
     account_id = vera.account_id
-    sent = send_invitation(db, recruiting_study(db), vera.id)
+    sent = make_invitation(db, recruiting_study(db), vera.id)
     queued = _queued(db, vera.id)
     tokens.issue(db, "unsubscribe", ttl=dt.timedelta(days=1), participant_id=vera.id)
     catalogue = questions.load_catalogue(db)

@@ -13,11 +13,11 @@ from config.settings import Settings
 from panel_service.models import AuditEvent, Invitation
 from panel_service.services import dashboard as volunteer_dashboard
 from panel_service.services import profiles
+from tests.factories import make_invitation
 from tests.support.volunteers import (
     make_volunteer,
     post_form,
     recruiting_study,
-    send_invitation,
     sign_in,
 )
 
@@ -41,7 +41,7 @@ def invited(client: FlaskClient, db: Session, settings: Settings) -> tuple[int, 
     profiles.save_codes(db, participant, system="icd10", codes=["G2581"])
     profiles.save_codes(db, participant, system="atc", codes=[])
     version = recruiting_study(db)
-    send_invitation(db, version, participant.id)
+    make_invitation(db, version, participant.id)
     sign_in(client, "vera@example.org")
     return participant.id, version.study_id
 
@@ -129,7 +129,7 @@ def test_queued_or_cancelled_invitations_are_not_shown(
     client: FlaskClient, db: Session, settings: Settings
 ) -> None:
     _account, participant = make_volunteer(db, settings)
-    send_invitation(db, recruiting_study(db, title="Queued study"), participant.id, status="queued")
+    make_invitation(db, recruiting_study(db, title="Queued study"), participant.id, status="queued")
     sign_in(client, "vera@example.org")
     assert "Queued study" not in client.get("/me").get_data(as_text=True)
 

@@ -1,4 +1,4 @@
-"""Codes are checked by form (ARCHITECTURE §4): ICD-10-CM's letter-second category QA0 and its
+"""Codes are checked by form (product contract §4): ICD-10-CM's letter-second category QA0 and its
 descendants are well formed, in codes, ranges and range expansion; an ATC code starts with one
 of the 14 anatomical main groups. Every refusal names the path of the offending value."""
 

@@ -1,4 +1,4 @@
-"""Histories and qualifiers (ARCHITECTURE §4a), and "a less specific answer is UNKNOWN".
+"""Histories and qualifiers (product contract §4a), and "a less specific answer is UNKNOWN".
 
 The property test checks the evaluator against a small evaluator written here from the words of
 §4a alone: it enumerates the worlds an entry's answer allows (each status it may have, each day

@@ -1,4 +1,4 @@
-"""The shapes PERFORMANCE-NOTES asks for, checked on the compiled SQL text (no database needed).
+"""The shapes measured in docs/performance.md, checked on the compiled SQL text (no database needed).
 Whether the results are right is the agreement proof's job (tests/integration/criteria)."""
 
 from __future__ import annotations

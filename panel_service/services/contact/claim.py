@@ -1,0 +1,231 @@
+"""Step 1 of a send: claim one due invitation, re-checking P1 under the volunteer's row lock.
+
+``claim_in`` runs in the caller's transaction and never commits: the job commits the claim
+before SMTP is spoken to (``dispatch.dispatch_one``), so that at most one message is ever in
+doubt (P3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from config.logging import get_logger
+from panel_service.domain import leases
+from panel_service.domain.criteria.versions import criteria_of
+from panel_service.domain.eligibility import (
+    Obstacle,
+    StudyState,
+    VolunteerState,
+    invitation_obstacle,
+)
+from panel_service.domain.geo import site_points
+from panel_service.metrics import INVITATIONS_CANCELLED, INVITATIONS_DEFERRED
+from panel_service.queries import contact as sql
+from panel_service.services import tokens
+from panel_service.timeutil import as_utc, panel_today, pause_ends_at, utcnow
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+log = get_logger(__name__)
+
+
+class Outcome(StrEnum):
+    """What one dispatch did with an invitation (the values are what the jobs report)."""
+
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    AMBIGUOUS = "ambiguous"
+    CANCELLED = "cancelled"
+    DEFERRED = "deferred"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """Everything the email needs, read inside the claim transaction."""
+
+    study_id: int
+    participant_id: int
+    attempts: int
+    message_id: str
+    email: str
+    name: str | None
+    study_title: str
+    organisation_name: str
+    invitation_text: str
+    site_region: str
+    sites: tuple[str, ...]
+    answer_token: str
+    unsubscribe_token: str
+    language: str = "en"  # the volunteer's: the email is written in it
+
+
+@dataclass(frozen=True)
+class ClaimAttempt:
+    """What one claim did: ``claim`` when the invitation is now claimed (send it); else
+    ``outcome`` says what became of the row instead (cancelled or deferred); neither when
+    nothing was due."""
+
+    claim: Claimed | None = None
+    outcome: Outcome | None = None
+
+    @property
+    def nothing_due(self) -> bool:
+        return self.claim is None and self.outcome is None
+
+
+NOTHING_DUE = ClaimAttempt()
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """The invitation may never go out: cancel it with this reason."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The invitation may go out later: wait until ``until`` (``cause`` names why, for metrics)."""
+
+    until: dt.datetime
+    cause: str
+
+
+def message_id_for(settings_base_url: str, study_id: int, participant_id: int) -> str:
+    host = urlsplit(settings_base_url).hostname or "panel.invalid"
+    return f"<inv-{study_id}-{participant_id}@{host}>"
+
+
+def claim_in(
+    session: Session, settings: Settings, *, study_id: int | None = None, participant_id: int | None = None
+) -> ClaimAttempt:
+    """Claim one due invitation (or the given one) in the caller's transaction.
+
+    Four statements (one more when no new invitation is left and due retries are looked for):
+    the row with everything P1 needs about the volunteer and the study (locked), the profile and
+    contact-cap checks, the two link tokens, the claim itself."""
+    dialect = session.get_bind().dialect.name
+    candidate = _pick(session, dialect, study_id, participant_id)
+    if candidate is None:
+        return NOTHING_DUE
+    sid, pid = candidate.study_id, candidate.participant_id
+    key = {"key_study": sid, "key_participant": pid}
+    verdict = _verdict(session, candidate, settings, dialect)
+    if isinstance(verdict, Cancel):
+        session.execute(sql.CANCEL, key | {"why": verdict.reason, "at": utcnow()})
+        INVITATIONS_CANCELLED.labels(verdict.reason).inc()
+        log.info("invitation.cancelled", study_id=sid, participant_id=pid, reason=verdict.reason)
+        return ClaimAttempt(outcome=Outcome.CANCELLED)
+    if isinstance(verdict, Hold):
+        session.execute(sql.DEFER, key | {"retry_at": verdict.until})
+        INVITATIONS_DEFERRED.labels(verdict.cause).inc()
+        return ClaimAttempt(outcome=Outcome.DEFERRED)
+    answer, unsubscribe = tokens.issue_many(
+        session,
+        [
+            tokens.TokenRequest("answer", participant_id=pid, study_id=sid),
+            tokens.TokenRequest("unsubscribe", participant_id=pid),
+        ],
+        ttl=dt.timedelta(days=settings.link_ttl_days),
+    )
+    claim = Claimed(
+        study_id=sid,
+        participant_id=pid,
+        attempts=candidate.attempts + 1,
+        message_id=message_id_for(settings.base_url, sid, pid),
+        email=str(candidate.email),
+        name=candidate.name,
+        study_title=str(candidate.title),
+        organisation_name=str(candidate.organisation_name),
+        invitation_text=str(candidate.invitation_text),
+        site_region=str(candidate.site_region),
+        sites=tuple(str(site.get("name", "")) for site in candidate.sites or ()),
+        answer_token=answer,
+        unsubscribe_token=unsubscribe,
+        language=str(candidate.language),
+    )
+    now = utcnow()
+    session.execute(
+        sql.CLAIM,
+        key
+        | {
+            "at": now,
+            "attempt": claim.attempts,
+            "mid": claim.message_id,
+            "lease_until": leases.lease_end(now, settings.claim_lease_seconds),
+        },
+    )
+    return ClaimAttempt(claim=claim)
+
+
+def _pick(
+    session: Session, dialect: str, study_id: int | None, participant_id: int | None
+) -> sql.Candidate | None:
+    """The given invitation if it is due; else a new one, else a due retry (new ones first)."""
+    params: dict[str, Any] = {"now": utcnow(), "study_id": study_id, "participant_id": participant_id}
+    if study_id is not None and participant_id is not None:
+        row = session.execute(sql.claim_query(dialect, "given"), params).first()
+    else:
+        row = session.execute(sql.claim_query(dialect, "new"), params).first()
+        if row is None:
+            row = session.execute(sql.claim_query(dialect, "retry"), params).first()
+    return None if row is None else sql.Candidate(**row._mapping)
+
+
+def _verdict(
+    session: Session, candidate: sql.Candidate, settings: Settings, dialect: str
+) -> Cancel | Hold | None:
+    """P1 at claim time (``domain.eligibility``), then the profile and the contact cap: None when
+    the invitation may go out now. A held invitation is re-checked in full when it comes due."""
+    today = panel_today(settings)
+    obstacle = invitation_obstacle(
+        VolunteerState(
+            erased=candidate.erased_at is not None,
+            consent_active=bool(candidate.consented),
+            contact_paused_until=candidate.contact_paused_until,
+        ),
+        StudyState(
+            status=candidate.study_status,
+            active_version_id=candidate.active_version_id,
+            has_criteria=candidate.criteria is not None,
+            approved_on=candidate.approved_on,
+            expires_on=candidate.expires_on,
+        ),
+        candidate.study_version_id,
+        today,
+    )
+    if obstacle is Obstacle.CONTACT_PAUSED:
+        assert candidate.contact_paused_until is not None  # what makes it paused
+        return Hold(pause_ends_at(settings, candidate.contact_paused_until), obstacle.value)
+    if obstacle is not None:
+        return Cancel(obstacle.value)
+    assert candidate.criteria is not None  # VERSION_CHANGED otherwise
+    version = (candidate.study_version_id, candidate.content_hash or "")
+    node = criteria_of(*version, candidate.criteria)
+    has_profile, matches, cap_reached_at = session.execute(
+        sql.profile_and_cap_query(
+            version, node, today, dialect, settings.contact_cap, site_points(candidate.sites)
+        ),
+        {
+            "participant_id": candidate.participant_id,
+            "window_start": utcnow() - dt.timedelta(days=settings.contact_cap_days),
+        },
+    ).one()
+    if not has_profile:
+        return Cancel(Obstacle.ERASED.value)
+    if not matches:
+        return Cancel("no_longer_matches")
+    if not candidate.email or not candidate.account_active:
+        return Cancel("no_email")
+    if cap_reached_at is not None:
+        until = as_utc(cap_reached_at) + dt.timedelta(days=settings.contact_cap_days, seconds=1)
+        return Hold(until, "contact_cap")
+    return None
