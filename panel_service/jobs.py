@@ -35,6 +35,7 @@ JOB_MODULES = (
     "panel_service.services.account_mail",
     "panel_service.services.contact.jobs",
     "panel_service.services.matching",
+    "panel_service.services.review_mail",
 )
 
 

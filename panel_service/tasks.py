@@ -27,3 +27,4 @@ class Task(StrEnum):
     MATCHING_EXPIRE_APPROVALS = "matching.expire_approvals"
     OUTBOX_RECONCILE = "outbox.reconcile"
     OUTBOX_PURGE = "outbox.purge"
+    STUDIES_SEND_REVIEW_DECISION = "studies.send_review_decision"

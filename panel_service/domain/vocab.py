@@ -81,6 +81,14 @@ class Answer(StrEnum):
     NOT_INTERESTED = "not_interested"
 
 
+class SubjectOutcome(StrEnum):
+    """What a coordinator records about a respondent after contacting them (``respondent_outcomes``)."""
+
+    SCREENED = "screened"
+    ENROLLED = "enrolled"
+    NOT_ENROLLED = "not_enrolled"
+
+
 class CancelReason(StrEnum):
     """Why an invitation was cancelled (docs/pipeline.md). ``OTHER`` is never stored: reports
     count any stored reason they do not list under it."""
@@ -134,6 +142,7 @@ VERSION_REVIEW_STATES = values(ReviewState)
 
 INVITATION_STATUSES = values(InvitationStatus)
 INVITATION_RESPONSES = values(Answer)
+RESPONDENT_OUTCOMES = values(SubjectOutcome)
 CANCEL_REASONS = values(CancelReason)
 # Every value ``invitations.reason`` may hold: a cancel reason or a fail reason.
 INVITATION_REASONS = CANCEL_REASONS + values(FailReason)

@@ -4,6 +4,7 @@ from panel_service.models.accounts import Account, ApiToken, Organisation, WebSe
 from panel_service.models.audit import AuditEvent
 from panel_service.models.invitations import ActionToken, Invitation, MatchChunk, MatchRun
 from panel_service.models.outbox import OutboxMessage
+from panel_service.models.outcomes import RespondentOutcome
 from panel_service.models.people import Consent, Participant, Profile, ProfileCondition, ProfileMedication
 from panel_service.models.questions import ProfileAnswer, QuestionRow
 from panel_service.models.studies import EthicsApproval, Study, StudyVersion
@@ -26,6 +27,7 @@ __all__ = [
     "ProfileCondition",
     "ProfileMedication",
     "QuestionRow",
+    "RespondentOutcome",
     "Study",
     "StudyVersion",
     "WebSession",

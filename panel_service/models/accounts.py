@@ -38,6 +38,9 @@ class Account(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"), default=True)
     failed_logins: Mapped[int] = mapped_column(server_default=text("0"), default=0)
     locked_until: Mapped[timestamp | None]
+    # A staff member's chosen language (the switcher), which the emails to them follow; a
+    # volunteer's is ``participants.language``. None: English.
+    language: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[created_at]
 
     organisation: Mapped[Organisation | None] = relationship()

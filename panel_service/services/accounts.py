@@ -293,3 +293,10 @@ def remember_language(session: Session, account_id: int, language: str) -> None:
     participant = session.scalar(select(Participant).where(Participant.account_id == account_id))
     if participant is not None:
         participant.language = language
+
+
+def remember_staff_language(session: Session, account_id: int, language: str) -> None:
+    """A staff member's chosen language, kept on the account so that their emails follow it."""
+    account = session.get(Account, account_id)
+    if account is not None:
+        account.language = language

@@ -149,3 +149,48 @@ def research_study(study: Study, version: StudyVersion, base_url: str) -> dict[s
         ],
     }
     return resource
+
+
+# A respondent's recorded outcome → http://hl7.org/fhir/research-subject-status (R4). A respondent
+# with no outcome yet answered "interested" and waits to be contacted: a candidate.
+SUBJECT_STATUS = {
+    None: "candidate",
+    "screened": "screening",
+    "enrolled": "on-study",
+    "not_enrolled": "not-registered",
+}
+
+
+def research_subjects(study: Study, respondents: list[dict[str, Any]], base_url: str) -> dict[str, Any]:
+    """The study's respondents as a FHIR R4 ``Bundle`` (collection) of ``ResearchSubject``, each
+    with the status its recorded outcome maps to, the study as ``ResearchStudy/study-N``, the day
+    they answered as the period's start and the person by name and a per-study identifier."""
+    base = base_url.rstrip("/")
+    entries = []
+    for item in respondents:
+        subject_id = f"study-{study.id}-respondent-{item['respondent']}"
+        resource: dict[str, Any] = {
+            "resourceType": "ResearchSubject",
+            "id": subject_id,
+            "identifier": [
+                {"system": f"{base}/studies/{study.id}/respondents", "value": str(item["respondent"])}
+            ],
+            "status": SUBJECT_STATUS[item.get("outcome")],
+            "study": {"reference": f"ResearchStudy/study-{study.id}"},
+            "individual": {
+                "identifier": {
+                    "system": f"{base}/studies/{study.id}/respondents",
+                    "value": str(item["respondent"]),
+                },
+                "display": item.get("name") or "",
+            },
+        }
+        if item.get("answered_at"):
+            resource["period"] = {"start": item["answered_at"]}
+        entries.append({"fullUrl": f"{base}/fhir/ResearchSubject/{subject_id}", "resource": resource})
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "total": len(entries),
+        "entry": entries,
+    }

@@ -26,7 +26,7 @@ from panel_service.domain.criteria import All, CriteriaError, Node, parse_any, p
 from panel_service.domain.sites import clean_sites
 from panel_service.domain.vocab import APPROVAL_KINDS, CancelReason, ReviewState, Role, StudyStatus
 from panel_service.models import Account, EthicsApproval, Organisation, Study, StudyVersion
-from panel_service.services import invitations
+from panel_service.services import invitations, review_mail
 from panel_service.services.audit import record
 from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from panel_service.services.matching import request_recruit_match
@@ -299,6 +299,71 @@ def _diffable(version: StudyVersion) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class ComparedItem:
+    """One line of a compared field: ``change`` is "same", "removed" (only in the older
+    version) or "added" (only in the newer)."""
+
+    text: str
+    change: str
+
+
+@dataclass(frozen=True)
+class ComparedField:
+    """A field of two versions side by side. ``name`` is the field's key (the page names it in
+    words); ``old`` and ``new`` list its lines, each marked; ``changed`` when they differ."""
+
+    name: str
+    old: list[ComparedItem]
+    new: list[ComparedItem]
+    changed: bool
+
+
+def _field_lines(version: StudyVersion) -> dict[str, list[str]]:
+    node = parse_json(version.criteria)
+    criteria = [to_text(child) for child in node.children] if isinstance(node, All) else [to_text(node)]
+    return {
+        "title": [version.title],
+        "organisation_name": [version.organisation_name],
+        "summary": version.summary.splitlines() or [""],
+        "invitation_text": version.invitation_text.splitlines() or [""],
+        "sites": [f"{site['name']} ({site['lat']}, {site['lon']})" for site in version.sites],
+        "site_region": [version.site_region],
+        "criteria": criteria,
+        "target_enrolment": [str(version.target_enrolment)],
+    }
+
+
+def _marked(lines: list[str], other: list[str], missing: str) -> list[ComparedItem]:
+    """Each line marked "same" when the other side has it (as often), else ``missing``."""
+    left = list(other)
+    items = []
+    for line in lines:
+        if line in left:
+            left.remove(line)
+            items.append(ComparedItem(line, "same"))
+        else:
+            items.append(ComparedItem(line, missing))
+    return items
+
+
+def compare_versions(session: Session, study: Study, old_number: int, new_number: int) -> list[ComparedField]:
+    """Two versions side by side, field by field, in the order volunteers meet them: what each
+    says, and which lines (a criterion of an ``all``, a site, a line of text) one has and the
+    other has not. For people; ``diff_versions`` is the API's unified diff."""
+    old = _field_lines(version_by_number(session, study, old_number))
+    new = _field_lines(version_by_number(session, study, new_number))
+    return [
+        ComparedField(
+            name=name,
+            old=_marked(old[name], new[name], "removed"),
+            new=_marked(new[name], old[name], "added"),
+            changed=old[name] != new[name],
+        )
+        for name in old
+    ]
+
+
 def review_queue(session: Session) -> list[StudyVersion]:
     """Versions submitted and awaiting a decision, oldest first."""
     return list(
@@ -559,6 +624,7 @@ def approve_study(
     if study.status == StudyStatus.RECRUITING and previous_active is not None:
         # The recruiting study now matches on the newly approved version.
         request_recruit_match(session, study.id)
+    review_mail.request_decision(session, study, version)
     return study
 
 
@@ -583,6 +649,7 @@ def reject_study(
         session, actor, "study.reject", "study", study.id, {"version": submitted.number, "reason": cleaned}
     )
     session.flush()
+    review_mail.request_decision(session, study, submitted)
     return study
 
 

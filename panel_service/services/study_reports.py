@@ -16,19 +16,33 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from panel_service.domain.criteria import criteria_hash, parse_json, to_text
 from panel_service.domain.disclosure import Cell, protect_breakdown, protect_chain
 from panel_service.domain.geo import site_points
-from panel_service.domain.vocab import CANCEL_REASONS, INVITATION_RESPONSES, INVITATION_STATUSES
-from panel_service.models import Account, Invitation, MatchChunk, MatchRun, Participant, Study
+from panel_service.domain.vocab import (
+    CANCEL_REASONS,
+    INVITATION_RESPONSES,
+    INVITATION_STATUSES,
+    RESPONDENT_OUTCOMES,
+)
+from panel_service.models import (
+    Account,
+    Invitation,
+    MatchChunk,
+    MatchRun,
+    Participant,
+    RespondentOutcome,
+    Study,
+)
 from panel_service.queries.criteria_sql import attrition_counts, matching_ids
 from panel_service.queries.eligibility import contactable_clause
 from panel_service.services.audit import record
+from panel_service.services.errors import NotFound, ValidationFailed
 from panel_service.services.invitations import PENDING_STATUSES
-from panel_service.timeutil import as_utc
+from panel_service.timeutil import as_utc, utcnow
 
 Count = int | str
 
@@ -247,9 +261,18 @@ def respondents(
             Participant.phone,
             Participant.preferred_channel,
             Invitation.responded_at,
+            Invitation.participant_id,
+            RespondentOutcome.outcome,
         )
         .join(Participant, Participant.id == Invitation.participant_id)
         .outerjoin(Account, Account.id == Participant.account_id)
+        .outerjoin(
+            RespondentOutcome,
+            and_(
+                RespondentOutcome.study_id == Invitation.study_id,
+                RespondentOutcome.participant_id == Invitation.participant_id,
+            ),
+        )
         .where(*released)
         .order_by(Invitation.responded_at, Invitation.participant_id)
     )
@@ -269,8 +292,12 @@ def respondents(
             "phone": phone,
             "preferred_channel": channel,
             "answered_at": answered_at.isoformat() if answered_at is not None else None,
+            # For the coordinator's own pages and the FHIR export; the API's list shows contact
+            # details only (RespondentOut).
+            "respondent": respondent,
+            "outcome": outcome,
         }
-        for name, email, phone, channel, answered_at in rows
+        for name, email, phone, channel, answered_at, respondent, outcome in rows
     ]
     record(
         session,
@@ -296,3 +323,88 @@ def respondents_csv(items: list[dict[str, Any]]) -> str:
 def _csv_safe(value: object) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def record_outcome(
+    session: Session, actor: Account, study: Study, participant_id: int, outcome: str | None
+) -> RespondentOutcome | None:
+    """Record (or, with ``None``, clear) what became of a respondent of ``study``: someone who
+    answered "interested" and is not erased; anyone else is ``NotFound``. Audited as
+    ``respondent.outcome`` with the respondent's participant id and the outcome before and after."""
+    if outcome is not None and outcome not in RESPONDENT_OUTCOMES:
+        raise ValidationFailed(
+            "Choose an outcome.", {"outcome": f"must be one of {', '.join(RESPONDENT_OUTCOMES)}"}
+        )
+    respondent = session.scalar(
+        select(Invitation.participant_id)
+        .join(Participant, Participant.id == Invitation.participant_id)
+        .where(
+            Invitation.study_id == study.id,
+            Invitation.participant_id == participant_id,
+            Invitation.response == "interested",
+            Participant.erased_at.is_(None),
+        )
+    )
+    if respondent is None:
+        raise NotFound("No such respondent.")
+    row = session.get(RespondentOutcome, (study.id, participant_id))
+    before = row.outcome if row is not None else None
+    if outcome is None:
+        if row is not None:
+            session.delete(row)
+        row = None
+    elif row is None:
+        row = RespondentOutcome(
+            study_id=study.id,
+            participant_id=participant_id,
+            outcome=outcome,
+            recorded_by_id=actor.id,
+            recorded_at=utcnow(),
+        )
+        session.add(row)
+    else:
+        row.outcome, row.recorded_by_id, row.recorded_at = outcome, actor.id, utcnow()
+    if before != outcome:
+        record(
+            session,
+            actor,
+            "respondent.outcome",
+            "study",
+            study.id,
+            {"participant": participant_id, "from": before, "to": outcome},
+        )
+    session.flush()
+    return row
+
+
+def outcome_counts(session: Session, study: Study, *, threshold: int) -> dict[str, Count]:
+    """Respondents per outcome, each passed through ``protect_breakdown``: the recorded outcomes
+    as parts of all respondents, those with none recorded yet a part that is never shown."""
+    recorded = dict(
+        session.execute(
+            select(RespondentOutcome.outcome, func.count())
+            .where(RespondentOutcome.study_id == study.id)
+            .group_by(RespondentOutcome.outcome)
+        ).all()
+    )
+    respondents_total = int(
+        session.scalar(
+            select(func.count())
+            .select_from(Invitation)
+            .join(Participant, Participant.id == Invitation.participant_id)
+            .where(
+                Invitation.study_id == study.id,
+                Invitation.response == "interested",
+                Participant.erased_at.is_(None),
+            )
+        )
+        or 0
+    )
+    counts = {outcome: int(recorded.get(outcome, 0)) for outcome in RESPONDENT_OUTCOMES}
+    # An erased respondent's outcome row goes with their invitation (cascade), so recorded <= total.
+    rest = max(0, respondents_total - sum(counts.values()))
+    root = Cell("respondents", rest + sum(counts.values()), shown=False)
+    root.parts = [Cell(f"outcome:{outcome}", number) for outcome, number in counts.items()]
+    root.parts.append(Cell("outcome:none", rest, shown=False))
+    shown = protect_breakdown(root, threshold)
+    return {outcome: shown[f"outcome:{outcome}"] for outcome in RESPONDENT_OUTCOMES}

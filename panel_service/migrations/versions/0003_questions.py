@@ -5,7 +5,7 @@ The shipped questions are loaded after the schema by ``panel db upgrade``
 keeps growing after this revision.
 
 Revision ID: 0003_questions
-Revises: 0003_home_place
+Revises: 0004_outcomes
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_questions"
-down_revision: str | None = "0003_home_place"
+down_revision: str | None = "0004_outcomes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

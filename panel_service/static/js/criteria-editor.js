@@ -21,7 +21,7 @@
     var list = document.createElement("ul");
     result.errors.forEach(function (error) {
       var item = document.createElement("li");
-      item.textContent = (error.path === "$" ? "" : error.path + ": ") + error.message;
+      item.textContent = (error.where ? error.where + " " : error.path === "$" ? "" : error.path + ": ") + error.message;
       list.appendChild(item);
     });
     feedback.appendChild(list);

@@ -122,4 +122,7 @@ def set_language() -> Response:
         session["lang"] = chosen
         if current_user.is_authenticated and current_user.role == "participant":
             accounts.remember_language(db_session(), current_user.account_id, chosen)
+        elif current_user.is_authenticated:
+            # Staff: the emails Panel sends them (a review decision) follow this choice.
+            accounts.remember_staff_language(db_session(), current_user.account_id, chosen)
     return redirect(safe_next(request.form.get("next"), url_for("public.home")))

@@ -3,7 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from panel_service.domain.vocab import INVITATION_STATUSES, STAFF_ROLES
@@ -18,10 +21,17 @@ from panel_service.web.transaction import discard
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+ROLE_NAMES = {"coordinator": _l("coordinator"), "reviewer": _l("reviewer"), "admin": _l("admin")}
+
+
 class StaffForm(SafeForm):
-    email = EmailField("Email", validators=[DataRequired(message="Enter an email address."), Length(max=320)])
-    role = SelectField("Role", choices=list(STAFF_ROLES))
-    organisation = StringField("Organisation (coordinators only)", validators=[Optional(), Length(max=200)])
+    email = EmailField(
+        _l("Email"), validators=[DataRequired(message=_l("Enter an email address.")), Length(max=320)]
+    )
+    role = SelectField(_l("Role"), choices=[SelectChoice(role, ROLE_NAMES[role]) for role in STAFF_ROLES])
+    organisation = StringField(
+        _l("Organisation (coordinators only)"), validators=[Optional(), Length(max=200)]
+    )
 
 
 @bp.route("/staff", methods=["GET", "POST"])
@@ -46,7 +56,11 @@ def staff() -> Any:
                 target.errors = [*list(target.errors), message]
         else:
             flash(
-                f"{created.email} can now sign in as {created.role} after setting a password by reset link."
+                _(
+                    "%(email)s can now sign in as %(role)s after setting a password by reset link.",
+                    email=created.email,
+                    role=created.role,
+                )
             )
             return redirect(url_for("admin.staff"))
     if form.errors:

@@ -29,6 +29,7 @@ ERROR_SCHEMA: dict[str, Any] = {
 # Path ids beyond a 32-bit integer column answer 404 (see ``BoundedIntConverter``).
 MAX_PATH_ID = 2**31 - 1
 FHIR_PATH = "/api/v1/studies/{study_id}/fhir"
+FHIR_SUBJECTS_PATH = "/api/v1/studies/{study_id}/fhir/subjects"
 
 
 def describe_errors(state: BlueprintSetupState) -> None:
@@ -40,8 +41,9 @@ def describe_errors(state: BlueprintSetupState) -> None:
 def honest_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """What APIFlask cannot say from the decorators alone, said for every operation at once:
     a body is required wherever one is read; path ids have the bounds the router enforces;
-    every operation may answer 414 (``MAX_QUERY_STRING``); the FHIR export answers 200 with a
-    ``application/fhir+json`` ResearchStudy rather than APIFlask's generic JSON."""
+    every operation may answer 414 (``MAX_QUERY_STRING``); the FHIR exports answer 200 with
+    ``application/fhir+json`` (a ResearchStudy, a Bundle of ResearchSubject) rather than APIFlask's
+    generic JSON."""
     for path, operations in spec.get("paths", {}).items():
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
@@ -64,6 +66,23 @@ def honest_spec(spec: dict[str, Any]) -> dict[str, Any]:
                                 "type": "object",
                                 "required": ["resourceType"],
                                 "properties": {"resourceType": {"type": "string", "enum": ["ResearchStudy"]}},
+                            }
+                        }
+                    },
+                }
+            if path == FHIR_SUBJECTS_PATH:
+                operation["responses"]["200"] = {
+                    "description": "The respondents as a FHIR R4 Bundle (collection) of ResearchSubject",
+                    "content": {
+                        "application/fhir+json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["resourceType", "type", "entry"],
+                                "properties": {
+                                    "resourceType": {"type": "string", "enum": ["Bundle"]},
+                                    "type": {"type": "string", "enum": ["collection"]},
+                                    "entry": {"type": "array"},
+                                },
                             }
                         }
                     },

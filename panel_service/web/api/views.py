@@ -513,6 +513,24 @@ def fhir_study(study_id: int) -> Response:
     return response
 
 
+@bp.get("/studies/<int:study_id>/fhir/subjects")
+@bp.auth_required(auth)
+@bp.doc(
+    summary="The respondents as a FHIR R4 Bundle of ResearchSubject, status from the recorded outcome "
+    "(owning coordinators; audited as an export)",
+    **_doc(),
+)
+def fhir_subjects(study_id: int) -> Response:
+    session = db_session()
+    account = actor(*COORDINATOR)
+    study = studies.get_study(session, account, study_id)
+    items, _total = study_reports.respondents(session, account, study, export=True)
+    body = fhir.research_subjects(study, items, settings().base_url)
+    response = jsonify(body)
+    response.mimetype = "application/fhir+json"
+    return response
+
+
 @bp.post("/criteria/check")
 @bp.auth_required(auth)
 @bp.input(CriteriaIn, arg_name="body")

@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from flask import (
     Blueprint,
     Response,
@@ -31,14 +31,21 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response as BaseResponse
 
 from panel_service.domain.criteria import CriteriaError, CriteriaSyntaxError, parse_any, to_json, to_text
+from panel_service.domain.criteria.builder import is_json, parse_located
 from panel_service.domain.lifecycle import IllegalTransition, offered_actions
 from panel_service.domain.sites import clean_site, parse_lines, to_lines
 from panel_service.extensions import db_session, limiter, settings
-from panel_service.services import studies, study_reports
-from panel_service.services.errors import Conflict, ServiceError, ValidationFailed
+from panel_service.services import fhir, studies, study_reports
+from panel_service.services.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from panel_service.timeutil import as_utc, panel_today
 from panel_service.web.auth import current, role_required
-from panel_service.web.coordinators.forms import ActionForm, CloseForm, StudyForm
+from panel_service.web.coordinators.forms import (
+    OUTCOME_NAMES,
+    ActionForm,
+    CloseForm,
+    OutcomeForm,
+    StudyForm,
+)
 from panel_service.web.ratelimits import feasibility_limit
 from panel_service.web.transaction import discard
 
@@ -64,7 +71,7 @@ def _study(study_id: int) -> Study:
 @bp.errorhandler(CSRFError)
 def _csrf(_error: CSRFError) -> tuple[str, int]:
     return render_template(
-        "coordinators/problem.html", message="The form expired. Go back and try again."
+        "coordinators/problem.html", message=_("The form expired. Go back and try again.")
     ), 400
 
 
@@ -97,6 +104,15 @@ def panel_time(value: str | dt.datetime | None) -> str:
     return format_datetime(moment, pattern, tzinfo=settings().zone, locale=locale)
 
 
+@bp.app_template_filter("panel_date")
+def panel_date(value: str | dt.date | None) -> str:
+    """A day as people read it: "2 December 2026", "2. december 2026"."""
+    if value is None or value == "":
+        return ""
+    day = dt.date.fromisoformat(value) if isinstance(value, str) else value
+    return format_date(day, "long", locale=str(get_locale() or "en"))
+
+
 @bp.get("/studies", endpoint="studies")
 @role_required("coordinator")
 def studies_list() -> str:
@@ -126,9 +142,26 @@ SITE_PATH = re.compile(r"^sites\[(\d+)\](?:\.(name|lat|lon))?$")
 SITE_PARTS = {"name": "name", "lat": "latitude", "lon": "longitude"}
 
 
+def _criteria_lines(form: StudyForm) -> list[str]:
+    """The criteria text's errors at their line and column, in words (the text form; JSON
+    criteria keep their paths). Empty when the text reads."""
+    located = parse_located(form.criteria.data or "")[1]
+    if not located or any(place.line is None for place in located):
+        return []
+    return [
+        _("Line %(line)d, column %(column)d:", line=p.line, column=p.column) + f" {p.message}"
+        for p in located
+    ]
+
+
 def _apply_errors(form: StudyForm, error: ValidationFailed) -> None:
+    lines = _criteria_lines(form) if any(_field_name(path) == "criteria" for path in error.fields) else []
+    if lines:
+        form.criteria.errors = [*list(form.criteria.errors), *lines]
     for path, message in error.fields.items():
         name = _field_name(path)
+        if name == "criteria" and lines:
+            continue
         field = getattr(form, name, None)
         if field is None:
             form.form_errors.append(f"{path}: {message}")
@@ -137,7 +170,8 @@ def _apply_errors(form: StudyForm, error: ValidationFailed) -> None:
         if site is not None:
             # The form has one site a line: point at the line, not at a JSON path.
             part = SITE_PARTS.get(site.group(2) or "", "")
-            shown = f"Line {int(site.group(1)) + 1}: {part + ' ' if part else ''}{message}"
+            said = f"{part} {message}" if part else message
+            shown = _("Line %(number)d: %(message)s", number=int(site.group(1)) + 1, message=said)
         else:
             shown = message if path == name else f"{path.removeprefix('criteria.')}: {message}"
         field.errors = [*list(field.errors), shown]
@@ -201,7 +235,7 @@ def study_new() -> Any:
             discard()
             _apply_errors(form, error)
         else:
-            flash("Study created as a draft.")
+            flash(_("Study created as a draft."))
             return redirect(url_for("coordinators.study", study_id=study.id))
     elif form.is_submitted():
         _also_check(form)
@@ -237,7 +271,7 @@ def study_edit(study_id: int) -> Any:
             discard()
             form.form_errors.append(str(getattr(error, "message", error)))
         else:
-            flash("Study saved.")
+            flash(_("Study saved."))
             return redirect(url_for("coordinators.study", study_id=study.id))
     else:
         _also_check(form)
@@ -284,9 +318,9 @@ def study_action(study_id: int, action: str) -> BaseResponse:
     else:
         flash(
             {
-                "submit": "Submitted for ethics review.",
-                "recruit": "Recruiting.",
-                "pause": "Paused.",
+                "submit": _("Submitted for ethics review."),
+                "recruit": _("Recruiting."),
+                "pause": _("Paused."),
             }[action]
         )
     return redirect(url_for("coordinators.study", study_id=study_id))
@@ -338,10 +372,10 @@ def study_diff(study_id: int) -> Any:
     new = request.args.get("to", latest.number, type=int) or latest.number
     old = request.args.get("from", max(1, new - 1), type=int) or 1
     try:
-        lines = studies.diff_versions(db_session(), found, old, new)
+        fields = studies.compare_versions(db_session(), found, old, new)
     except ServiceError:
         abort(404)
-    return render_template("coordinators/diff.html", study=found, lines=lines, old=old, new=new)
+    return render_template("coordinators/diff.html", study=found, fields=fields, old=old, new=new)
 
 
 @bp.get("/studies/<int:study_id>/feasibility")
@@ -374,10 +408,10 @@ def study_feasibility_run(study_id: int) -> str:
 @role_required("coordinator")
 def study_funnel(study_id: int) -> str:
     found = _study(study_id)
-    result = study_reports.funnel(
-        db_session(), found, threshold=settings().small_cell_threshold, zone=settings().zone
-    )
-    return render_template("coordinators/funnel.html", study=found, funnel=result)
+    threshold = settings().small_cell_threshold
+    result = study_reports.funnel(db_session(), found, threshold=threshold, zone=settings().zone)
+    outcomes = study_reports.outcome_counts(db_session(), found, threshold=threshold)
+    return render_template("coordinators/funnel.html", study=found, funnel=result, outcomes=outcomes)
 
 
 @bp.get("/studies/<int:study_id>/respondents")
@@ -389,8 +423,49 @@ def study_respondents(study_id: int) -> str:
     items, total = study_reports.respondents(session, _account(), found, page=page, per_page=PER_PAGE * 5)
     pages = max(1, -(-total // (PER_PAGE * 5)))
     return render_template(
-        "coordinators/respondents.html", study=found, items=items, total=total, page=page, pages=pages
+        "coordinators/respondents.html",
+        study=found,
+        items=items,
+        total=total,
+        page=page,
+        pages=pages,
+        outcome_form=OutcomeForm(formdata=None),
+        outcome_names=OUTCOME_NAMES,
     )
+
+
+@bp.post("/studies/<int:study_id>/respondents/<int:respondent>/outcome")
+@role_required("coordinator")
+def study_respondent_outcome(study_id: int, respondent: int) -> BaseResponse:
+    """Record what became of one respondent (screened, enrolled, not enrolled), or clear it."""
+    found = _study(study_id)
+    form = OutcomeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session = db_session()
+    try:
+        study_reports.record_outcome(session, _account(), found, respondent, form.outcome.data or None)
+    except NotFound:
+        discard()
+        abort(404)
+    flash(_("Outcome saved."))
+    page = request.args.get("page", 1, type=int) or 1
+    return redirect(url_for("coordinators.study_respondents", study_id=study_id, page=page))
+
+
+@bp.get("/studies/<int:study_id>/respondents.fhir.json")
+@role_required("coordinator")
+def study_respondents_fhir(study_id: int) -> Response:
+    """The respondents as FHIR ResearchSubjects, status from the recorded outcome (audited)."""
+    found = _study(study_id)
+    session = db_session()
+    items, _total = study_reports.respondents(session, _account(), found, export=True)
+    response = jsonify(fhir.research_subjects(found, items, settings().base_url))
+    response.mimetype = "application/fhir+json"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="study-{found.id}-research-subjects.json"'
+    )
+    return response
 
 
 @bp.get("/studies/<int:study_id>/respondents.csv")
@@ -426,6 +501,26 @@ def criteria_check() -> Response:
             }
         )
     except CriteriaError as error:
+        places = parse_located(source)[1] if isinstance(source, str) and not is_json(source) else []
+        if places and all(place.line is not None for place in places):
+            # The text form: each error at its line and column, in words, not as a JSON path.
+            return jsonify(
+                {
+                    "ok": False,
+                    "errors": [
+                        {
+                            "path": "$",
+                            "line": place.line,
+                            "column": place.column,
+                            "where": _(
+                                "Line %(line)d, column %(column)d:", line=place.line, column=place.column
+                            ),
+                            "message": place.message,
+                        }
+                        for place in places
+                    ],
+                }
+            )
         return jsonify(
             {"ok": False, "errors": [{"path": i.path, "message": i.message} for i in error.issues]}
         )

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from werkzeug.datastructures import FileStorage
 
+from panel_service import emails
+from panel_service.domain.letters import LetterRefused, check_letter
 from panel_service.extensions import db_session, settings
 from panel_service.services import studies
 from panel_service.services.errors import ServiceError, ValidationFailed
@@ -15,7 +20,7 @@ from panel_service.web.review.forms import ApprovalForm, RejectForm
 from panel_service.web.transaction import discard
 
 if TYPE_CHECKING:
-    from panel_service.models import Account, Study
+    from panel_service.models import Account, Study, StudyVersion
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -48,6 +53,53 @@ def queue() -> str:
     return render_template("review/queue.html", versions=versions, criteria_text=studies.criteria_text)
 
 
+def _invitation_preview(version: StudyVersion | None) -> str:
+    """The invitation email's text as a volunteer will read it (in the page's language), with the
+    version's own words and placeholder links: what an approval lets Panel send."""
+    if version is None:
+        return ""
+    email = emails.render(
+        "invitation",
+        str(get_locale() or "en"),
+        name=_("(the name of the volunteer)"),
+        study_title=version.title,
+        organisation_name=version.organisation_name,
+        site_region=version.site_region,
+        sites=[site["name"] for site in version.sites],
+        invitation_text=version.invitation_text,
+        interested=_("(a link to answer “interested”)"),
+        not_interested=_("(a link to answer “not interested”)"),
+        unsubscribe=_("(a link to stop all invitations)"),
+    )
+    return f"{email.subject}\n\n{email.text}"
+
+
+LETTER_ERRORS = {
+    "empty": lambda kind: _("The letter file is empty. Choose the letter again."),
+    "unknown_type": lambda kind: _(
+        "The letter must be a PDF, Word (.docx or .doc), OpenDocument (.odt), Rich Text (.rtf) or "
+        "plain text file. This file is none of these."
+    ),
+    "extension": lambda kind: _(
+        "The file is a %(kind)s document but its name does not end in %(extensions)s. Rename it and "
+        "upload it again.",
+        kind=kind.name if kind else "",
+        extensions=" or ".join(kind.extensions) if kind else "",
+    ),
+}
+
+
+def _letter_error(filename: str, letter: bytes) -> str | None:
+    """What is wrong with an uploaded letter, in words, or None."""
+    if len(letter) > MAX_LETTER_BYTES:
+        return _("The letter must be at most 8 MB.")
+    try:
+        check_letter(filename, letter)
+    except LetterRefused as error:
+        return LETTER_ERRORS[error.reason](error.kind)
+    return None
+
+
 def _render(study: Study, approval: ApprovalForm, reject: RejectForm, status: int = 200) -> tuple[str, int]:
     version = study.latest_version
     # The forms carry the number of the version this page shows: that is what gets decided.
@@ -61,6 +113,7 @@ def _render(study: Study, approval: ApprovalForm, reject: RejectForm, status: in
             approval_form=approval,
             reject_form=reject,
             today=panel_today(settings()),
+            invitation_preview=_invitation_preview(version),
         ),
         status,
     )
@@ -79,37 +132,45 @@ def study(study_id: int) -> Any:
 def approve(study_id: int) -> Any:
     found = _study(study_id)
     form = ApprovalForm()
-    if form.validate_on_submit():
-        upload = form.letter.data
-        letter = upload.read(MAX_LETTER_BYTES + 1)
-        if len(letter) > MAX_LETTER_BYTES:
-            form.letter.errors = ["The letter must be at most 8 MB."]
+    valid = form.validate_on_submit()
+    # The letter is checked even when another field failed, so one submit shows every problem.
+    data = form.letter.data
+    upload = data if isinstance(data, FileStorage) and data.filename else None
+    letter = upload.read(MAX_LETTER_BYTES + 1) if upload is not None else b""
+    letter_error = _letter_error(upload.filename or "", letter) if upload is not None else None
+    if letter_error is not None:
+        form.letter.errors = [letter_error]
+    if valid and upload is not None and letter_error is None:
+        session = db_session()
+        fields = studies.ApprovalFields(
+            committee=form.committee.data or "",
+            kind=form.kind.data or "",
+            reference=form.reference.data or "",
+            approved_on=form.approved_on.data,
+            expires_on=form.expires_on.data,
+            letter=letter,
+            letter_filename=upload.filename,
+            version=_number(form.version.data),
+        )
+        try:
+            studies.approve_study(session, _account(), found.id, fields, today=panel_today(settings()))
+        except ValidationFailed as error:
+            discard()
+            for name, message in error.fields.items():
+                target = getattr(form, name, None) or form.letter
+                target.errors = [*list(target.errors), message]
+        except ServiceError as error:
+            discard()
+            flash(error.message)
+            return redirect(url_for("review.study", study_id=found.id))
         else:
-            session = db_session()
-            fields = studies.ApprovalFields(
-                committee=form.committee.data or "",
-                kind=form.kind.data or "",
-                reference=form.reference.data or "",
-                approved_on=form.approved_on.data,
-                expires_on=form.expires_on.data,
-                letter=letter,
-                letter_filename=upload.filename,
-                version=_number(form.version.data),
+            flash(
+                _(
+                    "Approval recorded for “%(title)s”. The coordinators are told by email.",
+                    title=found.latest_title,
+                )
             )
-            try:
-                studies.approve_study(session, _account(), found.id, fields, today=panel_today(settings()))
-            except ValidationFailed as error:
-                discard()
-                for name, message in error.fields.items():
-                    target = getattr(form, name, None) or form.letter
-                    target.errors = [*list(target.errors), message]
-            except ServiceError as error:
-                discard()
-                flash(error.message)
-                return redirect(url_for("review.study", study_id=found.id))
-            else:
-                flash(f"Approval recorded for “{found.latest_title}”.")
-                return redirect(url_for("review.queue"))
+            return redirect(url_for("review.queue"))
     return _render(found, form, RejectForm(prefix="reject"), 422)
 
 
@@ -132,7 +193,12 @@ def reject(study_id: int) -> Any:
             flash(error.message)
             return redirect(url_for("review.study", study_id=found.id))
         else:
-            flash(f"“{found.latest_title}” was rejected; the coordinators see your reason.")
+            flash(
+                _(
+                    "“%(title)s” was rejected; the coordinators are told by email and see your reason.",
+                    title=found.latest_title,
+                )
+            )
             return redirect(url_for("review.queue"))
     return _render(found, ApprovalForm(formdata=None), form, 422)
 

@@ -65,6 +65,7 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, Any], tuple[str, ...]]] = {
     ("api.feasibility", "GET"): (f"/api/v1/studies/{S}/feasibility", {}, API_OWNER),
     ("api.funnel", "GET"): (f"/api/v1/studies/{S}/funnel", {}, API_OWNER),
     ("api.respondents", "GET"): (f"/api/v1/studies/{S}/respondents", {}, API_OWNER),
+    ("api.fhir_subjects", "GET"): (f"/api/v1/studies/{S}/fhir/subjects", {}, API_OWNER),
     ("api.check_criteria", "POST"): ("/api/v1/criteria/check", {"json": {"criteria": "smoker"}}, API_LIST),
     ("api.revoke_current_token", "DELETE"): (
         "/api/v1/tokens/current",
@@ -77,6 +78,21 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, Any], tuple[str, ...]]] = {
     ("coordinators.criteria_check", "POST"): (
         "/coordinators/criteria/check",
         {"json": {"criteria": "age >= 18"}},
+        WEB_COORDINATOR,
+    ),
+    ("coordinators.criteria_builder_step", "POST"): (
+        "/coordinators/criteria/builder",
+        {"data": {**STUDY_BODY, "b_action": "sync"}},
+        WEB_COORDINATOR,
+    ),
+    ("coordinators.criteria_tree", "POST"): (
+        "/coordinators/criteria/tree",
+        {"json": {"criteria": "age >= 18"}},
+        WEB_COORDINATOR,
+    ),
+    ("coordinators.criteria_builder_count", "POST"): (
+        "/coordinators/criteria/builder/count",
+        {"data": {"criteria": "age >= 18"}},
         WEB_COORDINATOR,
     ),
     ("coordinators.study", "GET"): (f"/coordinators/studies/{S}", {}, WEB_OWNER),
@@ -94,6 +110,17 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, Any], tuple[str, ...]]] = {
         f"/coordinators/studies/{S}/respondents.csv",
         {},
         WEB_OWNER,
+    ),
+    ("coordinators.study_respondents_fhir", "GET"): (
+        f"/coordinators/studies/{S}/respondents.fhir.json",
+        {},
+        WEB_OWNER,
+    ),
+    # No such respondent: the owner learns only that, everyone else no more than before.
+    ("coordinators.study_respondent_outcome", "POST"): (
+        f"/coordinators/studies/{S}/respondents/999999/outcome",
+        {"data": {"outcome": "enrolled"}},
+        ("login", "403", "404", "404", "403", "403"),
     ),
     ("review.queue", "GET"): ("/review/", {}, WEB_REVIEW),
     ("review.study", "GET"): (f"/review/studies/{S}", {}, WEB_REVIEW),

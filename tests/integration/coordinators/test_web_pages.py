@@ -59,7 +59,8 @@ def test_create_form_shows_criteria_errors_at_their_place_and_writes_nothing(
     response = post_form(client, "/coordinators/studies/new", "/coordinators/studies/new", bad)
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert "all[0].value" in page and "80" in page
+    # The text form's error at its line and column, in words, not as a JSON path (issue 13 item 8).
+    assert "Line 1, column 1: " in page and "80" in page and "all[0].value" not in page
     assert 'id="target_enrolment-error"' in page
     assert db.scalar(select(func.count()).select_from(Study)) == before
     good = post_form(client, "/coordinators/studies/new", "/coordinators/studies/new", form_body())
@@ -161,7 +162,11 @@ def test_edit_page_and_diff(
     page = client.get(f"/coordinators/studies/{sid}").get_data(as_text=True)
     assert "Pending: version 2" in page and "Active (approved): version 1" in page
     diff = client.get(f"/coordinators/studies/{sid}/diff?from=1&to=2").get_data(as_text=True)
-    assert "+criterion: age between 18 and 70" in diff
+    # Side by side and in words, not diff notation.
+    assert "What changed: criteria." in diff and "+criterion" not in diff
+    assert '<strong class="compare-mark">Added:</strong> age between 18 and 70' in diff
+    assert '<strong class="compare-mark">Removed:</strong> age between 18 and 75' in diff
+    assert '<th scope="col">Version 1</th>' in diff and '<th scope="col">Version 2</th>' in diff
 
 
 def test_criteria_check_endpoint(
@@ -183,6 +188,13 @@ def test_criteria_check_endpoint(
         headers={"X-CSRFToken": token},
     ).get_json()
     assert bad["ok"] is False and bad["errors"][0]["path"].startswith("all[0]")
+    text = client.post(
+        "/coordinators/criteria/check",
+        json={"criteria": "age >= 18 and\n  weight_kg > 5000"},
+        headers={"X-CSRFToken": token},
+    ).get_json()
+    assert text["ok"] is False
+    assert [(e["line"], e["column"], e["where"]) for e in text["errors"]] == [(2, 3, "Line 2, column 3:")]
 
 
 @pytest.mark.parametrize("matching", [1, 4, 10])
@@ -266,3 +278,26 @@ def test_feasibility_budget_is_shared_by_page_and_api(
     assert post_form(client, url, url, {}).status_code == 200
     refused = post_form(client, url, url, {})
     assert refused.status_code == 429 and "You can run the next query" in refused.get_data(as_text=True)
+
+
+def test_sites_are_edited_one_a_line_and_shown_by_name(
+    client: FlaskClient, db: Session, settings: Settings, coordinator: Staff, reviewer: Staff
+) -> None:
+    sid = study_in(db, coordinator, reviewer, "draft")
+    sign_in(client, db, settings, coordinator)
+    edit_url = f"/coordinators/studies/{sid}/edit"
+    sites = (
+        "Aarhus University Hospital, sleep clinic; 56,19; 10,17\nOdense University Hospital; 55.38; 10.37\n"
+    )
+    assert post_form(client, edit_url, edit_url, form_body(sites=sites)).status_code == 302
+    page = client.get(f"/coordinators/studies/{sid}").get_data(as_text=True)
+    assert "Aarhus University Hospital, sleep clinic (56.19, 10.17)" in page
+    assert "Odense University Hospital (55.38, 10.37)" in page
+    form = client.get(edit_url).get_data(as_text=True)
+    assert "Aarhus University Hospital, sleep clinic; 56.19; 10.17" in form
+    # Removing a line removes the site; the comparison names it in words.
+    assert post_form(client, edit_url, edit_url, form_body(sites=sites.splitlines()[1])).status_code == 302
+    latest = db.get(Study, sid).latest_version  # type: ignore[union-attr]
+    assert [site["name"] for site in latest.sites] == ["Odense University Hospital"]  # type: ignore[union-attr]
+    diff = client.get(f"/coordinators/studies/{sid}/diff").get_data(as_text=True)
+    assert '<strong class="compare-mark">Removed:</strong> Aarhus University Hospital, sleep clinic' in diff

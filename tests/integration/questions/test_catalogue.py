@@ -123,10 +123,10 @@ def test_type_of_an_answered_question_cannot_change(db: Session) -> None:
 
 
 def test_migration_0003_upgrades_and_downgrades(empty_engine: Engine) -> None:
-    migrate(empty_engine, "0003_home_place")
+    migrate(empty_engine, "0004_outcomes")
     migrate(empty_engine, "0003_questions")
     assert load_question_seed_count(empty_engine) >= len(STABLE_KEYS)
-    migrate(empty_engine, "0003_home_place", down=True)
+    migrate(empty_engine, "0004_outcomes", down=True)
     with empty_engine.connect() as connection:
         assert not inspect(connection).has_table("questions")
         assert not inspect(connection).has_table("profile_answers")
