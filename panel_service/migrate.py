@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, inspect
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -24,3 +24,18 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        load_question_seed(connection)
+
+
+def load_question_seed(connection: Connection) -> list[str]:
+    """Add and update the shipped questions (ARCHITECTURE §4a), once the table exists."""
+    from sqlalchemy.orm import Session
+
+    from panel_service.services.questions import load_seed
+
+    if not inspect(connection).has_table("questions"):
+        return []
+    with Session(bind=connection, join_transaction_mode="create_savepoint") as session:
+        changes = load_seed(session)
+        session.commit()
+    return changes

@@ -23,7 +23,7 @@ from config.settings import Settings, load_settings
 from panel_service import create_app
 from panel_service.db import Base
 from panel_service.mail import Mailer
-from panel_service.migrate import upgrade
+from panel_service.migrate import load_question_seed, upgrade
 from panel_service.runtime import Runtime
 from tests.support.services import SmtpRecorder, empty_engine, smtp_server
 
@@ -135,6 +135,9 @@ def truncate_all(engine: Engine) -> None:
                 connection.execute(text(f"DELETE FROM {name}"))
             for _name, sql in triggers:
                 connection.execute(text(sql))
+    # The shipped question catalogue is reference data that `panel db upgrade` loads: put it back.
+    with engine.begin() as connection:
+        load_question_seed(connection)
 
 
 @pytest.fixture()

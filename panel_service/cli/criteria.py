@@ -60,7 +60,7 @@ def _load_criteria(path: Path) -> Node:
         raise InvalidInput(lines) from None
 
 
-def _load_profile(path: Path) -> ProfileData:
+def _load_profile(path: Path, today: dt.date | None = None) -> ProfileData:
     try:
         obj = json_input.loads(_read(path))
     except json.JSONDecodeError as error:
@@ -73,7 +73,7 @@ def _load_profile(path: Path) -> ProfileData:
     except RecursionError:
         raise InvalidInput([f"error: {path}: nested too deeply"]) from None
     try:
-        return profile_from_json(obj, strict=True)
+        return profile_from_json(obj, strict=True, today=today)
     except ProfileJSONError as error:
         raise InvalidInput([f"error: {path}: {key}: {message}" for key, message in error.errors]) from None
 
@@ -153,7 +153,7 @@ def eval_command(
 ) -> None:
     """Print true, false or unknown: does the profile meet the criteria?"""
     node = _load_criteria(criteria_file)
-    profile = _load_profile(profile_file)
+    profile = _load_profile(profile_file, _evaluation_date(on))
     sites = _load_sites(sites_file)
     click.echo(str(evaluate(node, profile, _evaluation_date(on), sites)))
 
@@ -169,7 +169,7 @@ def explain_command(
 ) -> None:
     """Explain, criterion by criterion, why the profile does or does not meet the criteria."""
     node = _load_criteria(criteria_file)
-    profile = _load_profile(profile_file)
+    profile = _load_profile(profile_file, _evaluation_date(on))
     explanation = explain(node, profile, _evaluation_date(on), _load_sites(sites_file))
     if as_json:
         leaves = [

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from panel_service.domain.geo import Home
 from panel_service.domain.history import Entry
+from panel_service.domain.questions import Answer
 from panel_service.domain.vocab import Sex
 
 # An ICD-10 category is a letter and two digits or letters: WHO ICD-10 has a digit second
@@ -93,6 +95,8 @@ class ProfileData:
     medication_history: tuple[Entry, ...] = ()
     home: Home | None = None  # §4a: a point (and the gazetteer place), never an address
     extra: dict[str, object] = field(default_factory=dict, compare=False)
+    # Answers to catalogue questions (§4a) by key, scored instruments included; absent = unanswered.
+    answers: Mapping[str, Answer] = field(default_factory=dict)
 
     @property
     def bmi(self) -> float | None:

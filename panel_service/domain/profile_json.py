@@ -2,7 +2,8 @@
 
 Keys: ``birth_date`` (YYYY-MM-DD), ``sex``, ``region``, ``height_cm``, ``weight_kg``,
 ``smoker``, ``pregnant``, ``conditions`` (ICD-10 codes, dotted or not), ``medications`` (ATC
-codes). An entry of a code list is a code, or (§4a) an object ``{"code", "status", "since",
+codes), ``answers`` (§4a: ``{"key": value}`` or ``{"key": {"value": v, "answered_on":
+"YYYY-MM-DD"}}``; scored instruments are answered through their items). An entry of a code list is a code, or (§4a) an object ``{"code", "status", "since",
 "until"}`` with ``status`` ``current`` or ``past`` and partial dates ``YYYY``, ``YYYY-MM`` or
 ``YYYY-MM-DD`` (each optional). A code listed twice must not carry two different histories.
 ``home`` (§4a) is ``{"lat": 55.68, "lon": 12.57}`` (rounded to 0.01°), ``{"place": "Aarhus,
@@ -27,6 +28,14 @@ from panel_service.domain.profile import (
     normalise_atc,
     normalise_icd10,
 )
+from panel_service.domain.questions import (
+    Catalogue,
+    agree_smoking,
+    answers_from_json,
+    answers_to_json,
+    derive,
+    seed_catalogue,
+)
 from panel_service.domain.regions import normalise_region
 from panel_service.domain.vocab import SEXES, Sex
 
@@ -40,6 +49,7 @@ PROFILE_KEYS = (
     "pregnant",
     "conditions",
     "medications",
+    "answers",
     "home",
 )
 HOME_KEYS = ("lat", "lon", "place", "geonameid")
@@ -239,11 +249,21 @@ class _Reader:
             return None
 
 
-def profile_from_json(obj: object, *, strict: bool = False, adult_on: dt.date | None = None) -> ProfileData:
+def profile_from_json(
+    obj: object,
+    *,
+    strict: bool = False,
+    adult_on: dt.date | None = None,
+    catalogue: Catalogue | None = None,
+    today: dt.date | None = None,
+) -> ProfileData:
     """Validate and convert; raise ``ProfileJSONError`` listing every problem.
 
     ``strict`` refuses keys that are not profile keys; ``adult_on`` refuses a birth date of
-    someone younger than 18 on that day (sign-up and import).
+    someone younger than 18 on that day (sign-up and import). ``answers`` (§4a) are checked
+    against ``catalogue`` (default: the shipped seed); an answer without ``answered_on`` was
+    given ``today`` (default: ``adult_on``, else the system date). ``smoker`` and
+    ``smoking_status`` are made to agree, and refused when they contradict each other.
     """
     if not isinstance(obj, dict):
         raise ProfileJSONError([("$", f"expected a JSON object, got {obj!r}")])
@@ -263,6 +283,13 @@ def profile_from_json(obj: object, *, strict: bool = False, adult_on: dt.date | 
     smoker = reader.flag("smoker")
     conditions, condition_history = reader.codes("conditions", normalise_icd10, "ICD-10")
     medications, medication_history = reader.codes("medications", normalise_atc, "ATC")
+    day = today or adult_on or dt.date.today()
+    answers, answer_errors = answers_from_json(catalogue or seed_catalogue(), obj.get("answers"), day)
+    reader.errors.extend(answer_errors)
+    status = answers.get("smoking_status")
+    if status is not None and smoker is not None and smoker != (status.value == "current"):
+        reader.fail("smoker", f"disagrees with answers.smoking_status ({status.value})")
+    smoker, answers = agree_smoking(smoker, answers, smoker_given=smoker is not None, today=day)
     home = reader.home()
     profile = ProfileData(
         birth_date=born,
@@ -276,6 +303,7 @@ def profile_from_json(obj: object, *, strict: bool = False, adult_on: dt.date | 
         medications=medications,
         condition_history=condition_history,
         medication_history=medication_history,
+        answers=derive(catalogue or seed_catalogue(), answers),
         home=home,
     )
     if reader.errors:
@@ -298,5 +326,6 @@ def profile_to_json(profile: ProfileData) -> dict[str, object]:
             key: None if listed is None else [entry.to_json() for entry in listed]
             for key, listed in entries.items()
         },
+        "answers": answers_to_json(profile.answers, seed_catalogue()),
         "home": None if profile.home is None else profile.home.to_json(),
     }

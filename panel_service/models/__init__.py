@@ -6,6 +6,7 @@ from panel_service.models.invitations import ActionToken, Invitation, MatchChunk
 from panel_service.models.outbox import OutboxMessage
 from panel_service.models.outcomes import RespondentOutcome
 from panel_service.models.people import Consent, Participant, Profile, ProfileCondition, ProfileMedication
+from panel_service.models.questions import ProfileAnswer, QuestionRow
 from panel_service.models.studies import EthicsApproval, Study, StudyVersion
 
 __all__ = [
@@ -22,8 +23,10 @@ __all__ = [
     "OutboxMessage",
     "Participant",
     "Profile",
+    "ProfileAnswer",
     "ProfileCondition",
     "ProfileMedication",
+    "QuestionRow",
     "RespondentOutcome",
     "Study",
     "StudyVersion",

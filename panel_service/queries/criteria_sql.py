@@ -60,17 +60,21 @@ from panel_service.domain.criteria.model import (
     Medication,
     Node,
     Not,
+    QuestionLeaf,
     Scalar,
 )
+from panel_service.domain.criteria.questions import question_test
 from panel_service.domain.criteria.text_form import to_text
 from panel_service.domain.geo import SitePoint, Sites, a_threshold, bounding_box
-from panel_service.domain.history import Thresholds, thresholds
+from panel_service.domain.history import Thresholds, subtract_duration, thresholds
 from panel_service.domain.regions import region_ancestors, region_descendants
 from panel_service.models.people import Profile, ProfileCondition, ProfileMedication
+from panel_service.models.questions import ProfileAnswer
 
 profiles = t.cast(Table, Profile.__table__)
 profile_conditions = t.cast(Table, ProfileCondition.__table__)
 profile_medications = t.cast(Table, ProfileMedication.__table__)
+profile_answers = t.cast(Table, ProfileAnswer.__table__)
 
 Clause = ColumnElement[bool]
 CodeLeaf = Condition | Medication
@@ -131,6 +135,8 @@ class _Compiler:
             return self.junction(node.children, wanted, conjunction)
         if isinstance(node, Condition | Medication):
             return self.codes(type(node), [node], wanted)
+        if isinstance(node, QuestionLeaf):
+            return self.question(node, wanted)
         return self.field(node, wanted)
 
     def junction(self, children: tuple[Node, ...], wanted: bool, conjunction: bool) -> Clause:
@@ -198,6 +204,28 @@ class _Compiler:
             candidates = or_(matching, code.in_(sorted(leaf.ancestors))) if leaf.ancestors else matching
             listed = not_(self.listed(table, and_(candidates, *_possibly(table, q))))
         return and_(_answered_guard(kind), listed)
+
+    def question(self, leaf: QuestionLeaf, wanted: bool) -> Clause:
+        """A ``question`` leaf (§4a): TRUE (FALSE) when a fresh answer passes (fails) the test, or
+        the question does not apply to the volunteer's sex and its value for others does (not).
+
+        One subquery over ``profile_answers`` by key and the typed column; no answer, or one
+        older than ``answered_within``, satisfies neither polarity (UNKNOWN).
+        """
+        answers = profile_answers
+        terms: list[Clause] = [answers.c.key == leaf.key]
+        if leaf.answered_within is not None:
+            terms.append(answers.c.answered_on >= subtract_duration(self.on, leaf.answered_within))
+        terms.append(_answer_test(leaf, wanted))
+        listed = self.listed(answers, and_(*terms))
+        if leaf.applies_to is None:
+            return listed
+        sex = profiles.c.sex
+        asked = or_(sex.is_(None), sex.in_(leaf.applies_to))
+        parts = [and_(asked, listed)]
+        if question_test(leaf)(leaf.value_for_others) == wanted:
+            parts.append(and_(sex.is_not(None), sex.not_in(leaf.applies_to)))
+        return or_(*parts)
 
     def field(self, leaf: FieldLeaf, wanted: bool) -> Clause:
         if leaf.field == "region":
@@ -360,6 +388,33 @@ def _possibly(table: Table, q: Thresholds) -> list[Clause]:
     return terms
 
 
+def _answer_test(leaf: QuestionLeaf, wanted: bool) -> Clause:
+    """The test of a stored answer's typed column, or its negation (the column is never NULL for
+    an answer of the question's type, so the negation is exactly "answered and fails")."""
+    if leaf.type in ("boolean", "integer", "decimal"):
+        column = profile_answers.c.value_num
+    elif leaf.type == "date":
+        column = profile_answers.c.value_date
+    else:
+        column = profile_answers.c.value_text
+    value: t.Any = leaf.value
+    if leaf.type == "boolean":
+        value = 1.0 if value else 0.0
+    if leaf.op == "has":
+        has = column.contains(f"|{value}|", autoescape=True)
+        return has if wanted else not_(has)
+    if leaf.op == "between":
+        low, high = t.cast(tuple[t.Any, t.Any], value)
+        return column.between(low, high) if wanted else or_(column < low, column > high)
+    if leaf.op == "in":
+        values = tuple(t.cast(tuple[t.Any, ...], value))
+        if leaf.type in ("integer", "decimal"):
+            values = tuple(float(item) for item in values)  # one bind type for every value
+        return column.in_(values) if wanted else column.not_in(values)
+    op = leaf.op if wanted else NEGATED_OP[leaf.op]
+    return t.cast(Clause, COMPARISONS[op](column, value))
+
+
 def _answered_guard(kind: type) -> Clause:
     column = profiles.c.conditions_answered if kind is Condition else profiles.c.medications_answered
     return column == true()
@@ -448,6 +503,7 @@ __all__ = [
     "birth_date_threshold",
     "compile_where",
     "matching_ids",
+    "profile_answers",
     "profile_conditions",
     "profile_medications",
     "profiles",

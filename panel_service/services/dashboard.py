@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from panel_service.domain.criteria import Truth, explain, parse_json
 from panel_service.domain.criteria.explain import Explanation
-from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, leaves
+from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, QuestionLeaf, leaves
 from panel_service.domain.geo import site_points
 from panel_service.domain.profile import ProfileData
 from panel_service.models import Invitation, Study, StudyVersion
@@ -138,6 +138,8 @@ def open_questions(
                 sections.add("medications")
             elif isinstance(leaf, FieldLeaf):
                 sections.add(SECTION_OF_FIELD[leaf.field])
+            elif isinstance(leaf, QuestionLeaf):
+                sections.add("questions")  # the catalogue's questions (§4a), never which one
     order = [
         "birth_date",
         "sex",
@@ -148,5 +150,6 @@ def open_questions(
         "pregnant",
         "conditions",
         "medications",
+        "questions",
     ]
     return [section for section in order if section in sections]

@@ -52,6 +52,7 @@ from panel_service.queries.criteria_sql import compile_where
 from panel_service.queries.eligibility import contactable_clause, volunteer_state
 from panel_service.services.audit import record
 from panel_service.services.contact.requests import request_dispatch, request_send
+from panel_service.services.questions import answers_of
 from panel_service.tasks import Task
 from panel_service.timeutil import panel_today, utcnow
 
@@ -306,6 +307,7 @@ def load_profile(session: Session, participant_id: int) -> ProfileData | None:
         medications=tuple(entry.code for entry in medications) if profile.medications_answered else None,
         condition_history=tuple(entry for entry in conditions if not entry.plain),
         medication_history=tuple(entry for entry in medications if not entry.plain),
+        answers=answers_of(session, participant_id),
         home=stored_home(profile),
     )
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service.domain.profile import display_icd10
+from panel_service.domain.questions import answers_to_json
 from panel_service.models import (
     Account,
     ActionToken,
@@ -20,6 +21,7 @@ from panel_service.models import (
     OutboxMessage,
     Participant,
     Profile,
+    ProfileAnswer,
     ProfileCondition,
     ProfileMedication,
     StudyVersion,
@@ -30,6 +32,7 @@ from panel_service.services.audit import record
 from panel_service.services.errors import ValidationFailed
 from panel_service.services.participants import participant_for
 from panel_service.services.profiles import stored_entries
+from panel_service.services.questions import answers_of
 from panel_service.timeutil import utcnow
 
 
@@ -80,6 +83,8 @@ def export_data(session: Session, account: Account, participant: Participant) ->
             "medications": [entry.to_json() for entry in medications]
             if profile.medications_answered
             else None,
+            # Answers to catalogue questions (§4a), each with the day it was given.
+            "answers": answers_to_json(answers_of(session, participant.id)),
             "updated_at": when(profile.updated_at),
         }
     record(session, account, "data.export", "participant", participant.id)
@@ -169,6 +174,7 @@ def erase(session: Session, settings: Settings, account: Account, password: str)
     )
     session.execute(delete(ProfileCondition).where(ProfileCondition.participant_id == participant_id))
     session.execute(delete(ProfileMedication).where(ProfileMedication.participant_id == participant_id))
+    session.execute(delete(ProfileAnswer).where(ProfileAnswer.participant_id == participant_id))
     session.execute(delete(Profile).where(Profile.participant_id == participant_id))
     session.execute(delete(Consent).where(Consent.participant_id == participant_id))
     session.execute(

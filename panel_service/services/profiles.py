@@ -16,6 +16,7 @@ from panel_service.domain.profile import ProfileData, bmi, latest_adult_birth_da
 from panel_service.models import Participant, Profile, ProfileCondition, ProfileMedication
 from panel_service.services.errors import ValidationFailed
 from panel_service.services.matching import load_profile, request_profile_match
+from panel_service.services.questions import sync_smoking_status
 from panel_service.timeutil import panel_today, utcnow
 
 
@@ -70,6 +71,8 @@ def save_about(
     profile.weight_kg = weight_kg
     profile.bmi = bmi(height_cm, weight_kg)
     profile.smoker = smoker
+    session.flush()
+    sync_smoking_status(session, participant.id, smoker, panel_today(settings))
     # The one rule of fact (product contract §3): a man is stored as not pregnant.
     profile.pregnant = False if sex == "male" else pregnant
     if home != "keep":

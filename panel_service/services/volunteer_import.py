@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from panel_service.domain import json_input
@@ -23,13 +23,15 @@ from panel_service.domain.eligibility import CONTACT_CONSENT
 from panel_service.domain.history import HISTORY_COLUMNS, history_values
 from panel_service.domain.profile import ProfileData
 from panel_service.domain.profile_json import PROFILE_KEYS, ProfileJSONError, profile_from_json
+from panel_service.domain.questions import Catalogue
 from panel_service.domain.vocab import LANGUAGES
-from panel_service.models import Account, Participant, Study
+from panel_service.models import Account, Participant, ProfileAnswer, Study
 from panel_service.queries.eligibility import ACTIVE_CONSENT_SQL
 from panel_service.services.accounts import normalise_email
 from panel_service.services.consent import VIA_IMPORT, withdraw_contact_consent
 from panel_service.services.errors import ValidationFailed
 from panel_service.services.matching import request_rematch_all
+from panel_service.services.questions import answer_rows, load_catalogue
 
 IMPORT_CONSENT_VERSION = "import"
 IDENTITY_KEYS = ("email", "name", "phone", "language", "consent")
@@ -57,7 +59,7 @@ class ImportReport:
     rematch_requested: bool = False
 
 
-def parse_line(number: int, raw: str, today: dt.date) -> ImportLine:
+def parse_line(number: int, raw: str, today: dt.date, catalogue: Catalogue | None = None) -> ImportLine:
     """Validate one line; raise ValidationFailed whose ``fields`` name every problem."""
     if len(raw) > MAX_LINE_BYTES:
         raise ValidationFailed("line too long", {"$": f"longer than {MAX_LINE_BYTES} bytes"})
@@ -95,7 +97,7 @@ def parse_line(number: int, raw: str, today: dt.date) -> ImportLine:
         problems["consent"] = f"required: true or false, got {consent!r}"
     profile = ProfileData()
     try:
-        profile = profile_from_json(obj, adult_on=today)
+        profile = profile_from_json(obj, adult_on=today, catalogue=catalogue, today=today)
     except ProfileJSONError as exc:
         problems.update(dict(exc.errors))
     unknown = sorted(str(key) for key in obj if key not in IDENTITY_KEYS and key not in PROFILE_KEYS)
@@ -114,13 +116,15 @@ def parse_line(number: int, raw: str, today: dt.date) -> ImportLine:
     )
 
 
-def read_lines(lines: Iterable[str], today: dt.date, report: ImportReport) -> Iterator[ImportLine]:
+def read_lines(
+    lines: Iterable[str], today: dt.date, report: ImportReport, catalogue: Catalogue | None = None
+) -> Iterator[ImportLine]:
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         report.lines += 1
         try:
-            yield parse_line(number, raw, today)
+            yield parse_line(number, raw, today, catalogue)
         except ValidationFailed as exc:
             reasons = "; ".join(f"{key}: {message}" for key, message in exc.fields.items())
             report.errors.append((number, reasons))
@@ -137,16 +141,21 @@ def import_profiles(
     """Import ``lines``; each batch commits on its own so a million lines need no giant
     transaction. Returns what happened; bad lines are in ``report.errors``."""
     report = ImportReport()
+    session = session_factory()
+    try:
+        catalogue = load_catalogue(session)
+    finally:
+        session.close()
     batch: dict[str, ImportLine] = {}
-    for line in read_lines(lines, today, report):
+    for line in read_lines(lines, today, report, catalogue):
         batch[line.email] = line  # a later line for the same email wins
         if len(batch) >= batch_size:
-            _write_batch(session_factory, list(batch.values()), report)
+            _write_batch(session_factory, list(batch.values()), report, catalogue)
             if progress:
                 progress(len(batch))
             batch = {}
     if batch:
-        _write_batch(session_factory, list(batch.values()), report)
+        _write_batch(session_factory, list(batch.values()), report, catalogue)
         if progress:
             progress(len(batch))
     if report.imported:
@@ -294,7 +303,10 @@ def _code_rows(batch: list[ImportLine]) -> list[tuple[Any, ...]]:
 
 
 def _write_batch(
-    session_factory: Callable[[], Session], batch: list[ImportLine], report: ImportReport
+    session_factory: Callable[[], Session],
+    batch: list[ImportLine],
+    report: ImportReport,
+    catalogue: Catalogue | None = None,
 ) -> None:
     session = session_factory()
     try:
@@ -319,6 +331,7 @@ def _write_batch(
             )
             for statement in WRITE_STATEMENTS:
                 session.execute(text(statement), {"consent_version": IMPORT_CONSENT_VERSION})
+            _write_answers(session, lines, catalogue or load_catalogue(session))
             for participant_id in session.scalars(text(WITHDRAWING)).all():
                 withdraw_contact_consent(
                     session, participant_id, via=VIA_IMPORT, actor_label="operator:import"
@@ -332,6 +345,20 @@ def _write_batch(
         raise
     finally:
         session.close()
+
+
+def _write_answers(session: Session, lines: list[ImportLine], catalogue: Catalogue) -> None:
+    """The answers (§4a) of each staged profile, replaced whole like the rest of the profile."""
+    staged = session.execute(text("SELECT email, participant_id FROM import_stage"))
+    ids: dict[str, int] = {str(email): int(pid) for email, pid in staged}
+    session.execute(
+        delete(ProfileAnswer).where(
+            ProfileAnswer.participant_id.in_(select(text("participant_id")).select_from(text("import_stage")))
+        )
+    )
+    rows = [row for line in lines for row in answer_rows(ids[line.email], line.profile.answers, catalogue)]
+    if rows:
+        session.execute(insert(ProfileAnswer), rows)
 
 
 def _staff_emails(session: Session, emails: list[str]) -> set[str]:

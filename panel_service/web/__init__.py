@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from panel_service.web import accounts, admin, answers, api, coordinators, public, review, volunteers
+from panel_service.web import (
+    accounts,
+    admin,
+    answers,
+    api,
+    coordinators,
+    public,
+    questions,
+    review,
+    volunteers,
+)
 
 BLUEPRINTS: tuple[Blueprint, ...] = (
     accounts.bp,
@@ -14,6 +24,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     api.bp,
     coordinators.bp,
     public.bp,
+    questions.bp,
     review.bp,
     volunteers.bp,
 )

@@ -240,6 +240,47 @@ def test_histories_are_imported_with_their_date_bounds(committed_runtime: Runtim
     ]
 
 
+def test_answers_are_imported_with_smoker_agreement_and_bad_ones_refused(
+    committed_runtime: Runtime, tmp_path: Path
+) -> None:
+    from panel_service.models import ProfileAnswer
+
+    items = {f"gad7_{n}": "several_days" for n in range(1, 8)}
+    lines: list[object] = [
+        {**GOOD, "smoker": None, "answers": {"smoking_status": "former", "languages": ["da"], **items}},
+        {
+            **GOOD,
+            "email": "bo@example.org",
+            "smoker": True,
+            "answers": {"falls_12m": {"value": 2, "answered_on": "2026-01-02"}},
+        },
+        {**GOOD, "email": "cy@example.org", "answers": {"smoking_status": "maybe"}},
+    ]
+    result = run_panel(committed_runtime, "import", "profiles", str(write_lines(tmp_path / "a.jsonl", lines)))
+    assert result.exit_code == 1 and "line 3" in result.stderr
+    assert "answers.smoking_status" in result.stderr
+    with committed_runtime.database.session_scope() as session:
+        by_email = {
+            email: pid
+            for email, pid in session.execute(select(Account.email, Participant.id).join(Participant))
+        }
+        ann, bo = by_email["ann@example.org"], by_email["bo@example.org"]
+        assert "cy@example.org" not in by_email
+        rows = {
+            (row.participant_id, row.key): row
+            for row in session.scalars(
+                select(ProfileAnswer).where(ProfileAnswer.participant_id.in_([ann, bo]))
+            )
+        }
+        assert rows[(ann, "gad7")].value_num == 7
+        assert rows[(ann, "languages")].value_text == "|da|"
+        assert session.get(Profile, ann).smoker is False  # type: ignore[union-attr]  # former: not a smoker
+        assert rows[(bo, "smoking_status")].value_text == "current"  # smoker: true alone means current
+        assert rows[(bo, "falls_12m")].answered_on == dt.date(2026, 1, 2)
+        profile = load_profile(session, ann)
+    assert profile is not None and profile.answers["gad7"].value == 7
+
+
 def test_homes_are_imported_as_rounded_points_and_bad_ones_named_by_line(
     committed_runtime: Runtime, tmp_path: Path
 ) -> None:

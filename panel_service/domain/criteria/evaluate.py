@@ -20,8 +20,8 @@ import datetime as dt
 import functools
 import operator
 import typing as t
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from panel_service.domain.criteria.model import (
     DISTANCE_FIELDS,
@@ -33,11 +33,14 @@ from panel_service.domain.criteria.model import (
     Medication,
     Node,
     Not,
+    QuestionLeaf,
     Truth,
 )
+from panel_service.domain.criteria.questions import QuestionCheck
 from panel_service.domain.geo import Sites, a_threshold, nearest_a
 from panel_service.domain.history import Entry, EntryFacts, definitely, entry_facts, possibly, thresholds
 from panel_service.domain.profile import ProfileData, age_on
+from panel_service.domain.questions import Answer
 from panel_service.domain.regions import region_ancestors
 
 TRUE, FALSE, UNKNOWN = Truth.TRUE, Truth.FALSE, Truth.UNKNOWN
@@ -75,6 +78,7 @@ class Facts:
     # Place (§4a): the volunteer's region and every region it lies in; the home point.
     region_ancestors: frozenset[str] | None = None
     home: tuple[float, float] | None = None
+    answers: Mapping[str, Answer] = field(default_factory=dict)  # catalogue answers (§4a) by key
 
 
 def _prefixes(codes: tuple[str, ...] | None) -> frozenset[str] | None:
@@ -112,6 +116,7 @@ def profile_facts(profile: ProfileData, on: dt.date) -> Facts:
         on=on,
         region_ancestors=None if profile.region is None else frozenset(region_ancestors(profile.region)),
         home=None if profile.home is None else (profile.home.lat, profile.home.lon),
+        answers=profile.answers,
     )
 
 
@@ -185,6 +190,8 @@ class _SourceWriter:
             if node.qualified:
                 return self.qualified(node)
             return self.codes(type(node), [node])
+        if isinstance(node, QuestionLeaf):
+            return f"{self.constant(QuestionCheck(node))}(f.answers, f.sex, f.on)"
         return self.field(node)
 
     def qualified(self, leaf: Condition | Medication) -> str:

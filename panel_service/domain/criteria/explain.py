@@ -16,14 +16,17 @@ from panel_service.domain.criteria.model import (
     Medication,
     Node,
     Not,
+    QuestionLeaf,
     Truth,
 )
 from panel_service.domain.criteria.place_words import PLACE_FIELDS, place_sentence
+from panel_service.domain.criteria.questions import question_sentence
 from panel_service.domain.criteria.text_form import to_text
 from panel_service.domain.criteria.vocabulary import ATC_SUBSTANCE_LENGTH, System, nearest_term
 from panel_service.domain.geo import Sites
 from panel_service.domain.history import EntryFacts, definitely, duration_words, possibly, thresholds
 from panel_service.domain.profile import ProfileData, display_icd10
+from panel_service.domain.questions import Catalogue, seed_catalogue
 from panel_service.domain.vocab import Sex
 
 REGION_NAMES = {
@@ -73,13 +76,20 @@ class Explanation:
 
 
 def explain(
-    node: Node, profile: ProfileData, on: dt.date, sites: Sites = (), language: str = "en"
+    node: Node,
+    profile: ProfileData,
+    on: dt.date,
+    sites: Sites = (),
+    language: str = "en",
+    *,
+    catalogue: Catalogue | None = None,
 ) -> Explanation:
     """Leaf by leaf; ``sites`` are the study's (``geo.site_points``), for distance leaves.
-    ``language`` ``"da"`` gives the place sentences (region, distance) in Danish."""
+    ``language`` ``"da"`` gives the place sentences (region, distance) and the ``question``
+    sentences in Danish; question leaves are worded from ``catalogue`` (default: the shipped seed)."""
     facts = profile_facts(profile, on)
     explained: list[LeafExplanation] = []
-    _walk(node, "$", False, facts, explained, (sites, language))
+    _walk(node, "$", False, facts, explained, (sites, language, catalogue or seed_catalogue()))
     return Explanation(compile_criteria(node, sites)(facts), tuple(explained))
 
 
@@ -89,7 +99,7 @@ def _walk(
     negated: bool,
     facts: Facts,
     out: list[LeafExplanation],
-    place: tuple[Sites, str] = ((), "en"),
+    place: tuple[Sites, str, Catalogue] | None = None,
 ) -> None:
     if isinstance(node, All | Any):
         key = "all" if isinstance(node, All) else "any"
@@ -102,11 +112,15 @@ def _walk(
 
 
 def _explain_leaf(
-    leaf: Leaf, path: str, negated: bool, facts: Facts, place: tuple[Sites, str] = ((), "en")
+    leaf: Leaf, path: str, negated: bool, facts: Facts, place: tuple[Sites, str, Catalogue] | None = None
 ) -> LeafExplanation:
-    sites, language = place
+    sites, language, catalogue = place or ((), "en", seed_catalogue())
     result = compile_criteria(leaf, sites)(facts)
-    if isinstance(leaf, FieldLeaf) and leaf.field in PLACE_FIELDS:
+    if isinstance(leaf, QuestionLeaf):
+        sentence, question = question_sentence(
+            leaf, int(result), facts.answers, facts.sex, facts.on, catalogue, language
+        )
+    elif isinstance(leaf, FieldLeaf) and leaf.field in PLACE_FIELDS:
         sentence, question = place_sentence(leaf, result, facts, sites, language)
     elif isinstance(leaf, Condition | Medication):
         sentence, question = _codes_sentence(leaf, result, facts)

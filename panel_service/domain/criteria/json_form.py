@@ -29,12 +29,14 @@ from panel_service.domain.criteria.model import (
     Medication,
     Node,
     Not,
+    QuestionLeaf,
     Scalar,
     field_kind,
 )
 from panel_service.domain.geo import MAX_DISTANCE_KM
 from panel_service.domain.history import normalise_duration
 from panel_service.domain.profile import ICD10_CATEGORY, REGION_CODE, normalise_atc, normalise_icd10
+from panel_service.domain.questions import Catalogue, seed_catalogue
 from panel_service.domain.regions import normalise_region
 from panel_service.domain.vocab import SEXES
 
@@ -51,9 +53,10 @@ NUMBER_LIMITS = {
     "distance_to_site_km": (0.0, MAX_DISTANCE_KM),
 }
 CODE_KINDS = ("condition", "medication")
-NODE_KEYS = ("all", "any", "not", "field", "condition", "medication")
+NODE_KEYS = ("all", "any", "not", "field", "condition", "medication", "question")
 LEAF_KEYS = ("field", "op", "value")
 QUALIFIER_KEYS = ("current", "within", "for_at_least")
+QUESTION_KEYS = ("question", "op", "value", "answered_within")
 
 
 def quote(value: object) -> str:
@@ -71,7 +74,8 @@ def join_path(path: str, key: str | int) -> str:
 
 
 class _Parser:
-    def __init__(self) -> None:
+    def __init__(self, catalogue: Catalogue | None = None) -> None:
+        self.catalogue = catalogue
         self.issues: list[CriteriaIssue] = []
         self.node_count = 0
         self.node_limit_reported = False
@@ -100,6 +104,8 @@ class _Parser:
             return None
         kind = kinds[0]
         allowed = LEAF_KEYS if kind == "field" else (kind, *QUALIFIER_KEYS) if kind in CODE_KINDS else (kind,)
+        if kind == "question":
+            allowed = QUESTION_KEYS
         for key in obj:
             if key not in allowed:
                 self.fail(join_path(path, key), f"unknown key {quote(key)} in a {quote(kind)} node")
@@ -116,6 +122,10 @@ class _Parser:
             if leaf is None or qualifiers is None:
                 return None
             return dataclasses.replace(leaf, **qualifiers)
+        if kind == "question":
+            from panel_service.domain.criteria.questions import QuestionParser
+
+            return QuestionParser(self.fail, self.catalogue or seed_catalogue()).leaf(obj, path)
         return self.field_leaf(obj, path)
 
     def qualifiers(self, obj: dict[str, object], path: str) -> dict[str, t.Any] | None:
@@ -324,9 +334,12 @@ def _sort_key(value: Scalar) -> tuple[int, float, str]:
     return (0, float(value), "")
 
 
-def parse_json(obj: object) -> Node:
-    """Validate a JSON value (already decoded) and return the normal tree; raise ``CriteriaError``."""
-    parser = _Parser()
+def parse_json(obj: object, catalogue: Catalogue | None = None) -> Node:
+    """Validate a JSON value (already decoded) and return the normal tree; raise ``CriteriaError``.
+
+    ``question`` leaves are checked against ``catalogue`` (default: the shipped seed).
+    """
+    parser = _Parser(catalogue)
     node = parser.node(obj, "$", 1)
     if parser.issues or node is None:
         raise CriteriaError(parser.issues or [CriteriaIssue("$", "criteria could not be read")])
@@ -348,6 +361,10 @@ def to_json(node: Node) -> dict[str, object]:
             if getattr(node, key) is not None:
                 leaf[key] = getattr(node, key)
         return leaf
+    if isinstance(node, QuestionLeaf):
+        from panel_service.domain.criteria.questions import question_to_json
+
+        return question_to_json(node)
     value: object = list(node.value) if isinstance(node.value, tuple) else node.value
     return {"field": node.field, "op": node.op, "value": value}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass, field
 from typing import TypeAlias
@@ -167,8 +168,32 @@ class Medication:
         return code.startswith(self.code)
 
 
-Leaf: TypeAlias = FieldLeaf | Condition | Medication
-Node: TypeAlias = All | Any | Not | FieldLeaf | Condition | Medication
+QuestionValue: TypeAlias = bool | int | float | str | dt.date | tuple[int | float | str | dt.date, ...]
+
+
+@dataclass(frozen=True)
+class QuestionLeaf:
+    """A test of an answer to a catalogue question (§4a): ``{"question": KEY, "op": OP, "value": V}``.
+
+    ``value`` is a scalar (a date for a ``date`` question, an option key for a ``choice`` or the
+    ``has`` of a ``multi_choice``), a ``(low, high)`` pair for ``between`` or a sorted tuple for
+    ``in``. ``answered_within`` (canonical ISO 8601) makes an older answer unknown. The rest is
+    copied from the catalogue when the leaf is validated, so both evaluators need nothing else:
+    the question's ``type``, whom it ``applies_to`` (sexes; None = everyone) and its value for
+    everyone else (None: not applicable, which only ``ne`` holds for).
+    """
+
+    key: str
+    op: str
+    value: QuestionValue
+    answered_within: str | None = None
+    type: str = "boolean"
+    applies_to: tuple[str, ...] | None = None
+    value_for_others: bool | int | float | str | frozenset[str] | dt.date | None = None
+
+
+Leaf: TypeAlias = FieldLeaf | Condition | Medication | QuestionLeaf
+Node: TypeAlias = All | Any | Not | FieldLeaf | Condition | Medication | QuestionLeaf
 
 
 def leaves(node: Node) -> list[Leaf]:

@@ -15,8 +15,9 @@ Grammar (keywords are case-insensitive)::
     and_   := unary ("and" unary)*
     unary  := "not" unary | "(" expr ")" | leaf
     leaf   := "has" "condition" CODE qualifier* | "takes" CODE qualifier* | "smoker" | "pregnant"
-            | FIELD ("=" | "!=" | "<" | "<=" | ">" | ">=") value
-            | FIELD "between" value "and" value | FIELD "in" "(" value ("," value)* ")"
+            | FIELD test | "answer" KEY (test | "has" value) ["answered" "within" DURATION]
+    test   := ("=" | "!=" | "<" | "<=" | ">" | ">=") value
+            | "between" value "and" value | "in" "(" value ("," value)* ")"
     value  := NUMBER | WORD | "true" | "false"
     qualifier := "currently" | "formerly" | "within" DURATION | "for" "at" "least" DURATION
 
@@ -25,6 +26,11 @@ Qualifiers (§4a) follow the code, at most one of each, printed in that order:
 P1Y``, ``not takes A12CC within P3M``. ``currently`` is ``"current": true`` and ``formerly``
 ``"current": false``; a DURATION is ISO 8601 with one component (``P14D``, ``P2W``, ``P3M``,
 ``P1Y``).
+
+A ``question`` leaf (§4a) is ``answer`` and the question's key, then a test as for a field, or
+``has OPTION`` for a multi_choice, then optionally ``answered within DURATION``:
+``answer smoking_status in (current, former)``, ``answer phq9 >= 10 answered within P3M``,
+``answer languages has da``, ``answer breastfeeding = false``. Dates are written ``2025-01-31``.
 """
 
 from __future__ import annotations
@@ -47,8 +53,11 @@ from panel_service.domain.criteria.model import (
     Medication,
     Node,
     Not,
+    QuestionLeaf,
     Scalar,
 )
+from panel_service.domain.criteria.questions import question_text
+from panel_service.domain.questions import Catalogue
 
 OP_SYMBOLS = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 SYMBOL_OF_OP = {op: symbol for symbol, op in OP_SYMBOLS.items()}
@@ -171,6 +180,8 @@ class _TextParser:
             return self.qualifiers({"condition": self.code("an ICD-10 code or range after 'has condition'")})
         if keyword == "takes":
             return self.qualifiers({"medication": self.code("an ATC code after 'takes'")})
+        if keyword == "answer":
+            return self.question_test()
         if keyword in BOOLEAN_FIELDS and not self.at_comparison():
             return {"field": keyword, "op": "eq", "value": True}
         if keyword in FIELDS:
@@ -179,6 +190,25 @@ class _TextParser:
             "expected a criterion such as 'age >= 18', 'has condition G25.8', 'takes A12CC' or 'not ...'",
             token,
         )
+
+    def question_test(self) -> dict[str, object]:
+        """``answer KEY`` and a test (as a field's, or ``has OPTION``), then ``answered within D``."""
+        token = self.current
+        if token.kind != "word":
+            raise self.error("expected a question key after 'answer'")
+        self.advance()
+        key = token.text
+        if self.current.keyword == "has":
+            self.advance()
+            leaf: dict[str, object] = {"question": key, "op": "has", "value": self.value("has")}
+        else:
+            test = self.field_test(key)
+            leaf = {"question": key, "op": test["op"], "value": test["value"]}
+        if self.current.keyword == "answered":
+            self.advance()
+            self.expect("within", "answered")
+            leaf["answered_within"] = self.duration("answered within")
+        return leaf
 
     def qualifiers(self, leaf: dict[str, object]) -> dict[str, object]:
         while True:
@@ -285,15 +315,15 @@ def _ungroup(obj: object) -> object:
     return obj
 
 
-def parse_text(text: str) -> Node:
+def parse_text(text: str, catalogue: Catalogue | None = None) -> Node:
     """Parse the text form; syntax errors carry line, column and a caret line."""
-    return parse_json(_ungroup(_TextParser(text).parse()))
+    return parse_json(_ungroup(_TextParser(text).parse()), catalogue)
 
 
-def parse_any(source: str | dict[str, object]) -> Node:
+def parse_any(source: str | dict[str, object], catalogue: Catalogue | None = None) -> Node:
     """Criteria as a JSON object, as a string holding JSON, or as a string in the text form."""
     if isinstance(source, dict):
-        return parse_json(source)
+        return parse_json(source, catalogue)
     stripped = source.strip()
     if stripped.startswith(("{", "[", '"')):
         try:
@@ -307,10 +337,10 @@ def parse_any(source: str | dict[str, object]) -> Node:
             raise CriteriaError(
                 [CriteriaIssue(path, message) for path, message in error.fields.items()]
             ) from None
-        return parse_text(decoded) if isinstance(decoded, str) else parse_json(decoded)
+        return parse_text(decoded, catalogue) if isinstance(decoded, str) else parse_json(decoded, catalogue)
     if not stripped:
         raise CriteriaError([CriteriaIssue("$", "criteria are empty")])
-    return parse_text(source)
+    return parse_text(source, catalogue)
 
 
 def _value_text(value: Scalar) -> str:
@@ -345,6 +375,8 @@ def to_text(node: Node) -> str:
         return f"has condition {node.display}{_qualifiers_text(node)}"
     if isinstance(node, Medication):
         return f"takes {node.display}{_qualifiers_text(node)}"
+    if isinstance(node, QuestionLeaf):
+        return question_text(node)
     return _leaf_text(node)
 
 

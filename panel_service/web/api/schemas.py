@@ -245,3 +245,36 @@ class RespondentList(Schema):
     total = Integer()
     page = Integer()
     per_page = Integer()
+
+
+class QuestionOptionOut(Schema):
+    key = String()
+    wording = Dict(keys=String(), values=String())
+
+
+class QuestionOut(Schema):
+    """A catalogue question (ARCHITECTURE §4a), with the criteria ops its type takes."""
+
+    key = String()
+    type = String()
+    section = String()
+    section_title = Dict(keys=String(), values=String())
+    wording = Dict(keys=String(), values=String())
+    help = Dict(keys=String(), values=String())
+    options = List(Nested(QuestionOptionOut))
+    unit = String(allow_none=True)
+    min = Float(allow_none=True)
+    max = Float(allow_none=True)
+    applies_to = Dict(allow_none=True)
+    value_for_others = Raw(allow_none=True)
+    items = List(String())
+    scoring = Dict(keys=String(), values=Integer())
+    ops = List(String())
+    retired = Boolean()
+
+
+class QuestionList(Schema):
+    items = List(Nested(QuestionOut))
+    total = Integer()
+    page = Integer()
+    per_page = Integer()

@@ -28,7 +28,7 @@ from panel_service.domain.criteria import criteria_hash, to_json, to_text
 from panel_service.domain.lifecycle import IllegalTransition
 from panel_service.extensions import csrf, db_session, settings
 from panel_service.models import Account, Study, StudyVersion
-from panel_service.services import accounts, fhir, studies, study_reports
+from panel_service.services import accounts, fhir, questions, studies, study_reports
 from panel_service.services.errors import Forbidden, ServiceError
 from panel_service.timeutil import panel_today
 from panel_service.web.api import openapi
@@ -41,6 +41,7 @@ from panel_service.web.api.schemas import (
     FeasibilityOut,
     FunnelOut,
     PageQuery,
+    QuestionList,
     RejectIn,
     RespondentList,
     RespondentsQuery,
@@ -541,6 +542,28 @@ def check_criteria(body: dict[str, Any]) -> dict[str, Any]:
     actor(*STAFF)
     node = studies.parse_criteria(body["criteria"])
     return {"criteria": to_json(node), "criteria_text": to_text(node), "criteria_hash": criteria_hash(node)}
+
+
+@bp.get("/questions")
+@bp.auth_required(auth)
+@bp.input(PageQuery, location="query", arg_name="paging")
+@bp.output(QuestionList)
+@bp.doc(
+    summary="The question catalogue: keys, types, options, wording in English and Danish, and the ops "
+    "each type takes in a question criterion (§4a); retired questions included and marked",
+    responses={401: "Missing or invalid token", 403: "Role not allowed", 422: "Invalid query"},
+)
+def list_questions(paging: dict[str, int]) -> dict[str, Any]:
+    actor(*STAFF)
+    catalogue = questions.load_catalogue(db_session())
+    everything = list(catalogue.values())
+    start = (paging["page"] - 1) * paging["per_page"]
+    shown = everything[start : start + paging["per_page"]]
+    return {
+        "items": [questions.question_json(question, catalogue) for question in shown],
+        "total": len(everything),
+        **paging,
+    }
 
 
 @bp.delete("/tokens/current")

@@ -33,7 +33,7 @@ from tests.integration.coordinators.test_api_studies import approval_body
 from tests.integration.coordinators.test_web_pages import sign_in
 
 # The public study page reads study data too: it must not show a study that is not recruiting.
-AREAS = ("api.", "coordinators.", "review.", "admin.", "public.study")
+AREAS = ("api.", "coordinators.", "review.", "admin.", "public.study", "questions.admin")
 ROLES = ("anonymous", "participant", "own", "other", "reviewer", "admin")
 
 # Shorthand rows: outcome per role in ROLES order.
@@ -132,6 +132,15 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, Any], tuple[str, ...]]] = {
     ("public.study", "GET"): (f"/studies/{S}", {}, ("404",) * 6),
     ("admin.staff", "POST"): ("/admin/staff", {"data": {"email": "x"}}, WEB_ADMIN),
     ("admin.study_invitations", "GET"): (f"/admin/studies/{S}/invitations", {}, WEB_ADMIN),
+    ("api.list_questions", "GET"): ("/api/v1/questions", {}, API_LIST),
+    ("questions.admin_list", "GET"): ("/admin/questions", {}, WEB_ADMIN),
+    ("questions.admin_list", "POST"): ("/admin/questions", {"data": {"key": "x"}}, WEB_ADMIN),
+    ("questions.admin_edit", "GET"): ("/admin/questions/lives_alone", {}, WEB_ADMIN),
+    ("questions.admin_edit", "POST"): (
+        "/admin/questions/lives_alone",
+        {"data": {"wording_en": ""}},
+        WEB_ADMIN,
+    ),
 }
 
 

@@ -104,8 +104,10 @@ def test_after_erasure_no_table_holds_the_persons_email_name_or_phone(
     assert post_form(client, "/me/delete", {"password": PASSWORD}).status_code == 302
 
     after = _every_stored_value(db)
-    for value in (EMAIL, NAME.lower(), PHONE, "reject@", "rikke"):
+    for value in (EMAIL, NAME.lower(), PHONE, "reject@"):
         assert value not in after, f"{value!r} survived erasure"
+    # The first name as a word: the question catalogue's Danish "drikker" (drinks) is no trace of her.
+    assert not re.search(r"\brikke\b", after), "'rikke' survived erasure"
     # Counts survive: the tombstone keeps its invitations, the trail its events.
     assert {(row.study_id, row.response) for row in db.scalars(select(Invitation))} >= {
         (answered, "interested"),

@@ -20,11 +20,12 @@ from panel_service.models import (
     OutboxMessage,
     Participant,
     Profile,
+    ProfileAnswer,
     ProfileCondition,
     ProfileMedication,
     WebSession,
 )
-from panel_service.services import profiles, tokens, volunteers
+from panel_service.services import profiles, questions, tokens, volunteers
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at, utcnow
 from tests.factories import make_invitation
 from tests.support.volunteers import (
@@ -155,6 +156,8 @@ def test_withdraw_cancels_pending_and_consent_can_be_given_again(
 
 def test_download_contains_everything(client: FlaskClient, db: Session, vera: Participant) -> None:
     make_invitation(db, recruiting_study(db), vera.id)
+    answer = questions.Answer(frozenset({"da", "en"}), dt.date(2026, 1, 2))
+    questions.save_volunteer_answers(db, vera.id, {"languages": answer}, [], questions.load_catalogue(db))
     response = post_form(client, "/me/data", {})
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].startswith("attachment")
@@ -166,6 +169,7 @@ def test_download_contains_everything(client: FlaskClient, db: Session, vera: Pa
     assert data["profile"]["birth_date"] == "1980-04-23"
     assert data["profile"]["bmi"] == 22.5
     assert data["profile"]["conditions"] == ["G25.81"] and data["profile"]["medications"] == ["A12CC05"]
+    assert data["profile"]["answers"] == {"languages": {"value": ["da", "en"], "answered_on": "2026-01-02"}}
     assert data["invitations"][0]["study_title"] == "Magnesium for restless legs"
     assert data["invitations"][0]["status"] == "sent"
     assert data["sign_ins"]
@@ -197,6 +201,10 @@ def test_erasure_leaves_no_identity_or_health_data(
     sent = make_invitation(db, recruiting_study(db), vera.id)
     queued = _queued(db, vera.id)
     tokens.issue(db, "unsubscribe", ttl=dt.timedelta(days=1), participant_id=vera.id)
+    catalogue = questions.load_catalogue(db)
+    questions.save_volunteer_answers(
+        db, vera.id, {"lives_alone": questions.Answer(True, dt.date(2026, 1, 1))}, [], catalogue
+    )
     post_form(client, "/me/data", {})  # an export leaves an audit event naming the account
     response = post_form(client, "/me/delete", {"password": PASSWORD})
     assert response.status_code == 302
@@ -206,7 +214,7 @@ def test_erasure_leaves_no_identity_or_health_data(
     assert (tombstone.name, tombstone.phone, tombstone.account_id) == (None, None, None)
     assert db.get(Account, account_id) is None
     assert db.get(Profile, vera.id) is None
-    for model in (ProfileCondition, ProfileMedication, Consent):
+    for model in (ProfileCondition, ProfileMedication, ProfileAnswer, Consent):
         assert db.scalar(select(func.count()).select_from(model).where(model.participant_id == vera.id)) == 0
     assert (
         db.scalar(

@@ -186,3 +186,19 @@ def test_invitation_text_keeps_line_breaks_and_is_escaped(
     page = client.get(f"/me/invitations/{study_id}").get_data(as_text=True)
     assert "<p>Line one<br>Line two &lt;b&gt;bold&lt;/b&gt;</p>" in page
     assert "<p>Second paragraph</p>" in page
+
+
+def test_an_unanswered_catalogue_question_is_named_as_more_questions(
+    client: FlaskClient, db: Session, settings: Settings
+) -> None:
+    _account, participant = make_volunteer(db, settings)
+    profiles.save_about(
+        db, settings, participant, birth_date=dt.date(1980, 4, 23), sex="female", region=None,
+        height_cm=None, weight_kg=None, smoker=False, pregnant=False,
+    )  # fmt: skip
+    recruiting_study(db, {"question": "willing_mri", "op": "eq", "value": True}, title="Secret scan study")
+    sign_in(client, "vera@example.org")
+    page = client.get("/me").get_data(as_text=True)
+    assert "a few more questions about you" in page and "/me/questions" in page
+    assert "Secret" not in page and "MRI" not in page
+    assert volunteer_dashboard.open_questions(db, settings, participant.id) == ["questions"]

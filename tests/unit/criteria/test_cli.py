@@ -128,6 +128,40 @@ def test_the_installed_panel_command_runs(files: dict[str, Path]) -> None:
     assert (done.returncode, done.stdout, done.stderr) == (0, "true\n", "")
 
 
+def test_eval_takes_answers_and_reports_bad_ones_by_path(tmp_path: Path) -> None:
+    criteria = tmp_path / "c.txt"
+    criteria.write_text("answer smoking_status = former and answer languages has da answered within P1Y")
+    profile = tmp_path / "p.json"
+    profile.write_text(
+        json.dumps(
+            {
+                "answers": {
+                    "smoking_status": "former",
+                    "languages": {"value": ["da", "en"], "answered_on": "2026-01-10"},
+                }
+            }
+        )
+    )
+    assert run("eval", criteria, profile, "--on", "2026-06-15").stdout.strip() == "true"
+    assert run("eval", criteria, profile, "--on", "2027-06-15").stdout.strip() == "unknown"
+    profile.write_text(json.dumps({"smoker": True}))  # smoker alone means smoking_status current
+    assert run("eval", criteria, profile, "--on", "2026-06-15").stdout.strip() == "false"
+    profile.write_text(
+        json.dumps({"answers": {"smoking_status": "sometimes", "shoe_size": 42, "phq9": 3, "falls_12m": -1}})
+    )
+    result = run("eval", criteria, profile)
+    assert result.exit_code != 0
+    for expected in (
+        "answers.smoking_status: expected one of never, former, current",
+        'answers.shoe_size: unknown question "shoe_size"',
+        "answers.phq9: phq9 is scored from its items",
+        "answers.falls_12m: expected a number from 0 to 365",
+    ):
+        assert expected in result.stderr, result.stderr
+    profile.write_text(json.dumps({"smoker": True, "answers": {"smoking_status": "never"}}))
+    assert "smoker: disagrees with answers.smoking_status (never)" in run("eval", criteria, profile).stderr
+
+
 def test_eval_takes_the_study_sites_and_a_home(tmp_path: Path) -> None:
     criteria = tmp_path / "near.txt"
     criteria.write_text("distance_to_site_km <= 50 and region = DK")
