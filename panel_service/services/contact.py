@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
 from config.logging import get_logger
-from panel_service import emails, heartbeat, outbox
+from panel_service import emails, faults, heartbeat, outbox
 from panel_service.domain import leases, lifecycle
 from panel_service.domain.criteria import Node
 from panel_service.jobs import job
@@ -543,7 +543,11 @@ def send_claimed(runtime: Runtime, claim: Claimed, mail: MailBatch | None = None
         return "ambiguous"
     except MailError as exc:
         return _record_failure(runtime, claim, str(exc))
+    faults.point(runtime.settings, "after_smtp", study_id=claim.study_id, participant_id=claim.participant_id)
     _record(runtime, claim, _RECORD_SENT, {"at": utcnow()})
+    faults.point(
+        runtime.settings, "after_record", study_id=claim.study_id, participant_id=claim.participant_id
+    )
     INVITATIONS_SENT.inc()
     return "sent"
 
@@ -622,6 +626,9 @@ def dispatch_one(
     claim = claim_next(runtime, study_id=study_id, participant_id=participant_id)
     if claim is None or isinstance(claim, str):
         return claim
+    faults.point(
+        runtime.settings, "after_claim", study_id=claim.study_id, participant_id=claim.participant_id
+    )
     with heartbeat.holding(("claim", claim.study_id, claim.participant_id), claim_renewer(runtime, claim)):
         return send_claimed(runtime, claim, mail)
 
