@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PANEL_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: translations run demo test lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-pipeline bench-web bench-limits clean
+.PHONY: translations run demo test lint typecheck test-postgres test-sqlite services browsers venv chaos bench bench-criteria bench-pipeline bench-web bench-limits clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,15 @@ test-sqlite: $(STAMP)
 
 ## Everything: install, start services, lint, type-check, the suite on PostgreSQL and on SQLite.
 test: $(STAMP) services browsers lint typecheck test-postgres test-sqlite
+
+## Panel's own crash storm (tests/chaos/storm.py): private PostgreSQL and Redis, 20,000 volunteers,
+## three seeds in a row, about 5 minutes each; one summary line per seed. A small one runs in make test.
+CHAOS_VOLUNTEERS ?= 20000
+CHAOS_DURATION ?= 200
+chaos: $(STAMP)
+	for seed in 1 2 3; do \
+		$(BIN)/python -m tests.chaos.storm --seed $$seed --volunteers $(CHAOS_VOLUNTEERS) --duration $(CHAOS_DURATION) || exit 1; \
+	done
 
 ## Benchmarks (figures go in docs/performance.md); the million-profile runs have their own targets.
 bench: bench-criteria bench-pipeline bench-import
