@@ -787,7 +787,9 @@ def run(seed: int, volunteers: int, duration: float, verbose: bool = False) -> t
         settings = load_settings(environ=env, log_level="WARNING")
         storm.runtime = Runtime(settings)
         storm.app = create_app(settings, start_background_jobs=False)
-        storm.workers = [LiveWorker(env, workdir / f"worker{n}", CONCURRENCY) for n in range(WORKERS)]
+        storm.workers = [
+            LiveWorker(env, workdir / f"worker{n}", CONCURRENCY, name=f"chaos{n}") for n in range(WORKERS)
+        ]
         beat_stop, unsubscribe_stop = threading.Event(), threading.Event()
         threads: list[threading.Thread] = []
         study_ids: list[int] = []
