@@ -74,6 +74,7 @@ LEASE_SECONDS = 10
 BEAT_SECONDS = 2.0
 CONCURRENCY = 2
 WORKERS = 2
+SETTLE_TIMEOUT = 480.0  # after the faults: everything sent, nothing open (else "stuck")
 AMBIGUOUS_WINDOW = 3.0  # seconds from a claim to the death that may have left it ambiguous
 BASE_URL = "http://127.0.0.1:5000"
 
@@ -104,6 +105,7 @@ STUDIES: list[tuple[str, dict[str, Any]]] = [
         {
             "all": [
                 {"field": "age", "op": "between", "value": [40, 75]},
+                {"field": "region", "op": "in", "value": ["DK-82", "DK-83"]},
                 {"any": [{"condition": "I10"}, {"condition": "E11"}]},
                 {"not": {"condition": "N18"}},
                 {"not": {"field": "pregnant", "op": "eq", "value": True}},
@@ -633,7 +635,6 @@ def check(storm: Storm, people: list[dict[str, Any]], study_ids: list[int], toda
     assert storm.smtp is not None
     expected_by_index = expected_pairs(people, today)
     expected = {(study_ids[index], email) for index, emails in expected_by_index.items() for email in emails}
-    arrivals = storm.smtp.snapshot()
     with storm.runtime.database.session_scope() as session:
         email_of = dict(
             session.execute(
@@ -662,6 +663,7 @@ def check(storm: Storm, people: list[dict[str, Any]], study_ids: list[int], toda
             session.scalars(select(OutboxMessage.id).where(OutboxMessage.completed_at.is_(None))).all()
         )
         unfinished = len(session.scalars(select(MatchRun.id).where(MatchRun.finished_at.is_(None))).all())
+    arrivals = storm.smtp.snapshot()  # after the database: a send recorded sent is delivered by now
     pattern = re.compile(r"<inv-(\d+)-(\d+)@")
     delivered: Counter[tuple[int, str]] = Counter()
     for arrival in arrivals:
@@ -831,7 +833,7 @@ def run(seed: int, volunteers: int, duration: float, verbose: bool = False) -> t
                 return False
 
             with contextlib.suppress(AssertionError):
-                wait_until(settled, 240, "the storm to settle", interval=1.0)
+                wait_until(settled, SETTLE_TIMEOUT, "the storm to settle", interval=1.0)
             settle_seconds = time.monotonic() - settle_started
             time.sleep(2 * BEAT_SECONDS)  # a late duplicate would show now
             unsubscribe_stop.set()
