@@ -304,6 +304,7 @@ class Storm:
     deaths: list[Death] = field(default_factory=list)
     stops: list[tuple[float, float]] = field(default_factory=list)
     fault_ends: dict[str, list[float]] = field(default_factory=dict)
+    busy_ends: dict[str, list[float]] = field(default_factory=dict)  # the ends with invitations due
     takeovers: list[float] = field(default_factory=list)
     unsubscribed: dict[str, float] = field(default_factory=dict)
     beat_errors: int = 0
@@ -526,7 +527,12 @@ def _faults(storm: Storm, started: float) -> None:
         return not storm.stop_event.wait(max(0.0, started + fraction * duration - time.monotonic()))
 
     def ended(kind: str) -> None:
-        storm.fault_ends.setdefault(kind, []).append(time.time())
+        at = time.time()
+        storm.fault_ends.setdefault(kind, []).append(at)
+        # Recovery is measured only where invitations were due when the fault ended.
+        with contextlib.suppress(RuntimeError):
+            if _retrying("count due invitations", lambda: _due(storm), timeout=30):
+                storm.busy_ends.setdefault(kind, []).append(at)
 
     plan: list[tuple[float, str]] = [
         (0.20, "stop"),
@@ -541,8 +547,13 @@ def _faults(storm: Storm, started: float) -> None:
             return
         storm.log(f"fault: {kind}")
         if kind == "stop":
-            worker = storm.workers[-1]
-            if worker.alive():
+            # A worker that is running now (one may be between a kill and its restart).
+            for _ in range(40):
+                alive = [w for w in storm.workers if w.alive()]
+                if alive:
+                    break
+                time.sleep(0.25)
+            for worker in alive[:1]:
                 storm.stopped.add(id(worker))
                 pgid = worker.process.pid
                 begun = time.time()
@@ -579,6 +590,25 @@ def _recruiter(storm: Storm, started: float, staff: tuple[int, int], study_ids: 
             return
         study_ids.append(
             _retrying("recruit a study", lambda i=index: _recruit(storm, i, *staff), timeout=120)
+        )
+
+
+def _due(storm: Storm) -> int:
+    from sqlalchemy import func, or_, select
+
+    from panel_service.models import Invitation
+
+    with storm.runtime.database.session_scope() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(Invitation)
+                .where(
+                    Invitation.status == "queued",
+                    or_(Invitation.next_attempt_at.is_(None), Invitation.next_attempt_at <= func.now()),
+                )
+            )
+            or 0
         )
 
 
@@ -709,7 +739,7 @@ def check(storm: Storm, people: list[dict[str, Any]], study_ids: list[int], toda
     times = sorted(arrival.at for arrival in arrivals)
     recovery = {
         kind: max((delay for end in ends if (delay := _first_after(times, end)) is not None), default=None)
-        for kind, ends in storm.fault_ends.items()
+        for kind, ends in storm.busy_ends.items()
     }
     return {
         "expected": len(expected),
@@ -904,6 +934,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--verbose", action="store_true", help="progress on stderr")
     args = parser.parse_args(argv)
+    # SIGTERM and SIGINT (ignored in a background job otherwise) unwind through the finally blocks
+    # that stop the workers and the private PostgreSQL and Redis.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     ok, line = run(args.seed, args.volunteers, args.duration, args.verbose)
     print(line, flush=True)
     return 0 if ok else 1
