@@ -364,12 +364,19 @@ def _staff(storm: Storm) -> tuple[Any, Any]:
 
 def _recruit(storm: Storm, index: int, coordinator_id: int, reviewer_id: int) -> int:
     """Create, submit, approve and recruit one study through the studies service."""
-    from panel_service.models import Account
+    from sqlalchemy import select
+
+    from panel_service.models import Account, StudyVersion
     from panel_service.services import studies
 
     title, criteria = STUDIES[index]
     today = dt.date.today()
     with storm.runtime.database.session_scope() as session:
+        # A retry after a commit whose answer was lost (PostgreSQL restarted just then) finds the
+        # study already recruiting: all four steps are one transaction, so it is all or nothing.
+        done = session.scalar(select(StudyVersion.study_id).where(StudyVersion.title == title))
+        if done is not None:
+            return int(done)
         coordinator = session.get(Account, coordinator_id)
         reviewer = session.get(Account, reviewer_id)
         study = studies.create_study(
