@@ -38,6 +38,7 @@ from hypothesis.stateful import (
 from sqlalchemy import select
 
 from panel_service import jobs
+from panel_service.domain.profile import normalise_icd10
 from panel_service.models import Invitation, Participant
 from panel_service.runtime import Runtime
 from panel_service.services import contact, volunteers
@@ -172,7 +173,11 @@ def machine_for(runtime: Runtime, smtp: SmtpRecorder) -> type[RuleBasedStateMach
         def edit_profile(self, index: int, codes: list[str]) -> None:
             pid = self.people[index]
             with runtime.database.session_scope() as session:
-                volunteers.save_codes(session, self.participant(session, pid), system="icd10", codes=codes)
+                # Normalised as the profile page does before it saves (G25.81 -> G2581).
+                normalised = [normalise_icd10(code) for code in codes]
+                volunteers.save_codes(
+                    session, self.participant(session, pid), system="icd10", codes=normalised
+                )
             self.codes[pid] = list(codes)
             for study_id in self.studies:
                 if not self.satisfies(pid, study_id):
