@@ -14,7 +14,7 @@ SQLITE_MARKERS := not postgres and not worker and not browser
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .DEFAULT_GOAL := help
-.PHONY: help check translations run test test-path test-all lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-criteria-1m bench-pipeline bench-pipeline-1m bench-import bench-web bench-limits bench-two-hosts clean
+.PHONY: help check translations run test test-path test-all lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-criteria-1m bench-pipeline bench-pipeline-1m bench-import bench-web bench-limits bench-two-hosts chaos clean
 
 ## List the targets and what each does.
 help:
@@ -81,6 +81,15 @@ test-all: $(STAMP) services browsers lint typecheck test-postgres test-sqlite
 
 ## Everything: install, services, lint, mypy, the suite on PostgreSQL and SQLite. T=path: one file or folder.
 test: $(if $(T),test-path,test-all)
+
+# The storm's size: CHAOS_VOLUNTEERS=2000 CHAOS_DURATION=30 for a short run.
+CHAOS_VOLUNTEERS ?= 20000
+CHAOS_DURATION ?= 200
+## Panel's own crash storm, three seeds in a row on private PostgreSQL and Redis (about 4 minutes each).
+chaos: $(STAMP)
+	for seed in 1 2 3; do \
+		$(BIN)/python -m tests.chaos.storm --seed $$seed --volunteers $(CHAOS_VOLUNTEERS) --duration $(CHAOS_DURATION) || exit 1; \
+	done
 
 ## Benchmarks (figures go in docs/performance.md); the million-profile runs have their own targets.
 bench: bench-criteria bench-pipeline bench-import

@@ -94,6 +94,9 @@ class Settings(BaseModel):
     # the send runs. A claim whose lease ran out (its process died between claim and record) is
     # marked 'ambiguous' by the next detector beat (every 15 s): reported within a minute.
     claim_lease_seconds: int = Field(30, alias="PANEL_CLAIM_LEASE_SECONDS", ge=1)
+    # Crash tests only (panel_service/faults.py): kill the sending process at a window of a send.
+    # Refused unless PANEL_ENV=test.
+    fault_inject: str = Field("", alias="PANEL_FAULT_INJECT")
     feasibility_rate_limit: str = Field("30 per hour", alias="PANEL_FEASIBILITY_RATE_LIMIT")
     ratelimit_storage_uri: str = Field("memory://", alias="RATELIMIT_STORAGE_URI")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
@@ -169,6 +172,14 @@ class Settings(BaseModel):
         if not self.database_url:
             path = self.instance_path / "panel.sqlite3"
             object.__setattr__(self, "database_url", f"sqlite:///{path}")
+        if self.fault_inject:
+            if self.env != "test":
+                raise ValueError(
+                    "PANEL_FAULT_INJECT kills processes on purpose and is accepted only with PANEL_ENV=test"
+                )
+            from panel_service.faults import parse
+
+            parse(self.fault_inject)
         if self.env == "production":
             if self.secret_key == DEFAULT_SECRET_KEY:
                 raise ValueError(

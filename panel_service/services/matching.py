@@ -406,10 +406,13 @@ def expire_lapsed_approvals(session: Session, settings: Settings) -> int:
     its queued invitations cancelled (``approval_expired``). Idempotent: a paused study is not
     recruiting, so a second run finds nothing."""
     today = panel_today(settings)
-    in_force = {r.study_id for r in recruiting_versions(session, today)}
     candidates = session.scalars(
         select(Study).where(Study.status == "recruiting").with_for_update(skip_locked=True, key_share=True)
     ).all()
+    # Read what is in force only after the candidates: each statement sees what was committed
+    # when it started, so the other order could miss a study that started recruiting (with its
+    # approval) between the two and pause it as expired (found by make chaos).
+    in_force = {r.study_id for r in recruiting_versions(session, today)}
     expired = 0
     for study in candidates:
         if study.id in in_force:

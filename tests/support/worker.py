@@ -67,8 +67,11 @@ def slow_smtp_server(hold_seconds: float) -> Iterator[SlowSmtpRecorder]:
 class LiveWorker:
     """One ``celery worker`` process (its own process group, so SIGKILL takes the pool children)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, concurrency: int = 2, name: str = "pipeline-test"
+    ) -> None:
         self.env = env
+        self.name = name
         self.log_path = log_path
         self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
@@ -94,7 +97,7 @@ class LiveWorker:
                 "-Q",
                 "matching,contact,maintenance,default",
                 "-n",
-                f"pipeline-test-{os.getpid()}-{self.starts}@%h",
+                f"{self.name}-{os.getpid()}-{self.starts}@%h",
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",

@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from config.logging import get_logger
-from panel_service import heartbeat
+from panel_service import faults, heartbeat
 from panel_service.jobs import job
 from panel_service.mail import MailBatch
 from panel_service.metrics import INVITATIONS_AMBIGUOUS
@@ -59,6 +59,9 @@ def dispatch_one(
     claim = attempt.claim
     if claim is None:
         return attempt.outcome
+    faults.point(
+        runtime.settings, "after_claim", study_id=claim.study_id, participant_id=claim.participant_id
+    )
     with heartbeat.holding(("claim", claim.study_id, claim.participant_id), claim_renewer(runtime, claim)):
         return send_claimed(runtime, claim, mail)
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from config.logging import get_logger
-from panel_service import emails, heartbeat
+from panel_service import emails, faults, heartbeat
 from panel_service.domain import leases
 from panel_service.mail import MailBatch, MailError, MailInDoubt, OutgoingMail
 from panel_service.metrics import (
@@ -97,7 +97,11 @@ def send_claimed(runtime: JobContext, claim: Claimed, mail: MailBatch | None = N
         return Outcome.AMBIGUOUS
     except MailError as exc:
         return _record_failure(runtime, claim, str(exc))
+    faults.point(runtime.settings, "after_smtp", study_id=claim.study_id, participant_id=claim.participant_id)
     _record(runtime, claim, sql.RECORD_SENT, {"at": utcnow()})
+    faults.point(
+        runtime.settings, "after_record", study_id=claim.study_id, participant_id=claim.participant_id
+    )
     INVITATIONS_SENT.inc()
     EMAILS_SENT.labels("invitation").inc()
     return Outcome.SENT
