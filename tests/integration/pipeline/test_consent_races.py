@@ -41,12 +41,12 @@ from panel_service import jobs
 from panel_service.domain.profile import normalise_icd10
 from panel_service.models import Invitation, Participant
 from panel_service.runtime import Runtime
-from panel_service.services import contact, volunteers
-from panel_service.services.contact import DETECT_AMBIGUOUS, Claimed
-from panel_service.services.matching import MATCH_PROFILE
+from panel_service.services import consent, contact, profiles, volunteers
+from panel_service.tasks import Task
 from panel_service.timeutil import panel_today
 from tests.conftest import truncate_all
-from tests.support.pipeline import NARROW, make_recruiting_study, make_volunteer
+from tests.factories import make_recruiting_study, make_volunteer
+from tests.support.pipeline import NARROW
 from tests.support.services import SmtpRecorder
 
 PEOPLE = 2
@@ -138,7 +138,7 @@ def machine_for(runtime: Runtime, smtp: SmtpRecorder) -> type[RuleBasedStateMach
         def withdraw(self, index: int) -> None:
             pid = self.people[index]
             with runtime.database.session_scope() as session:
-                volunteers.withdraw_consent(session, self.participant(session, pid))
+                consent.withdraw_contact_consent(session, pid, via=consent.VIA_VOLUNTEER_PAGE)
             self.consenting.discard(pid)
             self.withdrew.add(pid)
 
@@ -175,9 +175,7 @@ def machine_for(runtime: Runtime, smtp: SmtpRecorder) -> type[RuleBasedStateMach
             with runtime.database.session_scope() as session:
                 # Normalised as the profile page does before it saves (G25.81 -> G2581).
                 normalised = [normalise_icd10(code) for code in codes]
-                volunteers.save_codes(
-                    session, self.participant(session, pid), system="icd10", codes=normalised
-                )
+                profiles.save_codes(session, self.participant(session, pid), system="icd10", codes=normalised)
             self.codes[pid] = list(codes)
             for study_id in self.studies:
                 if not self.satisfies(pid, study_id):
@@ -187,7 +185,7 @@ def machine_for(runtime: Runtime, smtp: SmtpRecorder) -> type[RuleBasedStateMach
         def match(self, index: int) -> None:
             pid = self.people[index]
             before = self.invitations()
-            jobs.run_job(runtime, MATCH_PROFILE, {"participant_id": pid})
+            jobs.run_job(runtime, Task.MATCHING_MATCH_PROFILE, {"participant_id": pid})
             for key in set(self.invitations()) - set(before):
                 assert key[1] == pid and self.may_contact(pid, key[0]), (key, self.codes[pid])  # P1
 
@@ -199,12 +197,12 @@ def machine_for(runtime: Runtime, smtp: SmtpRecorder) -> type[RuleBasedStateMach
         @rule(after_smtp=st.booleans())
         def kill(self, after_smtp: bool) -> None:
             """A sender dies after its claim (or after SMTP accepted); the detector reports it."""
-            claim = contact.claim_next(runtime)
-            if isinstance(claim, Claimed):
+            claim = contact.claim_next(runtime).claim
+            if claim is not None:
                 if after_smtp:
                     runtime.mailer.send(contact.build_message(runtime, claim))
                 self.check_deliveries()
-                jobs.run_job(runtime, DETECT_AMBIGUOUS, {"lease_seconds": 0})
+                jobs.run_job(runtime, Task.CONTACT_DETECT_AMBIGUOUS, {"lease_seconds": 0})
                 assert self.invitations()[(claim.study_id, claim.participant_id)][0] == "ambiguous"
                 self.ambiguous_at_kill.add((claim.study_id, claim.participant_id))
 

@@ -15,7 +15,8 @@ from sqlalchemy import event, select, text
 from panel_service.models import Study
 from panel_service.runtime import Runtime
 from panel_service.services import matching
-from tests.support.pipeline import NARROW, make_recruiting_study
+from tests.factories import make_recruiting_study
+from tests.support.pipeline import NARROW
 
 pytestmark = pytest.mark.postgres  # two connections writing at once
 

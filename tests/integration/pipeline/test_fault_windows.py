@@ -32,7 +32,8 @@ from config.settings import Settings
 from panel_service.models import Invitation
 from panel_service.runtime import CeleryRelay, Runtime
 from panel_service.services import contact
-from tests.support.pipeline import NARROW, make_recruiting_study, make_volunteer
+from tests.factories import make_recruiting_study, make_volunteer
+from tests.support.pipeline import NARROW
 from tests.support.services import SmtpRecorder, redis_url_for_tests, smtp_server
 from tests.support.worker import LiveWorker, beat_tick, wait_until, worker_env
 
