@@ -814,7 +814,12 @@ def run(
 
         host = "panel.example.org"
         wanted = {f"<inv-{study_id}-{pid}@{host}>": email for email, _, pid in rows}
-        received = [json.loads(line) for line in smtp_out.read_text().splitlines() if line.strip()]
+        # Invitations only: the review decision also emails the study's coordinator (issue 13).
+        received = [
+            entry
+            for entry in (json.loads(line) for line in smtp_out.read_text().splitlines() if line.strip())
+            if str(entry["message_id"]).startswith("<inv-")
+        ]
         by_id = Counter(str(entry["message_id"]) for entry in received)
         result.emails_received = len(received)
         result.emails_missing = sum(1 for mid in wanted if by_id[mid] == 0)
@@ -835,7 +840,7 @@ def run(
             report.peak_pg_connections = sampler.pg_peak[address]
             report.peak_redis_connections = sampler.redis_peak[address]
             result.hosts.append(report)
-        logged = Counter(logged_ids)
+        logged = Counter(mid for mid in logged_ids if mid.startswith("<inv-"))
 
         problems = result.problems
         if result.missing_invitations or result.unexpected_invitations:

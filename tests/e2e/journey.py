@@ -42,13 +42,11 @@ def assert_accessible(page: Any, name: str) -> None:
 
 def verification_path(live: LiveServer, email: str, count: int = 1) -> str:
     """Wait for the ``count``-th email to ``email`` and return its /verify/... path."""
-    deadline_messages = live.smtp.wait_for(count, timeout=30)
-    for message in reversed(deadline_messages):
-        if email in str(message["To"]):
-            body = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
-            found = re.search(r"https?://[^/\s]+(/verify/\S+)", body)
-            if found:
-                return found.group(1)
+    for message in reversed(live.smtp.wait_for_to(email, count, timeout=30)):
+        body = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        found = re.search(r"https?://[^/\s]+(/verify/\S+)", body)
+        if found:
+            return found.group(1)
     raise AssertionError(f"no verification email to {email}")
 
 

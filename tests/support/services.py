@@ -155,6 +155,17 @@ class SmtpRecorder:
             self.received.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
             return list(self.messages)
 
+    def wait_for_to(self, address: str, count: int = 1, timeout: float = 30.0) -> list[EmailMessage]:
+        """The messages to ``address`` once there are ``count`` of them (others may arrive too:
+        a review decision emails the study's coordinators)."""
+
+        def to_address() -> list[EmailMessage]:
+            return [message for message in self.messages if address in str(message["To"])]
+
+        with self.received:
+            self.received.wait_for(lambda: len(to_address()) >= count, timeout=timeout)
+            return to_address()
+
     def to_addresses(self) -> list[str]:
         with self.lock:
             return [rcpt for envelope in self.envelopes for rcpt in envelope.rcpt_tos]
