@@ -89,7 +89,7 @@ def test_my_data_as_a_readable_page(page: Any, live: LiveServer) -> None:
     volunteer = Volunteer(email="reader@example.org")
     sign_up(page, live, volunteer)
     fill_profile(page)
-    seed_sent_invitation(live, volunteer.email)
+    study_id = seed_sent_invitation(live, volunteer.email)
     answer_invitation(page, live, "Magnesium for restless legs")
     page.goto(f"{live.url}/me/data")
     page.get_by_role("button", name="Show my data as a page").click()
@@ -105,3 +105,11 @@ def test_my_data_as_a_readable_page(page: Any, live: LiveServer) -> None:
     page.emulate_media(media="print")
     assert page.locator(".site-header").is_hidden()
     page.emulate_media(media="screen")
+
+    # Taking the "interested" answer back, from the invitation's page.
+    page.goto(f"{live.url}/me/invitations/{study_id}")
+    assert_accessible(page, "invitation answered yes")
+    screenshot(page, "v2-05-invitation-take-back")
+    page.get_by_role("button", name="Take back my answer").click()
+    assert "You have taken back your answer" in page.inner_text("main")
+    assert page.get_by_role("button", name="Take back my answer").count() == 0

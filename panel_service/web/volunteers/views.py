@@ -293,9 +293,30 @@ def invitation(account: Account, participant: Participant, study_id: int) -> Vie
         account=account,
         participant=participant,
         form=form,
+        withdraw_form=EmptyForm(),
         region_name=region_name,
         language=language(),
     )
+
+
+@bp.post("/me/invitations/<int:study_id>/withdraw")
+@volunteer_view
+def withdraw_interest(account: Account, participant: Participant, study_id: int) -> WerkzeugResponse:
+    """Take back an "interested" answer: the team is told, the volunteer leaves its list."""
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for("volunteers.invitation", study_id=study_id))
+    try:
+        invitation_service.withdraw_interest(db_session(), study_id=study_id, participant_id=participant.id)
+    except NotFound:
+        discard()
+        abort(404)
+    flash(
+        _(
+            "You have taken back your answer. We have told the study team not to contact you "
+            "and to delete your details."
+        )
+    )
+    return redirect(url_for("volunteers.invitation", study_id=study_id))
 
 
 # --- the profile ---------------------------------------------------------------------------
