@@ -803,9 +803,23 @@ def my_data_page(account: Account, participant: Participant) -> ViewResult:
         "volunteers/my_data_page.html",
         data=data,
         interested=interested,
+        conditions=_entries_with_names(db_session(), participant, "icd10"),
+        medications=_entries_with_names(db_session(), participant, "atc"),
         region_name=region_name,
         language=language(),
     )
+
+
+def _entries_with_names(
+    session: Session, participant: Participant, system: vocab.System
+) -> list[dict[str, str]]:
+    """Each stored condition or medicine by its plain name and code, with its history as given."""
+    entries = profiles.stored_entries(session, participant.id, system)
+    named = _terms(system, [entry.code for entry in entries])
+    for term, entry in zip(named, entries, strict=True):
+        term["status"] = entry.status or ""
+        term["since"] = entry.since or ""
+    return named
 
 
 @bp.route("/me/delete", methods=["GET", "POST"])

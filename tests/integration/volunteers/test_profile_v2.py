@@ -161,7 +161,9 @@ def test_data_as_a_readable_page_lists_the_studies_said_yes_to(
     assert response.status_code == 200 and response.headers["Cache-Control"] == "private, no-store"
     said_yes = page.split("Studies you said yes to", 1)[1].split("<h2", 1)[0]
     assert "Magnesium for restless legs" in said_yes and "23 April 2026" in said_yes
-    assert "vera@example.org" in page and "23 April 1980" in page and "G25.81" in page and "A12CC05" in page
+    assert "vera@example.org" in page and "23 April 1980" in page
+    # Conditions and medicines by name, with their codes (not bare codes).
+    assert 'restless legs <span class="meta">(G25.81)</span>' in page and "(A12CC05)" in page
     assert db.scalar(select(AuditEvent).where(AuditEvent.action == "data.export")) is not None
     # Without the form's token: back to the page, nothing shown.
     refused = client.post("/me/data/page", data={})
