@@ -113,3 +113,22 @@ def test_my_data_as_a_readable_page(page: Any, live: LiveServer) -> None:
     page.get_by_role("button", name="Take back my answer").click()
     assert "You have taken back your answer" in page.inner_text("main")
     assert page.get_by_role("button", name="Take back my answer").count() == 0
+
+
+def test_the_dashboard_shows_an_invitation_sent_while_it_is_open(page: Any, live: LiveServer) -> None:
+    """Issue 13 item 7: an invitation sent after the wizard's last step (the match runs in the
+    background) appears on the open dashboard without a reload."""
+    volunteer = Volunteer(email="waiting@example.org")
+    sign_up(page, live, volunteer)
+    fill_profile(page)
+    assert "No invitations yet" in page.inner_text("#invitations")
+    page.evaluate("window.__sameDocument = true")
+    seed_sent_invitation(live, volunteer.email)
+    card = page.locator(
+        "#invitations li.card", has=page.get_by_role("heading", name="Magnesium for restless legs")
+    )
+    card.wait_for(timeout=20_000)
+    assert page.evaluate("window.__sameDocument === true"), "the page was not reloaded"
+    assert page.locator("p.visually-hidden[role=status]").inner_text() == "You have a new invitation."
+    assert_accessible(page, "dashboard with a new invitation")
+    screenshot(page, "v2-06-dashboard-new-invitation")
