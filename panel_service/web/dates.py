@@ -62,6 +62,9 @@ def panel_time(value: str | dt.datetime | None, *, language: str | None = None) 
 
 def register_date_filters(app: Flask) -> None:
     """Called by the app factory after Flask-Babel: ``dateformat`` replaces Flask-Babel's own
-    filter of that name (which writes English the US way), ``panel_time`` is the moment filter."""
+    filter of that name (which writes English the US way), ``panel_date`` is its staff-page name,
+    ``panel_time`` is the moment filter."""
     app.jinja_env.filters["dateformat"] = readable_date
+    # The staff pages' day filter (``panel_date``) is the same British-order date.
+    app.jinja_env.filters["panel_date"] = readable_date
     app.jinja_env.filters["panel_time"] = panel_time

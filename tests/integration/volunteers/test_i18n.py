@@ -118,6 +118,9 @@ def test_dates_and_moments_read_the_british_way(app: Flask) -> None:
         english = render.render(d=dt.date(1980, 4, 23), m=moment)
         assert english.split("|")[:2] == ["23 April 1980", "23 April 1980"]
         assert english.split("|")[2].startswith("23 April 1980, ")
+        assert (
+            app.jinja_env.from_string("{{ d|panel_date }}").render(d=dt.date(1980, 4, 23)) == "23 April 1980"
+        )
     with app.test_request_context("/", headers={"Accept-Language": "da"}):
         assert render.render(d=dt.date(1980, 4, 23), m=moment).startswith(
             "23. april 1980|23. april 1980|23. april 1980 kl. "
