@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, *, start_background_jobs: bool 
     from panel_service.runtime import Runtime
     from panel_service.services import accounts
     from panel_service.web import register_blueprints, transaction
+    from panel_service.web.dates import register_date_filters
     from panel_service.web.input import BoundedIntConverter, SafeJSONProvider
     from panel_service.web.middleware import install_middleware
 
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, start_background_jobs: bool 
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
     register_blueprints(app)
+    register_date_filters(app)
     app.jinja_env.globals["get_locale"] = get_locale
 
     if start_background_jobs is None:

@@ -14,6 +14,7 @@ class Task(StrEnum):
     ACCOUNTS_SEND_VERIFICATION = "accounts.send_verification"
     ACCOUNTS_SEND_SIGNUP_EXISTING = "accounts.send_signup_existing"
     ACCOUNTS_SEND_PASSWORD_RESET = "accounts.send_password_reset"  # noqa: S105 - a task name, not a password
+    ANSWERS_SEND_INTEREST_WITHDRAWN = "answers.send_interest_withdrawn"
     CONTACT_DISPATCH_DUE = "contact.dispatch_due"
     CONTACT_SEND_INVITATION = "contact.send_invitation"
     CONTACT_SWEEP = "contact.sweep"

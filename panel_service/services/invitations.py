@@ -19,6 +19,7 @@ from panel_service.domain.vocab import (
     InvitationStatus,
 )
 from panel_service.models import Account, AuditEvent, Consent, Invitation, Participant, Study, StudyVersion
+from panel_service.services.answer_mail import request_interest_withdrawn
 from panel_service.services.audit import record, volunteer_pseudonym
 from panel_service.services.errors import Conflict, NotFound, ValidationFailed
 from panel_service.timeutil import utcnow
@@ -155,6 +156,33 @@ def record_answer(session: Session, *, study_id: int, participant_id: int, answe
             {"study_id": study_id},
             volunteer=participant_id,
         )
+    session.flush()
+    return invitation
+
+
+def withdraw_interest(session: Session, *, study_id: int, participant_id: int) -> Invitation:
+    """Take back an "interested" answer (issue 13 item 7): the answer becomes "not interested",
+    so the volunteer leaves the study's respondents list at once; the withdrawal is audited and
+    the study team is told by email after the commit. NotFound unless the answer was "interested"."""
+    invitation = session.scalar(
+        select(Invitation)
+        .where(Invitation.study_id == study_id, Invitation.participant_id == participant_id)
+        .with_for_update()
+    )
+    if invitation is None or invitation.response != Answer.INTERESTED:
+        raise NotFound("There is no “interested” answer to take back.")
+    invitation.response = Answer.NOT_INTERESTED.value
+    invitation.responded_at = utcnow()
+    record(
+        session,
+        None,
+        "identity.release_withdrawn",
+        "invitation",
+        f"{study_id}:{volunteer_pseudonym(session, participant_id)}",
+        {"study_id": study_id},
+        volunteer=participant_id,
+    )
+    request_interest_withdrawn(session, study_id, participant_id)
     session.flush()
     return invitation
 

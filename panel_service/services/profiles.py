@@ -4,6 +4,7 @@ criteria engine reads them. Every change records a re-match in the outbox; nothi
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Literal
 
 from sqlalchemy import delete, select
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service.domain.geo import Home, round_coordinate
-from panel_service.domain.history import Entry
+from panel_service.domain.history import HISTORY_COLUMNS, Entry, history_values, make_entry
 from panel_service.domain.profile import ProfileData, bmi, latest_adult_birth_date
 from panel_service.models import Participant, Profile, ProfileCondition, ProfileMedication
 from panel_service.services.errors import ValidationFailed
@@ -113,6 +114,50 @@ def save_codes(
     session.flush()
     session.expire(profile, ["conditions", "medications"])
     request_profile_match(session, participant.id)
+    return profile
+
+
+def save_histories(
+    session: Session,
+    participant: Participant,
+    answers: Mapping[tuple[str, str], tuple[str | None, str | None]],
+) -> Profile:
+    """The "still have it? since when?" answers (issue 13 item 2): ``(system, code)`` →
+    ``(status, since)``, for codes already in the profile (others are ignored). An end date
+    stored earlier (an import, the API) stays while the entry stays past. ValidationFailed, with
+    ``system:code`` as the field, when a since date falls after that end date."""
+    profile = get_or_create_profile(session, participant)
+    problems: dict[str, str] = {}
+    changed = False
+    models: tuple[tuple[str, type[ProfileCondition] | type[ProfileMedication]], ...] = (
+        ("icd10", ProfileCondition),
+        ("atc", ProfileMedication),
+    )
+    for system, model in models:
+        rows: list[ProfileCondition | ProfileMedication] = list(
+            session.scalars(select(model).where(model.participant_id == participant.id))
+        )
+        for row in rows:
+            if (system, row.code) not in answers:
+                continue
+            status, since = answers[(system, row.code)]
+            until = row.until if status == "past" else None
+            try:
+                entry = make_entry(row.code, status, since, until)
+            except ValueError as error:
+                problems[f"{system}:{row.code}"] = str(error)
+                continue
+            values = dict(zip(HISTORY_COLUMNS, history_values(entry), strict=True))
+            if any(getattr(row, column) != value for column, value in values.items()):
+                for column, value in values.items():
+                    setattr(row, column, value)
+                changed = True
+    if problems:
+        raise ValidationFailed("invalid history", problems)
+    if changed:
+        profile.updated_at = utcnow()
+        session.flush()
+        request_profile_match(session, participant.id)
     return profile
 
 

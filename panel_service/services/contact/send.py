@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from config.logging import get_logger
 from panel_service import emails, faults, heartbeat
 from panel_service.domain import leases
+from panel_service.domain.regions import region_name
 from panel_service.mail import MailBatch, MailError, MailInDoubt, OutgoingMail
 from panel_service.metrics import (
     EMAILS_SENT,
@@ -60,7 +61,8 @@ def build_message(runtime: JobContext, claim: Claimed) -> OutgoingMail:
         name=claim.name,
         study_title=claim.study_title,
         organisation_name=claim.organisation_name,
-        site_region=claim.site_region,
+        # The region by name in the volunteer's language, never a bare code ("DK-84").
+        site_region=region_name(claim.site_region, claim.language) or claim.site_region,
         sites=claim.sites,
         invitation_text=claim.invitation_text,
         interested=f"{base}/invitations/answer/{claim.answer_token}?answer=interested",

@@ -12,7 +12,6 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from babel.dates import format_date, format_datetime
 from flask import (
     Blueprint,
     Response,
@@ -25,7 +24,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response as BaseResponse
@@ -37,7 +35,7 @@ from panel_service.domain.sites import clean_site, parse_lines, to_lines
 from panel_service.extensions import db_session, limiter, settings
 from panel_service.services import fhir, studies, study_reports
 from panel_service.services.errors import Conflict, NotFound, ServiceError, ValidationFailed
-from panel_service.timeutil import as_utc, panel_today
+from panel_service.timeutil import panel_today
 from panel_service.web.auth import current, role_required
 from panel_service.web.coordinators.forms import (
     OUTCOME_NAMES,
@@ -90,27 +88,6 @@ def _too_many(_error: Exception) -> tuple[str, int, dict[str, str]]:
         minutes=max(1, -(-(reset_at - int(time.time())) // 60)),
     )
     return page, 429, {"Retry-After": str(max(1, reset_at - int(time.time())))}
-
-
-@bp.app_template_filter("panel_time")
-def panel_time(value: str | dt.datetime | None) -> str:
-    """A moment as people read it, in the panel's time zone: "2 December 2026, 14:05" in
-    English (British order), "2. december 2026 kl. 14.05" in Danish."""
-    if value is None or value == "":
-        return ""
-    moment = as_utc(dt.datetime.fromisoformat(value) if isinstance(value, str) else value)
-    locale = str(get_locale() or "en")
-    pattern = "d. MMMM y 'kl.' HH.mm" if locale == "da" else "d MMMM y, HH:mm"
-    return format_datetime(moment, pattern, tzinfo=settings().zone, locale=locale)
-
-
-@bp.app_template_filter("panel_date")
-def panel_date(value: str | dt.date | None) -> str:
-    """A day as people read it: "2 December 2026", "2. december 2026"."""
-    if value is None or value == "":
-        return ""
-    day = dt.date.fromisoformat(value) if isinstance(value, str) else value
-    return format_date(day, "long", locale=str(get_locale() or "en"))
 
 
 @bp.get("/studies", endpoint="studies")

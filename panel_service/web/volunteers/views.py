@@ -4,11 +4,14 @@ re-renders a form with errors writes nothing (P8)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
+from babel.dates import get_month_names
 from flask import (
     Blueprint,
     Response,
@@ -28,6 +31,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from panel_service.domain import gazetteer
 from panel_service.domain.criteria import vocabulary as vocab
 from panel_service.domain.geo import Home
+from panel_service.domain.history import EARLIEST_YEAR
 from panel_service.domain.profile import ProfileData, display_icd10, normalise_atc, normalise_icd10
 from panel_service.domain.regions import region_name
 from panel_service.extensions import db_session, limiter, settings
@@ -47,6 +51,7 @@ from panel_service.services.errors import Conflict, Forbidden, NotFound, Validat
 from panel_service.timeutil import panel_today
 from panel_service.web.answers.views import REFUSAL_MESSAGES
 from panel_service.web.auth import current, role_required, sign_in, sign_out
+from panel_service.web.dates import readable_date
 from panel_service.web.transaction import discard
 from panel_service.web.volunteers.forms import (
     BIRTH_DATE_MESSAGES,
@@ -65,6 +70,8 @@ from panel_service.web.volunteers.forms import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from panel_service.models import Account, Participant
 
 bp = Blueprint("volunteers", __name__)
@@ -286,9 +293,30 @@ def invitation(account: Account, participant: Participant, study_id: int) -> Vie
         account=account,
         participant=participant,
         form=form,
+        withdraw_form=EmptyForm(),
         region_name=region_name,
         language=language(),
     )
+
+
+@bp.post("/me/invitations/<int:study_id>/withdraw")
+@volunteer_view
+def withdraw_interest(account: Account, participant: Participant, study_id: int) -> WerkzeugResponse:
+    """Take back an "interested" answer: the team is told, the volunteer leaves its list."""
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for("volunteers.invitation", study_id=study_id))
+    try:
+        invitation_service.withdraw_interest(db_session(), study_id=study_id, participant_id=participant.id)
+    except NotFound:
+        discard()
+        abort(404)
+    flash(
+        _(
+            "You have taken back your answer. We have told the study team not to contact you "
+            "and to delete your details."
+        )
+    )
+    return redirect(url_for("volunteers.invitation", study_id=study_id))
 
 
 # --- the profile ---------------------------------------------------------------------------
@@ -523,6 +551,115 @@ def _render_codes(
     )
 
 
+# --- histories: "still have it? since when?" (issue 13 item 2) ------------------------------
+
+HISTORY_PREFIX: dict[vocab.System, str] = {"icd10": "c", "atc": "m"}
+HISTORY_STATUSES = ("current", "past", "")
+
+
+@dataclass
+class HistoryRow:
+    """One condition or medicine on the history page, with what the form shows and its errors."""
+
+    system: vocab.System
+    code: str
+    name: str
+    key: str
+    status: str = ""
+    month: str = ""
+    year: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+def _history_rows(session: Session, participant: Participant) -> list[HistoryRow]:
+    rows = []
+    for system in ("icd10", "atc"):
+        entries = profiles.stored_entries(session, participant.id, system)
+        for entry, term in zip(entries, _terms(system, [entry.code for entry in entries]), strict=True):
+            year, _sep, month = (entry.since or "").partition("-")
+            rows.append(
+                HistoryRow(
+                    system=system,
+                    code=term["code"],
+                    name=term["name"],
+                    key=f"{HISTORY_PREFIX[system]}-{entry.code}",
+                    status=entry.status or "",
+                    month=str(int(month[:2])) if month else "",
+                    year=year,
+                )
+            )
+    return rows
+
+
+def _read_history(row: HistoryRow, today: dt.date) -> tuple[str | None, str | None]:
+    """The row's answer from the posted form: (status, since as YYYY or YYYY-MM); problems go
+    to ``row.errors`` in words, each saying what to do."""
+    row.status = request.form.get(f"status-{row.key}", "")
+    row.month = request.form.get(f"month-{row.key}", "").strip()[:2]
+    row.year = request.form.get(f"year-{row.key}", "").strip()[:8]
+    status = row.status if row.status in ("current", "past") else None
+    if row.status not in HISTORY_STATUSES:
+        row.status = ""
+    month = int(row.month) if row.month.isdigit() and 1 <= int(row.month) <= 12 else None
+    if row.month and month is None:
+        row.errors.append(_("Choose a month from the list, or leave it empty."))
+        return status, None
+    if not row.year:
+        if month is not None:
+            row.errors.append(_("Enter the year as well as the month, for example 2019."))
+        return status, None
+    if not (row.year.isdigit() and len(row.year) == 4):
+        row.errors.append(_("Enter the year as 4 digits, for example 2019."))
+        return status, None
+    year = int(row.year)
+    if year < EARLIEST_YEAR:
+        row.errors.append(_("Enter a year after %(year)d.", year=EARLIEST_YEAR))
+        return status, None
+    if (year, month or 1) > (today.year, today.month):
+        row.errors.append(_("The date must be in the past."))
+        return status, None
+    return status, f"{year:04d}-{month:02d}" if month else f"{year:04d}"
+
+
+@bp.route("/me/profile/history", methods=["GET", "POST"])
+@verified_view
+def profile_history(account: Account, participant: Participant) -> ViewResult:
+    """For each condition and medicine: still have it / take it, and since when (a year, or a
+    month and year), all optional, on one page, without JavaScript."""
+    session = db_session()
+    rows = _history_rows(session, participant)
+    form = EmptyForm()
+    if request.method == "GET":
+        return render_template("volunteers/profile_history.html", form=form, rows=rows, months=_months())
+    if not form.validate_on_submit():
+        return render_template("volunteers/profile_history.html", form=form, rows=rows, months=_months()), 422
+    today = panel_today(settings())
+    answers: dict[tuple[str, str], tuple[str | None, str | None]] = {
+        (row.system, row.key.split("-", 1)[1]): _read_history(row, today) for row in rows
+    }
+    if not any(row.errors for row in rows):
+        try:
+            profiles.save_histories(session, participant, answers)
+        except ValidationFailed as failed:
+            for row in rows:
+                if f"{row.system}:{row.key.split('-', 1)[1]}" in failed.fields:
+                    row.errors.append(_("The date must be before it ended, or answer “Yes” above."))
+        else:
+            flash(_("Your answers are saved."))
+            return redirect(url_for("volunteers.profile"))
+    return render_template("volunteers/profile_history.html", form=form, rows=rows, months=_months()), 422
+
+
+def _months() -> list[tuple[str, str]]:
+    """The month choices, named in the page's language ("April" / "april")."""
+    names = get_month_names("wide", locale=_babel_locale())
+    return [(str(number), str(names[number])) for number in range(1, 13)]
+
+
+def _babel_locale() -> str:
+    return "da_DK" if language() == "da" else "en_GB"
+
+
 @bp.get("/vocabulary/search")
 @limiter.limit("120 per minute")
 def vocabulary_search() -> Response:
@@ -585,9 +722,7 @@ def pause(account: Account, participant: Participant) -> ViewResult:
 
 
 def _format_date(value: Any) -> str:
-    from flask_babel import format_date
-
-    return str(format_date(value, format="long"))
+    return readable_date(value)
 
 
 @bp.post("/me/contact/resume")
@@ -653,6 +788,38 @@ def my_data(account: Account, participant: Participant) -> ViewResult:
             headers={"Content-Disposition": 'attachment; filename="panel-my-data.json"'},
         )
     return render_template("volunteers/my_data.html", form=form)
+
+
+@bp.post("/me/data/page")
+@volunteer_view
+def my_data_page(account: Account, participant: Participant) -> ViewResult:
+    """The same export as the JSON download, as a page to read or print (issue 13 item 7); a POST
+    like the download, because showing it is a disclosure that the audit records."""
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for("volunteers.my_data"))
+    data = personal_data.export_data(db_session(), account, participant)
+    interested = [item for item in data["invitations"] if item["response"] == "interested"]
+    return render_template(
+        "volunteers/my_data_page.html",
+        data=data,
+        interested=interested,
+        conditions=_entries_with_names(db_session(), participant, "icd10"),
+        medications=_entries_with_names(db_session(), participant, "atc"),
+        region_name=region_name,
+        language=language(),
+    )
+
+
+def _entries_with_names(
+    session: Session, participant: Participant, system: vocab.System
+) -> list[dict[str, str]]:
+    """Each stored condition or medicine by its plain name and code, with its history as given."""
+    entries = profiles.stored_entries(session, participant.id, system)
+    named = _terms(system, [entry.code for entry in entries])
+    for term, entry in zip(named, entries, strict=True):
+        term["status"] = entry.status or ""
+        term["since"] = entry.since or ""
+    return named
 
 
 @bp.route("/me/delete", methods=["GET", "POST"])

@@ -9,6 +9,7 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from babel.support import Translations
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -84,7 +85,9 @@ def test_switcher_and_localised_dates(client: FlaskClient, db: Session, settings
     until = panel_today(settings) + dt.timedelta(days=40)
     post_form(client, "/me/contact/pause", {"until": until.isoformat()}, token_from="/me/contact")
     english = client.get("/me").get_data(as_text=True)
-    assert until.strftime("%B") in english  # "January 4, 2027"
+    # British order, never the US "January 4, 2027".
+    assert f"{until.day} {until.strftime('%B')} {until.year}" in english
+    assert f"{until.strftime('%B')} {until.day}, {until.year}" not in english
     client.post("/language", data={"lang": "da", "next": "/me", "csrf_token": csrf_token(client, "/me")})
     danish = client.get("/me").get_data(as_text=True)
     months = [
@@ -105,3 +108,20 @@ def test_switcher_and_localised_dates(client: FlaskClient, db: Session, settings
     assert "Min side" in danish and "Log ud" in danish
     client.post("/language", data={"lang": "en", "next": "/me", "csrf_token": csrf_token(client, "/me")})
     assert "My page" in client.get("/me").get_data(as_text=True)
+
+
+def test_dates_and_moments_read_the_british_way(app: Flask) -> None:
+    """The app factory registers ``dateformat`` and ``panel_time`` for every page (issue 13 item 7)."""
+    moment = dt.datetime(1980, 4, 23, 12, 5, tzinfo=dt.UTC)
+    with app.test_request_context("/"):
+        render = app.jinja_env.from_string("{{ d|dateformat('long') }}|{{ d|dateformat }}|{{ m|panel_time }}")
+        english = render.render(d=dt.date(1980, 4, 23), m=moment)
+        assert english.split("|")[:2] == ["23 April 1980", "23 April 1980"]
+        assert english.split("|")[2].startswith("23 April 1980, ")
+        assert (
+            app.jinja_env.from_string("{{ d|panel_date }}").render(d=dt.date(1980, 4, 23)) == "23 April 1980"
+        )
+    with app.test_request_context("/", headers={"Accept-Language": "da"}):
+        assert render.render(d=dt.date(1980, 4, 23), m=moment).startswith(
+            "23. april 1980|23. april 1980|23. april 1980 kl. "
+        )
