@@ -431,7 +431,7 @@ def _terms(system: vocab.System, codes: tuple[str, ...] | list[str]) -> list[dic
     for code in codes:
         shown = display_icd10(code) if system == "icd10" else code
         term = vocab.lookup(system, code) or vocab.nearest_term(system, code)
-        terms.append({"code": shown, "name": term.plain_name if term else shown})
+        terms.append({"code": shown, "name": term.plain_name_in(language()) if term else shown})
     return terms
 
 
@@ -497,7 +497,7 @@ def _search_codes(form: CodesForm, system: vocab.System, selected: list[str]) ->
         return []
     results = [
         term
-        for term in vocab.search(query, limit=15, system=system)
+        for term in vocab.search(query, limit=15, system=system, language=language())
         if vocab.index_key(system, term.code) not in selected
     ]
     if not results:
@@ -544,7 +544,7 @@ def _render_codes(
             system=system,
             form=form,
             selected=_terms(system, selected),
-            results=[{"code": term.code, "name": term.plain_name} for term in results],
+            results=[{"code": term.code, "name": term.plain_name_in(language())} for term in results],
             wizard=wizard,
         ),
         status,
@@ -670,9 +670,14 @@ def vocabulary_search() -> Response:
         return cast(
             Response, (jsonify(error={"code": "bad_request", "fields": {"system": "icd10 or atc"}}), 400)
         )
-    terms = vocab.search(query, limit=15, system=cast(vocab.System, system)) if query else []
+    terms = (
+        vocab.search(query, limit=15, system=cast(vocab.System, system), language=language()) if query else []
+    )
     return jsonify(
-        items=[{"code": term.code, "name": term.plain_name, "official": term.name} for term in terms]
+        items=[
+            {"code": term.code, "name": term.plain_name_in(language()), "official": term.name}
+            for term in terms
+        ]
     )
 
 

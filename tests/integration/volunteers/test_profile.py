@@ -15,7 +15,7 @@ from config.settings import Settings
 from panel_service.models import OutboxMessage, Participant, Profile
 from panel_service.services import profiles
 from panel_service.timeutil import panel_today
-from tests.support.volunteers import make_volunteer, post_form, row_counts, sign_in
+from tests.support.volunteers import csrf_token, make_volunteer, post_form, row_counts, sign_in
 
 ABOUT = {
     "birth_date": "1980-04-23",
@@ -267,6 +267,31 @@ def test_vocabulary_search_json(client: FlaskClient) -> None:
     assert any(item["code"].startswith("A12CC") for item in body["items"])
     assert client.get("/vocabulary/search?system=icd10&q=G25.8").json["items"][0]["code"].startswith("G25.8")
     assert client.get("/vocabulary/search?system=x&q=a").status_code == 400
+
+
+def test_danish_volunteers_search_in_danish_and_see_danish_names(
+    client: FlaskClient, db: Session, volunteer: int
+) -> None:
+    """Issue 13, item 3: "uro i benene", "forhøjet blodtryk", "sukkersyge" find their codes, and
+    the picker names them in Danish; one result per name (no G25.8 beside G25.81)."""
+    danish = {"Accept-Language": "da"}
+    body = client.get("/vocabulary/search?system=icd10&q=uro i benene", headers=danish).json
+    assert [(item["code"], item["name"]) for item in body["items"]] == [("G25.81", "uro i benene")]
+    found = client.get("/vocabulary/search?system=icd10&q=forhøjet blodtryk", headers=danish).json
+    assert found["items"][0] == {
+        "code": "I10",
+        "name": "forhøjet blodtryk",
+        "official": "Essential (primary) hypertension",
+    }
+    diabetes = client.get("/vocabulary/search?system=icd10&q=sukkersyge", headers=danish).json
+    assert {item["code"] for item in diabetes["items"]} >= {"E10", "E11"}
+    form = {
+        "q": "forhøjet blodtryk",
+        "action": "search",
+        "csrf_token": csrf_token(client, "/me/profile/conditions"),
+    }
+    page = client.post("/me/profile/conditions", data=form, headers=danish).get_data(as_text=True)
+    assert 'id="result-I10"' in page and "forhøjet blodtryk" in page
 
 
 def test_profile_pages_need_a_signed_in_volunteer(client: FlaskClient) -> None:
