@@ -14,7 +14,7 @@ SQLITE_MARKERS := not postgres and not worker and not browser
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .DEFAULT_GOAL := help
-.PHONY: help check translations run test test-path test-all lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-criteria-1m bench-pipeline bench-pipeline-1m bench-import bench-web bench-limits bench-two-hosts chaos clean
+.PHONY: help check translations run test test-path test-all lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-criteria-1m bench-v2 bench-v2-1m bench-pipeline bench-pipeline-1m bench-import bench-web bench-limits bench-two-hosts chaos clean
 
 ## List the targets and what each does.
 help:
@@ -101,6 +101,15 @@ bench-criteria: $(STAMP) services
 ## Criteria evaluation against a million profiles on PostgreSQL.
 bench-criteria-1m: $(STAMP) services
 	$(BIN)/python -m bench.criteria_bench --profiles 1000000 --engine postgresql
+
+## Profile version 2 (histories, answers, homes) at 100,000: the v2 study against its hand-written
+## query, narrow/broad against hand-written and against codes as text[] + GIN (PostgreSQL).
+bench-v2: $(STAMP) services
+	$(BIN)/python -m bench.v2_bench --profiles 100000
+
+## The same at a million profiles (loading takes about ten minutes).
+bench-v2-1m: $(STAMP) services
+	$(BIN)/python -m bench.v2_bench --profiles 1000000
 
 ## Matching and dispatch with one and two workers (100,000 profiles, 5,000 emails).
 bench-pipeline: $(STAMP) services

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -278,3 +279,150 @@ def _medications(rand: Callable[[], float], conditions: list[str] | None) -> tup
         for reason, code, probability in MEDICATIONS
         if (reason is None or reason in present) and rand() < probability
     )
+
+
+# -- profile version 2: histories, catalogue answers and a home (issue 12 item 8) -------------------
+
+# Towns volunteers live in (lat, lon, weight ~ population); homes are jittered around them and
+# rounded to 0.01° as the service stores them (a town, never an address).
+HOME_TOWNS = (
+    (55.68, 12.57, 0.30),  # København
+    (56.16, 10.20, 0.12),  # Aarhus
+    (55.40, 10.39, 0.08),  # Odense
+    (57.05, 9.92, 0.08),  # Aalborg
+    (55.47, 8.45, 0.05),  # Esbjerg
+    (56.46, 10.04, 0.04),  # Randers
+    (55.49, 9.47, 0.04),  # Kolding
+    (55.86, 9.85, 0.04),  # Horsens
+    (55.71, 9.54, 0.04),  # Vejle
+    (55.64, 12.08, 0.04),  # Roskilde
+    (56.14, 8.97, 0.04),  # Herning
+    (55.23, 11.76, 0.03),  # Næstved
+    (55.10, 14.70, 0.02),  # Rønne (Bornholm)
+    (54.77, 11.87, 0.02),  # Nykøbing Falster
+    (56.45, 9.40, 0.06),  # Viborg and the rest of mid-Jutland
+)
+NO_HOME = 0.05
+# (key, share of volunteers who answered) for the plain questions; the conditional ones
+# (smoking history, the PHQ-9 / GAD-7 items, the questions asked of women) follow below.
+PLAIN_ANSWERS = (
+    ("smoking_status", 0.92), ("alcohol_units_week", 0.88), ("hospital_admissions_12m", 0.85),
+    ("exacerbations_12m", 0.6), ("falls_12m", 0.75), ("rls_nights_week", 0.6),
+    ("walks_unaided", 0.9), ("lives_alone", 0.9), ("drug_study_3m", 0.85), ("willing_mri", 0.85),
+    ("willing_blood_samples", 0.9), ("willing_overnight", 0.8), ("languages", 0.85),
+    ("max_travel_km", 0.85), ("contraception", 0.5),
+)  # fmt: skip
+FEMALE_ANSWERS = (("menopausal_status", 0.7), ("breastfeeding", 0.6), ("planning_pregnancy", 0.6))
+INSTRUMENT_SHARE = 0.4  # answered the PHQ-9 (and, separately, the GAD-7) with all its items
+ITEM_OPTIONS = ("not_at_all", "several_days", "more_than_half", "nearly_every_day")
+ITEM_WEIGHTS = (0.55, 0.28, 0.11, 0.06)
+LANGUAGE_SETS = (("da",), ("da", "en"), ("da", "en", "de"), ("en",), ("da", "en", "sv"), ("da", "sv"))
+LANGUAGE_WEIGHTS = (0.25, 0.45, 0.1, 0.08, 0.07, 0.05)
+MEAN_ANSWER_AGE_DAYS = 330  # answered_on: exponential, so about a third are over a year old
+
+
+def history_entry(rand: Callable[[], float], today: dt.date) -> tuple[str | None, str | None, str | None]:
+    """(status, since, until) for one code: a third plain, the rest current or past with partial
+    dates (a year, a month or a day), as volunteers give them."""
+    draw = rand()
+    if draw < 0.35:
+        return None, None, None
+    start = today.toordinal() - int(rand() * rand() * 30 * 365) - 1
+    since = _partial(dt.date.fromordinal(start), rand())
+    if draw < 0.7:
+        return "current", since, None
+    if draw < 0.75:
+        return "past", None, None
+    end = min(today.toordinal(), start + 1 + int(rand() * 6 * 365))
+    until = _partial(dt.date.fromordinal(end), rand())
+    if until < since[: len(until)]:  # a coarser until that covers the same year or month
+        until = since
+    return "past", since if rand() < 0.85 else None, until
+
+
+def _partial(day: dt.date, draw: float) -> str:
+    if draw < 0.45:
+        return f"{day.year:04d}"
+    if draw < 0.85:
+        return f"{day.year:04d}-{day.month:02d}"
+    return day.isoformat()
+
+
+def home_point(rand: Callable[[], float]) -> tuple[float, float] | None:
+    if rand() < NO_HOME:
+        return None
+    draw = rand() * sum(town[2] for town in HOME_TOWNS)
+    town = HOME_TOWNS[-1]
+    for town in HOME_TOWNS:
+        draw -= town[2]
+        if draw <= 0:
+            break
+    lat, lon, weight = town
+    spread = 0.35 if weight < 0.1 else 0.15
+    return round(lat + (rand() - 0.5) * spread, 2), round(lon + (rand() - 0.5) * spread * 1.7, 2)
+
+
+def answers(
+    rand: Callable[[], float], volunteer: dict[str, Any], today: dt.date
+) -> list[tuple[str, Any, dt.date]]:
+    """About 20 catalogue answers of one volunteer as (key, value, answered_on), values in the
+    catalogue's types (bool, int, float, option key, tuple of option keys); some are stale."""
+    out: list[tuple[str, Any, dt.date]] = []
+
+    def on() -> dt.date:
+        days = min(int(-MEAN_ANSWER_AGE_DAYS * _log(rand())), 8 * 365)
+        return dt.date.fromordinal(today.toordinal() - days)
+
+    for key, share in PLAIN_ANSWERS:
+        if rand() >= share:
+            continue
+        value = _plain_value(key, rand, volunteer)
+        out.append((key, value, on()))
+        if key == "smoking_status" and value != "never":
+            out.append(("pack_years", round(rand() * rand() * 60, 1), on()))
+            if value == "former":
+                out.append(("smoking_quit_year", today.year - int(rand() * 40), on()))
+    if volunteer["sex"] != "male":
+        for key, share in FEMALE_ANSWERS:
+            if rand() < share:
+                out.append((key, _plain_value(key, rand, volunteer), on()))
+    for instrument, items in (("phq9", 9), ("gad7", 7)):
+        if rand() < INSTRUMENT_SHARE:
+            day = on()
+            scores = [_weighted(rand(), range(4), ITEM_WEIGHTS) for _ in range(items)]
+            out += [(f"{instrument}_{n}", ITEM_OPTIONS[s], day) for n, s in enumerate(scores, start=1)]
+            out.append((instrument, sum(scores), day))
+    return out
+
+
+def _log(draw: float) -> float:
+    return math.log(max(draw, 1e-12))
+
+
+def _weighted(draw: float, values: Any, weights: tuple[float, ...]) -> Any:
+    for value, weight in zip(values, weights, strict=True):
+        draw -= weight
+        if draw < 0:
+            return value
+    return value
+
+
+def _plain_value(key: str, rand: Callable[[], float], volunteer: dict[str, Any]) -> Any:
+    if key == "smoking_status":
+        if volunteer["smoker"]:
+            return "current"
+        return "former" if rand() < 0.35 else "never"
+    if key == "alcohol_units_week":
+        return int(rand() * rand() * 30)
+    if key in ("hospital_admissions_12m", "falls_12m", "exacerbations_12m"):
+        return 0 if rand() < 0.8 else 1 + int(rand() * rand() * 6)
+    if key == "rls_nights_week":
+        return 0 if rand() < 0.85 else 1 + int(rand() * 7)
+    if key == "languages":
+        return _weighted(rand(), LANGUAGE_SETS, LANGUAGE_WEIGHTS)
+    if key == "max_travel_km":
+        return _weighted(rand(), (10, 25, 50, 100, 200), (0.15, 0.25, 0.3, 0.2, 0.1))
+    if key == "menopausal_status":
+        return _weighted(rand(), ("premenopausal", "perimenopausal", "postmenopausal"), (0.45, 0.15, 0.4))
+    yes = {"walks_unaided": 0.93, "lives_alone": 0.3, "drug_study_3m": 0.04, "breastfeeding": 0.03}
+    return rand() < yes.get(key, 0.6)

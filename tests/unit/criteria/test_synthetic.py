@@ -41,3 +41,38 @@ def test_frequencies_hit_the_benchmark_sets() -> None:
     assert 0.025 <= narrow <= 0.035
     assert 0.105 <= broad <= 0.125
     assert 0.88 <= consenting <= 0.92
+
+
+def test_version_2_extras_are_valid_histories_answers_and_homes() -> None:
+    """The benchmark's histories, answers and homes (issue 12 item 8) are what the service accepts."""
+    import random
+
+    from panel_service.domain.history import make_entry
+    from panel_service.domain.questions import answer_value, seed_catalogue
+    from panel_service.synthetic import answers, history_entry, home_point
+
+    catalogue = seed_catalogue()
+    rand = random.Random(3).random
+    volunteers = list(generate_volunteers(3_000, seed=2, today=TODAY))
+    answer_count = stale = homes = 0
+    statuses: set[str | None] = set()
+    for volunteer in volunteers:
+        for code in volunteer["conditions"] or ():
+            entry = make_entry(code, *history_entry(rand, TODAY))  # raises on a bad history
+            statuses.add(entry.status)
+        given = answers(rand, volunteer, TODAY)
+        assert len({key for key, _, _ in given}) == len(given)
+        for key, value, answered_on in given:
+            answer_value(catalogue[key], list(value) if isinstance(value, tuple) else value)
+            assert answered_on <= TODAY
+            stale += answered_on < dt.date(TODAY.year - 1, TODAY.month, TODAY.day)
+        answer_count += len(given)
+        home = home_point(rand)
+        if home is not None:
+            homes += 1
+            assert 54.5 < home[0] < 57.8 and 7.9 < home[1] < 15.2
+            assert home == (round(home[0], 2), round(home[1], 2))
+    assert statuses == {None, "current", "past"}
+    assert 18 <= answer_count / len(volunteers) <= 23
+    assert 0.15 < stale / answer_count < 0.5
+    assert 0.9 < homes / len(volunteers) < 0.99
