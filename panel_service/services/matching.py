@@ -228,7 +228,7 @@ def match_one_chunk(session: Session, settings: Settings, run_id: int, chunk_no:
         ).where(
             profiles.c.participant_id.between(chunk.low_id, chunk.high_id),
             compile_where(node, run.match_date, dialect, found[0].site_points),
-            contactable_clause(dialect, run.match_date, (chunk.low_id, chunk.high_id)),
+            contactable_clause(dialect, run.match_date, (chunk.low_id, chunk.high_id), found[0].site_points),
         )
         result = session.execute(
             _insert_ignoring_existing(dialect, ["study_id", "participant_id", "study_version_id"], source)
@@ -335,7 +335,7 @@ def match_volunteer(session: Session, settings: Settings, participant_id: int) -
     dialect = session.get_bind().dialect.name
     today = panel_today(settings)
     profile = load_profile(session, participant_id)
-    not_contactable = eligibility.volunteer_obstacle(volunteer_state(session, participant_id), today)
+    state = volunteer_state(session, participant_id)
     created = 0
     studies = recruiting_versions(session, today)
     facts = profile_facts(profile, today) if profile is not None else None
@@ -345,6 +345,7 @@ def match_volunteer(session: Session, settings: Settings, participant_id: int) -
             truth = compile_criteria(
                 criteria_of(study.version_id, study.content_hash, study.criteria), study.site_points
             )(facts)
+        not_contactable = eligibility.volunteer_obstacle(state, today, study.site_points)
         if truth is Truth.TRUE and not_contactable is None:
             source = select(literal(study.study_id), literal(participant_id), literal(study.version_id))
             result = session.execute(

@@ -78,8 +78,8 @@ def feasibility(
     assert version is not None
     node = parse_json(version.criteria)
     dialect = session.get_bind().dialect.name
-    base = contactable_clause(dialect, today)
-    sites = site_points(version.sites)  # for distance_to_site_km (§4a)
+    sites = site_points(version.sites)  # for distance_to_site_km and the travel limit (§4a)
+    base = contactable_clause(dialect, today, sites=sites)
     matching = matching_ids(node, today, dialect, sites).where(base).subquery()
     count = session.scalar(select(func.count()).select_from(matching)) or 0
     steps = attrition_counts(session.connection(), node, today, base_where=base, sites=sites)
