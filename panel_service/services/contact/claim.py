@@ -29,6 +29,7 @@ from panel_service.metrics import INVITATIONS_CANCELLED, INVITATIONS_DEFERRED
 from panel_service.queries import contact as sql
 from panel_service.queries.eligibility import travel_facts
 from panel_service.services import tokens
+from panel_service.services.questions import load_catalogue
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at, utcnow
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ def _verdict(
         return Cancel(obstacle.value)
     assert candidate.criteria is not None  # VERSION_CHANGED otherwise
     version = (candidate.study_version_id, candidate.content_hash or "")
-    node = criteria_of(*version, candidate.criteria)
+    node = criteria_of(*version, candidate.criteria, lambda: load_catalogue(session))
     has_profile, matches, cap_reached_at = session.execute(
         sql.profile_and_cap_query(version, node, today, dialect, settings.contact_cap, sites),
         {
