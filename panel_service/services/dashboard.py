@@ -17,7 +17,7 @@ from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication
 from panel_service.domain.geo import site_points
 from panel_service.domain.profile import ProfileData
 from panel_service.domain.questions import Catalogue
-from panel_service.models import Invitation, Study, StudyVersion
+from panel_service.models import Invitation, Participant, Study, StudyVersion
 from panel_service.services.profiles import profile_data
 from panel_service.services.questions import load_catalogue
 from panel_service.timeutil import panel_today
@@ -68,6 +68,10 @@ def visible_invitations(
         data = profile_data(session, participant_id)
     today = panel_today(settings)
     catalogue = load_catalogue(session) if rows else None
+    # Explanations in the volunteer's own language (§4a: "du har fortalt os, at ...").
+    language = str(
+        session.scalar(select(Participant.language).where(Participant.id == participant_id)) or "en"
+    )
     views = []
     for invitation, version in rows:
         # The version the invitation was sent for: an approved version, and the one in force when
@@ -84,7 +88,7 @@ def visible_invitations(
                 sent_at=invitation.sent_at,
                 response=invitation.response,
                 responded_at=invitation.responded_at,
-                explanation=_explain(version.criteria, data, today, version.sites, catalogue),
+                explanation=_explain(version.criteria, data, today, version.sites, catalogue, language),
             )
         )
     return views
@@ -106,9 +110,12 @@ def _explain(
     today: dt.date,
     sites: list[dict[str, Any]] | None = None,
     catalogue: Catalogue | None = None,
+    language: str = "en",
 ) -> Explanation | None:
     try:
-        return explain(parse_json(criteria, catalogue), data, today, site_points(sites), catalogue=catalogue)
+        return explain(
+            parse_json(criteria, catalogue), data, today, site_points(sites), language, catalogue=catalogue
+        )
     except Exception:  # a stored version is validated on write; never let one break the page
         return None
 
