@@ -73,6 +73,10 @@ def demo(volunteers: int, if_empty: bool) -> None:
     with cli_errors():
         result = load_demo(runtime, volunteers=volunteers)
     runtime.close()
-    click.echo(f"demo: study {result.study_id} recruiting; {result.volunteers} volunteers imported", err=True)
+    click.echo(
+        f"demo: studies {result.study_id} and {result.sleep_study_id} recruiting;"
+        f" {result.volunteers} volunteers imported",
+        err=True,
+    )
     for email, role, _ in DEMO_STAFF:
         click.echo(f"demo: sign in as {role}: {email} / {DEMO_PASSWORD}", err=True)

@@ -4,6 +4,9 @@ Two halves, each a pure function of plain values:
 
 * the *volunteer*: not erased, consent to be contacted active, contact not paused today
   (pausing "until DATE" keeps contact paused through that day);
+* the volunteer's own *travel limit* against the study's sites (§4a): a volunteer who answered
+  ``max_travel_km`` and gave a home is never invited to a study whose nearest site is farther
+  (without a home, a limit or sites the limit cannot apply);
 * the *invitation's study*: recruiting, the invitation's version is still the active one,
   and that version's own approval is in force today.
 
@@ -20,7 +23,11 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
+from panel_service.domain.geo import Sites, a_threshold, nearest_a
 from panel_service.domain.lifecycle import approval_covers
+
+# The question whose answer is the volunteer's travel limit in kilometres (§4a).
+TRAVEL_LIMIT_KEY = "max_travel_km"
 
 # The kind of consent that allows contact about studies (the only kind there is).
 CONTACT_CONSENT = "contact_about_studies"
@@ -33,6 +40,7 @@ class Obstacle(StrEnum):
     ERASED = "erased"
     CONSENT_WITHDRAWN = "consent_withdrawn"
     CONTACT_PAUSED = "contact_paused"
+    TOO_FAR = "too_far"
     STUDY_PAUSED = "study_paused"
     STUDY_CLOSED = "study_closed"
     STUDY_NOT_RECRUITING = "study_not_recruiting"
@@ -47,6 +55,8 @@ class VolunteerState:
     erased: bool
     consent_active: bool
     contact_paused_until: dt.date | None
+    home: tuple[float, float] | None = None  # (lat, lon)
+    max_travel_km: float | None = None  # the answer to ``max_travel_km``
 
 
 @dataclass(frozen=True)
@@ -65,12 +75,25 @@ def contact_paused(paused_until: dt.date | None, today: dt.date) -> bool:
     return paused_until is not None and paused_until >= today
 
 
-def volunteer_obstacle(volunteer: VolunteerState, today: dt.date) -> Obstacle | None:
-    """None when the volunteer may be contacted today, else the first obstacle."""
+def too_far(home: tuple[float, float] | None, max_travel_km: float | None, sites: Sites) -> bool:
+    """Every site of the study is farther than the volunteer would travel. Compared on the
+    haversine term exactly as ``distance_to_site_km`` is (``domain.geo``), so memory and SQL agree;
+    False without a home, without a limit or without sites."""
+    if max_travel_km is None:
+        return False
+    nearest = nearest_a(home, sites)
+    return nearest is not None and nearest > a_threshold(max_travel_km)
+
+
+def volunteer_obstacle(volunteer: VolunteerState, today: dt.date, sites: Sites = ()) -> Obstacle | None:
+    """None when the volunteer may be contacted today about a study with these ``sites``, else
+    the first obstacle."""
     if volunteer.erased:
         return Obstacle.ERASED
     if not volunteer.consent_active:
         return Obstacle.CONSENT_WITHDRAWN
+    if too_far(volunteer.home, volunteer.max_travel_km, sites):
+        return Obstacle.TOO_FAR
     if contact_paused(volunteer.contact_paused_until, today):
         return Obstacle.CONTACT_PAUSED
     return None
@@ -96,11 +119,15 @@ def study_obstacle(study: StudyState, invitation_version_id: int, today: dt.date
 
 
 def invitation_obstacle(
-    volunteer: VolunteerState, study: StudyState, invitation_version_id: int, today: dt.date
+    volunteer: VolunteerState,
+    study: StudyState,
+    invitation_version_id: int,
+    today: dt.date,
+    sites: Sites = (),
 ) -> Obstacle | None:
-    """Both halves for one invitation. A pause comes last: an invitation that may never go out
-    is cancelled rather than held until the pause ends."""
-    found = volunteer_obstacle(volunteer, today)
+    """Both halves for one invitation (``sites`` are the invitation's version's). A pause comes
+    last: an invitation that may never go out is cancelled rather than held until the pause ends."""
+    found = volunteer_obstacle(volunteer, today, sites)
     if found is not None and found is not Obstacle.CONTACT_PAUSED:
         return found
     return study_obstacle(study, invitation_version_id, today) or found

@@ -103,6 +103,7 @@ class CancelReason(StrEnum):
     APPROVAL_EXPIRED = "approval_expired"
     NO_LONGER_MATCHES = "no_longer_matches"
     NO_EMAIL = "no_email"
+    TOO_FAR = "too_far"  # migration 0005_too_far
     OTHER = "other"
 
 

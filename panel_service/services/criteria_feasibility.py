@@ -57,7 +57,7 @@ def count_criteria(
     suppressed below ``threshold``. Audited (with the study when the criteria are a study's).
     ``sites`` are the study's, for ``distance_to_site_km`` (none: that leaf stays unknown)."""
     dialect = session.get_bind().dialect.name
-    base = contactable_clause(dialect, today)
+    base = contactable_clause(dialect, today, sites=sites)
     matching = matching_ids(node, today, dialect, sites).where(base).subquery()
     count = session.scalar(select(func.count()).select_from(matching)) or 0
     steps = attrition_counts(session.connection(), node, today, base_where=base, sites=sites)

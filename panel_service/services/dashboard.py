@@ -16,8 +16,10 @@ from panel_service.domain.criteria.explain import Explanation
 from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, QuestionLeaf, leaves
 from panel_service.domain.geo import site_points
 from panel_service.domain.profile import ProfileData
-from panel_service.models import Invitation, Study, StudyVersion
+from panel_service.domain.questions import Catalogue
+from panel_service.models import Invitation, Participant, Study, StudyVersion
 from panel_service.services.profiles import profile_data
+from panel_service.services.questions import load_catalogue
 from panel_service.timeutil import panel_today
 
 # Profile sections a volunteer can answer, keyed by the criteria field or leaf kind that an
@@ -65,6 +67,11 @@ def visible_invitations(
     if data is None:
         data = profile_data(session, participant_id)
     today = panel_today(settings)
+    catalogue = load_catalogue(session) if rows else None
+    # Explanations in the volunteer's own language (§4a: "du har fortalt os, at ...").
+    language = str(
+        session.scalar(select(Participant.language).where(Participant.id == participant_id)) or "en"
+    )
     views = []
     for invitation, version in rows:
         # The version the invitation was sent for: an approved version, and the one in force when
@@ -81,7 +88,7 @@ def visible_invitations(
                 sent_at=invitation.sent_at,
                 response=invitation.response,
                 responded_at=invitation.responded_at,
-                explanation=_explain(version.criteria, data, today, version.sites),
+                explanation=_explain(version.criteria, data, today, version.sites, catalogue, language),
             )
         )
     return views
@@ -98,10 +105,17 @@ def invitation_view(
 
 
 def _explain(
-    criteria: dict[str, Any], data: ProfileData, today: dt.date, sites: list[dict[str, Any]] | None = None
+    criteria: dict[str, Any],
+    data: ProfileData,
+    today: dt.date,
+    sites: list[dict[str, Any]] | None = None,
+    catalogue: Catalogue | None = None,
+    language: str = "en",
 ) -> Explanation | None:
     try:
-        return explain(parse_json(criteria), data, today, site_points(sites))
+        return explain(
+            parse_json(criteria, catalogue), data, today, site_points(sites), language, catalogue=catalogue
+        )
     except Exception:  # a stored version is validated on write; never let one break the page
         return None
 
@@ -121,12 +135,13 @@ def open_questions(
         .where(Study.status == "recruiting")
     ).all()
     sections: set[str] = set()
+    catalogue = load_catalogue(session) if criteria_rows else None
     for criteria, sites in criteria_rows:
         try:
-            tree = parse_json(criteria)
+            tree = parse_json(criteria, catalogue)
         except Exception:  # noqa: S112 - a broken stored version must not break the dashboard
             continue
-        explanation = explain(tree, data, today, site_points(sites))
+        explanation = explain(tree, data, today, site_points(sites), catalogue=catalogue)
         if explanation.result is not Truth.UNKNOWN:
             continue
         for leaf, explained in zip(leaves(tree), explanation.leaves, strict=False):

@@ -22,6 +22,7 @@ from panel_service.domain.criteria import (
 )
 from panel_service.domain.criteria import Any as AnyNode
 from panel_service.models import Study, StudyVersion
+from panel_service.services.questions import catalogue_of
 
 # the product contract §5 status → http://hl7.org/fhir/research-study-status (R4).
 FHIR_STATUS = {
@@ -122,7 +123,7 @@ def characteristics(node: Node, exclude: bool = False) -> list[dict[str, Any]]:
 
 def research_study(study: Study, version: StudyVersion, base_url: str) -> dict[str, Any]:
     """The FHIR R4 JSON of ``study`` with the eligibility of ``version``."""
-    node = parse_json(version.criteria)
+    node = parse_json(version.criteria, catalogue_of(version))
     group = {
         "resourceType": "Group",
         "id": "eligibility",

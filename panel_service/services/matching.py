@@ -52,7 +52,7 @@ from panel_service.queries.criteria_sql import compile_where
 from panel_service.queries.eligibility import contactable_clause, volunteer_state
 from panel_service.services.audit import record
 from panel_service.services.contact.requests import request_dispatch, request_send
-from panel_service.services.questions import answers_of
+from panel_service.services.questions import answers_of, load_catalogue
 from panel_service.tasks import Task
 from panel_service.timeutil import panel_today, utcnow
 
@@ -222,13 +222,15 @@ def match_one_chunk(session: Session, settings: Settings, run_id: int, chunk_no:
     ]
     matched = 0
     if found:
-        node = criteria_of(found[0].version_id, found[0].content_hash, found[0].criteria)
+        node = criteria_of(
+            found[0].version_id, found[0].content_hash, found[0].criteria, lambda: load_catalogue(session)
+        )
         source = select(
             literal(run.study_id), profiles.c.participant_id, literal(run.study_version_id)
         ).where(
             profiles.c.participant_id.between(chunk.low_id, chunk.high_id),
             compile_where(node, run.match_date, dialect, found[0].site_points),
-            contactable_clause(dialect, run.match_date, (chunk.low_id, chunk.high_id)),
+            contactable_clause(dialect, run.match_date, (chunk.low_id, chunk.high_id), found[0].site_points),
         )
         result = session.execute(
             _insert_ignoring_existing(dialect, ["study_id", "participant_id", "study_version_id"], source)
@@ -335,7 +337,7 @@ def match_volunteer(session: Session, settings: Settings, participant_id: int) -
     dialect = session.get_bind().dialect.name
     today = panel_today(settings)
     profile = load_profile(session, participant_id)
-    not_contactable = eligibility.volunteer_obstacle(volunteer_state(session, participant_id), today)
+    state = volunteer_state(session, participant_id)
     created = 0
     studies = recruiting_versions(session, today)
     facts = profile_facts(profile, today) if profile is not None else None
@@ -343,8 +345,12 @@ def match_volunteer(session: Session, settings: Settings, participant_id: int) -
         truth = Truth.UNKNOWN
         if facts is not None:
             truth = compile_criteria(
-                criteria_of(study.version_id, study.content_hash, study.criteria), study.site_points
+                criteria_of(
+                    study.version_id, study.content_hash, study.criteria, lambda: load_catalogue(session)
+                ),
+                study.site_points,
             )(facts)
+        not_contactable = eligibility.volunteer_obstacle(state, today, study.site_points)
         if truth is Truth.TRUE and not_contactable is None:
             source = select(literal(study.study_id), literal(participant_id), literal(study.version_id))
             result = session.execute(

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from panel_service.domain.questions import (
     OPS_BY_TYPE,
@@ -124,6 +124,13 @@ def load_catalogue(session: Session) -> Catalogue:
             question = dataclasses.replace(question, retired=True)
         questions[row.key] = question
     return Catalogue(list(questions.values()), seed.sections)
+
+
+def catalogue_of(instance: object) -> Catalogue | None:
+    """The catalogue as seen by the session ``instance`` (e.g. a study version) belongs to; None
+    (the shipped seed) for a detached one."""
+    session = object_session(instance)
+    return load_catalogue(session) if session is not None else None
 
 
 def is_answered(session: Session, key: str) -> bool:

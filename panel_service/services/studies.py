@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from panel_service.domain import lifecycle
 from panel_service.domain.criteria import All, CriteriaError, Node, parse_any, parse_json, to_json, to_text
+from panel_service.domain.questions import Catalogue
 from panel_service.domain.sites import clean_sites
 from panel_service.domain.vocab import APPROVAL_KINDS, CancelReason, ReviewState, Role, StudyStatus
 from panel_service.models import Account, EthicsApproval, Organisation, Study, StudyVersion
@@ -30,6 +31,7 @@ from panel_service.services import invitations, review_mail
 from panel_service.services.audit import record
 from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from panel_service.services.matching import request_recruit_match
+from panel_service.services.questions import catalogue_of, load_catalogue
 from panel_service.timeutil import utcnow
 
 REGION_PATTERN = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
@@ -56,15 +58,17 @@ def criteria_paths(error: CriteriaError, prefix: str = "criteria") -> dict[str, 
     return fields
 
 
-def parse_criteria(source: object) -> Node:
-    """Criteria as a JSON object or a string (text form or JSON); ValidationFailed names each path."""
+def parse_criteria(source: object, catalogue: Catalogue | None = None) -> Node:
+    """Criteria as a JSON object or a string (text form or JSON); ValidationFailed names each path.
+    ``question`` leaves are checked against ``catalogue`` (``questions.load_catalogue``: admin-added
+    questions too; without it, the shipped seed)."""
     if not isinstance(source, str | dict):
         raise ValidationFailed(
             "Criteria must be a JSON object or a string in the text form.",
             {"criteria": "must be an object or a string"},
         )
     try:
-        return parse_any(source)
+        return parse_any(source, catalogue)
     except CriteriaError as error:
         raise ValidationFailed("The criteria are not valid.", criteria_paths(error)) from None
     except RecursionError:
@@ -137,7 +141,11 @@ class VersionContent:
 
 
 def clean_fields(
-    fields: StudyFields, *, organisation_name: str = "", current_sites: list[dict[str, Any]] | None = None
+    fields: StudyFields,
+    *,
+    organisation_name: str = "",
+    current_sites: list[dict[str, Any]] | None = None,
+    catalogue: Catalogue | None = None,
 ) -> VersionContent:
     """Validate every field at once; raise ValidationFailed naming each bad one (``sites[1].lat``)."""
     problems: dict[str, str] = {}
@@ -168,7 +176,7 @@ def clean_fields(
         problems["target_enrolment"] = f"must be between 1 and {MAX_TARGET_ENROLMENT}"
     criteria_json: dict[str, Any] = {}
     try:
-        criteria_json = to_json(parse_criteria(fields.criteria))
+        criteria_json = to_json(parse_criteria(fields.criteria, catalogue))
     except ValidationFailed as error:
         problems.update(error.fields)
     if problems:
@@ -269,7 +277,7 @@ def pending_version(study: Study) -> StudyVersion | None:
 
 
 def criteria_text(version: StudyVersion) -> str:
-    return to_text(parse_json(version.criteria))
+    return to_text(parse_json(version.criteria, catalogue_of(version)))
 
 
 def diff_versions(session: Session, study: Study, old_number: int, new_number: int) -> list[str]:
@@ -285,7 +293,7 @@ def diff_versions(session: Session, study: Study, old_number: int, new_number: i
 
 
 def _diffable(version: StudyVersion) -> list[str]:
-    node = parse_json(version.criteria)
+    node = parse_json(version.criteria, catalogue_of(version))
     criteria = [to_text(child) for child in node.children] if isinstance(node, All) else [to_text(node)]
     return [
         f"title: {version.title}",
@@ -320,7 +328,7 @@ class ComparedField:
 
 
 def _field_lines(version: StudyVersion) -> dict[str, list[str]]:
-    node = parse_json(version.criteria)
+    node = parse_json(version.criteria, catalogue_of(version))
     criteria = [to_text(child) for child in node.children] if isinstance(node, All) else [to_text(node)]
     return {
         "title": [version.title],
@@ -383,7 +391,7 @@ def create_study(session: Session, actor: Account, fields: StudyFields) -> Study
         raise Forbidden("Only coordinators create studies.")
     organisation = session.get(Organisation, actor.organisation_id)
     assert organisation is not None
-    content = clean_fields(fields, organisation_name=organisation.name)
+    content = clean_fields(fields, organisation_name=organisation.name, catalogue=load_catalogue(session))
     study = Study(organisation_id=actor.organisation_id, created_by_id=actor.id, status=StudyStatus.DRAFT)
     session.add(study)
     session.flush()
@@ -437,7 +445,12 @@ def update_study(session: Session, actor: Account, study_id: int, fields: StudyF
     assert latest is not None
     organisation = session.get(Organisation, study.organisation_id)
     assert organisation is not None
-    content = clean_fields(fields, organisation_name=organisation.name, current_sites=list(latest.sites))
+    content = clean_fields(
+        fields,
+        organisation_name=organisation.name,
+        current_sites=list(latest.sites),
+        catalogue=load_catalogue(session),
+    )
     # Compared by content, not by the stored hash, so a change in what the hash covers can
     # never make an unchanged edit look changed.
     latest_content = VersionContent.of(latest)

@@ -42,6 +42,7 @@ from panel_service.queries.eligibility import contactable_clause
 from panel_service.services.audit import record
 from panel_service.services.errors import NotFound, ValidationFailed
 from panel_service.services.invitations import PENDING_STATUSES
+from panel_service.services.questions import load_catalogue
 from panel_service.timeutil import as_utc, utcnow
 
 Count = int | str
@@ -76,10 +77,10 @@ def feasibility(
     top-level criterion leaves, all suppressed below ``threshold``. Audited with the criteria hash."""
     version = study.latest_version
     assert version is not None
-    node = parse_json(version.criteria)
+    node = parse_json(version.criteria, load_catalogue(session))
     dialect = session.get_bind().dialect.name
-    base = contactable_clause(dialect, today)
-    sites = site_points(version.sites)  # for distance_to_site_km (§4a)
+    sites = site_points(version.sites)  # for distance_to_site_km and the travel limit (§4a)
+    base = contactable_clause(dialect, today, sites=sites)
     matching = matching_ids(node, today, dialect, sites).where(base).subquery()
     count = session.scalar(select(func.count()).select_from(matching)) or 0
     steps = attrition_counts(session.connection(), node, today, base_where=base, sites=sites)

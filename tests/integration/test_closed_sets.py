@@ -141,7 +141,7 @@ def _refuses(engine: Engine, reason: str) -> bool:
 
 def test_every_stored_reason_survives_the_upgrade_and_the_downgrade(empty_engine: Engine) -> None:
     migrate(empty_engine, "0002_leases")
-    every = list(vocab.INVITATION_REASONS)
+    every = [reason for reason in vocab.INVITATION_REASONS if reason != "too_far"]  # 0005_too_far
     _invitations_before_0003(empty_engine, every)
 
     migrate(empty_engine, "0003_closed_sets")
@@ -159,3 +159,16 @@ def test_an_unknown_stored_reason_stops_the_upgrade_and_is_named(empty_engine: E
     with pytest.raises(RuntimeError, match="mailbox_full"):
         migrate(empty_engine, "0003_closed_sets")
     assert _reasons(empty_engine) == ["consent_withdrawn", "mailbox_full"]
+
+
+def test_too_far_is_allowed_from_0005_and_reads_as_other_below_it(empty_engine: Engine) -> None:
+    migrate(empty_engine, "0002_leases")
+    _invitations_before_0003(empty_engine, ["no_longer_matches"])
+    migrate(empty_engine, "0003_questions")
+    assert _refuses(empty_engine, "too_far")
+    migrate(empty_engine, "0005_too_far")
+    assert not _refuses(empty_engine, "too_far")
+    assert _reasons(empty_engine) == ["too_far"]
+    migrate(empty_engine, "0003_questions", down=True)
+    assert _reasons(empty_engine) == ["other"]
+    assert _refuses(empty_engine, "too_far")

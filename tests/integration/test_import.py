@@ -330,3 +330,33 @@ def test_the_installed_command_imports(committed_runtime: Runtime, tmp_path: Pat
     assert any(line.startswith("line 2:") and "not valid JSON" in line for line in result.stderr.splitlines())
     assert "imported 1" in result.stderr
     assert counts(committed_runtime)["participants"] == 1
+
+
+def test_homes_are_imported_as_points_or_gazetteer_places_and_bad_ones_refused(
+    committed_runtime: Runtime, tmp_path: Path
+) -> None:
+    """``home`` (§4a, §8) as coordinates (rounded to 0.01°) or a gazetteer place; a place that is
+    not in the gazetteer is refused with its line and path, and nothing of that file is written."""
+    lines = [
+        {**GOOD, "home": {"lat": 56.1629, "lon": 10.2039}},
+        {**GOOD, "email": "bo@example.org", "home": {"place": "Aarhus, DK"}},
+    ]
+    result = run_panel(committed_runtime, "import", "profiles", str(write_lines(tmp_path / "h.jsonl", lines)))
+    assert result.exit_code == 0, result.stderr
+    with committed_runtime.database.session_scope() as session:
+        homes = sorted(
+            (lat, lon, place)
+            for lat, lon, place in session.execute(
+                select(Profile.home_lat, Profile.home_lon, Profile.home_place)
+            )
+        )
+    assert homes[0][2] is None or homes[1][2] is None
+    assert (56.16, 10.2, None) in homes
+    assert len(homes) == 2, homes
+    assert homes[1] == (56.16, 10.21, "Århus, DK"), homes  # the gazetteer's own name for "Aarhus, DK"
+    bad = write_lines(
+        tmp_path / "bad.jsonl", [{**GOOD, "email": "cy@example.org", "home": {"place": "Atlantis, DK"}}]
+    )
+    refused = run_panel(committed_runtime, "import", "profiles", str(bad))
+    assert refused.exit_code != 0
+    assert "line 1" in refused.stderr and "home.place" in refused.stderr, refused.stderr

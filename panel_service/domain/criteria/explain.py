@@ -1,4 +1,6 @@
-"""Why a profile does or does not meet criteria, leaf by leaf, in words a volunteer understands."""
+"""Why a profile does or does not meet criteria, leaf by leaf, in words a volunteer understands,
+in English or Danish ("du har fortalt os, at du stoppede med at tage magnesium i 2025"); condition
+and medicine names in Danish come from ``vocabulary.Term.plain_name_in("da")``."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from panel_service.domain.criteria.model import (
     Truth,
 )
 from panel_service.domain.criteria.place_words import PLACE_FIELDS, place_sentence
-from panel_service.domain.criteria.questions import question_sentence
+from panel_service.domain.criteria.questions import DURATION_DA, question_sentence
 from panel_service.domain.criteria.text_form import to_text
 from panel_service.domain.criteria.vocabulary import ATC_SUBSTANCE_LENGTH, System, nearest_term
 from panel_service.domain.geo import Sites
@@ -57,6 +59,43 @@ UNANSWERED = {
     "smoker": "you have not told us whether you smoke",
     "pregnant": "you have not told us whether you are pregnant",
 }
+
+REGION_NAMES_DA = {
+    "DK-81": "Region Nordjylland",
+    "DK-82": "Region Midtjylland",
+    "DK-83": "Region Syddanmark",
+    "DK-84": "Region Hovedstaden",
+    "DK-85": "Region Sjælland",
+}
+QUESTIONS_DA = {
+    "age": "Hvad er din fødselsdato?",
+    "sex": "Hvad er dit køn?",
+    "region": "Hvilken region bor du i?",
+    "bmi": "Hvad er din højde og vægt?",
+    "height_cm": "Hvor høj er du, i centimeter?",
+    "weight_kg": "Hvor meget vejer du, i kilo?",
+    "smoker": "Ryger du?",
+    "pregnant": "Er du gravid?",
+}
+UNANSWERED_DA = {
+    "age": "du har ikke fortalt os din fødselsdato",
+    "sex": "du har ikke fortalt os dit køn",
+    "region": "du har ikke fortalt os, hvor du bor",
+    "bmi": "vi kan ikke beregne dit BMI, fordi du ikke har fortalt os både din højde og din vægt",
+    "height_cm": "du har ikke fortalt os din højde",
+    "weight_kg": "du har ikke fortalt os din vægt",
+    "smoker": "du har ikke fortalt os, om du ryger",
+    "pregnant": "du har ikke fortalt os, om du er gravid",
+}
+SEXES_DA = {"female": "kvinde", "male": "mand", "other": "andet"}
+
+
+def _duration(duration: str, language: str) -> str:
+    words = duration_words(duration)
+    if language != "da":
+        return words
+    amount, _, unit = words.partition(" ")
+    return f"{amount} {DURATION_DA.get(unit, unit)}"
 
 
 @dataclass(frozen=True)
@@ -123,17 +162,25 @@ def _explain_leaf(
     elif isinstance(leaf, FieldLeaf) and leaf.field in PLACE_FIELDS:
         sentence, question = place_sentence(leaf, result, facts, sites, language)
     elif isinstance(leaf, Condition | Medication):
-        sentence, question = _codes_sentence(leaf, result, facts)
+        if language == "da":
+            sentence, question = _codes_sentence_da(leaf, result, facts)
+        else:
+            sentence, question = _codes_sentence(leaf, result, facts)
     else:
-        sentence = _field_sentence(leaf, result, facts)
-        question = QUESTIONS[leaf.field] if result is Truth.UNKNOWN else None
+        da = language == "da"
+        sentence = _field_sentence_da(leaf, result, facts) if da else _field_sentence(leaf, result, facts)
+        question = (QUESTIONS_DA if da else QUESTIONS)[leaf.field] if result is Truth.UNKNOWN else None
     return LeafExplanation(path, to_text(leaf), result, negated, sentence, question)
 
 
-def _code_name(system: System, code: str, display: str) -> str:
+def _code_name(system: System, code: str, display: str, language: str = "en") -> str:
     term = nearest_term(system, code)
     if term is None:
         return display
+    if language == "da":
+        if term.code.replace(".", "") == code.replace(".", ""):
+            return f"{term.plain_name_in('da')} ({display})"
+        return f"{_lower(term.name_da or term.name)} ({display})"
     if term.code.replace(".", "") == code.replace(".", ""):
         return f"{_with_article(system, code, term.plain_name)} ({display})"
     return f"{_lower(term.name)} ({display})"
@@ -276,3 +323,114 @@ def _wanted(leaf: FieldLeaf) -> str:
         "ge": "at least ",
     }
     return f"{words[leaf.op]}{leaf.value}".strip()
+
+
+def _codes_sentence_da(leaf: Condition | Medication, result: Truth, facts: Facts) -> tuple[str, str | None]:
+    """``_codes_sentence`` in Danish."""
+    is_condition = isinstance(leaf, Condition)
+    system: System = "icd10" if is_condition else "atc"
+    is_range = isinstance(leaf, Condition) and leaf.range_end is not None
+    wanted = _code_name(system, leaf.display if is_range else leaf.code, leaf.display, "da")
+    asked = f"{wanted}{_qualifier_words_da(leaf)}"
+    question = f"Har du fået stillet diagnosen {asked}?" if is_condition else f"Tager du {asked}?"
+    entries = facts.condition_entries if is_condition else facts.medication_entries
+    if entries is None:
+        if is_condition:
+            return "du har ikke fortalt os om dine sygdomme endnu", question
+        return "du har ikke fortalt os, hvilken medicin du tager, endnu", question
+    matching = [entry for entry in entries if leaf.matches(entry.code)]
+    if leaf.qualified:
+        q = thresholds(facts.on, leaf.current, leaf.within, leaf.for_at_least)
+        if result is Truth.TRUE:
+            entry = next(entry for entry in matching if definitely(entry, q))
+            return f"du har fortalt os, at {_entry_words_da(system, entry)}", None
+        possible = [entry for entry in matching if possibly(entry, q)]
+        if possible:
+            told = _entry_words_da(system, possible[0])
+            return (
+                f"du har fortalt os, at {told}, men det er ikke nok til at afgøre, om det er {asked}",
+                question,
+            )
+    elif result is Truth.TRUE:
+        told = _entry_words_da(system, matching[0])
+        if not is_condition and matching[0].code != leaf.code:
+            return f"du har fortalt os, at {told}, og det er {wanted}", None
+        return f"du har fortalt os, at {told}", None
+    vaguer = [entry for entry in entries if entry.code in leaf.ancestors]
+    if result is Truth.UNKNOWN and vaguer:
+        code = vaguer[0].code
+        told = _code_name(system, code, display_icd10(code) if is_condition else code, "da")
+        return (
+            f"du har fortalt os om {told}, som er mindre præcist end det, studiet spørger om ({wanted})",
+            question,
+        )
+    if matching:
+        told = _entry_words_da(system, matching[0])
+        return f"du har fortalt os, at {told}, og studiet spørger om {asked}", None
+    listed = "hvilke sygdomme du har" if is_condition else "hvilken medicin du tager"
+    return f"du har fortalt os, {listed}, og {wanted} er ikke blandt dem", None
+
+
+def _qualifier_words_da(leaf: Condition | Medication) -> str:
+    words = []
+    if leaf.current is not None:
+        words.append("nu" if leaf.current else "kun tidligere")
+    if leaf.within is not None:
+        words.append(f"på et tidspunkt inden for de sidste {_duration(leaf.within, 'da')}")
+    if leaf.for_at_least is not None:
+        words.append(f"i mindst {_duration(leaf.for_at_least, 'da')}")
+    return "".join(f" {word}" if index == 0 else f" og {word}" for index, word in enumerate(words))
+
+
+def _entry_words_da(system: System, entry: EntryFacts) -> str:
+    """``du stoppede med at tage magnesium i 2025`` without the "du har fortalt os, at"."""
+    is_condition = system == "icd10"
+    shown = display_icd10(entry.code) if is_condition else entry.code
+    name = _code_name(system, entry.code, shown, "da")
+    since, until = entry.since_text, entry.until_text
+    if entry.status == "past":
+        if is_condition:
+            words = f"du havde {name}" + (f" fra {since}" if since else "")
+            return words + (f" indtil {until}" if until else " tidligere")
+        if until:
+            when = f"den {until}" if len(until) == 10 else f"i {until}"
+            return f"du stoppede med at tage {name} {when}"
+        return f"du tog {name}" + (f" fra {since}" if since else " tidligere")
+    if since:
+        return f"du har haft {name} siden {since}" if is_condition else f"du har taget {name} siden {since}"
+    if entry.status == "current":
+        return f"du har {name} nu" if is_condition else f"du tager {name} nu"
+    return f"du har {name}" if is_condition else f"du tager {name}"
+
+
+def _field_sentence_da(leaf: FieldLeaf, result: Truth, facts: Facts) -> str:
+    value = getattr(facts, leaf.field)
+    if result is Truth.UNKNOWN:
+        return UNANSWERED_DA[leaf.field]
+    if leaf.field == "pregnant":
+        if facts.sex == Sex.MALE:
+            return "du har fortalt os, at dit køn er mand, så vi regner dig som ikke gravid"
+        return "du har fortalt os, at du er gravid" if value else "du har fortalt os, at du ikke er gravid"
+    if leaf.field == "smoker":
+        return "du har fortalt os, at du ryger" if value else "du har fortalt os, at du ikke ryger"
+    facts_da = {
+        "age": f"du er {value} år",
+        "bmi": f"dit BMI, ud fra den højde og vægt du har fortalt os, er {value}",
+        "height_cm": f"du har fortalt os, at din højde er {value} cm",
+        "weight_kg": f"du har fortalt os, at din vægt er {value} kg",
+        "region": f"du har fortalt os, at du bor i {REGION_NAMES_DA.get(str(value), str(value))}",
+        "sex": f"du har fortalt os, at dit køn er {SEXES_DA.get(str(value), str(value))}",
+    }
+    meets = field_test(leaf)(value)
+    return f"{facts_da[leaf.field]}, og det er {'' if meets else 'ikke '}{_wanted_da(leaf)}"
+
+
+def _wanted_da(leaf: FieldLeaf) -> str:
+    if leaf.op == "between":
+        low, high = leaf.value  # type: ignore[str-unpack,misc]
+        return f"mellem {low} og {high}"
+    if leaf.op == "in":
+        return "en af " + ", ".join(SEXES_DA.get(str(item), str(item)) for item in leaf.value)  # type: ignore[union-attr]
+    words = {"eq": "", "ne": "andet end ", "lt": "under ", "le": "højst ", "gt": "over ", "ge": "mindst "}
+    value = SEXES_DA.get(str(leaf.value), str(leaf.value))
+    return f"{words[leaf.op]}{value}".strip()

@@ -27,7 +27,9 @@ from panel_service.domain.eligibility import (
 from panel_service.domain.geo import site_points
 from panel_service.metrics import INVITATIONS_CANCELLED, INVITATIONS_DEFERRED
 from panel_service.queries import contact as sql
+from panel_service.queries.eligibility import travel_facts
 from panel_service.services import tokens
+from panel_service.services.questions import load_catalogue
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at, utcnow
 
 if TYPE_CHECKING:
@@ -186,11 +188,15 @@ def _verdict(
     """P1 at claim time (``domain.eligibility``), then the profile and the contact cap: None when
     the invitation may go out now. A held invitation is re-checked in full when it comes due."""
     today = panel_today(settings)
+    sites = site_points(candidate.sites)
+    home, max_travel_km = travel_facts(session, candidate.participant_id) if sites else (None, None)
     obstacle = invitation_obstacle(
         VolunteerState(
             erased=candidate.erased_at is not None,
             consent_active=bool(candidate.consented),
             contact_paused_until=candidate.contact_paused_until,
+            home=home,
+            max_travel_km=max_travel_km,
         ),
         StudyState(
             status=candidate.study_status,
@@ -201,6 +207,7 @@ def _verdict(
         ),
         candidate.study_version_id,
         today,
+        sites,
     )
     if obstacle is Obstacle.CONTACT_PAUSED:
         assert candidate.contact_paused_until is not None  # what makes it paused
@@ -209,11 +216,9 @@ def _verdict(
         return Cancel(obstacle.value)
     assert candidate.criteria is not None  # VERSION_CHANGED otherwise
     version = (candidate.study_version_id, candidate.content_hash or "")
-    node = criteria_of(*version, candidate.criteria)
+    node = criteria_of(*version, candidate.criteria, lambda: load_catalogue(session))
     has_profile, matches, cap_reached_at = session.execute(
-        sql.profile_and_cap_query(
-            version, node, today, dialect, settings.contact_cap, site_points(candidate.sites)
-        ),
+        sql.profile_and_cap_query(version, node, today, dialect, settings.contact_cap, sites),
         {
             "participant_id": candidate.participant_id,
             "window_start": utcnow() - dt.timedelta(days=settings.contact_cap_days),

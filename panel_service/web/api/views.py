@@ -540,7 +540,7 @@ def fhir_subjects(study_id: int) -> Response:
 )
 def check_criteria(body: dict[str, Any]) -> dict[str, Any]:
     actor(*STAFF)
-    node = studies.parse_criteria(body["criteria"])
+    node = studies.parse_criteria(body["criteria"], questions.load_catalogue(db_session()))
     return {"criteria": to_json(node), "criteria_text": to_text(node), "criteria_hash": criteria_hash(node)}
 
 

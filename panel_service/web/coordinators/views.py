@@ -33,7 +33,7 @@ from panel_service.domain.criteria.builder import is_json, parse_located
 from panel_service.domain.lifecycle import IllegalTransition, offered_actions
 from panel_service.domain.sites import clean_site, parse_lines, to_lines
 from panel_service.extensions import db_session, limiter, settings
-from panel_service.services import fhir, studies, study_reports
+from panel_service.services import fhir, questions, studies, study_reports
 from panel_service.services.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from panel_service.timeutil import panel_today
 from panel_service.web.auth import current, role_required
@@ -467,7 +467,7 @@ def criteria_check() -> Response:
     if not isinstance(source, str | dict):
         return jsonify({"ok": False, "errors": [{"path": "$", "message": 'send {"criteria": ...}'}]})
     try:
-        node = parse_any(source)
+        node = parse_any(source, questions.load_catalogue(db_session()))
     except CriteriaSyntaxError as error:
         return jsonify(
             {

@@ -1,7 +1,9 @@
 """The eligibility agreement: for drawn volunteer states, the SQL form of the rule
 (``queries.eligibility``) lets through exactly the volunteers the pure rule
 (``domain.eligibility``) finds no obstacle for, on PostgreSQL and on SQLite. Bulk matching, the
-feasibility count, the incremental match and the dispatcher's claim all read it from there."""
+feasibility count, the incremental match and the dispatcher's claim all read it from there.
+The volunteer's travel limit (``max_travel_km`` and a home, against drawn study sites) is part of
+the rule (§4a)."""
 
 from __future__ import annotations
 
@@ -15,12 +17,16 @@ from sqlalchemy.orm import Session
 
 from panel_service.domain.eligibility import (
     CONTACT_CONSENT,
+    TRAVEL_LIMIT_KEY,
     Obstacle,
     VolunteerState,
     contact_paused,
+    too_far,
     volunteer_obstacle,
 )
+from panel_service.domain.geo import Sites, site_points
 from panel_service.queries.eligibility import (
+    answers,
     consents,
     contactable_clause,
     participants,
@@ -47,11 +53,26 @@ class Volunteer:
     paused_until: dt.date | None
     withdrawn_consents: int
     consent_active: bool
+    home: tuple[float, float] | None = None
+    max_travel_km: int | None = None
 
     def state(self) -> VolunteerState:
         return VolunteerState(
-            erased=self.erased, consent_active=self.consent_active, contact_paused_until=self.paused_until
+            erased=self.erased,
+            consent_active=self.consent_active,
+            contact_paused_until=self.paused_until,
+            home=self.home,
+            max_travel_km=None if self.max_travel_km is None else float(self.max_travel_km),
         )
+
+
+# Homes and sites around Denmark and one far away; limits from 0 km to the longest distance.
+PLACES = [(55.68, 12.57), (56.16, 10.2), (55.4, 10.39), (57.05, 9.92), (51.51, -0.13), (-33.87, 151.21)]
+SITE_SETS = [
+    [],
+    [{"name": "Copenhagen", "lat": 55.68, "lon": 12.57}],
+    [{"name": "Aarhus", "lat": 56.16, "lon": 10.2}, {"name": "Odense", "lat": 55.4, "lon": 10.39}],
+]
 
 
 volunteers = st.builds(
@@ -62,6 +83,8 @@ volunteers = st.builds(
     ),
     withdrawn_consents=st.integers(min_value=0, max_value=2),
     consent_active=st.booleans(),
+    home=st.one_of(st.none(), st.sampled_from(PLACES)),
+    max_travel_km=st.one_of(st.none(), st.sampled_from([0, 10, 50, 130, 160, 250, 1000, 20000])),
 )
 
 
@@ -79,7 +102,30 @@ def store(session: Session, people: list[Volunteer]) -> list[int]:
             for pid, person in zip(ids, people, strict=True)
         ],
     )
-    session.execute(insert(profiles), [{"participant_id": pid} for pid in ids])
+    session.execute(
+        insert(profiles),
+        [
+            {
+                "participant_id": pid,
+                "home_lat": None if person.home is None else person.home[0],
+                "home_lon": None if person.home is None else person.home[1],
+            }
+            for pid, person in zip(ids, people, strict=True)
+        ],
+    )
+    limits = [
+        {
+            "participant_id": pid,
+            "key": TRAVEL_LIMIT_KEY,
+            "value": person.max_travel_km,
+            "value_num": float(person.max_travel_km),
+            "answered_on": TODAY,
+        }
+        for pid, person in zip(ids, people, strict=True)
+        if person.max_travel_km is not None
+    ]
+    if limits:
+        session.execute(insert(answers), limits)
     rows = [
         {"participant_id": pid, "kind": CONTACT_CONSENT, "text_version": "1", "withdrawn_at": at}
         for pid, person in zip(ids, people, strict=True)
@@ -96,11 +142,14 @@ def store(session: Session, people: list[Volunteer]) -> list[int]:
 
 @AGREEMENT
 @given(
-    people=st.lists(volunteers, min_size=1, max_size=12), on=st.sampled_from([TODAY, TODAY + dt.timedelta(1)])
+    people=st.lists(volunteers, min_size=1, max_size=12),
+    on=st.sampled_from([TODAY, TODAY + dt.timedelta(1)]),
+    stored_sites=st.sampled_from(SITE_SETS),
 )
 def test_sql_lets_through_exactly_the_volunteers_without_an_obstacle(
-    engine: Engine, people: list[Volunteer], on: dt.date
+    engine: Engine, people: list[Volunteer], on: dt.date, stored_sites: list[dict[str, object]]
 ) -> None:
+    sites: Sites = site_points(stored_sites)
     with engine.connect() as connection:
         transaction = connection.begin()
         try:
@@ -109,11 +158,13 @@ def test_sql_lets_through_exactly_the_volunteers_without_an_obstacle(
             expected = {
                 pid
                 for pid, person in zip(ids, people, strict=True)
-                if volunteer_obstacle(person.state(), on) is None
+                if volunteer_obstacle(person.state(), on, sites) is None
             }
             dialect = engine.dialect.name
             found = set(
-                session.scalars(select(profiles.c.participant_id).where(contactable_clause(dialect, on)))
+                session.scalars(
+                    select(profiles.c.participant_id).where(contactable_clause(dialect, on, sites=sites))
+                )
             )
             assert found == expected
             # A chunk's id range narrows the same answer, and nothing outside the range leaks in.
@@ -122,7 +173,7 @@ def test_sql_lets_through_exactly_the_volunteers_without_an_obstacle(
                 session.scalars(
                     select(profiles.c.participant_id).where(
                         profiles.c.participant_id.between(low, high),
-                        contactable_clause(dialect, on, (low, high)),
+                        contactable_clause(dialect, on, (low, high), sites),
                     )
                 )
             )
@@ -143,3 +194,18 @@ def test_a_pause_holds_through_its_last_day() -> None:
     assert contact_paused(TODAY, TODAY)
     assert not contact_paused(TODAY - dt.timedelta(1), TODAY)
     assert not contact_paused(None, TODAY)
+
+
+def test_the_travel_limit_applies_only_with_a_home_a_limit_and_sites() -> None:
+    aarhus = site_points([{"name": "Aarhus", "lat": 56.16, "lon": 10.2}])
+    copenhagen = (55.68, 12.57)  # about 157 km from Aarhus
+    assert too_far(copenhagen, 100, aarhus)
+    assert not too_far(copenhagen, 200, aarhus)
+    assert not too_far(None, 100, aarhus)  # no home: the limit cannot apply
+    assert not too_far(copenhagen, None, aarhus)
+    assert not too_far(copenhagen, 100, ())  # no sites
+    state = VolunteerState(
+        erased=False, consent_active=True, contact_paused_until=None, home=copenhagen, max_travel_km=100
+    )
+    assert volunteer_obstacle(state, TODAY, aarhus) is Obstacle.TOO_FAR
+    assert volunteer_obstacle(state, TODAY) is None

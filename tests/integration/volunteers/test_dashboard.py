@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from panel_service.models import AuditEvent, Invitation
+from panel_service.models import AuditEvent, Invitation, Participant
 from panel_service.services import dashboard as volunteer_dashboard
 from panel_service.services import profiles
 from tests.factories import make_invitation
@@ -202,3 +202,18 @@ def test_an_unanswered_catalogue_question_is_named_as_more_questions(
     assert "a few more questions about you" in page and "/me/questions" in page
     assert "Secret" not in page and "MRI" not in page
     assert volunteer_dashboard.open_questions(db, settings, participant.id) == ["questions"]
+
+
+def test_a_danish_volunteer_reads_why_in_danish_on_the_dashboard_and_the_invitation_page(
+    client: FlaskClient, db: Session, invited: tuple[int, int]
+) -> None:
+    participant_id, study_id = invited
+    participant = db.get(Participant, participant_id)
+    assert participant is not None
+    participant.language = "da"
+    db.commit()
+    for path in ("/me", f"/me/invitations/{study_id}"):
+        page = client.get(path).get_data(as_text=True)
+        assert "Du er 4" in page, path  # "Du er 46 år, og det er mellem 18 og 75."
+        assert "du har fortalt os" in page.lower(), path
+        assert "You are 4" not in page, path

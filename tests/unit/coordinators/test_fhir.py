@@ -73,3 +73,23 @@ def test_distance_is_exported_in_text_and_a_country_as_iso_3166_1() -> None:
         "DK",
     )
     assert nation.valueCodeableConcept.coding[0].system == "urn:iso:std:iso:3166:-2"
+
+
+def test_every_new_leaf_kind_is_kept_in_text_and_validates() -> None:
+    """Question leaves, every qualifier and the stored catalogue's questions: FHIR R4's Group
+    has no relative time window (``timeFromEvent`` is R5) and no questionnaire answer, so each
+    goes whole into ``code.text`` with ``valueBoolean`` and an exclusion keeps ``exclude``."""
+    text = (
+        "has condition G25.8 for at least P1Y and not has condition F10 formerly within P6M"
+        " and takes N04BC currently and answer smoking_status = former answered within P12M"
+        " and not answer phq9 >= 20"
+    )
+    resource = ResearchStudy.model_validate(build(text))
+    found = [(c.code.text, c.valueBoolean, bool(c.exclude)) for c in resource.contained[0].characteristic]
+    assert found == [
+        ("has condition G25.8 for at least P1Y", True, False),
+        ("has condition F10 formerly within P6M", True, True),
+        ("takes N04BC currently", True, False),
+        ("answer smoking_status = former answered within P12M", True, False),
+        ("answer phq9 >= 20", True, True),
+    ]
