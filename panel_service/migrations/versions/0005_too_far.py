@@ -4,7 +4,7 @@ The dispatcher cancels an invitation whose study's nearest site is farther than 
 said they would travel. The values are written out here, as in 0003_closed_sets.
 
 Revision ID: 0005_too_far
-Revises: 0003_questions
+Revises: 0005_answer_statistics
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_too_far"
-down_revision: str | None = "0003_questions"
+down_revision: str | None = "0005_answer_statistics"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
