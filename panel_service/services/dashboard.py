@@ -69,9 +69,9 @@ def visible_invitations(
     today = panel_today(settings)
     catalogue = load_catalogue(session) if rows else None
     # Explanations in the volunteer's own language (§4a: "du har fortalt os, at ...").
-    language = str(
-        session.scalar(select(Participant.language).where(Participant.id == participant_id)) or "en"
-    )
+    # From the identity map when the caller has the participant loaded (the dashboard has).
+    participant = session.get(Participant, participant_id)
+    language = str(participant.language if participant is not None else "en") or "en"
     views = []
     for invitation, version in rows:
         # The version the invitation was sent for: an approved version, and the one in force when

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import typing as t
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, object_session
@@ -110,8 +111,51 @@ def _merge_wording(stored: Mapping[str, Any], seed: Mapping[str, Any]) -> dict[s
     return merged
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+CATALOGUE_KEY = "panel.catalogue"
+
+
 def load_catalogue(session: Session) -> Catalogue:
-    """The seed overlaid by the stored questions (admins' additions, wording and retirements)."""
+    """The seed overlaid by the stored questions (admins' additions, wording and retirements).
+
+    Read once per session (a request, a job) and kept in ``session.info``: a page listing twenty
+    studies must not read the catalogue twenty times. Changes made through this module drop it."""
+    cached = session.info.get(CATALOGUE_KEY)
+    if isinstance(cached, Catalogue):
+        return cached
+    catalogue = _read_catalogue(session)
+    session.info[CATALOGUE_KEY] = catalogue
+    return catalogue
+
+
+def _forget_catalogue(session: Session) -> None:
+    session.info.pop(CATALOGUE_KEY, None)
+
+
+def fresh_catalogue(session: Session) -> Catalogue:
+    """The catalogue read again: for a session that outlived a change made in another one."""
+    _forget_catalogue(session)
+    return load_catalogue(session)
+
+
+def _changes_catalogue(change: Callable[P, R]) -> Callable[P, R]:
+    """Drop the session's cached catalogue around a change to the stored questions."""
+
+    @functools.wraps(change)
+    def changed(*args: P.args, **kwargs: P.kwargs) -> R:
+        session = args[0]
+        assert isinstance(session, Session)
+        _forget_catalogue(session)
+        try:
+            return change(*args, **kwargs)
+        finally:
+            _forget_catalogue(session)
+
+    return changed
+
+
+def _read_catalogue(session: Session) -> Catalogue:
     seed = seed_catalogue()
     questions: dict[str, Question] = dict(seed)
     for row in session.scalars(select(QuestionRow).order_by(QuestionRow.position, QuestionRow.key)):
@@ -137,6 +181,7 @@ def is_answered(session: Session, key: str) -> bool:
     return session.scalar(select(func.count()).where(ProfileAnswer.key == key).limit(1)) != 0
 
 
+@_changes_catalogue
 def add_question(session: Session, data: Mapping[str, Any]) -> Question:
     question = question_from_data(data)
     if session.get(QuestionRow, question.key) is not None or question.key in seed_catalogue():
@@ -155,6 +200,7 @@ def add_question(session: Session, data: Mapping[str, Any]) -> Question:
     return question
 
 
+@_changes_catalogue
 def update_question(session: Session, key: str, data: Mapping[str, Any]) -> Question:
     """Replace a question's definition; its key and type never change once answered."""
     catalogue = load_catalogue(session)
@@ -181,6 +227,7 @@ def update_question(session: Session, key: str, data: Mapping[str, Any]) -> Ques
     return question
 
 
+@_changes_catalogue
 def retire_question(session: Session, key: str, retired: bool = True) -> None:
     row = session.get(QuestionRow, key)
     if row is None:

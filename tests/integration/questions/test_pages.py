@@ -67,11 +67,11 @@ def test_admin_adds_edits_and_retires_a_question(
         "/admin/questions/owns_dog",
         {**NEW_QUESTION, "wording_en": "Do you own a dog?"},
     )
-    assert edited.status_code == 302 and service.load_catalogue(db)["owns_dog"].text() == "Do you own a dog?"
+    assert edited.status_code == 302 and service.fresh_catalogue(db)["owns_dog"].text() == "Do you own a dog?"
     retired = staff_post(
         client, "/admin/questions/owns_dog", "/admin/questions/owns_dog", {"action": "retire"}
     )
-    assert retired.status_code == 302 and service.load_catalogue(db)["owns_dog"].retired
+    assert retired.status_code == 302 and service.fresh_catalogue(db)["owns_dog"].retired
 
 
 def test_a_volunteer_answers_a_section_and_smoker_follows(
