@@ -32,7 +32,7 @@ SENSITIVE_REQUESTS = (
     f"/password/reset/{TOKEN}",
     f"/invitations/answer/{TOKEN}?answer=interested",
     f"/vocabulary/search?system=icd10&q={SEARCH_WORD}",
-    "/login?next=/me/invitations/4711",
+    "/login?next=/me/invitations/97531864",  # an id unlikely to appear by chance (a timing, a hex id)
 )
 
 
@@ -135,7 +135,7 @@ def test_app_log_holds_no_link_token_search_word_or_invitation(
     written = app_log.getvalue()
     assert written.count("http.request") == len(SENSITIVE_REQUESTS), written
     assert "/verify/[redacted]" in written and "/invitations/answer/[redacted]" in written
-    for secret in (TOKEN, SEARCH_WORD, "interested", "4711"):
+    for secret in (TOKEN, SEARCH_WORD, "interested", "97531864"):
         assert secret not in written, secret
 
 
@@ -187,5 +187,5 @@ def test_gunicorn_access_log_holds_no_link_token_search_word_or_invitation(tmp_p
     access_lines = [line for line in written.splitlines() if '"GET /' in line]
     assert len(access_lines) == len(SENSITIVE_REQUESTS), written
     assert any("/unsubscribe/[redacted]" in line for line in access_lines)
-    for secret in (TOKEN, SEARCH_WORD, "interested", "4711"):
+    for secret in (TOKEN, SEARCH_WORD, "interested", "97531864"):
         assert secret not in written, secret
