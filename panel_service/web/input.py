@@ -12,7 +12,7 @@ from __future__ import annotations
 import typing as t
 
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.routing import IntegerConverter, ValidationError
+from werkzeug.routing import IntegerConverter
 
 from panel_service.domain import json_input
 
@@ -20,15 +20,12 @@ MAX_PATH_INT = 2**31 - 1
 
 
 class BoundedIntConverter(IntegerConverter):
-    def __init__(self, map: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
-        kwargs.setdefault("max", MAX_PATH_INT)
-        super().__init__(map, *args, **kwargs)
+    """Path ids: at most as many digits as the largest id (``MAX_PATH_INT``), so a longer number
+    matches no route at all. A number of that length but beyond the largest id reaches the view,
+    which finds nothing: a 404 for every method. (A converter that refuses a value after the path
+    matched makes Werkzeug answer 405 when a route for another method took the same path.)"""
 
-    def to_python(self, value: str) -> t.Any:
-        # int() refuses more than 4,300 digits with a ValueError; anything this long is no id.
-        if len(value) > len(str(MAX_PATH_INT)):
-            raise ValidationError()
-        return super().to_python(value)
+    regex = rf"\d{{1,{len(str(MAX_PATH_INT))}}}"
 
 
 class SafeJSONProvider(DefaultJSONProvider):
