@@ -51,6 +51,8 @@ def _zip_kind(content: bytes) -> LetterKind | None:
             if "mimetype" in names and archive.read("mimetype").strip() == ODT_MIMETYPE:
                 return ODT
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, NotImplementedError):
+        # A damaged archive, or one packed with a compression zipfile cannot read
+        # (NotImplementedError): not a document Panel accepts, so the letter is refused.
         return None
     return None
 

@@ -12,17 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from panel_service.domain.criteria import Node, criteria_hash, to_text
-from panel_service.domain.disclosure import protect_chain
 from panel_service.domain.geo import Sites
 from panel_service.models import Account
-from panel_service.queries.criteria_sql import attrition_counts, matching_ids
-from panel_service.queries.eligibility import contactable_clause
 from panel_service.services.audit import record
-from panel_service.services.study_reports import Count
+from panel_service.services.study_reports import Count, protected_counts
 
 
 @dataclass(frozen=True)
@@ -56,11 +52,7 @@ def count_criteria(
     """How many volunteers ``node`` would reach today and what each top-level criterion leaves,
     suppressed below ``threshold``. Audited (with the study when the criteria are a study's).
     ``sites`` are the study's, for ``distance_to_site_km`` (none: that leaf stays unknown)."""
-    dialect = session.get_bind().dialect.name
-    base = contactable_clause(dialect, today, sites=sites)
-    matching = matching_ids(node, today, dialect, sites).where(base).subquery()
-    count = session.scalar(select(func.count()).select_from(matching)) or 0
-    steps = attrition_counts(session.connection(), node, today, base_where=base, sites=sites)
+    matching, attrition = protected_counts(session, node, today, sites, threshold)
     digest = criteria_hash(node)
     record(
         session,
@@ -70,11 +62,6 @@ def count_criteria(
         study_id if study_id is not None else digest[:60],
         {"criteria_hash": digest, "on": today.isoformat(), "builder": True},
     )
-    chain = protect_chain([remaining for _, remaining in steps] + [int(count)], threshold)
     return CriteriaCount(
-        criteria_text=to_text(node),
-        criteria_hash=digest,
-        on=today,
-        matching=chain[-1],
-        attrition=[(text, shown) for (text, _), shown in zip(steps, chain, strict=False)],
+        criteria_text=to_text(node), criteria_hash=digest, on=today, matching=matching, attrition=attrition
     )

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from panel_service.domain.criteria import criteria_hash, parse_json, to_text
+from panel_service.domain.criteria import Node, criteria_hash, parse_json, to_text
 from panel_service.domain.disclosure import Cell, protect_breakdown, protect_chain
-from panel_service.domain.geo import site_points
+from panel_service.domain.geo import Sites, site_points
 from panel_service.domain.vocab import (
     CANCEL_REASONS,
     INVITATION_RESPONSES,
@@ -78,12 +78,8 @@ def feasibility(
     version = study.latest_version
     assert version is not None
     node = parse_json(version.criteria, load_catalogue(session))
-    dialect = session.get_bind().dialect.name
     sites = site_points(version.sites)  # for distance_to_site_km and the travel limit (§4a)
-    base = contactable_clause(dialect, today, sites=sites)
-    matching = matching_ids(node, today, dialect, sites).where(base).subquery()
-    count = session.scalar(select(func.count()).select_from(matching)) or 0
-    steps = attrition_counts(session.connection(), node, today, base_where=base, sites=sites)
+    matching, attrition = protected_counts(session, node, today, sites, threshold)
     digest = criteria_hash(node)
     record(
         session,
@@ -93,17 +89,30 @@ def feasibility(
         study.id,
         {"version": version.number, "criteria_hash": digest, "on": today.isoformat()},
     )
-    # The matching count is the chain's last link (everyone who passes every criterion).
-    chain = protect_chain([remaining for _, remaining in steps] + [int(count)], threshold)
     return Feasibility(
         study_id=study.id,
         version=version.number,
         criteria_text=to_text(node),
         criteria_hash=digest,
         on=today,
-        matching=chain[-1],
-        attrition=[(text, shown) for (text, _), shown in zip(steps, chain, strict=False)],
+        matching=matching,
+        attrition=attrition,
     )
+
+
+def protected_counts(
+    session: Session, node: Node, today: dt.date, sites: Sites, threshold: int
+) -> tuple[Count, list[tuple[str, Count]]]:
+    """Who ``node`` would reach today among the contactable, and what each top-level criterion
+    leaves: one attrition chain protected as P4 asks (the study's feasibility and the builder's)."""
+    dialect = session.get_bind().dialect.name
+    base = contactable_clause(dialect, today, sites=sites)
+    matching = matching_ids(node, today, dialect, sites).where(base).subquery()
+    count = session.scalar(select(func.count()).select_from(matching)) or 0
+    steps = attrition_counts(session.connection(), node, today, base_where=base, sites=sites)
+    # The matching count is the chain's last link (everyone who passes every criterion).
+    chain = protect_chain([remaining for _, remaining in steps] + [int(count)], threshold)
+    return chain[-1], [(text, shown) for (text, _), shown in zip(steps, chain, strict=False)]
 
 
 def funnel(
