@@ -24,6 +24,7 @@ from panel_service.domain.eligibility import (
     VolunteerState,
     invitation_obstacle,
 )
+from panel_service.domain.gazetteer import site_text
 from panel_service.domain.geo import site_points
 from panel_service.metrics import INVITATIONS_CANCELLED, INVITATIONS_DEFERRED
 from panel_service.queries import contact as sql
@@ -149,7 +150,8 @@ def claim_in(
         organisation_name=str(candidate.organisation_name),
         invitation_text=str(candidate.invitation_text),
         site_region=str(candidate.site_region),
-        sites=tuple(str(site.get("name", "")) for site in candidate.sites or ()),
+        # Each site by name and town, in the volunteer's language (issue 13 item 4).
+        sites=tuple(site_text(site, str(candidate.language)) for site in candidate.sites or ()),
         answer_token=answer,
         unsubscribe_token=unsubscribe,
         language=str(candidate.language),
