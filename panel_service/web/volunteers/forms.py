@@ -96,6 +96,21 @@ class DetailsForm(SafeForm):
     )
 
 
+class ChangeEmailForm(SafeForm):
+    """A new email address, confirmed with the password (issue 13 item 7)."""
+
+    email = EmailField(
+        _l("New email address"),
+        validators=[DataRequired(message=_l("Enter your new email address.")), Length(max=320)],
+        render_kw={"autocomplete": "email", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        _l("Your password"),
+        validators=[DataRequired(message=_l("Enter your password to confirm the change."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
 class ForgotPasswordForm(SafeForm):
     email = EmailField(
         _l("Email address"),

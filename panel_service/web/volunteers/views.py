@@ -23,6 +23,7 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as browser_session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +40,7 @@ from panel_service.services import (
     account_mail,
     accounts,
     consent,
+    email_change,
     participants,
     personal_data,
     profiles,
@@ -52,6 +54,7 @@ from panel_service.timeutil import panel_today
 from panel_service.web.answers.views import REFUSAL_MESSAGES
 from panel_service.web.auth import current, role_required, sign_in, sign_out
 from panel_service.web.dates import readable_date
+from panel_service.web.ratelimits import account_key
 from panel_service.web.transaction import discard
 from panel_service.web.volunteers.forms import (
     ANY_DISTANCE_KM,
@@ -59,6 +62,7 @@ from panel_service.web.volunteers.forms import (
     PASSWORD_MESSAGES,
     AboutForm,
     AnswerForm,
+    ChangeEmailForm,
     CodesForm,
     ConsentForm,
     DeleteForm,
@@ -847,6 +851,7 @@ def _render_contact(participant: Participant, pause_form: PauseForm, consent_for
     return render_template(
         "volunteers/contact.html",
         participant=participant,
+        account=current().account(),
         consent=volunteers.active_consent(db_session(), participant.id),
         paused=volunteers.is_paused(settings(), participant),
         pause_form=pause_form,
@@ -927,6 +932,72 @@ def details(account: Account, participant: Participant) -> ViewResult:
             return redirect(url_for("volunteers.contact"))
         return render_template("volunteers/details.html", form=form, account=account), 422
     return render_template("volunteers/details.html", form=form, account=account)
+
+
+# --- changing the email address (issue 13 item 7) -----------------------------------------
+
+@bp.route("/me/email", methods=["GET", "POST"])
+@limiter.limit("5 per hour", methods=["POST"])
+@limiter.limit("10 per day", methods=["POST"], key_func=account_key)
+@volunteer_view
+def change_email(account: Account, participant: Participant) -> ViewResult:
+    """A new address: mailed a link, taken only when the link is used. An address that has an
+    account already is answered as any other (the owner is mailed instead)."""
+    form = ChangeEmailForm()
+    if form.validate_on_submit():
+        try:
+            address = email_change.request_change(
+                db_session(), settings(), account, form.email.data or "", form.password.data or ""
+            )
+        except ValidationFailed as exc:
+            discard()
+            if exc.fields.get("email") == "same":
+                form.email.errors = [_("This is already your email address. Enter a new one.")]
+            elif "email" in exc.fields:
+                form.email.errors = [_("Enter a valid email address, like name@example.com.")]
+            if "password" in exc.fields:
+                form.password.errors = [_("The password is not correct.")]
+        else:
+            browser_session["email_change_to"] = address
+            return redirect(url_for("volunteers.change_email_sent"))
+    status = 422 if form.errors else 200
+    return render_template("volunteers/email_change.html", form=form, account=account), status
+
+
+@bp.get("/me/email/sent")
+@volunteer_view
+def change_email_sent(account: Account, participant: Participant) -> ViewResult:
+    address = browser_session.get("email_change_to")
+    if not isinstance(address, str):
+        return redirect(url_for("volunteers.contact"))
+    return render_template("volunteers/email_change_sent.html", address=address, account=account)
+
+
+@bp.route("/me/email/confirm/<token>", methods=["GET", "POST"])
+def confirm_email_change(token: str) -> ViewResult:
+    """A GET only shows a button (mail scanners follow links); the POST takes the new address.
+    No sign-in needed: the link proves the mailbox, the password was given when asking."""
+    session = db_session()
+    form = EmptyForm()
+    try:
+        address = email_change.peek(session, token)
+    except tokens.TokenInvalid:
+        return render_template("volunteers/link_invalid.html"), 410
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            with session.begin_nested():
+                account = email_change.confirm_change(session, token)
+        except tokens.TokenInvalid:
+            discard()
+            return render_template("volunteers/link_invalid.html"), 410
+        except (email_change.AddressTaken, IntegrityError):
+            discard()
+            return render_template("volunteers/email_change_taken.html"), 409
+        browser_session.pop("email_change_to", None)
+        flash(_("Your email address is now %(email)s.", email=address))
+        signed_in = current().is_authenticated and current().account_id == account.id
+        return redirect(url_for("volunteers.contact") if signed_in else url_for("accounts.login"))
+    return render_template("volunteers/email_change_confirm.html", form=form, address=address)
 
 
 # --- my data: download and erasure ---------------------------------------------------------
