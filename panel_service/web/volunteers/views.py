@@ -548,7 +548,7 @@ def profile_travel(account: Account, participant: Participant) -> ViewResult:
         return redirect(url_for("volunteers.profile_codes", section="conditions", wizard="1"))
     if action != "save":
         abort(400)
-    offered = {value for value, _label in form.distance.choices}
+    offered = {choice.value for choice in form.distance.choices}
     chosen = form.distance.data or ""
     if chosen not in offered:
         form.distance.errors = [_("Choose how far you would travel to a study visit.")]
@@ -935,6 +935,7 @@ def details(account: Account, participant: Participant) -> ViewResult:
 
 
 # --- changing the email address (issue 13 item 7) -----------------------------------------
+
 
 @bp.route("/me/email", methods=["GET", "POST"])
 @limiter.limit("5 per hour", methods=["POST"])
