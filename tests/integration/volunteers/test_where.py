@@ -202,5 +202,5 @@ def test_sites_by_name_and_town_on_the_dashboard_and_the_invitation_page(
     make_invitation(db, version, volunteer)
     for path in ("/me", f"/me/invitations/{version.study_id}"):
         page = client.get(path).get_data(as_text=True)
-        assert "Bispebjerg Hospital, Copenhagen (Capital Region of Denmark)" in page, path
+        assert "Bispebjerg Hospital, Copenhagen · Capital Region of Denmark" in page, path
         assert "DK-84" not in page, path
