@@ -24,7 +24,6 @@ from panel_service.domain.eligibility import (
     VolunteerState,
     invitation_obstacle,
 )
-from panel_service.domain.gazetteer import site_text
 from panel_service.domain.geo import site_points
 from panel_service.metrics import INVITATIONS_CANCELLED, INVITATIONS_DEFERRED
 from panel_service.queries import contact as sql
@@ -64,10 +63,13 @@ class Claimed:
     organisation_name: str
     invitation_text: str
     site_region: str
-    sites: tuple[str, ...]
+    sites: tuple[str, ...]  # by name, as approved
     answer_token: str
     unsubscribe_token: str
     language: str = "en"  # the volunteer's: the email is written in it
+    # The sites as stored (name and coordinates), so that the email can say which town each is
+    # in (issue 13 item 4); worked out when the message is built, outside the claim transaction.
+    site_places: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,8 @@ def claim_in(
         organisation_name=str(candidate.organisation_name),
         invitation_text=str(candidate.invitation_text),
         site_region=str(candidate.site_region),
-        # Each site by name and town, in the volunteer's language (issue 13 item 4).
-        sites=tuple(site_text(site, str(candidate.language)) for site in candidate.sites or ()),
+        sites=tuple(str(site.get("name", "")) for site in candidate.sites or ()),
+        site_places=tuple(candidate.sites or ()),
         answer_token=answer,
         unsubscribe_token=unsubscribe,
         language=str(candidate.language),
