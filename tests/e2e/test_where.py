@@ -174,6 +174,8 @@ def test_changing_the_email_address_in_english_and_danish(page: Any, live: LiveS
     page.get_by_role("button", name="Use this address").click()
     page.wait_for_url(re.compile(r".*/me/contact$"))
     assert f"Your email address is now {new}." in page.inner_text("main")
+    assert_accessible(page, "contact after the change")
+    screenshot(page, "where-15-contact-changed")
 
     notice = live.smtp.wait_for_to(old, 2, timeout=30)[-1]
     text = notice.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
@@ -229,6 +231,13 @@ def test_sites_by_name_and_town_on_the_home_study_and_dashboard_pages(page: Any,
     assert "DK-84" not in page.inner_text("body")
     assert_accessible(page, "dashboard with sites")
     screenshot(page, "where-22-dashboard-sites")
+    page.goto(f"{live.url}/me/invitations/{study_id}")
+    assert (
+        "Bispebjerg Hospital, Copenhagen; Hvidovre Hospital · Capital Region of Denmark"
+        in page.inner_text("main")
+    )
+    assert_accessible(page, "invitation with sites")
+    screenshot(page, "where-24-invitation-sites")
     page.get_by_role("button", name="Dansk").click()
     page.goto(f"{live.url}/studies/{study_id}")
     main = page.inner_text("main")
