@@ -68,7 +68,9 @@ def test_the_new_address_is_verified_before_it_is_used_and_the_old_one_is_told(
     sent_page = client.get("/me/email/sent").get_data(as_text=True)
     assert NEW in sent_page and OLD in sent_page  # the account keeps the old address until then
     assert (account(db, vera.id).email, account(db, vera.id).pending_email) == (OLD, NEW)
-    assert f"We have sent a link to {NEW}. Until you open it" in client.get("/me/contact").get_data(as_text=True)
+    assert f"We have sent a link to {NEW}. Until you open it" in client.get("/me/contact").get_data(
+        as_text=True
+    )
 
     assert run_mail_jobs(runtime, db) == [Task.ACCOUNTS_SEND_EMAIL_CHANGE]
     [confirm_mail] = smtp.wait_for(1, timeout=10)
