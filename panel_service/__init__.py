@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, *, start_background_jobs: bool 
     from panel_service.services import accounts
     from panel_service.web import register_blueprints, transaction
     from panel_service.web.dates import register_date_filters
+    from panel_service.web.i18n import region_in_page_language
     from panel_service.web.input import BoundedIntConverter, SafeJSONProvider
     from panel_service.web.middleware import install_middleware
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, start_background_jobs: bool 
     register_blueprints(app)
     register_date_filters(app)
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.filters["region"] = region_in_page_language
 
     if start_background_jobs is None:
         start_background_jobs = settings.jobs_in_process and settings.env != "test"

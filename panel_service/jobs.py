@@ -33,6 +33,7 @@ log = get_logger(__name__)
 JOB_MODULES = (
     "panel_service.relays",
     "panel_service.services.account_mail",
+    "panel_service.services.email_change",
     "panel_service.services.answer_mail",
     "panel_service.services.contact.jobs",
     "panel_service.services.matching",

@@ -13,6 +13,9 @@ from enum import StrEnum
 class Task(StrEnum):
     ACCOUNTS_SEND_VERIFICATION = "accounts.send_verification"
     ACCOUNTS_SEND_SIGNUP_EXISTING = "accounts.send_signup_existing"
+    ACCOUNTS_SEND_EMAIL_CHANGE = "accounts.send_email_change"
+    ACCOUNTS_SEND_EMAIL_CHANGED = "accounts.send_email_changed"
+    ACCOUNTS_SEND_EMAIL_TAKEN = "accounts.send_email_taken"
     ACCOUNTS_SEND_PASSWORD_RESET = "accounts.send_password_reset"  # noqa: S105 - a task name, not a password
     ANSWERS_SEND_INTEREST_WITHDRAWN = "answers.send_interest_withdrawn"
     CONTACT_DISPATCH_DUE = "contact.dispatch_due"

@@ -17,15 +17,44 @@ from __future__ import annotations
 
 import bisect
 import functools
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 
-from panel_service.domain.geo import Home, round_coordinate
+from panel_service.domain.geo import KM_PER_DEGREE_LATITUDE, Home, haversine_a, km_of_a, round_coordinate
 
 DATASET = "gazetteer.tsv"
 MAX_NAME = 200
+# Towns whose English and Danish names differ from GeoNames' name (GeoNames keeps the local name
+# for most places, but "Århus" and English exonyms for large cities), by GeoNames id: (English,
+# Danish). The volunteer sees the name in their language; either name finds the town.
+NAMES: dict[int, tuple[str, str]] = {
+    2618425: ("Copenhagen", "København"),
+    2624652: ("Aarhus", "Aarhus"),
+    2692969: ("Malmö", "Malmø"),
+    2711537: ("Gothenburg", "Göteborg"),
+    2926271: ("Flensburg", "Flensborg"),
+    2838634: ("Schleswig", "Slesvig"),
+    2867714: ("Munich", "München"),
+    2886242: ("Cologne", "Köln"),
+    2861650: ("Nuremberg", "Nürnberg"),
+    2761369: ("Vienna", "Wien"),
+    756135: ("Warsaw", "Warszawa"),
+    3169070: ("Rome", "Rom"),
+    3067696: ("Prague", "Prag"),
+    2800866: ("Brussels", "Bruxelles"),
+    2267057: ("Lisbon", "Lissabon"),
+    264371: ("Athens", "Athen"),
+    524901: ("Moscow", "Moskva"),
+    2747373: ("The Hague", "Haag"),
+    3164603: ("Venice", "Venedig"),
+    3172394: ("Naples", "Napoli"),
+    3173435: ("Milan", "Milano"),
+    3176959: ("Florence", "Firenze"),
+}
+PREFERRED_COUNTRY = "DK"  # Panel recruits in Denmark: its towns come first among equals
 
 
 @dataclass(frozen=True)
@@ -40,6 +69,14 @@ class Place:
     @property
     def label(self) -> str:
         return f"{self.name}, {self.country}"
+
+    def name_in(self, language: str) -> str:
+        """The town's name as a volunteer reading ``language`` writes it: "København" in Danish,
+        "Copenhagen" in English; GeoNames' own name for most places."""
+        names = NAMES.get(self.geonameid)
+        if names is None:
+            return self.name
+        return names[1] if language == "da" else names[0]
 
 
 def fold(text: str) -> str:
@@ -56,6 +93,7 @@ class Gazetteer:
     by_id: dict[int, Place]
     by_name: dict[tuple[str, str], tuple[Place, ...]]  # (folded name, country) → most populous first
     names: tuple[tuple[str, int], ...]  # (folded name, GeoNames id), sorted, for prefix search
+    by_latitude: tuple[tuple[float, int], ...]  # (latitude, GeoNames id), sorted, for ``nearest``
 
     def lookup(self, text: str) -> Place | None:
         """The place ``"Name, CC"`` names, or None."""
@@ -92,9 +130,34 @@ class Gazetteer:
             else set()
         )
         ranked = sorted(
-            seen.values(), key=lambda place: (place.geonameid not in exact, -place.population, place.label)
+            seen.values(),
+            key=lambda place: (
+                place.geonameid not in exact,
+                place.country != PREFERRED_COUNTRY,
+                -place.population,
+                place.label,
+            ),
         )
         return ranked[:limit]
+
+    def nearest(self, lat: float, lon: float, within_km: float) -> Place | None:
+        """The place a point belongs to, within ``within_km``: the one with the greatest
+        population over squared distance (a hospital on Aarhus' edge is in Aarhus, not in the
+        village beside it), else None. The places are kept sorted by latitude, so only a band of
+        them is measured."""
+        band = within_km / KM_PER_DEGREE_LATITUDE + 0.01
+        low = bisect.bisect_left(self.by_latitude, (lat - band,))
+        site = (lat, lon, math.cos(math.radians(lat)))
+        best: tuple[float, Place] | None = None
+        for place_lat, geonameid in self.by_latitude[low:]:
+            if place_lat > lat + band:
+                break
+            place = self.by_id[geonameid]
+            km = km_of_a(haversine_a(place.lat, place.lon, site))
+            weight = place.population / max(km, 1.0) ** 2
+            if km <= within_km and (best is None or weight > best[0]):
+                best = (weight, place)
+        return None if best is None else best[1]
 
 
 @functools.cache
@@ -109,7 +172,8 @@ def gazetteer() -> Gazetteer:
         geonameid, name, country, lat, lon, population, alternates = line.split("\t")
         place = Place(int(geonameid), name, country, float(lat), float(lon), int(population))
         by_id[place.geonameid] = place
-        for folded in {fold(name), *(fold(alternate) for alternate in alternates.split("|") if alternate)}:
+        known = (*alternates.split("|"), *NAMES.get(place.geonameid, ()))
+        for folded in {fold(name), *(fold(alternate) for alternate in known if alternate)}:
             by_name.setdefault((folded, country), []).append(place)
             names.add((folded, place.geonameid))
     ordered = {
@@ -118,7 +182,12 @@ def gazetteer() -> Gazetteer:
         else tuple(sorted(places, key=lambda place: (-place.population, place.geonameid)))
         for key, places in by_name.items()
     }
-    return Gazetteer(by_id=by_id, by_name=ordered, names=tuple(sorted(names)))
+    return Gazetteer(
+        by_id=by_id,
+        by_name=ordered,
+        names=tuple(sorted(names)),
+        by_latitude=tuple(sorted((place.lat, place.geonameid) for place in by_id.values())),
+    )
 
 
 def lookup(text: str) -> Place | None:
@@ -131,6 +200,15 @@ def by_id(geonameid: int) -> Place | None:
 
 def search(query: str, limit: int = 10, country: str | None = None) -> list[Place]:
     return gazetteer().search(query, limit, country)
+
+
+SITE_TOWN_KM = 15.0  # a site's town: the largest place this close (a hospital on a town's edge)
+
+
+@functools.lru_cache(maxsize=4096)
+def town_near(lat: float, lon: float) -> Place | None:
+    """The town a study site is in or beside, for saying where it is; None in open country."""
+    return gazetteer().nearest(lat, lon, SITE_TOWN_KM)
 
 
 class HomeNotFound(ValueError):
@@ -167,3 +245,39 @@ def resolve_home(text: str) -> Home:
     if found is None:
         raise HomeNotFound([place.label for place in search(text, limit=5)])
     return Home(found.lat, found.lon, found.label, found.geonameid)
+
+
+def place_text(place: Place, language: str) -> str:
+    """A town as a volunteer reads it: "København, Danmark", "Aarhus, Denmark"."""
+    from panel_service.domain.regions import region_name
+
+    return f"{place.name_in(language)}, {region_name(place.country, language) or place.country}"
+
+
+def home_text(home: Home | None, language: str) -> str:
+    """A stored home in words: its town in ``language``, else the town as stored, else the
+    coordinates of a home given without a town; empty when there is none."""
+    if home is None:
+        return ""
+    place = by_id(home.geonameid) if home.geonameid is not None else None
+    if place is not None:
+        return place_text(place, language)
+    return home.place or f"{home.lat:.2f}, {home.lon:.2f}"
+
+
+def _names_of(place: Place) -> set[str]:
+    return {fold(place.name), *(fold(name) for name in NAMES.get(place.geonameid, ()))}
+
+
+def site_text(site: dict[str, object], language: str) -> str:
+    """A study site by its name and, when its name does not already say it, the town it is in:
+    "Aarhus University Hospital" stays as it is; "Bispebjerg Hospital" becomes
+    "Bispebjerg Hospital, København" in Danish."""
+    name = str(site.get("name") or "")
+    lat, lon = site.get("lat"), site.get("lon")
+    if not isinstance(lat, int | float) or not isinstance(lon, int | float):
+        return name
+    town = town_near(round(float(lat), 3), round(float(lon), 3))
+    if town is None or any(known in fold(name) for known in _names_of(town)):
+        return name
+    return f"{name}, {town.name_in(language)}" if name else town.name_in(language)

@@ -125,6 +125,7 @@ class TokenPurpose(StrEnum):
     RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a password
     ANSWER = "answer"
     UNSUBSCRIBE = "unsubscribe"
+    CHANGE_EMAIL = "change_email"  # confirms a new address (issue 13 item 7)
 
 
 class ConsentKind(StrEnum):

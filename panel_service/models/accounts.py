@@ -41,6 +41,10 @@ class Account(Base):
     # A staff member's chosen language (the switcher), which the emails to them follow; a
     # volunteer's is ``participants.language``. None: English.
     language: Mapped[str | None] = mapped_column(String(2))
+    # A change of address (issue 13 item 7): the address asked for, until its link is used (the
+    # account keeps ``email`` until then), and the old address, until it has been told.
+    pending_email: Mapped[str | None] = mapped_column(String(320))
+    previous_email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[created_at]
 
     organisation: Mapped[Organisation | None] = relationship()

@@ -110,6 +110,7 @@ class ActionToken(Base):
         BigId, ForeignKey("participants.id", ondelete="CASCADE")
     )
     study_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("studies.id", ondelete="CASCADE"))
+    email: Mapped[str | None] = mapped_column(String(320))  # the address a change_email link confirms
     created_at: Mapped[created_at]
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
     used_at: Mapped[timestamp | None]

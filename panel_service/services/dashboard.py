@@ -14,6 +14,7 @@ from config.settings import Settings
 from panel_service.domain.criteria import Truth, explain, parse_json
 from panel_service.domain.criteria.explain import Explanation
 from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, QuestionLeaf, leaves
+from panel_service.domain.gazetteer import site_text
 from panel_service.domain.geo import site_points
 from panel_service.domain.profile import ProfileData
 from panel_service.domain.questions import Catalogue
@@ -82,7 +83,7 @@ def visible_invitations(
                 title=version.title,
                 invitation_text=version.invitation_text,
                 site_region=version.site_region,
-                sites=tuple(str(site.get("name", "")) for site in version.sites),
+                sites=tuple(site_text(site, language) for site in version.sites),
                 organisation=version.organisation_name,
                 status=invitation.status,
                 sent_at=invitation.sent_at,

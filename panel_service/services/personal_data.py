@@ -93,6 +93,7 @@ def export_data(session: Session, account: Account, participant: Participant) ->
         "exported_at": utcnow().isoformat(),
         "account": {
             "email": account.email,
+            "pending_email": account.pending_email,
             "role": account.role,
             "email_verified_at": when(account.email_verified_at),
             "created_at": when(account.created_at),
@@ -157,7 +158,17 @@ def erase(session: Session, settings: Settings, account: Account, password: str)
         raise ValidationFailed("The password is not correct.", {"password": "wrong"})
     participant = participant_for(session, account.id)
     participant_id = participant.id
-    identity = [value for value in (account.email, participant.name, participant.phone) if value]
+    identity = [
+        value
+        for value in (
+            account.email,
+            account.pending_email,
+            account.previous_email,
+            participant.name,
+            participant.phone,
+        )
+        if value
+    ]
     # Recorded while the pseudonym still exists: the last event under it.
     record(session, None, "account.erase", "participant", participant_id, volunteer=participant_id)
     invitations.cancel_pending(session, reason="erased", participant_id=participant_id)

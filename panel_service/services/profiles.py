@@ -11,13 +11,20 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from panel_service.domain.eligibility import TRAVEL_LIMIT_KEY
 from panel_service.domain.geo import Home, round_coordinate
 from panel_service.domain.history import HISTORY_COLUMNS, Entry, history_values, make_entry
 from panel_service.domain.profile import ProfileData, bmi, latest_adult_birth_date
+from panel_service.domain.questions import Answer
 from panel_service.models import Participant, Profile, ProfileCondition, ProfileMedication
 from panel_service.services.errors import ValidationFailed
 from panel_service.services.matching import load_profile, request_profile_match
-from panel_service.services.questions import sync_smoking_status
+from panel_service.services.questions import (
+    answers_of,
+    load_catalogue,
+    save_volunteer_answers,
+    sync_smoking_status,
+)
 from panel_service.timeutil import panel_today, utcnow
 
 
@@ -90,6 +97,41 @@ def store_home(profile: Profile, home: Home | None) -> None:
     profile.home_lon = None if home is None else round_coordinate(home.lon)
     profile.home_place = None if home is None else home.place
     profile.home_geonameid = None if home is None else home.geonameid
+
+
+def save_home(session: Session, participant: Participant, home: Home | None) -> Profile:
+    """The volunteer's home town (§4a) from the town page; ``None`` removes it. Enqueues a
+    re-match (a study's distance and the travel limit depend on it)."""
+    profile = get_or_create_profile(session, participant)
+    store_home(profile, home)
+    profile.updated_at = utcnow()
+    session.flush()
+    request_profile_match(session, participant.id)
+    return profile
+
+
+def travel_limit(session: Session, participant_id: int) -> int | None:
+    """The answer to ``max_travel_km`` in kilometres, or None when unanswered."""
+    answer = answers_of(session, participant_id).get(TRAVEL_LIMIT_KEY)
+    return None if answer is None or answer.value is None else int(answer.value)  # type: ignore[arg-type]
+
+
+def save_travel_limit(session: Session, settings: Settings, participant: Participant, km: int) -> None:
+    """ "How far would you travel": stored as the catalogue's ``max_travel_km`` answer (so criteria
+    and the travel limit of §4a read it), answered today. Enqueues a re-match."""
+    catalogue = load_catalogue(session)
+    question = catalogue[TRAVEL_LIMIT_KEY]
+    low = int(question.minimum) if question.minimum is not None else 0
+    high = int(question.maximum) if question.maximum is not None else km
+    if not low <= km <= high:
+        raise ValidationFailed("The distance is out of range.", {"distance": "out_of_range"})
+    get_or_create_profile(session, participant)
+    current = answers_of(session, participant.id).get(TRAVEL_LIMIT_KEY)
+    if current is None or current.value != km:
+        save_volunteer_answers(
+            session, participant.id, {TRAVEL_LIMIT_KEY: Answer(km, panel_today(settings))}, (), catalogue
+        )
+        request_profile_match(session, participant.id)
 
 
 def save_codes(

@@ -32,10 +32,15 @@ def issue(
     account_id: int | None = None,
     participant_id: int | None = None,
     study_id: int | None = None,
+    email: str | None = None,
 ) -> str:
     [token] = issue_many(
         session,
-        [TokenRequest(purpose, account_id=account_id, participant_id=participant_id, study_id=study_id)],
+        [
+            TokenRequest(
+                purpose, account_id=account_id, participant_id=participant_id, study_id=study_id, email=email
+            )
+        ],
         ttl=ttl,
     )
     return token
@@ -47,6 +52,7 @@ class TokenRequest:
     account_id: int | None = None
     participant_id: int | None = None
     study_id: int | None = None
+    email: str | None = None  # the address a change_email link confirms
 
 
 def issue_many(session: Session, requests: Sequence[TokenRequest], *, ttl: dt.timedelta) -> list[str]:
@@ -66,6 +72,7 @@ def issue_many(session: Session, requests: Sequence[TokenRequest], *, ttl: dt.ti
                 "account_id": request.account_id,
                 "participant_id": request.participant_id,
                 "study_id": request.study_id,
+                "email": request.email,
                 "expires_at": expires_at,
             }
         )

@@ -79,9 +79,13 @@ def fill_profile(
     condition_search: str = "restless legs",
     condition_code: str = "G25.81",
     medications_none: bool = True,
+    town: tuple[str, str] | None = None,
+    travel: str | None = None,
 ) -> None:
     """The wizard from "About you" to the dashboard: the demo study's ideal volunteer by default
-    (restless legs, no kidney disease, not pregnant, no magnesium)."""
+    (restless legs, no kidney disease, not pregnant, no magnesium). ``town``: what to type and
+    the match to choose on the town page (skipped without); ``travel``: the radio's label on
+    the travel page (skipped without)."""
     year, month, day = birth_date.split("-")
     birth = page.get_by_role("group", name="Date of birth")
     birth.get_by_label("Day").fill(str(int(day)))
@@ -95,7 +99,7 @@ def fill_profile(
     if pregnant is not None and sex != "Male":
         page.locator("#pregnant").get_by_label(pregnant, exact=True).check()
     page.get_by_role("button", name="Save and continue").click()
-    page.wait_for_url(re.compile(r".*/me/profile/conditions\?wizard=1$"))
+    where(page, town=town, travel=travel)
     page.get_by_label("Search by name or code").fill(condition_search)
     # The type-ahead lists matches as checkboxes as soon as they arrive.
     page.locator(f"#search-results input[value='{condition_code}']").check()
@@ -106,6 +110,28 @@ def fill_profile(
     else:
         page.get_by_role("button", name="Skip for now").click()
     page.wait_for_url(re.compile(r".*/me$"))
+
+
+def where(page: Any, *, town: tuple[str, str] | None = None, travel: str | None = None) -> None:
+    """The wizard's town and travel pages, from the town page to the conditions page: choose
+    ``town`` (typed, then the match's label) and ``travel`` (a radio's label), or skip each."""
+    page.wait_for_url(re.compile(r".*/me/profile/home\?wizard=1$"))
+    if town is None:
+        page.get_by_role("button", name="Skip for now").click()
+    else:
+        typed, label = town
+        page.get_by_label("Town where you live").fill(typed)
+        with page.expect_navigation():  # the server's list, with or without JavaScript
+            page.get_by_role("button", name="Find my town").click()
+        page.get_by_role("group", name="Choose your town").get_by_label(label, exact=True).check()
+        page.get_by_role("button", name="Save and continue").click()
+    page.wait_for_url(re.compile(r".*/me/profile/travel\?wizard=1$"))
+    if travel is None:
+        page.get_by_role("button", name="Skip for now").click()
+    else:
+        page.get_by_label(travel, exact=True).check()
+        page.get_by_role("button", name="Save and continue").click()
+    page.wait_for_url(re.compile(r".*/me/profile/conditions\?wizard=1$"))
 
 
 def sign_in(page: Any, live: LiveServer, volunteer: Volunteer) -> None:

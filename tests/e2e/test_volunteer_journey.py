@@ -20,6 +20,7 @@ from tests.e2e.journey import (
     screenshot,
     seed_sent_invitation,
     sign_up,
+    where,
 )
 
 pytestmark = pytest.mark.browser
@@ -83,6 +84,7 @@ def test_pregnancy_question_hides_for_men_and_codes_work_without_javascript(
         assert page.locator("fieldset.pregnancy").is_visible(), "without JS the question stays, with a hint"
         page.locator("#sex").get_by_label("Male", exact=True).check()
         page.get_by_role("button", name="Save and continue").click()
+        where(page)
         page.get_by_label("Search by name or code").fill("magnesium")
         page.get_by_role("button", name="Skip for now").click()  # conditions stay unanswered
         page.wait_for_url(re.compile(r".*/me/profile/medications\?wizard=1$"))

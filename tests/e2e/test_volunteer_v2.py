@@ -20,6 +20,7 @@ from tests.e2e.journey import (
     screenshot,
     seed_sent_invitation,
     sign_up,
+    where,
 )
 
 pytestmark = pytest.mark.browser
@@ -67,6 +68,7 @@ def test_history_page_works_without_javascript(browser: Any, live: LiveServer) -
     try:
         sign_up(page, live, Volunteer(email="nojs@example.org"))
         page.get_by_role("button", name="Save and continue").click()
+        where(page)
         page.get_by_label("Search by name or code").fill("restless legs")
         page.get_by_role("button", name="Search").click()
         page.locator("#search-results input[value='G25.81']").check()

@@ -63,10 +63,13 @@ class Claimed:
     organisation_name: str
     invitation_text: str
     site_region: str
-    sites: tuple[str, ...]
+    sites: tuple[str, ...]  # by name, as approved
     answer_token: str
     unsubscribe_token: str
     language: str = "en"  # the volunteer's: the email is written in it
+    # The sites as stored (name and coordinates), so that the email can say which town each is
+    # in (issue 13 item 4); worked out when the message is built, outside the claim transaction.
+    site_places: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,7 @@ def claim_in(
         invitation_text=str(candidate.invitation_text),
         site_region=str(candidate.site_region),
         sites=tuple(str(site.get("name", "")) for site in candidate.sites or ()),
+        site_places=tuple(candidate.sites or ()),
         answer_token=answer,
         unsubscribe_token=unsubscribe,
         language=str(candidate.language),

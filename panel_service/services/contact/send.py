@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from config.logging import get_logger
 from panel_service import emails, faults, heartbeat
 from panel_service.domain import leases
+from panel_service.domain.gazetteer import site_text
 from panel_service.domain.regions import region_name
 from panel_service.mail import MailBatch, MailError, MailInDoubt, OutgoingMail
 from panel_service.metrics import (
@@ -63,7 +64,8 @@ def build_message(runtime: JobContext, claim: Claimed) -> OutgoingMail:
         organisation_name=claim.organisation_name,
         # The region by name in the volunteer's language, never a bare code ("DK-84").
         site_region=region_name(claim.site_region, claim.language) or claim.site_region,
-        sites=claim.sites,
+        # Each site by name and the town it is in, in the volunteer's language (issue 13 item 4).
+        sites=tuple(site_text(site, claim.language) for site in claim.site_places) or claim.sites,
         invitation_text=claim.invitation_text,
         interested=f"{base}/invitations/answer/{claim.answer_token}?answer=interested",
         not_interested=f"{base}/invitations/answer/{claim.answer_token}?answer=not_interested",

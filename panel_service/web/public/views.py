@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from panel_service import outbox
+from panel_service.domain.gazetteer import site_text
 from panel_service.domain.regions import region_name
 from panel_service.extensions import db_session, runtime
 from panel_service.metrics import JOBS_DEAD_NOW
@@ -25,10 +26,15 @@ def _region(code: str) -> str:
     return region_name(code, str(get_locale())) or code
 
 
+def _site(site: dict[str, object]) -> str:
+    """A site by name and town, in the page's language (issue 13 item 4)."""
+    return site_text(site, str(get_locale()))
+
+
 @bp.get("/")
 def home() -> str:
     rows = public_studies.recruiting_studies(db_session(), panel_today(runtime().settings), limit=20)
-    return render_template("public/home.html", studies=rows, region=_region)
+    return render_template("public/home.html", studies=rows, region=_region, site_text=_site)
 
 
 @bp.get("/studies/<int:study_id>")
@@ -40,7 +46,7 @@ def study(study_id: int) -> str:
     row = public_studies.recruiting_study(db_session(), panel_today(runtime().settings), study_id)
     if row is None:
         abort(404)
-    return render_template("public/study.html", study=row, region=_region)
+    return render_template("public/study.html", study=row, region=_region, site_text=_site)
 
 
 @bp.get("/privacy")

@@ -96,6 +96,21 @@ class DetailsForm(SafeForm):
     )
 
 
+class ChangeEmailForm(SafeForm):
+    """A new email address, confirmed with the password (issue 13 item 7)."""
+
+    email = EmailField(
+        _l("New email address"),
+        validators=[DataRequired(message=_l("Enter your new email address.")), Length(max=320)],
+        render_kw={"autocomplete": "email", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        _l("Your password"),
+        validators=[DataRequired(message=_l("Enter your password to confirm the change."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
 class ForgotPasswordForm(SafeForm):
     email = EmailField(
         _l("Email address"),
@@ -323,8 +338,7 @@ class AboutForm(SafeForm):
     )
     smoker = RadioField(_l("Do you smoke?"), choices=[], validate_choice=False)
     pregnant = RadioField(_l("Are you pregnant?"), choices=[], validate_choice=False)
-    # §4a: a town from the shipped gazetteer (or coordinates), stored as a rounded point.
-    home = StringField(_l("Town where you live"), validators=[Length(max=200)])
+    # The home town (§4a) has its own page: HomeForm.
     wizard = HiddenField()
 
     def __init__(self, *args: Any, language: str = "en", **kwargs: Any) -> None:
@@ -355,6 +369,45 @@ def yes_no(value: str | None) -> bool | None:
 
 def from_bool(value: bool | None) -> str | None:
     return None if value is None else ("yes" if value else "no")
+
+
+class HomeForm(SafeForm):
+    """The home town page (§4a): type a town and search (the server lists the matches as radios,
+    GOV.UK's "find an address"), or pick a match as you type (``js/townpicker.js``)."""
+
+    town = StringField(
+        _l("Town where you live"),
+        validators=[Length(max=200, message=_l("Enter at most 200 characters."))],
+        render_kw={"autocomplete": "address-level2", "spellcheck": "false"},
+    )
+    place = RadioField(_l("Choose your town"), choices=[], validate_choice=False)
+    wizard = HiddenField()
+
+
+ANY_DISTANCE_KM = 20000  # "any distance": the question's largest answer, farther than any site
+TRAVEL_CHOICES = [
+    ("10", _l("Up to 10 km")),
+    ("25", _l("Up to 25 km")),
+    ("50", _l("Up to 50 km")),
+    ("100", _l("Up to 100 km")),
+    (str(ANY_DISTANCE_KM), _l("Any distance")),
+]
+
+
+class TravelForm(SafeForm):
+    """How far would you travel to a study visit: one question, radios (the ``max_travel_km``
+    answer, §4a)."""
+
+    distance = RadioField(_l("How far would you travel to a study visit?"), choices=[], validate_choice=False)
+    wizard = HiddenField()
+
+    def __init__(self, *args: Any, current: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        offered = list(TRAVEL_CHOICES)
+        if current is not None and str(current) not in {value for value, _label in offered}:
+            # An answer given elsewhere (the questions page, an import) stays choosable.
+            offered.insert(0, (str(current), _l("Up to %(km)s km (your answer)", km=current)))
+        self.distance.choices = choices(offered)
 
 
 class CodesForm(SafeForm):

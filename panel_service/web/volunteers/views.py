@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from babel.dates import get_month_names
 from flask import (
@@ -23,6 +23,7 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as browser_session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +40,7 @@ from panel_service.services import (
     account_mail,
     accounts,
     consent,
+    email_change,
     participants,
     personal_data,
     profiles,
@@ -52,19 +54,24 @@ from panel_service.timeutil import panel_today
 from panel_service.web.answers.views import REFUSAL_MESSAGES
 from panel_service.web.auth import current, role_required, sign_in, sign_out
 from panel_service.web.dates import readable_date
+from panel_service.web.ratelimits import account_key
 from panel_service.web.transaction import discard
 from panel_service.web.volunteers.forms import (
+    ANY_DISTANCE_KM,
     BIRTH_DATE_MESSAGES,
     PASSWORD_MESSAGES,
     AboutForm,
     AnswerForm,
+    ChangeEmailForm,
     CodesForm,
     ConsentForm,
     DeleteForm,
     DetailsForm,
     EmptyForm,
+    HomeForm,
     PauseForm,
     SignupForm,
+    TravelForm,
     from_bool,
     yes_no,
 )
@@ -335,6 +342,7 @@ def profile(account: Account, participant: Participant) -> str:
         medications=_terms("atc", data.medications or ()),
         region_name=region_name,
         home_text=home_text,
+        travel=travel_text(profiles.travel_limit(session, participant.id)),
         language=language(),
     )
 
@@ -357,7 +365,6 @@ def profile_about(account: Account, participant: Participant) -> ViewResult:
                 "weight_kg": _number(data.weight_kg),
                 "smoker": from_bool(data.smoker),
                 "pregnant": None if data.sex == "male" else from_bool(data.pregnant),
-                "home": home_text(data.home),
                 "wizard": "1" if wizard else "",
             },
         )
@@ -366,11 +373,8 @@ def profile_about(account: Account, participant: Participant) -> ViewResult:
     if form.validate_on_submit():
         birth_date = form.birth_date.value
         problem = profiles.validate_birth_date(settings(), birth_date) if birth_date else None
-        home = _home(form)
         if problem:
             form.birth_date.errors = [str(BIRTH_DATE_MESSAGES[problem])]
-        elif home == "invalid":
-            pass  # form.home.errors says why
         else:
             profiles.save_about(
                 session,
@@ -383,39 +387,192 @@ def profile_about(account: Account, participant: Participant) -> ViewResult:
                 weight_kg=form.weight_kg.number,
                 smoker=yes_no(form.smoker.data),
                 pregnant=yes_no(form.pregnant.data),
-                home=home,
             )
             if wizard:
-                return redirect(url_for("volunteers.profile_codes", section="conditions", wizard="1"))
+                return redirect(url_for("volunteers.profile_home", wizard="1"))
             flash(_("Your answers are saved."))
             return redirect(url_for("volunteers.profile"))
     return render_template("volunteers/profile_about.html", form=form, wizard=wizard), 422
 
 
 def home_text(home: Home | None) -> str:
-    """The home as the form shows it: the town, or coordinates for a home given without one."""
+    """The home as the profile shows it: the town in the page's language, or coordinates for a
+    home given without one."""
+    return gazetteer.home_text(home, language())
+
+
+# --- where: the home town and how far one would travel (issue 13 item 4) --------------------
+
+
+@bp.route("/me/profile/home", methods=["GET", "POST"])
+@verified_view
+def profile_home(account: Account, participant: Participant) -> ViewResult:
+    """The town where the volunteer lives, from the gazetteer, without JavaScript: type a town
+    and search, choose it from the matches, save (GOV.UK's "find an address"). With JavaScript
+    the matches appear as one types. "Skip for now" in the wizard; "Remove my town" outside it."""
+    session = db_session()
+    wizard = request.values.get("wizard") == "1"
+    stored = profiles.profile_data(session, participant.id).home
+    form = HomeForm()
+    if request.method == "GET":
+        form.wizard.data = "1" if wizard else ""
+        form.town.data = ""
+        return _render_home(form, [], stored, wizard, 200)
+    if not form.validate_on_submit():
+        return _render_home(form, [], stored, wizard, 422)
+    action = request.form.get("action", "save")
+    if action == "skip" and wizard:
+        return redirect(url_for("volunteers.profile_travel", wizard="1"))
+    if action == "remove":
+        profiles.save_home(session, participant, None)
+        flash(_("We have removed your town."))
+        return redirect(url_for("volunteers.profile"))
+    if action == "search":
+        results = _search_places(form)
+        return _render_home(form, results, stored, wizard, 200 if results else 422)
+    if action != "save":
+        abort(400)
+    home, results = _chosen_home(form)
     if home is None:
-        return ""
-    return home.place or f"{home.lat:.2f}, {home.lon:.2f}"
+        return _render_home(form, results, stored, wizard, 422)
+    profiles.save_home(session, participant, home)
+    if wizard:
+        return redirect(url_for("volunteers.profile_travel", wizard="1"))
+    flash(_("Your town is saved: %(town)s.", town=gazetteer.home_text(home, language())))
+    return redirect(url_for("volunteers.profile"))
 
 
-def _home(form: AboutForm) -> Home | Literal["invalid"] | None:
-    """The typed town looked up in the gazetteer; "invalid" (with the field's error set) when
-    it names no single town."""
-    text = (form.home.data or "").strip()
+def _search_places(form: HomeForm) -> list[gazetteer.Place]:
+    """The matches for the typed town; an empty box or no match is a field error."""
+    text = (form.town.data or "").strip()
     if not text:
-        return None
+        form.town.errors = [_("Enter the name of the town where you live.")]
+        return []
+    results = gazetteer.search(text, limit=10)
+    if not results:
+        form.town.errors = [
+            _(
+                "We could not find a town called “%(town)s”. Check the spelling, or try the nearest larger town.",
+                town=text[:100],
+            )
+        ]
+    return results
+
+
+def _chosen_home(form: HomeForm) -> tuple[Home | None, list[gazetteer.Place]]:
+    """The home to save: the chosen match, else the typed town when it names one town; else
+    None, with the field's error set and the matches to choose from."""
+    chosen = (form.place.data or "").strip()
+    if chosen:
+        place = gazetteer.by_id(int(chosen)) if chosen.isdigit() and len(chosen) < 12 else None
+        if place is not None:
+            return Home(place.lat, place.lon, place.label, place.geonameid), []
+        form.place.errors = [_("Choose your town from the list.")]
+        return None, _search_places(form) if form.town.data else []
+    text = (form.town.data or "").strip()
+    if not text:
+        form.town.errors = [_("Enter the name of the town where you live.")]
+        return None, []
+    named = _named_place(text)
+    if named is not None:
+        return Home(named.lat, named.lon, named.label, named.geonameid), []
     try:
-        return gazetteer.resolve_home(text)
-    except gazetteer.HomeNotFound as error:
-        message = _(
-            "We could not find the town %(town)s. Write it as town and country code, for example Aarhus, DK.",
-            town=text,
-        )
-        if error.suggestions:
-            message += " " + _("Did you mean: %(towns)s?", towns="; ".join(error.suggestions))
-        form.home.errors = [message]
-        return "invalid"
+        return gazetteer.resolve_home(text), []
+    except gazetteer.HomeNotFound:
+        pass
+    results = _search_places(form)
+    if results:
+        form.place.errors = [_("Choose your town from the list.")]
+    return None, results
+
+
+def _named_place(text: str) -> gazetteer.Place | None:
+    """A town written as the picker shows it ("København, Danmark", "Aarhus, Denmark")."""
+    name = text.rpartition(",")[0] or text
+    wanted = gazetteer.fold(text)
+    for place in gazetteer.search(name, limit=10):
+        if wanted in {gazetteer.fold(gazetteer.place_text(place, lang)) for lang in ("en", "da")}:
+            return place
+    return None
+
+
+def _render_home(
+    form: HomeForm, results: list[gazetteer.Place], stored: Home | None, wizard: bool, status: int
+) -> tuple[str, int]:
+    return (
+        render_template(
+            "volunteers/profile_home.html",
+            form=form,
+            results=[
+                {"id": str(place.geonameid), "label": gazetteer.place_text(place, language())}
+                for place in results
+            ],
+            stored=gazetteer.home_text(stored, language()),
+            wizard=wizard,
+        ),
+        status,
+    )
+
+
+@bp.get("/places/search")
+@limiter.limit("120 per minute")
+def place_search() -> Response:
+    """Type-ahead for the town page (public data: the gazetteer ships with Panel)."""
+    query = request.args.get("q", "").strip()[:100]
+    places = gazetteer.search(query, limit=10) if len(query) >= 2 else []
+    return jsonify(
+        items=[
+            {"id": str(place.geonameid), "label": gazetteer.place_text(place, language())} for place in places
+        ]
+    )
+
+
+@bp.route("/me/profile/travel", methods=["GET", "POST"])
+@verified_view
+def profile_travel(account: Account, participant: Participant) -> ViewResult:
+    """How far would you travel to a study visit: radios writing the ``max_travel_km`` answer,
+    which keeps the volunteer from invitations to studies whose every site is farther (§4a)."""
+    session = db_session()
+    wizard = request.values.get("wizard") == "1"
+    current = profiles.travel_limit(session, participant.id)
+    has_home = profiles.profile_data(session, participant.id).home is not None
+    form = TravelForm(current=current)
+    if request.method == "GET":
+        form.wizard.data = "1" if wizard else ""
+        form.distance.data = str(current) if current is not None else None
+        return _render_travel(form, wizard, has_home, 200)
+    if not form.validate_on_submit():
+        return _render_travel(form, wizard, has_home, 422)
+    action = request.form.get("action", "save")
+    if action == "skip" and wizard:
+        return redirect(url_for("volunteers.profile_codes", section="conditions", wizard="1"))
+    if action != "save":
+        abort(400)
+    offered = {choice.value for choice in form.distance.choices}
+    chosen = form.distance.data or ""
+    if chosen not in offered:
+        form.distance.errors = [_("Choose how far you would travel to a study visit.")]
+        return _render_travel(form, wizard, has_home, 422)
+    profiles.save_travel_limit(session, settings(), participant, int(chosen))
+    if wizard:
+        return redirect(url_for("volunteers.profile_codes", section="conditions", wizard="1"))
+    flash(_("Your answers are saved."))
+    return redirect(url_for("volunteers.profile"))
+
+
+def _render_travel(form: TravelForm, wizard: bool, has_home: bool, status: int) -> tuple[str, int]:
+    return render_template(
+        "volunteers/profile_travel.html", form=form, wizard=wizard, has_home=has_home
+    ), status
+
+
+def travel_text(km: int | None) -> str:
+    """The travel answer in words, for the profile page."""
+    if km is None:
+        return ""
+    if km >= ANY_DISTANCE_KM:
+        return _("Any distance")
+    return _("Up to %(km)s km", km=km)
 
 
 def _number(value: float | None) -> str:
@@ -694,6 +851,7 @@ def _render_contact(participant: Participant, pause_form: PauseForm, consent_for
     return render_template(
         "volunteers/contact.html",
         participant=participant,
+        account=current().account(),
         consent=volunteers.active_consent(db_session(), participant.id),
         paused=volunteers.is_paused(settings(), participant),
         pause_form=pause_form,
@@ -774,6 +932,73 @@ def details(account: Account, participant: Participant) -> ViewResult:
             return redirect(url_for("volunteers.contact"))
         return render_template("volunteers/details.html", form=form, account=account), 422
     return render_template("volunteers/details.html", form=form, account=account)
+
+
+# --- changing the email address (issue 13 item 7) -----------------------------------------
+
+
+@bp.route("/me/email", methods=["GET", "POST"])
+@limiter.limit("5 per hour", methods=["POST"])
+@limiter.limit("10 per day", methods=["POST"], key_func=account_key)
+@volunteer_view
+def change_email(account: Account, participant: Participant) -> ViewResult:
+    """A new address: mailed a link, taken only when the link is used. An address that has an
+    account already is answered as any other (the owner is mailed instead)."""
+    form = ChangeEmailForm()
+    if form.validate_on_submit():
+        try:
+            address = email_change.request_change(
+                db_session(), settings(), account, form.email.data or "", form.password.data or ""
+            )
+        except ValidationFailed as exc:
+            discard()
+            if exc.fields.get("email") == "same":
+                form.email.errors = [_("This is already your email address. Enter a new one.")]
+            elif "email" in exc.fields:
+                form.email.errors = [_("Enter a valid email address, like name@example.com.")]
+            if "password" in exc.fields:
+                form.password.errors = [_("The password is not correct.")]
+        else:
+            browser_session["email_change_to"] = address
+            return redirect(url_for("volunteers.change_email_sent"))
+    status = 422 if form.errors else 200
+    return render_template("volunteers/email_change.html", form=form, account=account), status
+
+
+@bp.get("/me/email/sent")
+@volunteer_view
+def change_email_sent(account: Account, participant: Participant) -> ViewResult:
+    address = browser_session.get("email_change_to")
+    if not isinstance(address, str):
+        return redirect(url_for("volunteers.contact"))
+    return render_template("volunteers/email_change_sent.html", address=address, account=account)
+
+
+@bp.route("/me/email/confirm/<token>", methods=["GET", "POST"])
+def confirm_email_change(token: str) -> ViewResult:
+    """A GET only shows a button (mail scanners follow links); the POST takes the new address.
+    No sign-in needed: the link proves the mailbox, the password was given when asking."""
+    session = db_session()
+    form = EmptyForm()
+    try:
+        address = email_change.peek(session, token)
+    except tokens.TokenInvalid:
+        return render_template("volunteers/link_invalid.html"), 410
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            with session.begin_nested():
+                account = email_change.confirm_change(session, token)
+        except tokens.TokenInvalid:
+            discard()
+            return render_template("volunteers/link_invalid.html"), 410
+        except (email_change.AddressTaken, IntegrityError):
+            discard()
+            return render_template("volunteers/email_change_taken.html"), 409
+        browser_session.pop("email_change_to", None)
+        flash(_("Your email address is now %(email)s.", email=address))
+        signed_in = current().is_authenticated and current().account_id == account.id
+        return redirect(url_for("volunteers.contact") if signed_in else url_for("accounts.login"))
+    return render_template("volunteers/email_change_confirm.html", form=form, address=address)
 
 
 # --- my data: download and erasure ---------------------------------------------------------

@@ -14,7 +14,7 @@ from panel_service.models import Invitation, Profile
 from panel_service.runtime import Runtime
 from panel_service.services import contact, matching
 from tests.factories import make_recruiting_study, make_volunteer
-from tests.support.services import SmtpRecorder
+from tests.support.services import SmtpRecorder, email_parts
 
 TODAY = dt.date.today()
 NEAR_AARHUS = "distance_to_site_km <= 50 and region = DK"
@@ -91,3 +91,27 @@ def test_a_study_without_sites_invites_nobody_by_distance(
     tuned.relay.drain()  # type: ignore[attr-defined]
     assert smtp.to_addresses() == []
     assert matching.match_profile(tuned, near.participant_id) == 0
+
+
+def test_the_email_names_each_site_with_its_town_and_the_region_by_name(
+    db: Session, tuned: Runtime, smtp: SmtpRecorder
+) -> None:
+    """Issue 13 item 4: "Bispebjerg Hospital, Copenhagen" ("København" in Danish), never a bare
+    "DK-84"."""
+    english = make_volunteer(db, birth_date=TODAY.replace(year=TODAY.year - 40), region="DK-84")
+    danish = make_volunteer(db, birth_date=TODAY.replace(year=TODAY.year - 40), region="DK-84", language="da")
+    make_recruiting_study(
+        db, "region = DK", sites=[{"name": "Bispebjerg Hospital", "lat": 55.71, "lon": 12.54}]
+    )
+    db.commit()
+    tuned.relay.drain()  # type: ignore[attr-defined]
+    by_address = {
+        message["To"].split("<")[-1].rstrip(">"): message for message in smtp.wait_for(2, timeout=10)
+    }
+    for who, town, region in (
+        (english, "Bispebjerg Hospital, Copenhagen", "Capital Region of Denmark"),
+        (danish, "Bispebjerg Hospital, København", "Region Hovedstaden"),
+    ):
+        parts = email_parts(by_address[who.email])
+        for text in (parts.text, parts.html):
+            assert town in text and region in text and "DK-84" not in text

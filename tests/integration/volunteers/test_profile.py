@@ -39,7 +39,7 @@ def test_about_you_is_stored_with_bmi_and_a_match_is_queued(
     client: FlaskClient, db: Session, volunteer: int
 ) -> None:
     response = post_form(client, "/me/profile/about?wizard=1", {**ABOUT, "wizard": "1"})
-    assert response.status_code == 302 and "/me/profile/conditions?wizard=1" in response.location
+    assert response.status_code == 302 and "/me/profile/home?wizard=1" in response.location
     profile = db.get(Profile, volunteer)
     assert profile is not None
     assert (profile.birth_date, profile.sex, profile.region) == (dt.date(1980, 4, 23), "female", "DK-84")
@@ -250,10 +250,15 @@ def test_saving_an_empty_list_asks_for_none_instead(client: FlaskClient, db: Ses
     assert row_counts(db) == before
 
 
-def test_wizard_runs_about_conditions_medications_then_dashboard(
+def test_wizard_runs_about_town_travel_conditions_medications_then_dashboard(
     client: FlaskClient, db: Session, volunteer: int
 ) -> None:
     step = post_form(client, "/me/profile/about?wizard=1", {**ABOUT, "wizard": "1"})
+    assert "/me/profile/home?wizard=1" in step.location
+    step = post_form(client, step.location, {"action": "skip", "wizard": "1"})
+    assert "/me/profile/travel?wizard=1" in step.location
+    step = post_form(client, step.location, {"action": "skip", "wizard": "1"})
+    assert "/me/profile/conditions?wizard=1" in step.location
     step = post_form(client, step.location, {"action": "none", "wizard": "1"})
     assert "/me/profile/medications" in step.location
     step = post_form(client, step.location, {"action": "skip", "wizard": "1"})
@@ -351,31 +356,11 @@ def test_ticked_conditions_survive_searches_and_a_cleared_search_box_without_jav
     assert profiles.profile_data(db, volunteer).conditions == ("D66", "G2581", "I10", "QA00101")
 
 
-def test_home_town_is_looked_up_and_stored_as_a_rounded_point(
+def test_the_about_page_leaves_the_home_town_as_it_is(
     client: FlaskClient, db: Session, volunteer: int
 ) -> None:
-    response = post_form(client, "/me/profile/about", {**ABOUT, "home": "Aarhus"})
-    assert response.status_code == 302
+    """The town has its own page now (test_where.py); saving "About you" keeps it."""
+    assert post_form(client, "/me/profile/home", {"town": "Aarhus", "action": "save"}).status_code == 302
+    assert post_form(client, "/me/profile/about", ABOUT).status_code == 302
     profile = db.get(Profile, volunteer)
-    assert profile is not None
-    assert (profile.home_lat, profile.home_lon, profile.home_place, profile.home_geonameid) == (
-        56.16,
-        10.21,
-        "Århus, DK",
-        2624652,
-    )
-    page = client.get("/me/profile").get_data(as_text=True)
-    assert "Århus, DK" in page
-    form = client.get("/me/profile/about").get_data(as_text=True)
-    assert 'value="Århus, DK"' in form  # saving the form again keeps the same town
-    assert post_form(client, "/me/profile/about", {**ABOUT, "home": ""}).status_code == 302
-    db.refresh(profile)
-    assert profile.home_lat is None and profile.home_place is None  # emptied: unanswered
-
-
-def test_an_unknown_home_town_is_refused_with_suggestions(
-    client: FlaskClient, db: Session, volunteer: int
-) -> None:
-    _refused(client, db, {**ABOUT, "home": "Aar"}, "home", "We could not find the town")
-    response = post_form(client, "/me/profile/about", {**ABOUT, "home": "Aar"})
-    assert "Did you mean: Århus, DK" in response.get_data(as_text=True)
+    assert profile is not None and profile.home_geonameid == 2624652
