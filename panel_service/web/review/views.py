@@ -70,6 +70,7 @@ def _invitation_preview(version: StudyVersion | None) -> str:
         interested=_("(a link to answer “interested”)"),
         not_interested=_("(a link to answer “not interested”)"),
         unsubscribe=_("(a link to stop all invitations)"),
+        why_link=_("(a link to the volunteer's invitation page, after signing in)"),
     )
     return f"{email.subject}\n\n{email.text}"
 
