@@ -37,6 +37,7 @@ from panel_service.web.auth import role_required
 from panel_service.web.coordinators.forms import StudyForm
 from panel_service.web.coordinators.views import _account, _study, bp
 from panel_service.web.ratelimits import feasibility_limit
+from panel_service.web.service_words import in_words
 
 if TYPE_CHECKING:
     from panel_service.models import Study
@@ -257,6 +258,7 @@ def build(
     catalogue = _catalogue()
     if node is None and errors is None:
         node, errors = tree.parse_located(text, catalogue)
+    errors = [tree.Located(error.line, error.column, in_words(error.message)) for error in errors or []]
     rows = tree.rows(node)
     targets = [("", _("The top level (all must hold)"))]
     for row in rows:
@@ -469,7 +471,7 @@ def step_message(error: tree.BuilderError) -> str:
     layer made is already translated."""
     known = STEP_MESSAGES.get(error.message)
     if known is None:
-        return error.message
+        return in_words(error.message)
     return (
         str(known) % {name: str(value) for name, value in error.params.items()}
         if error.params
