@@ -211,6 +211,8 @@ class Builder:
     added: str | None = None
     question_results: list[QuestionView] = field(default_factory=list)
     question: QuestionView | None = None
+    # What the coordinator entered for the chosen question, shown again after a problem.
+    question_input: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fields(self) -> list[tuple[str, str]]:
@@ -366,6 +368,14 @@ def _question_step(verb: str, builder: Builder, node: Node | None) -> Node | Non
     builder.question = QuestionView.of(question, language)
     if verb == "choose":
         return node
+    builder.question_input = {
+        "op": request.form.get("b_question_op", ""),
+        "options": request.form.getlist("b_question_options"),
+        "value": (request.form.get("b_question_value") or "")[:100],
+        "value2": (request.form.get("b_question_value2") or "")[:100],
+        "within": (request.form.get("b_question_within") or "")[:10],
+        "within_unit": request.form.get("b_question_within_unit", "Y"),
+    }
     leaf = tree.question_leaf(
         catalogue,
         key,
@@ -380,7 +390,7 @@ def _question_step(verb: str, builder: Builder, node: Node | None) -> Node | Non
         ),
     )
     builder.added = to_text(leaf)
-    builder.question = None
+    builder.question, builder.question_input = None, {}
     return tree.add(node, request.form.get("b_target", ""), leaf, catalogue)
 
 
@@ -462,6 +472,7 @@ def builder_step() -> Any:
     result = build(new_text if changed is not None else "", study_id, changed, [])
     result.results, result.queries, result.added = builder.results, builder.queries, builder.added
     result.question_results, result.question = builder.question_results, builder.question
+    result.question_input = builder.question_input
     return _respond(result)
 
 

@@ -474,7 +474,15 @@ def criteria_check() -> Response:
         return jsonify(
             {
                 "ok": False,
-                "errors": [{"path": "$", "message": in_words(issue.message)} for issue in error.issues],
+                "errors": [
+                    {
+                        "path": "$",
+                        "where": _("Line %(line)d, column %(column)d:", line=error.line, column=error.column),
+                        # the message without its "line L, column C: " and the caret lines
+                        "message": in_words(issue.message.split(": ", 1)[-1].split("\n", 1)[0]),
+                    }
+                    for issue in error.issues
+                ],
                 "line": error.line,
                 "column": error.column,
             }
