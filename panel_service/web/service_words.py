@@ -242,6 +242,34 @@ SHAPES: list[tuple[re.Pattern[str], LazyString, dict[str, Callable[[str], str]]]
         {"found": _part(FOUND)},
     ),
     (re.compile(r"unexpected character (?P<value>.+)"), _l("unexpected character %(value)s"), {}),
+    # a study's fields (services.studies.clean_fields, domain.sites), shown beside the field
+    (re.compile(r"must not be empty"), _l("must not be empty"), {}),
+    (re.compile(r"must be at most (?P<n>\d+) characters"), _l("must be at most %(n)s characters"), {}),
+    (
+        re.compile(r"must be an ISO 3166-2 code such as DK-84 \(or a country code such as DK\)"),
+        _l("must be an ISO 3166-2 code such as DK-84 (or a country code such as DK)"),
+        {},
+    ),
+    (re.compile(r"must be a whole number"), _l("must be a whole number"), {}),
+    (re.compile(r"must be a number"), _l("must be a number"), {}),
+    (
+        re.compile(r"must be between (?P<low>-?[\d.]+) and (?P<high>-?[\d.]+)"),
+        _l("must be between %(low)s and %(high)s"),
+        {},
+    ),
+    (re.compile(r"must list at most (?P<n>\d+) sites"), _l("must list at most %(n)s sites"), {}),
+    (re.compile(r"must not contain control characters"), _l("must not contain control characters"), {}),
+    (re.compile(r"is required"), _l("is required"), {}),
+    (
+        re.compile(r"must be a text of 1 to (?P<n>\d+) characters"),
+        _l("must be a text of 1 to %(n)s characters"),
+        {},
+    ),
+    (
+        re.compile(r"write one site a line as: Name; latitude; longitude"),
+        _l("write one site a line as: Name; latitude; longitude"),
+        {},
+    ),
     # refused study steps (domain.lifecycle, services.studies)
     (
         re.compile(

@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from panel_service.domain.criteria import Node, to_text
 from panel_service.domain.criteria import builder as tree
 from panel_service.domain.criteria import vocabulary as vocab
-from panel_service.domain.criteria.model import FIELDS, OPS_BY_FIELD_KIND, field_kind
+from panel_service.domain.criteria.model import FIELDS, OPS_BY_FIELD_KIND, Not, field_kind
 from panel_service.domain.geo import Sites, site_points
 from panel_service.domain.questions import Catalogue, Question
 from panel_service.domain.sites import parse_lines
@@ -283,6 +283,21 @@ def build(
 def criteria_builder(text: str | None, study: Study | None) -> Builder:
     """The builder for the study form as first shown (called from the template)."""
     return build(text or "", study.id if study is not None else None)
+
+
+@bp.app_template_global("criterion_name")
+def criterion_name(text: str) -> str:
+    """A criterion of an attrition table named in the page's language: the condition, medicine
+    or question it tests ("not: …" over one), or "" for a field test or a group."""
+    node, errors = tree.parse_located(text, _catalogue())
+    if node is None or errors:
+        return ""
+    negated = isinstance(node, Not)
+    leaf = node.child if isinstance(node, Not) else node
+    name = _row_label(leaf, "leaf", _catalogue())  # "" unless a code or a question
+    if not name:
+        return ""
+    return _("not: %(name)s", name=name) if negated else name
 
 
 # --- one step --------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -117,7 +118,7 @@ def _offered(study: Study) -> frozenset[str]:
 
 
 SITE_PATH = re.compile(r"^sites\[(\d+)\](?:\.(name|lat|lon))?$")
-SITE_PARTS = {"name": "name", "lat": "latitude", "lon": "longitude"}
+SITE_PARTS = {"name": _l("name"), "lat": _l("latitude"), "lon": _l("longitude")}
 
 
 def _criteria_lines(form: StudyForm) -> list[str]:
@@ -147,8 +148,8 @@ def _apply_errors(form: StudyForm, error: ValidationFailed) -> None:
         site = SITE_PATH.match(path)
         if site is not None:
             # The form has one site a line: point at the line, not at a JSON path.
-            part = SITE_PARTS.get(site.group(2) or "", "")
-            said = f"{part} {message}" if part else message
+            part = str(SITE_PARTS.get(site.group(2) or "", ""))
+            said = f"{part} {in_words(message)}" if part else in_words(message)
             shown = _("Line %(number)d: %(message)s", number=int(site.group(1)) + 1, message=said)
         else:
             words = in_words(message)

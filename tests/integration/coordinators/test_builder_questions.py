@@ -16,7 +16,7 @@ from config.settings import Settings
 from panel_service.models import AuditEvent, Study
 from tests.integration.coordinators.conftest import Staff
 from tests.integration.coordinators.test_admin_questions import add_dog_question
-from tests.integration.coordinators.test_builder import JSON, STEP, TREE, _token, step
+from tests.integration.coordinators.test_builder import COUNT, JSON, STEP, TREE, _token, step
 from tests.integration.coordinators.test_web_pages import sign_in
 
 
@@ -296,3 +296,25 @@ def test_a_question_an_admin_added_is_found_and_read(
         headers={"X-CSRFToken": token, "Accept-Language": "da"},
     ).get_json()
     assert "Har du en hund?" in danish["html"]
+
+
+def test_the_count_names_each_criterion_in_the_page_language(
+    client: FlaskClient, db: Session, settings: Settings, coordinator: Staff
+) -> None:
+    sign_in(client, db, settings, coordinator)
+    token = _token(client)
+    criteria = "age >= 18 and not answer smoking_status = current and has condition G25.8"
+    counted = client.post(
+        COUNT,
+        data={"criteria": criteria, "csrf_token": token},
+        headers={**JSON, "Accept-Language": "da"},
+    ).get_json()
+    html = counted["html"]
+    assert "ikke: Ryger du, eller har du nogensinde røget?" in html
+    assert "uro i benene" in html.lower()
+    assert "<code>age &gt;= 18</code>" in html  # a field test is its text alone
+    assert [row["criterion"] for row in counted["count"]["attrition"]] == [
+        "age >= 18",
+        "not answer smoking_status = current",
+        "has condition G25.8",
+    ]

@@ -106,6 +106,17 @@ def test_staff_pages_show_service_messages_in_danish(
         edit, data={**STUDY_BODY, "csrf_token": token, "criteria": "age >= 18 and ("}
     ).get_data(as_text=True)
     assert "men fandt slutningen af teksten" in syntax and "expected a criterion" not in syntax
+    fields = client.post(
+        edit,
+        data={
+            **STUDY_BODY,
+            "csrf_token": token,
+            "site_region": "Jylland",
+            "sites": "Aarhus Universitetshospital; 56,19; 10,17\nSkejby; 99; 10",
+        },
+    ).get_data(as_text=True)
+    assert "Linje 2: breddegraden skal være mellem -90 og 90" in fields
+    assert "skal være en ISO 3166-2-kode som DK-84" in fields and "must be" not in fields
 
     tree = client.post(
         "/coordinators/criteria/tree",
