@@ -270,6 +270,52 @@ SHAPES: list[tuple[re.Pattern[str], LazyString, dict[str, Callable[[str], str]]]
         _l("write one site a line as: Name; latitude; longitude"),
         {},
     ),
+    # the question catalogue (domain.questions.QuestionDataError, services.questions), admins only
+    (
+        re.compile(r"question key (?P<key>.+): lower-case letters, digits and _, starting with a letter"),
+        _l("question key %(key)s: use lower-case letters, digits and _, starting with a letter"),
+        {},
+    ),
+    (
+        re.compile(r"(?P<key>\w+): type must be one of (?P<types>.+)"),
+        _l("%(key)s: the type must be one of %(types)s"),
+        {},
+    ),
+    (
+        re.compile(r"(?P<key>\w+): an option needs a key of lower-case letters, digits and _"),
+        _l("%(key)s: an option needs a key of lower-case letters, digits and _"),
+        {},
+    ),
+    (
+        re.compile(r"(?P<key>\w+): (?P<option>\w+) cannot be an option key"),
+        _l("%(key)s: %(option)s cannot be an option key"),
+        {},
+    ),
+    (
+        re.compile(r"(?P<key>\w+): a (?P<type>\w+) question needs options"),
+        _l("%(key)s: a %(type)s question needs options"),
+        {},
+    ),
+    (
+        re.compile(r"a question with the key (?P<key>\w+) already exists"),
+        _l("a question with the key %(key)s already exists"),
+        {},
+    ),
+    (
+        re.compile(
+            r"(?P<key>\w+) has been answered, so its key and type can no longer change;"
+            r" retire it and add a new question"
+        ),
+        _l(
+            "%(key)s has been answered, so its key and type can no longer change; retire it and add a new question"
+        ),
+        {},
+    ),
+    (
+        re.compile(r"a question's key cannot change; retire it and add a new question"),
+        _l("a question's key cannot change; retire it and add a new question"),
+        {},
+    ),
     # refused study steps (domain.lifecycle, services.studies)
     (
         re.compile(

@@ -29,6 +29,7 @@ from panel_service.services.matching import request_profile_match
 from panel_service.timeutil import panel_today
 from panel_service.web.auth import current, role_required
 from panel_service.web.forms import SafeForm
+from panel_service.web.service_words import in_words
 
 bp = Blueprint("questions", __name__)
 
@@ -164,7 +165,7 @@ def admin_list() -> Any:
             try:
                 service.add_question(session, data)
             except (QuestionDataError, service.QuestionChangeRefused) as error:
-                errors["key"] = str(error)
+                errors["key"] = in_words(str(error))
             else:
                 flash(_("Question %(key)s added.", key=data["key"]))
                 return redirect(url_for("questions.admin_list"))
@@ -201,9 +202,9 @@ def admin_edit(key: str) -> Any:
             try:
                 service.update_question(session, key, data)
             except service.QuestionChangeRefused as error:
-                errors["type" if "type" in str(error) else "key"] = str(error)
+                errors["type" if "type" in str(error) else "key"] = in_words(str(error))
             except QuestionDataError as error:
-                errors["options"] = str(error)
+                errors["options"] = in_words(str(error))
             else:
                 flash(_("Question %(key)s saved.", key=key))
                 return redirect(url_for("questions.admin_edit", key=key))

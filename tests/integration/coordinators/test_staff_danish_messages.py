@@ -172,5 +172,15 @@ def test_the_question_catalogue_pages_in_danish(
         "Skriv spørgsmålet på engelsk." in refused and "Skriv et tal, eller lad feltet stå tomt." in refused
     )
     assert "Spørgsmålet på engelsk: Skriv spørgsmålet på engelsk." in refused  # the summary names the field
+    taken = client.post(
+        "/admin/questions",
+        data={"csrf_token": token, "key": "smoking_status", "type": "boolean", "wording_en": "Smoke?"},
+    ).get_data(as_text=True)
+    assert "der findes allerede et spørgsmål med nøglen smoking_status" in taken
+    no_options = client.post(
+        "/admin/questions",
+        data={"csrf_token": token, "key": "owns_cat", "type": "choice", "wording_en": "Which cat?"},
+    ).get_data(as_text=True)
+    assert "owns_cat: et choice-spørgsmål skal have svarmuligheder" in no_options
     one = client.get("/admin/questions/smoking_status").get_data(as_text=True)
     assert "Lad spørgsmålet udgå" in one and "Retire this question" not in one
