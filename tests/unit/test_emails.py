@@ -28,6 +28,7 @@ CONTEXTS: dict[str, dict[str, object]] = {
         "interested": "https://panel.example.org/invitations/answer/A?answer=interested",
         "not_interested": "https://panel.example.org/invitations/answer/A?answer=not_interested",
         "unsubscribe": "https://panel.example.org/unsubscribe/U",
+        "why_link": "https://panel.example.org/me/invitations/7",
     },
 }
 

@@ -12,6 +12,8 @@ column of the text the coordinator wrote, so errors are shown where they were ma
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import typing as t
 from dataclasses import dataclass
 
@@ -25,9 +27,11 @@ from panel_service.domain.criteria.model import (
     Medication,
     Node,
     Not,
+    QuestionLeaf,
     field_kind,
 )
 from panel_service.domain.criteria.text_form import _TextParser, _ungroup, parse_any, to_text
+from panel_service.domain.questions import Catalogue, Question
 
 GROUP_KINDS = ("all", "any", "none")
 DURATION_UNITS = ("D", "W", "M", "Y")
@@ -36,12 +40,16 @@ FALSE_WORDS = {"false", "no", "nej", "falsk"}
 
 
 class BuilderError(ValueError):
-    """A builder step that cannot be done; ``field`` names the builder input at fault."""
+    """A builder step that cannot be done; ``field`` names the builder input at fault.
 
-    def __init__(self, field: str, message: str) -> None:
+    ``message`` is a fixed English sentence (the web layer translates it as a whole), with
+    ``{name}`` places filled from ``params``."""
+
+    def __init__(self, field: str, message: str, **params: object) -> None:
         self.field = field
         self.message = message
-        super().__init__(f"{field}: {message}")
+        self.params = params
+        super().__init__(f"{field}: {message.format(**params) if params else message}")
 
 
 @dataclass(frozen=True)
@@ -148,24 +156,24 @@ def _edit(items: list[Node], steps: list[int], change: t.Callable[[list[Node]], 
     return [*items[:head], *([rebuilt] if rebuilt is not None else []), *items[head + 1 :]]
 
 
-def _normal(items: list[Node]) -> Node | None:
+def _normal(items: list[Node], catalogue: Catalogue | None = None) -> Node | None:
     root = _rebuild("all", items)
-    return None if root is None else parse_json(to_json(root))
+    return None if root is None else parse_json(to_json(root), catalogue)
 
 
-def add(node: Node | None, target: str, new: Node) -> Node:
+def add(node: Node | None, target: str, new: Node, catalogue: Catalogue | None = None) -> Node:
     """``new`` appended to the group at ``target`` ("" for the top level)."""
     steps = _parse_path(target)
     if steps:
         found = _node_at(node, steps)
         if not isinstance(found, All | Any):
             raise BuilderError("target", "criteria can only be added to an all or any group")
-    result = _normal(_edit(top_items(node), steps, lambda items: [*items, new]))
+    result = _normal(_edit(top_items(node), steps, lambda items: [*items, new]), catalogue)
     assert result is not None
     return result
 
 
-def remove(node: Node | None, path: str) -> Node | None:
+def remove(node: Node | None, path: str, catalogue: Catalogue | None = None) -> Node | None:
     """The tree without the criterion at ``path``; a group left empty goes too, one left with
     one criterion becomes that criterion."""
     steps = _parse_path(path)
@@ -173,10 +181,12 @@ def remove(node: Node | None, path: str) -> Node | None:
         raise BuilderError("path", "choose a criterion to remove")
     _node_at(node, steps)
     *parent, last = steps
-    return _normal(_edit(top_items(node), parent, lambda items: [*items[:last], *items[last + 1 :]]))
+    return _normal(
+        _edit(top_items(node), parent, lambda items: [*items[:last], *items[last + 1 :]]), catalogue
+    )
 
 
-def group(node: Node | None, paths: list[str], kind: str) -> Node:
+def group(node: Node | None, paths: list[str], kind: str, catalogue: Catalogue | None = None) -> Node:
     """The criteria at ``paths`` (siblings) replaced, where the first of them was, by one group:
     all of them, any of them, or none of them (``not`` over ``any``)."""
     if kind not in GROUP_KINDS:
@@ -206,7 +216,7 @@ def group(node: Node | None, paths: list[str], kind: str) -> Node:
         kept.insert(positions[0], made)
         return kept
 
-    result = _normal(_edit(top_items(node), parent, change))
+    result = _normal(_edit(top_items(node), parent, change), catalogue)
     assert result is not None
     return result
 
@@ -310,9 +320,143 @@ def field_leaf(field: str, op: str, value: str, value2: str = "") -> Node:
     )
 
 
-def _leaf(obj: dict[str, object], inputs: dict[str, str]) -> Node:
+# --- question leaves ----------------------------------------------------------------------------
+
+# What the builder offers for each question type (§4a's ops, in coordinator words): a choice is
+# "one of" or "none of" the ticked options, a multi_choice "includes any" or "includes none" of
+# them, a number or date at least / at most / between / exactly, a yes-or-no question yes or no.
+BUILDER_OPS_BY_TYPE: dict[str, tuple[str, ...]] = {
+    "boolean": ("eq",),
+    "choice": ("in", "not_in"),
+    "multi_choice": ("in", "not_in"),
+    "integer": ("ge", "le", "between", "eq"),
+    "decimal": ("ge", "le", "between"),
+    "date": ("ge", "le", "between"),
+}
+NUMBER_EXAMPLE = "2"
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in "".join(c if c.isalnum() else " " for c in text.casefold()).split() if word]
+
+
+def search_questions(
+    catalogue: Catalogue, query: str, language: str = "en", limit: int = 10
+) -> list[Question]:
+    """The questions whose wording (in any language), help or key holds every word of ``query``
+    (a word matches the start of a word); the coordinator's language and the key first."""
+    wanted = _words(query)
+    if not wanted:
+        return []
+    scored: list[tuple[int, int, Question]] = []
+    for order, question in enumerate(catalogue.values()):
+        if question.retired:
+            continue
+        texts = [question.key.replace("_", " "), *question.wording.values(), *question.help.values()]
+        words = _words(" ".join(texts))
+        if not all(any(word.startswith(part) for word in words) for part in wanted):
+            continue
+        own = _words(question.text(language))
+        rank = (
+            0
+            if query.strip().casefold() == question.key
+            else (1 if all(any(word.startswith(part) for word in own) for part in wanted) else 2)
+        )
+        if catalogue.instrument_of(question.key) is not None:
+            rank += 3  # a scale's single item after the scale itself and other questions
+        scored.append((rank, order, question))
+    return [question for _rank, _order, question in sorted(scored, key=lambda item: item[:2])][:limit]
+
+
+def _question_scalar(question: Question, text: str, field: str) -> object:
+    text = text.strip()
+    if question.type == "date":
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError:
+            raise BuilderError(field, "enter a date as year-month-day, such as 2025-01-31") from None
+        return day.isoformat()
+    number_text = text.replace(",", ".")
     try:
-        return parse_json(obj)
+        number = float(number_text)
+    except ValueError:
+        number = math.nan
+    if not text or math.isnan(number) or math.isinf(number):
+        if question.type == "integer":
+            raise BuilderError(field, "enter a whole number, such as {example}", example=NUMBER_EXAMPLE)
+        raise BuilderError(field, "enter a number, such as {example}", example=NUMBER_EXAMPLE)
+    if question.type == "integer" and not number.is_integer():
+        raise BuilderError(field, "enter a whole number, such as {example}", example=NUMBER_EXAMPLE)
+    low = question.minimum if question.minimum is not None else -1e9
+    high = question.maximum if question.maximum is not None else 1e9
+    if not low <= number <= high:
+        raise BuilderError(field, "enter a number from {low} to {high}", low=f"{low:g}", high=f"{high:g}")
+    return int(number) if number.is_integer() else number
+
+
+def question_leaf(
+    catalogue: Catalogue,
+    key: str,
+    op: str,
+    *,
+    options: t.Sequence[str] = (),
+    value: str = "",
+    value2: str = "",
+    answered_within: str | None = None,
+) -> Node:
+    """A ``question`` leaf from the builder's inputs, validated like any criteria.
+
+    ``op`` is one of ``BUILDER_OPS_BY_TYPE`` for the question's type: ``in`` / ``not_in`` take the
+    ticked ``options`` (one ticked is ``=`` / ``!=``; "none of" several is ``not (... in ...)``;
+    for a multi_choice each option is a ``has``); a yes-or-no question takes ``value`` yes or no;
+    numbers and dates take ``value`` (and ``value2`` for between)."""
+    question = catalogue.get(key.strip())
+    if question is None or question.retired:
+        raise BuilderError("question", "search for a question and choose one of the matches")
+    if op not in BUILDER_OPS_BY_TYPE[question.type]:
+        raise BuilderError("question_op", "choose how to test the answer")
+    base: dict[str, object] = {"question": question.key}
+    if answered_within:
+        base["answered_within"] = answered_within
+    inputs = {"question": "question", "op": "question_op", "value": "question_value"}
+    inputs["answered_within"] = "question_within"
+    obj: dict[str, object]
+    if question.type == "boolean":
+        answer = value.strip().lower()
+        if answer not in TRUE_WORDS | FALSE_WORDS:
+            raise BuilderError("question_value", "choose yes or no")
+        obj = {**base, "op": "eq", "value": answer in TRUE_WORDS}
+    elif question.type in ("choice", "multi_choice"):
+        known = question.option_keys
+        chosen = [option for option in known if option in set(options)]
+        if not chosen or len(set(options)) != len(chosen):
+            raise BuilderError("question_options", "tick at least one answer")
+        negate = op == "not_in"
+        if question.type == "multi_choice":
+            has = [{**base, "op": "has", "value": option} for option in chosen]
+            inner: dict[str, object] = has[0] if len(has) == 1 else {"any": has}
+            node = _leaf({"not": inner} if negate else inner, inputs, catalogue)
+            return node
+        if len(chosen) == 1:
+            obj = {**base, "op": "ne" if negate else "eq", "value": chosen[0]}
+        else:
+            obj = {**base, "op": "in", "value": chosen}
+            if negate:
+                return _leaf({"not": obj}, inputs, catalogue)
+    elif op == "between":
+        low = _question_scalar(question, value, "question_value")
+        high = _question_scalar(question, value2, "question_value2")
+        if t.cast(t.Any, low) > high:
+            raise BuilderError("question_value2", "the second value must not be smaller than the first")
+        obj = {**base, "op": "between", "value": [low, high]}
+    else:
+        obj = {**base, "op": op, "value": _question_scalar(question, value, "question_value")}
+    return _leaf(obj, inputs, catalogue)
+
+
+def _leaf(obj: dict[str, object], inputs: dict[str, str], catalogue: Catalogue | None = None) -> Node:
+    try:
+        return parse_json(obj, catalogue)
     except CriteriaError as error:
         issue = error.issues[0]
         key = issue.path.split(".", 1)[0].split("[", 1)[0]
@@ -374,14 +518,15 @@ def _line_column(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
-def parse_located(text: str) -> tuple[Node | None, list[Located]]:
-    """The text form read into a tree, or every error with the line and column it concerns."""
+def parse_located(text: str, catalogue: Catalogue | None = None) -> tuple[Node | None, list[Located]]:
+    """The text form read into a tree, or every error with the line and column it concerns;
+    ``question`` leaves are checked against ``catalogue`` (default: the shipped seed)."""
     if not text.strip():
         return None, []
     if is_json(text):
         # JSON criteria have no lines of criteria to point at: their paths are the places.
         try:
-            return parse_any(text), []
+            return parse_any(text, catalogue), []
         except CriteriaSyntaxError as error:
             message = error.issues[0].message.split(": ", 1)[-1].split("\n", 1)[0]
             return None, [Located(error.line, error.column, message)]
@@ -396,7 +541,7 @@ def parse_located(text: str) -> tuple[Node | None, list[Located]]:
     except RecursionError:
         return None, [Located(None, None, "nested too deeply")]
     try:
-        return parse_json(_ungroup(raw)), []
+        return parse_json(_ungroup(raw), catalogue), []
     except CriteriaError as error:
         places: dict[str, int] = {}
         _offsets(raw, parser.starts, "$", places)
@@ -422,6 +567,13 @@ def _locate(text: str, issue: CriteriaIssue, places: dict[str, int]) -> Located:
         line, column = _line_column(text, places["$"])
         return Located(line, column, issue.message)
     return Located(None, None, issue.message)
+
+
+def leaf_question(node: Node) -> str | None:
+    """The catalogue key a question leaf (or "not" over question leaves about one key) tests."""
+    if isinstance(node, QuestionLeaf):
+        return node.key
+    return None
 
 
 def leaf_code(node: Node) -> tuple[str, str] | None:

@@ -70,6 +70,9 @@ def build_message(runtime: JobContext, claim: Claimed) -> OutgoingMail:
         interested=f"{base}/invitations/answer/{claim.answer_token}?answer=interested",
         not_interested=f"{base}/invitations/answer/{claim.answer_token}?answer=not_interested",
         unsubscribe=unsubscribe,
+        # Why they were invited: general words in the email, the reasons behind sign-in (an email
+        # may be read by others; docs/volunteers.md).
+        why_link=f"{base}/me/invitations/{claim.study_id}",
     )
     return runtime.mailer.build(
         to=claim.email,

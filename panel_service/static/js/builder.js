@@ -60,8 +60,11 @@
       redraw(result, focusId);
       // Keep the keyboard where the step leads: to the problem, the matches, what was added or
       // the count (the panel was redrawn, so the pressed button is gone).
+      var kind = button.value.split("-")[1];
       var next = document.querySelector("#b-problem a, #b-errors") ||
-        (button.value.indexOf("search-") === 0 ? section.querySelector("input[type=radio]") : null) ||
+        (button.value === "search-question" || button.value === "choose-question" ?
+          (document.getElementById("b-question-key-1") || document.getElementById("b-question-chosen")) : null) ||
+        (button.value.indexOf("search-") === 0 ? document.getElementById("b-" + kind + "-code-1") : null) ||
         document.getElementById("b-added") || document.getElementById("b-count-result");
       if (next) { next.focus(); }
     }).catch(function () {

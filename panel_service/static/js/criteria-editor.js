@@ -12,7 +12,7 @@
     feedback.textContent = "";
     if (result.ok) {
       feedback.className = "hint";
-      feedback.textContent = "Reads as: " + result.text;
+      feedback.textContent = (feedback.getAttribute("data-reads-as") || "Reads as:") + " " + result.text;
       field.removeAttribute("aria-invalid");
       return;
     }

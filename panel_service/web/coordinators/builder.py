@@ -25,16 +25,19 @@ from werkzeug.wrappers import Response as BaseResponse
 from panel_service.domain.criteria import Node, to_text
 from panel_service.domain.criteria import builder as tree
 from panel_service.domain.criteria import vocabulary as vocab
-from panel_service.domain.criteria.model import FIELDS, OPS_BY_FIELD_KIND, field_kind
+from panel_service.domain.criteria.model import FIELDS, OPS_BY_FIELD_KIND, Not, field_kind
 from panel_service.domain.geo import Sites, site_points
+from panel_service.domain.questions import Catalogue, Question
 from panel_service.domain.sites import parse_lines
 from panel_service.extensions import db_session, settings
+from panel_service.services import questions as question_service
 from panel_service.services.criteria_feasibility import CriteriaCount, count_criteria
 from panel_service.timeutil import panel_today
 from panel_service.web.auth import role_required
 from panel_service.web.coordinators.forms import StudyForm
 from panel_service.web.coordinators.views import _account, _study, bp
 from panel_service.web.ratelimits import feasibility_limit
+from panel_service.web.service_words import in_words
 
 if TYPE_CHECKING:
     from panel_service.models import Study
@@ -96,6 +99,34 @@ STEP_MESSAGES = {
     "enter the values, separated by commas": _l("Enter the values, separated by commas."),
     "choose days, weeks, months or years": _l("Choose days, weeks, months or years."),
     "enter a whole number, such as 3": _l("Enter a whole number of days, weeks, months or years, such as 3."),
+    "search for a question and choose one of the matches": _l(
+        "Search for a question and choose one of the matches."
+    ),
+    "choose how to test the answer": _l("Choose how to test the answer."),
+    "tick at least one answer": _l("Tick at least one answer."),
+    "enter a date as year-month-day, such as 2025-01-31": _l(
+        "Enter a date as year-month-day, such as 2025-01-31."
+    ),
+    "enter a whole number, such as {example}": _l("Enter a whole number, such as %(example)s."),
+    "enter a number, such as {example}": _l("Enter a number, such as %(example)s."),
+    "enter a number from {low} to {high}": _l("Enter a number from %(low)s to %(high)s."),
+    "the second value must not be smaller than the first": _l(
+        "The second value must not be smaller than the first."
+    ),
+}
+# How the builder offers each question test (domain.criteria.builder.BUILDER_OPS_BY_TYPE).
+QUESTION_OP_LABELS = {
+    "choice": {"in": _l("is one of the ticked answers"), "not_in": _l("is none of the ticked answers")},
+    "multi_choice": {
+        "in": _l("includes any of the ticked answers"),
+        "not_in": _l("includes none of the ticked answers"),
+    },
+    "number": {
+        "ge": _l("at least"),
+        "le": _l("at most"),
+        "between": _l("between (both included)"),
+        "eq": _l("exactly"),
+    },
 }
 INPUTS = {
     # builder errors name the input: BuilderError.field → the input's id
@@ -113,7 +144,46 @@ INPUTS = {
     "target": "b-target",
     "path": "b-target",
     "kind": "b-target",
+    "question": "b-question-q",
+    "question_op": "b-question-op",
+    "question_options": "b-question-option-1",
+    "question_value": "b-question-value",
+    "question_value2": "b-question-value2",
+    "question_within": "b-question-within",
+    "question_within_unit": "b-question-within-unit",
 }
+
+
+@dataclass
+class QuestionView:
+    """A catalogue question as the builder offers it: its wording in the page's language, its
+    options, unit and range, and the tests that suit its type."""
+
+    key: str
+    type: str
+    text: str
+    unit: str
+    range: str
+    options: list[tuple[str, str]]
+    ops: list[tuple[str, str]]
+
+    @classmethod
+    def of(cls, question: Question, language: str) -> QuestionView:
+        group = question.type if question.type in ("choice", "multi_choice") else "number"
+        labels = QUESTION_OP_LABELS.get(group, {})
+        low, high = question.minimum, question.maximum
+        span = ""
+        if low is not None and high is not None:
+            span = _("from %(low)s to %(high)s", low=f"{low:g}", high=f"{high:g}")
+        return cls(
+            key=question.key,
+            type=question.type,
+            text=question.text(language),
+            unit=question.unit or "",
+            range=span,
+            options=[(option.key, option.text(language)) for option in question.options],
+            ops=[(op, str(labels.get(op, op))) for op in tree.BUILDER_OPS_BY_TYPE[question.type]],
+        )
 
 
 @dataclass
@@ -139,6 +209,10 @@ class Builder:
     queries: dict[str, str] = field(default_factory=dict)
     count: CriteriaCount | None = None
     added: str | None = None
+    question_results: list[QuestionView] = field(default_factory=list)
+    question: QuestionView | None = None
+    # What the coordinator entered for the chosen question, shown again after a problem.
+    question_input: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fields(self) -> list[tuple[str, str]]:
@@ -160,9 +234,18 @@ def _language() -> str:
     return "da" if str(get_locale() or "en") == "da" else "en"
 
 
-def _row_label(node: Node, kind: str) -> str:
+def _catalogue() -> Catalogue:
+    """The question catalogue as stored (admin-added questions too), once per request."""
+    return question_service.load_catalogue(db_session())
+
+
+def _row_label(node: Node, kind: str, catalogue: Catalogue | None = None) -> str:
     if kind != "leaf":
         return str(KIND_LABELS[kind])
+    key = tree.leaf_question(node)
+    if key is not None:
+        question = catalogue.get(key) if catalogue is not None else None
+        return question.text(_language()) if question is not None else ""
     code = tree.leaf_code(node)
     if code is None:
         return ""
@@ -174,8 +257,10 @@ def build(
     text: str, study_id: int | None, node: Node | None = None, errors: list[tree.Located] | None = None
 ) -> Builder:
     """The builder for ``text`` (read with the real parser unless ``node`` is given)."""
+    catalogue = _catalogue()
     if node is None and errors is None:
-        node, errors = tree.parse_located(text)
+        node, errors = tree.parse_located(text, catalogue)
+    errors = [tree.Located(error.line, error.column, in_words(error.message)) for error in errors or []]
     rows = tree.rows(node)
     targets = [("", _("The top level (all must hold)"))]
     for row in rows:
@@ -186,7 +271,8 @@ def build(
         text=text,
         study_id=study_id,
         rows=[
-            RowView(row.path, row.depth, row.kind, _row_label(row.node, row.kind), row.text) for row in rows
+            RowView(row.path, row.depth, row.kind, _row_label(row.node, row.kind, catalogue), row.text)
+            for row in rows
         ],
         targets=targets,
         errors=errors or [],
@@ -197,6 +283,21 @@ def build(
 def criteria_builder(text: str | None, study: Study | None) -> Builder:
     """The builder for the study form as first shown (called from the template)."""
     return build(text or "", study.id if study is not None else None)
+
+
+@bp.app_template_global("criterion_name")
+def criterion_name(text: str) -> str:
+    """A criterion of an attrition table named in the page's language: the condition, medicine
+    or question it tests ("not: …" over one), or "" for a field test or a group."""
+    node, errors = tree.parse_located(text, _catalogue())
+    if node is None or errors:
+        return ""
+    negated = isinstance(node, Not)
+    leaf = node.child if isinstance(node, Not) else node
+    name = _row_label(leaf, "leaf", _catalogue())  # "" unless a code or a question
+    if not name:
+        return ""
+    return _("not: %(name)s", name=name) if negated else name
 
 
 # --- one step --------------------------------------------------------------------------------
@@ -252,13 +353,68 @@ def _code_step(kind: str, action: str, builder: Builder, node: Node | None) -> N
         ),
     )
     builder.added = to_text(leaf)
-    return tree.add(node, request.form.get("b_target", ""), leaf)
+    return tree.add(node, request.form.get("b_target", ""), leaf, _catalogue())
+
+
+def _question_step(verb: str, builder: Builder, node: Node | None) -> Node | None:
+    """Search the catalogue by wording (English or Danish) or key, choose a question, and add a
+    test of its answer with the inputs its type asks for."""
+    catalogue = _catalogue()
+    query = (request.form.get("b_question_q") or "").strip()[:100]
+    builder.queries["question"] = query
+    language = _language()
+    if verb == "search":
+        if not query:
+            raise tree.BuilderError("question", _("Enter words from the question, or its key."))
+        found = tree.search_questions(catalogue, query, language, limit=SEARCH_LIMIT)
+        if len(found) == 1:
+            builder.question = QuestionView.of(found[0], language)  # nothing to choose between
+            return node
+        builder.question_results = [QuestionView.of(question, language) for question in found]
+        if not found:
+            raise tree.BuilderError(
+                "question", _("No question found for “%(query)s”. Try another word.", query=query)
+            )
+        return node
+    key = (request.form.get("b_question_key") or "").strip()[:60]
+    question = catalogue.get(key)
+    if question is None or question.retired:
+        raise tree.BuilderError("question", "search for a question and choose one of the matches")
+    builder.question = QuestionView.of(question, language)
+    if verb == "choose":
+        return node
+    builder.question_input = {
+        "op": request.form.get("b_question_op", ""),
+        "options": request.form.getlist("b_question_options"),
+        "value": (request.form.get("b_question_value") or "")[:100],
+        "value2": (request.form.get("b_question_value2") or "")[:100],
+        "within": (request.form.get("b_question_within") or "")[:10],
+        "within_unit": request.form.get("b_question_within_unit", "Y"),
+    }
+    leaf = tree.question_leaf(
+        catalogue,
+        key,
+        request.form.get("b_question_op", ""),
+        options=request.form.getlist("b_question_options"),
+        value=request.form.get("b_question_value", ""),
+        value2=request.form.get("b_question_value2", ""),
+        answered_within=tree.duration(
+            request.form.get("b_question_within", ""),
+            request.form.get("b_question_within_unit", "Y"),
+            "question_within",
+        ),
+    )
+    builder.added = to_text(leaf)
+    builder.question, builder.question_input = None, {}
+    return tree.add(node, request.form.get("b_target", ""), leaf, catalogue)
 
 
 def _apply(action: str, builder: Builder, node: Node | None) -> Node | None:
     if action in ("search-condition", "add-condition", "search-medication", "add-medication"):
         verb, kind = action.split("-", 1)
         return _code_step(kind, verb, builder, node)
+    if action in ("search-question", "choose-question", "add-question"):
+        return _question_step(action.split("-", 1)[0], builder, node)
     if action == "add-field":
         leaf = tree.field_leaf(
             request.form.get("b_field", ""),
@@ -267,11 +423,13 @@ def _apply(action: str, builder: Builder, node: Node | None) -> Node | None:
             request.form.get("b_value2", ""),
         )
         builder.added = to_text(leaf)
-        return tree.add(node, request.form.get("b_target", ""), leaf)
+        return tree.add(node, request.form.get("b_target", ""), leaf, _catalogue())
     if action == "group":
-        return tree.group(node, request.form.getlist("b_selected"), request.form.get("b_group_kind", ""))
+        return tree.group(
+            node, request.form.getlist("b_selected"), request.form.get("b_group_kind", ""), _catalogue()
+        )
     if action.startswith("remove:"):
-        return tree.remove(node, action.removeprefix("remove:"))
+        return tree.remove(node, action.removeprefix("remove:"), _catalogue())
     if action == "sync":
         return node
     raise tree.BuilderError("kind", _("Choose what to add."))
@@ -315,7 +473,7 @@ def builder_step() -> Any:
     if not action or len(action) > 200:
         return _bad("b_action", _("choose a builder action"))
     text = _form_text()
-    node, errors = tree.parse_located(text)
+    node, errors = tree.parse_located(text, _catalogue())
     builder = build(text, study_id, node, errors)
     if errors:
         # The tree cannot be edited while the text does not read; say where it fails.
@@ -323,15 +481,28 @@ def builder_step() -> Any:
     try:
         changed = _apply(action, builder, node)
     except tree.BuilderError as error:
-        builder.problem = (
-            _input_id(error.field, action),
-            str(STEP_MESSAGES.get(error.message, error.message)),
-        )
+        builder.problem = (_input_id(error.field, action), step_message(error))
         return _respond(builder, 422 if not action.startswith("search-") or not builder.results else 200)
     new_text = to_text(changed) if changed is not None else ""
     result = build(new_text if changed is not None else "", study_id, changed, [])
     result.results, result.queries, result.added = builder.results, builder.queries, builder.added
+    result.question_results, result.question = builder.question_results, builder.question
+    result.question_input = builder.question_input
     return _respond(result)
+
+
+def step_message(error: tree.BuilderError) -> str:
+    """A builder step's problem in the coordinator's language: the domain's fixed sentences by
+    their English words (their ``{name}`` places filled after translating); a message the web
+    layer made is already translated."""
+    known = STEP_MESSAGES.get(error.message)
+    if known is None:
+        return in_words(error.message)
+    return (
+        str(known) % {name: str(value) for name, value in error.params.items()}
+        if error.params
+        else str(known)
+    )
 
 
 def _input_id(name: str, action: str) -> str:
@@ -362,7 +533,7 @@ def criteria_tree() -> Any:
         if not isinstance(study, int) or isinstance(study, bool):
             return _bad("study", _("not a study"))
         study_id = _study(study).id
-    node, errors = tree.parse_located(text)
+    node, errors = tree.parse_located(text, _catalogue())
     builder = build(text, study_id, node, errors)
     return jsonify(
         {
@@ -387,7 +558,7 @@ def builder_count() -> Any:
     if study_id == -1:
         return _bad("b_study", _("not a study"))
     text = _form_text()
-    node, errors = tree.parse_located(text)
+    node, errors = tree.parse_located(text, _catalogue())
     builder = build(text, study_id, node, errors)
     if errors:
         return _respond(builder, 422)

@@ -25,6 +25,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -45,6 +46,7 @@ from panel_service.web.coordinators.forms import (
     StudyForm,
 )
 from panel_service.web.ratelimits import feasibility_limit
+from panel_service.web.service_words import in_words
 from panel_service.web.transaction import discard
 
 if TYPE_CHECKING:
@@ -116,17 +118,17 @@ def _offered(study: Study) -> frozenset[str]:
 
 
 SITE_PATH = re.compile(r"^sites\[(\d+)\](?:\.(name|lat|lon))?$")
-SITE_PARTS = {"name": "name", "lat": "latitude", "lon": "longitude"}
+SITE_PARTS = {"name": _l("name"), "lat": _l("latitude"), "lon": _l("longitude")}
 
 
 def _criteria_lines(form: StudyForm) -> list[str]:
     """The criteria text's errors at their line and column, in words (the text form; JSON
     criteria keep their paths). Empty when the text reads."""
-    located = parse_located(form.criteria.data or "")[1]
+    located = parse_located(form.criteria.data or "", questions.load_catalogue(db_session()))[1]
     if not located or any(place.line is None for place in located):
         return []
     return [
-        _("Line %(line)d, column %(column)d:", line=p.line, column=p.column) + f" {p.message}"
+        _("Line %(line)d, column %(column)d:", line=p.line, column=p.column) + f" {in_words(p.message)}"
         for p in located
     ]
 
@@ -146,11 +148,12 @@ def _apply_errors(form: StudyForm, error: ValidationFailed) -> None:
         site = SITE_PATH.match(path)
         if site is not None:
             # The form has one site a line: point at the line, not at a JSON path.
-            part = SITE_PARTS.get(site.group(2) or "", "")
-            said = f"{part} {message}" if part else message
+            part = str(SITE_PARTS.get(site.group(2) or "", ""))
+            said = f"{part} {in_words(message)}" if part else in_words(message)
             shown = _("Line %(number)d: %(message)s", number=int(site.group(1)) + 1, message=said)
         else:
-            shown = message if path == name else f"{path.removeprefix('criteria.')}: {message}"
+            words = in_words(message)
+            shown = words if path == name else f"{path.removeprefix('criteria.')}: {words}"
         field.errors = [*list(field.errors), shown]
 
 
@@ -291,7 +294,7 @@ def study_action(study_id: int, action: str) -> BaseResponse:
             studies.pause_study(session, account, study_id)
     except (ServiceError, IllegalTransition) as error:
         discard()
-        flash(str(getattr(error, "message", error)))
+        flash(in_words(str(getattr(error, "message", error))))
     else:
         flash(
             {
@@ -322,7 +325,7 @@ def study_close(study_id: int) -> Any:
             studies.close_study(session, _account(), study_id)
         except (ServiceError, IllegalTransition) as error:
             discard()
-            flash(str(getattr(error, "message", error)))
+            flash(in_words(str(getattr(error, "message", error))))
         else:
             flash(_("The study is closed."))
         return redirect(url_for("coordinators.study", study_id=study_id))
@@ -472,13 +475,24 @@ def criteria_check() -> Response:
         return jsonify(
             {
                 "ok": False,
-                "errors": [{"path": "$", "message": issue.message} for issue in error.issues],
+                "errors": [
+                    {
+                        "path": "$",
+                        "where": _("Line %(line)d, column %(column)d:", line=error.line, column=error.column),
+                        # the message without its "line L, column C: " and the caret lines
+                        "message": in_words(issue.message.split(": ", 1)[-1].split("\n", 1)[0]),
+                    }
+                    for issue in error.issues
+                ],
                 "line": error.line,
                 "column": error.column,
             }
         )
     except CriteriaError as error:
-        places = parse_located(source)[1] if isinstance(source, str) and not is_json(source) else []
+        catalogue = questions.load_catalogue(db_session())
+        places = (
+            parse_located(source, catalogue)[1] if isinstance(source, str) and not is_json(source) else []
+        )
         if places and all(place.line is not None for place in places):
             # The text form: each error at its line and column, in words, not as a JSON path.
             return jsonify(
@@ -492,15 +506,15 @@ def criteria_check() -> Response:
                             "where": _(
                                 "Line %(line)d, column %(column)d:", line=place.line, column=place.column
                             ),
-                            "message": place.message,
+                            "message": in_words(place.message),
                         }
                         for place in places
                     ],
                 }
             )
         return jsonify(
-            {"ok": False, "errors": [{"path": i.path, "message": i.message} for i in error.issues]}
+            {"ok": False, "errors": [{"path": i.path, "message": in_words(i.message)} for i in error.issues]}
         )
     except RecursionError:
-        return jsonify({"ok": False, "errors": [{"path": "$", "message": "nested too deeply"}]})
+        return jsonify({"ok": False, "errors": [{"path": "$", "message": in_words("nested too deeply")}]})
     return jsonify({"ok": True, "text": to_text(node), "json": to_json(node)})

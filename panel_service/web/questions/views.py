@@ -29,6 +29,7 @@ from panel_service.services.matching import request_profile_match
 from panel_service.timeutil import panel_today
 from panel_service.web.auth import current, role_required
 from panel_service.web.forms import SafeForm
+from panel_service.web.service_words import in_words
 
 bp = Blueprint("questions", __name__)
 
@@ -80,7 +81,7 @@ def _number(text: str, name: str, errors: dict[str, str]) -> float | None:
     try:
         return float(text)
     except ValueError:
-        errors[name] = "Enter a number, or leave it empty."
+        errors[name] = _("Enter a number, or leave it empty.")
         return None
 
 
@@ -94,14 +95,14 @@ def _data_from_form(form: Any, errors: dict[str, str]) -> dict[str, Any]:
         "help": {"en": form.get("help_en", "").strip(), "da": form.get("help_da", "").strip()},
     }
     if not data["wording"]["en"]:
-        errors["wording_en"] = "Enter the question in English."
+        errors["wording_en"] = _("Enter the question in English.")
     options = []
     for number, line in enumerate(form.get("options", "").splitlines(), start=1):
         if not line.strip():
             continue
         parts = [part.strip() for part in line.split("|")]
         if len(parts) < 2 or not parts[0]:
-            errors["options"] = f"Line {number}: write key | English | Danish."
+            errors["options"] = _("Line %(number)d: write key | English | Danish.", number=number)
             continue
         options.append(
             {"key": parts[0], "wording": {"en": parts[1], "da": parts[2] if len(parts) > 2 else ""}}
@@ -118,14 +119,16 @@ def _data_from_form(form: Any, errors: dict[str, str]) -> dict[str, Any]:
     sexes = [part.strip() for part in form.get("applies_to", "").split(",") if part.strip()]
     if sexes:
         if not set(sexes) <= set(SEXES):
-            errors["applies_to"] = f"Write sexes from {', '.join(SEXES)}, separated by commas."
+            errors["applies_to"] = _(
+                "Write sexes from %(sexes)s, separated by commas.", sexes=", ".join(SEXES)
+            )
         data["applies_to"] = {"sex": sexes}
         others = form.get("value_for_others", "").strip()
         if others:
             try:
                 data["value_for_others"] = json.loads(others)
             except ValueError:
-                errors["value_for_others"] = 'Write a JSON value, such as false, 0 or "never".'
+                errors["value_for_others"] = _('Write a JSON value, such as false, 0 or "never".')
     return data
 
 
@@ -141,6 +144,7 @@ def _admin_page(
             errors=errors,
             types=QUESTION_TYPES,
             form=CsrfForm(),
+            language=language(),
         ),
         status,
     )
@@ -161,9 +165,9 @@ def admin_list() -> Any:
             try:
                 service.add_question(session, data)
             except (QuestionDataError, service.QuestionChangeRefused) as error:
-                errors["key"] = str(error)
+                errors["key"] = in_words(str(error))
             else:
-                flash(f"Question {data['key']} added.")
+                flash(_("Question %(key)s added.", key=data["key"]))
                 return redirect(url_for("questions.admin_list"))
         return _admin_page(service.load_catalogue(session), values, errors, 422)
     return _admin_page(service.load_catalogue(session), values, errors)
@@ -186,7 +190,11 @@ def admin_edit(key: str) -> Any:
         action = request.form.get("action", "save")
         if action in ("retire", "restore"):
             service.retire_question(session, key, retired=action == "retire")
-            flash(f"Question {key} {'retired' if action == 'retire' else 'restored'}.")
+            flash(
+                _("Question %(key)s retired.", key=key)
+                if action == "retire"
+                else _("Question %(key)s restored.", key=key)
+            )
             return redirect(url_for("questions.admin_edit", key=key))
         values = {name: str(value) for name, value in request.form.items()}
         data = _data_from_form(request.form, errors)
@@ -194,11 +202,11 @@ def admin_edit(key: str) -> Any:
             try:
                 service.update_question(session, key, data)
             except service.QuestionChangeRefused as error:
-                errors["type" if "type" in str(error) else "key"] = str(error)
+                errors["type" if "type" in str(error) else "key"] = in_words(str(error))
             except QuestionDataError as error:
-                errors["options"] = str(error)
+                errors["options"] = in_words(str(error))
             else:
-                flash(f"Question {key} saved.")
+                flash(_("Question %(key)s saved.", key=key))
                 return redirect(url_for("questions.admin_edit", key=key))
         status = 422
     return (
@@ -211,6 +219,7 @@ def admin_edit(key: str) -> Any:
             answered=service.is_answered(session, key),
             form=CsrfForm(),
             data=json.dumps(question_to_data(question), ensure_ascii=False, indent=1),
+            language=language(),
         ),
         status,
     )

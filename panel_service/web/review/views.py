@@ -17,6 +17,7 @@ from panel_service.services.errors import ServiceError, ValidationFailed
 from panel_service.timeutil import panel_today
 from panel_service.web.auth import current, role_required
 from panel_service.web.review.forms import ApprovalForm, RejectForm
+from panel_service.web.service_words import in_words
 from panel_service.web.transaction import discard
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ def _invitation_preview(version: StudyVersion | None) -> str:
         interested=_("(a link to answer “interested”)"),
         not_interested=_("(a link to answer “not interested”)"),
         unsubscribe=_("(a link to stop all invitations)"),
+        why_link=_("(a link to the volunteer's invitation page, after signing in)"),
     )
     return f"{email.subject}\n\n{email.text}"
 
@@ -161,7 +163,7 @@ def approve(study_id: int) -> Any:
                 target.errors = [*list(target.errors), message]
         except ServiceError as error:
             discard()
-            flash(error.message)
+            flash(in_words(error.message))
             return redirect(url_for("review.study", study_id=found.id))
         else:
             flash(
@@ -190,7 +192,7 @@ def reject(study_id: int) -> Any:
             form.reason.errors = list(error.fields.values())
         except ServiceError as error:
             discard()
-            flash(error.message)
+            flash(in_words(error.message))
             return redirect(url_for("review.study", study_id=found.id))
         else:
             flash(

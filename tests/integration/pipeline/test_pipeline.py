@@ -197,9 +197,11 @@ def test_the_invitation_is_in_each_volunteers_language_with_the_same_links_in_bo
     for message, volunteer in ((da, danish), (en, english)):
         parts = email_parts(message)
         assert text in parts.text and text in parts.html  # the study's own words stay as approved
-        # The same three links, in the same order, in both parts; the header's is the third.
+        # The same four links, in the same order, in both parts: why (the signed-in invitation
+        # page), the two answers, and the header's unsubscribe.
         assert parts.text_links == parts.html_links
-        interested, not_interested, unsubscribe = parts.text_links
+        why, interested, not_interested, unsubscribe = parts.text_links
+        assert why == f"http://127.0.0.1:5000/me/invitations/{study.id}"
         assert interested.startswith("http://127.0.0.1:5000/invitations/answer/")
         assert interested.endswith("?answer=interested")
         assert not_interested == interested.replace("=interested", "=not_interested")
