@@ -125,3 +125,32 @@ def test_dates_and_moments_read_the_british_way(app: Flask) -> None:
         assert render.render(d=dt.date(1980, 4, 23), m=moment).startswith(
             "23. april 1980|23. april 1980|23. april 1980 kl. "
         )
+
+
+def test_po_file_is_well_formed() -> None:
+    """Babel's reader forgives a stray line (a merge once left a second ``msgstr`` under an entry,
+    which GNU ``msgfmt -c`` refuses): the keywords follow the PO grammar, ``[msgctxt] msgid
+    [msgid_plural] msgstr…``, with no ``msgstr`` that has no ``msgid`` of its own."""
+    text = (TRANSLATIONS / "da" / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8")
+    keywords = [
+        (number, line.split(" ", 1)[0].split("[", 1)[0])
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.startswith("msg")
+    ]
+    allowed_after = {
+        None: {"msgctxt", "msgid"},
+        "msgctxt": {"msgid"},
+        "msgid": {"msgid_plural", "msgstr"},
+        "msgid_plural": {"msgstr"},
+        "msgstr": {"msgctxt", "msgid", "msgstr"},
+    }
+    previous: str | None = None
+    faults = []
+    for number, keyword in keywords:
+        plural_continues = keyword == "msgstr" and previous == "msgstr"
+        if keyword not in allowed_after[previous] or (
+            plural_continues and "[" not in text.splitlines()[number - 1]
+        ):
+            faults.append(f"line {number}: {keyword} after {previous}")
+        previous = keyword
+    assert not faults, "\n".join(faults)
