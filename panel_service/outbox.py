@@ -24,7 +24,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -64,6 +65,33 @@ def enqueue(
             return None
     session.info.setdefault(SESSION_KEY, []).append(message.id)
     return message
+
+
+def enqueue_many(session: Session, task_name: str, work: list[tuple[dict[str, Any], str]]) -> list[int]:
+    """Record several jobs of one kind, each with its dedup key, in one statement (``INSERT …
+    ON CONFLICT (dedup_key) DO NOTHING RETURNING id``): a key already present adds nothing, as in
+    ``enqueue``. Returns the ids added. The incremental match queues one send per invitation it
+    creates this way, so its statement count does not grow with the studies it matches."""
+    if not work:
+        return []
+    table: Table = OutboxMessage.__table__  # type: ignore[assignment]
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = utcnow()
+    statement = (
+        insert_fn(table)
+        .values(
+            [
+                {"task_name": task_name, "payload": payload, "dedup_key": key, "available_at": now}
+                for payload, key in work
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(table.c.id)
+    )
+    ids = [int(row_id) for row_id in session.execute(statement).scalars()]
+    session.info.setdefault(SESSION_KEY, []).extend(ids)
+    return ids
 
 
 def take_committed_ids(session: Session) -> list[int]:

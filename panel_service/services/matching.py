@@ -31,6 +31,7 @@ from config.logging import get_logger
 from panel_service import outbox
 from panel_service.domain import eligibility, lifecycle
 from panel_service.domain.criteria import Truth, compile_criteria, profile_facts
+from panel_service.domain.criteria.evaluate import Check
 from panel_service.domain.criteria.versions import criteria_of
 from panel_service.domain.geo import Home, Sites, site_points
 from panel_service.domain.history import Entry
@@ -51,7 +52,7 @@ from panel_service.models import (
 from panel_service.queries.criteria_sql import compile_where
 from panel_service.queries.eligibility import contactable_clause, volunteer_state
 from panel_service.services.audit import record
-from panel_service.services.contact.requests import request_dispatch, request_send
+from panel_service.services.contact.requests import request_dispatch, request_sends
 from panel_service.services.questions import answers_of, load_catalogue
 from panel_service.tasks import Task
 from panel_service.timeutil import panel_today, utcnow
@@ -110,14 +111,12 @@ class Recruiting:
         return site_points(self.sites)
 
 
-def recruiting_versions(session: Session, today: dt.date, study_id: int | None = None) -> list[Recruiting]:
-    """Studies that recruit today: status recruiting, an active version whose own approval is in
-    force. The approval is joined by the active version's id, so an approval of another version
-    never covers it (P5)."""
-    query = (
-        select(
-            Study.id, StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria, StudyVersion.sites
-        )
+def _recruiting(columns: tuple[Any, ...], today: dt.date) -> Any:
+    """``columns`` of the studies that recruit today: status recruiting, an active version whose
+    own approval is in force. The approval is joined by the active version's id, so an approval
+    of another version never covers it (P5)."""
+    return (
+        select(*columns)
         .join(StudyVersion, StudyVersion.id == Study.active_version_id)
         .join(EthicsApproval, EthicsApproval.study_version_id == StudyVersion.id)
         .where(
@@ -127,6 +126,14 @@ def recruiting_versions(session: Session, today: dt.date, study_id: int | None =
             EthicsApproval.expires_on > today,
         )
         .order_by(Study.id)
+    )
+
+
+def recruiting_versions(session: Session, today: dt.date, study_id: int | None = None) -> list[Recruiting]:
+    """Studies that recruit today (``_recruiting``), with their versions' criteria and sites."""
+    query = _recruiting(
+        (Study.id, StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria, StudyVersion.sites),
+        today,
     )
     if study_id is not None:
         query = query.where(Study.id == study_id)
@@ -332,47 +339,107 @@ def _stored_entries(
     return [Entry(code, status, since, until) for code, status, since, until in rows]
 
 
+@dataclass(frozen=True)
+class CompiledVersion:
+    """A study version's criteria compiled for the in-memory evaluator, with its sites."""
+
+    check: Check
+    sites: Sites
+
+
+# Compiled criteria per (version id, content hash): a version's criteria and sites never change
+# (an edit makes a new version), so the incremental match reads and compiles them once per
+# process, not once per volunteer.
+_COMPILED: dict[tuple[int, str], CompiledVersion] = {}
+
+
+def recruiting_checks(session: Session, today: dt.date) -> list[tuple[int, int, CompiledVersion]]:
+    """(study id, version id, compiled criteria) of every study recruiting today, in two
+    statements at most: which versions recruit (ids only), then the criteria and sites of those
+    not compiled yet in this process (none once warm)."""
+    found = session.execute(_recruiting((Study.id, StudyVersion.id, StudyVersion.content_hash), today)).all()
+    missing = [
+        version_id for _, version_id, content_hash in found if (version_id, content_hash) not in _COMPILED
+    ]
+    if missing:
+        if len(_COMPILED) > 4096:
+            _COMPILED.clear()
+        rows = session.execute(
+            select(
+                StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria, StudyVersion.sites
+            ).where(StudyVersion.id.in_(missing))
+        )
+        for version_id, content_hash, criteria, sites in rows:
+            node = criteria_of(version_id, content_hash, criteria, lambda: load_catalogue(session))
+            points = site_points(sites)
+            _COMPILED[(version_id, content_hash)] = CompiledVersion(compile_criteria(node, points), points)
+    return [
+        (study_id, version_id, _COMPILED[(version_id, content_hash)])
+        for study_id, version_id, content_hash in found
+    ]
+
+
 def match_volunteer(session: Session, settings: Settings, participant_id: int) -> int:
-    """One volunteer against every recruiting study, in memory. Returns invitations created."""
+    """One volunteer against every recruiting study, in memory. Returns invitations created.
+
+    A fixed number of statements whatever the number of studies: the recruiting versions (their
+    compiled criteria cached per version), the volunteer, one ``INSERT`` of every match (with
+    one outbox row per new invitation to send it), one ``UPDATE`` cancelling the still-queued
+    invitations of every study the profile is no longer TRUE for. A study the profile matches
+    but the volunteer may not be contacted about today (paused, too far, no consent) gets
+    neither: a pause holds, it never cancels (P6); the dispatcher re-checks what is queued."""
     dialect = session.get_bind().dialect.name
     today = panel_today(settings)
+    studies = recruiting_checks(session, today)
+    if not studies:
+        return 0
     profile = load_profile(session, participant_id)
     state = volunteer_state(session, participant_id)
-    created = 0
-    studies = recruiting_versions(session, today)
     facts = profile_facts(profile, today) if profile is not None else None
-    for study in studies:
-        truth = Truth.UNKNOWN
-        if facts is not None:
-            truth = compile_criteria(
-                criteria_of(
-                    study.version_id, study.content_hash, study.criteria, lambda: load_catalogue(session)
-                ),
-                study.site_points,
-            )(facts)
-        not_contactable = eligibility.volunteer_obstacle(state, today, study.site_points)
-        if truth is Truth.TRUE and not_contactable is None:
-            source = select(literal(study.study_id), literal(participant_id), literal(study.version_id))
-            result = session.execute(
-                _insert_ignoring_existing(dialect, ["study_id", "participant_id", "study_version_id"], source)
-            )
-            if result.rowcount:  # type: ignore[attr-defined]
-                created += 1
-                INVITATIONS_CREATED.inc()
-                request_send(session, study.study_id, participant_id)
-        elif truth is not Truth.TRUE:
-            cancelled = session.execute(
-                update(Invitation)
-                .where(
-                    Invitation.study_id == study.study_id,
-                    Invitation.participant_id == participant_id,
-                    Invitation.status == "queued",
+    invite: list[tuple[int, int]] = []
+    unmatched: list[int] = []
+    for study_id, version_id, compiled in studies:
+        truth = compiled.check(facts) if facts is not None else Truth.UNKNOWN
+        if truth is not Truth.TRUE:
+            unmatched.append(study_id)
+        elif eligibility.volunteer_obstacle(state, today, compiled.sites) is None:
+            invite.append((study_id, version_id))
+    created: list[int] = []
+    if invite:
+        insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        created = list(
+            session.execute(
+                insert_fn(invitations)
+                .values(
+                    [
+                        {
+                            "study_id": study_id,
+                            "participant_id": participant_id,
+                            "study_version_id": version_id,
+                        }
+                        for study_id, version_id in invite
+                    ]
                 )
-                .values(status="cancelled", reason="no_longer_matches", cancelled_at=utcnow())
-            ).rowcount  # type: ignore[attr-defined]
-            if cancelled:
-                INVITATIONS_CANCELLED.labels("no_longer_matches").inc(cancelled)
-    return created
+                .on_conflict_do_nothing(index_elements=["study_id", "participant_id"])
+                .returning(invitations.c.study_id)
+            ).scalars()
+        )
+    if created:
+        INVITATIONS_CREATED.inc(len(created))
+        request_sends(session, participant_id, created)
+    if unmatched:
+        cancelled = session.execute(
+            update(Invitation)
+            .where(
+                Invitation.participant_id == participant_id,
+                Invitation.study_id.in_(unmatched),
+                Invitation.status == "queued",
+            )
+            .values(status="cancelled", reason="no_longer_matches", cancelled_at=utcnow())
+        ).rowcount  # type: ignore[attr-defined]
+        if cancelled:
+            INVITATIONS_CANCELLED.labels("no_longer_matches").inc(cancelled)
+    return len(created)
 
 
 @job(Task.MATCHING_MATCH_PROFILE, queue="matching")
