@@ -78,18 +78,13 @@ def enqueue_many(session: Session, task_name: str, work: list[tuple[dict[str, An
     dialect = session.get_bind().dialect.name
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
-    statement = (
-        insert_fn(table)
-        .values(
-            [
-                {"task_name": task_name, "payload": payload, "dedup_key": key, "available_at": now}
-                for payload, key in work
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
-        .returning(table.c.id)
-    )
-    ids = [int(row_id) for row_id in session.execute(statement).scalars()]
+    statement = insert_fn(table).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id)
+    rows = [
+        {"task_name": task_name, "payload": payload, "dedup_key": key, "available_at": now}
+        for payload, key in work
+    ]
+    # One statement for all the rows (SQLAlchemy's multi-row "insertmanyvalues"), cached.
+    ids = [int(row_id) for row_id in session.execute(statement, rows).scalars()]
     session.info.setdefault(SESSION_KEY, []).extend(ids)
     return ids
 

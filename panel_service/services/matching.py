@@ -23,8 +23,9 @@ import typing as t
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, func, literal, select, update
+from sqlalchemy import BigInteger, Table, any_, bindparam, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from config.logging import get_logger
@@ -36,10 +37,10 @@ from panel_service.domain.criteria.versions import criteria_of
 from panel_service.domain.geo import Home, Sites, site_points
 from panel_service.domain.history import Entry
 from panel_service.domain.profile import ProfileData
+from panel_service.domain.questions import Answer
 from panel_service.jobs import job
 from panel_service.metrics import INVITATIONS_CANCELLED, INVITATIONS_CREATED
 from panel_service.models import (
-    EthicsApproval,
     Invitation,
     MatchChunk,
     MatchRun,
@@ -50,10 +51,11 @@ from panel_service.models import (
     StudyVersion,
 )
 from panel_service.queries.criteria_sql import compile_where
-from panel_service.queries.eligibility import contactable_clause, volunteer_state
+from panel_service.queries.eligibility import contactable_clause
+from panel_service.queries.matching import VolunteerRow, load_volunteer, recruiting
 from panel_service.services.audit import record
 from panel_service.services.contact.requests import request_dispatch, request_sends
-from panel_service.services.questions import answers_of, load_catalogue
+from panel_service.services.questions import answers_of, load_catalogue, stored_value
 from panel_service.tasks import Task
 from panel_service.timeutil import panel_today, utcnow
 
@@ -111,27 +113,10 @@ class Recruiting:
         return site_points(self.sites)
 
 
-def _recruiting(columns: tuple[Any, ...], today: dt.date) -> Any:
-    """``columns`` of the studies that recruit today: status recruiting, an active version whose
-    own approval is in force. The approval is joined by the active version's id, so an approval
-    of another version never covers it (P5)."""
-    return (
-        select(*columns)
-        .join(StudyVersion, StudyVersion.id == Study.active_version_id)
-        .join(EthicsApproval, EthicsApproval.study_version_id == StudyVersion.id)
-        .where(
-            Study.status == "recruiting",
-            StudyVersion.study_id == Study.id,
-            EthicsApproval.approved_on <= today,
-            EthicsApproval.expires_on > today,
-        )
-        .order_by(Study.id)
-    )
-
-
 def recruiting_versions(session: Session, today: dt.date, study_id: int | None = None) -> list[Recruiting]:
-    """Studies that recruit today (``_recruiting``), with their versions' criteria and sites."""
-    query = _recruiting(
+    """Studies that recruit today (``queries.matching.recruiting``), with their versions' criteria
+    and sites."""
+    query = recruiting(
         (Study.id, StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria, StudyVersion.sites),
         today,
     )
@@ -327,6 +312,34 @@ def stored_home(profile: Profile) -> Home | None:
     return Home(profile.home_lat, profile.home_lon, profile.home_place, profile.home_geonameid)
 
 
+def profile_of(volunteer: VolunteerRow) -> ProfileData | None:
+    """The volunteer's profile as ``load_profile`` builds it, from ``queries.matching``'s row."""
+    row = volunteer.profile
+    if row is None:
+        return None
+    conditions, medications = volunteer.conditions, volunteer.medications
+    return ProfileData(
+        birth_date=row["birth_date"],
+        sex=row["sex"],
+        region=row["region"],
+        height_cm=row["height_cm"],
+        weight_kg=row["weight_kg"],
+        smoker=row["smoker"],
+        pregnant=row["pregnant"],
+        conditions=tuple(entry.code for entry in conditions) if row["conditions_answered"] else None,
+        medications=tuple(entry.code for entry in medications) if row["medications_answered"] else None,
+        condition_history=tuple(entry for entry in conditions if not entry.plain),
+        medication_history=tuple(entry for entry in medications if not entry.plain),
+        answers={
+            key: Answer(stored_value(value, value_date), answered_on)
+            for key, value, value_date, answered_on in volunteer.answers
+        },
+        home=None
+        if row["home_lat"] is None or row["home_lon"] is None
+        else Home(row["home_lat"], row["home_lon"], row["home_place"], row["home_geonameid"]),
+    )
+
+
 def _stored_entries(
     session: Session, model: type[ProfileCondition] | type[ProfileMedication], participant_id: int
 ) -> list[Entry]:
@@ -353,11 +366,12 @@ class CompiledVersion:
 _COMPILED: dict[tuple[int, str], CompiledVersion] = {}
 
 
-def recruiting_checks(session: Session, today: dt.date) -> list[tuple[int, int, CompiledVersion]]:
-    """(study id, version id, compiled criteria) of every study recruiting today, in two
-    statements at most: which versions recruit (ids only), then the criteria and sites of those
-    not compiled yet in this process (none once warm)."""
-    found = session.execute(_recruiting((Study.id, StudyVersion.id, StudyVersion.content_hash), today)).all()
+def compiled_versions(
+    session: Session, found: list[tuple[int, int, str]]
+) -> list[tuple[int, int, CompiledVersion]]:
+    """(study id, version id, compiled criteria) for (study id, version id, content hash) of
+    recruiting studies: the criteria and sites of versions not compiled yet in this process are
+    read in one statement (none once warm) and compiled once."""
     missing = [
         version_id for _, version_id, content_hash in found if (version_id, content_hash) not in _COMPILED
     ]
@@ -382,19 +396,22 @@ def recruiting_checks(session: Session, today: dt.date) -> list[tuple[int, int, 
 def match_volunteer(session: Session, settings: Settings, participant_id: int) -> int:
     """One volunteer against every recruiting study, in memory. Returns invitations created.
 
-    A fixed number of statements whatever the number of studies: the recruiting versions (their
-    compiled criteria cached per version), the volunteer, one ``INSERT`` of every match (with
-    one outbox row per new invitation to send it), one ``UPDATE`` cancelling the still-queued
-    invitations of every study the profile is no longer TRUE for. A study the profile matches
+    A fixed number of statements whatever the number of studies: one reads the volunteer and which
+    versions recruit today (``queries.matching``; their compiled criteria are cached per version
+    and read only once per process), one ``INSERT`` of
+    every match (with one outbox row per new invitation to send it), and, when the volunteer has
+    a queued invitation, one ``UPDATE`` cancelling those of every study the profile is no longer
+    TRUE for. A study the profile matches
     but the volunteer may not be contacted about today (paused, too far, no consent) gets
     neither: a pause holds, it never cancels (P6); the dispatcher re-checks what is queued."""
     dialect = session.get_bind().dialect.name
     today = panel_today(settings)
-    studies = recruiting_checks(session, today)
-    if not studies:
+    volunteer = load_volunteer(session, participant_id, today)
+    if not volunteer.recruiting:
         return 0
-    profile = load_profile(session, participant_id)
-    state = volunteer_state(session, participant_id)
+    studies = compiled_versions(session, volunteer.recruiting)
+    profile = profile_of(volunteer)
+    state = volunteer.state
     facts = profile_facts(profile, today) if profile is not None else None
     invite: list[tuple[int, int]] = []
     unmatched: list[int] = []
@@ -407,35 +424,34 @@ def match_volunteer(session: Session, settings: Settings, participant_id: int) -
     created: list[int] = []
     if invite:
         insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        created = list(
-            session.execute(
-                insert_fn(invitations)
-                .values(
-                    [
-                        {
-                            "study_id": study_id,
-                            "participant_id": participant_id,
-                            "study_version_id": version_id,
-                        }
-                        for study_id, version_id in invite
-                    ]
-                )
-                .on_conflict_do_nothing(index_elements=["study_id", "participant_id"])
-                .returning(invitations.c.study_id)
-            ).scalars()
+        statement = (
+            insert_fn(invitations)
+            .on_conflict_do_nothing(index_elements=["study_id", "participant_id"])
+            .returning(invitations.c.study_id)
         )
+        # Many parameter sets, one statement: SQLAlchemy sends them as one multi-row INSERT
+        # ("insertmanyvalues"), and the statement's compiled form is cached.
+        rows = [
+            {"study_id": study_id, "participant_id": participant_id, "study_version_id": version_id}
+            for study_id, version_id in invite
+        ]
+        created = list(session.execute(statement, rows).scalars())
     if created:
         INVITATIONS_CREATED.inc(len(created))
         request_sends(session, participant_id, created)
-    if unmatched:
+    if unmatched and volunteer.has_queued:
         cancelled = session.execute(
             update(Invitation)
             .where(
                 Invitation.participant_id == participant_id,
-                Invitation.study_id.in_(unmatched),
+                Invitation.study_id == any_(bindparam("unmatched", unmatched, type_=ARRAY(BigInteger)))
+                if dialect == "postgresql"
+                else Invitation.study_id.in_(unmatched),
                 Invitation.status == "queued",
             )
             .values(status="cancelled", reason="no_longer_matches", cancelled_at=utcnow())
+            # No RETURNING to refresh loaded objects: the job's session holds no invitations.
+            .execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]
         if cancelled:
             INVITATIONS_CANCELLED.labels("no_longer_matches").inc(cancelled)

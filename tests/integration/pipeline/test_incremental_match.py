@@ -11,8 +11,21 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from panel_service.models import Invitation, OutboxMessage, Study, StudyVersion
+from panel_service.domain.history import history_row, make_entry
+from panel_service.domain.questions import Answer
+from panel_service.models import (
+    Invitation,
+    OutboxMessage,
+    Profile,
+    ProfileCondition,
+    ProfileMedication,
+    Study,
+    StudyVersion,
+)
+from panel_service.queries.eligibility import volunteer_state
+from panel_service.queries.matching import load_volunteer
 from panel_service.services import matching
+from panel_service.services.questions import load_catalogue, replace_answers
 from panel_service.tasks import Task
 from tests.factories import Volunteer, make_invitation, make_recruiting_study, make_volunteer
 from tests.support.pipeline import NARROW
@@ -154,7 +167,62 @@ def test_statements_do_not_grow_with_the_recruiting_studies(
     add(14)
     many = counted_match(db, settings, engine, made)
     assert many.count == few.count, f"2 studies: {few.count}, 30 studies: {many.count} statements:\n{many}"
-    # The recruiting versions, the profile (row, conditions, medications, answers), the volunteer's
-    # contact state; then one INSERT of the invitations, one of their sends, one UPDATE cancelling.
-    assert many.count <= 9, f"{many.count} statements:\n{many}"
+    # One SELECT (the recruiting versions and the volunteer: profile, entries, answers, contact
+    # state, whether an invitation is queued); one INSERT of the invitations, one of their sends,
+    # one UPDATE cancelling.
+    assert many.count <= 4, f"{many.count} statements:\n{many}"
     assert len(many.writes) == 3, f"writes:\n{many}"
+
+
+def test_the_one_statement_load_agrees_with_the_profile_and_state_loaders(db: Session) -> None:
+    """``queries.matching.load_volunteer`` against ``load_profile`` and ``volunteer_state`` (the
+    loaders the rest of Panel uses) for volunteers with histories, every kind of answer, a home and
+    a travel limit, and for the edge cases: no profile lists answered, paused, no consent, erased,
+    no such volunteer."""
+    full = rls_volunteer(db, medications=["A12CC", "N06AB"], paused_until=TODAY + dt.timedelta(days=3))
+    for code, status, since, until in (
+        ("I10", "current", "2019-05", None),
+        ("J45", "past", "2001", "2010-03-02"),
+    ):
+        db.add(
+            ProfileCondition(
+                participant_id=full.participant_id,
+                code=code,
+                **history_row(make_entry(code, status, since, until)),
+            )
+        )
+    db.add(
+        ProfileMedication(
+            participant_id=full.participant_id,
+            code="C10AA",
+            **history_row(make_entry("C10AA", "current", "2020", None)),
+        )
+    )
+    profile = db.get(Profile, full.participant_id)
+    assert profile is not None
+    profile.home_lat, profile.home_lon, profile.home_place = 56.16, 10.2, "Aarhus, DK"
+    replace_answers(
+        db,
+        full.participant_id,
+        {
+            "max_travel_km": Answer(40, TODAY),
+            "smoking_status": Answer("former", TODAY - dt.timedelta(days=400)),
+            "smoking_quit_year": Answer(2015, TODAY),
+            "pack_years": Answer(12.5, TODAY),
+            "languages": Answer(frozenset({"da", "en"}), TODAY),
+            "walks_unaided": Answer(True, TODAY),
+        },
+        load_catalogue(db),
+    )
+    unanswered = make_volunteer(
+        db, birth_date=TODAY.replace(year=1960), conditions=None, medications=None, consent=False
+    )
+    erased = rls_volunteer(db, erased=True)
+    db.flush()
+    for participant_id in (full.participant_id, unanswered.participant_id, erased.participant_id, 10**12):
+        loaded = load_volunteer(db, participant_id, TODAY)
+        assert matching.profile_of(loaded) == matching.load_profile(db, participant_id)
+        assert loaded.state == volunteer_state(db, participant_id)
+    loaded = load_volunteer(db, full.participant_id, TODAY)
+    assert loaded.profile is not None and loaded.profile["home_place"] == "Aarhus, DK"
+    assert len(loaded.answers) == 6 and loaded.state.max_travel_km == 40
