@@ -67,6 +67,9 @@ def enqueue(
     return message
 
 
+_MANY: dict[str, Any] = {}  # enqueue_many's statement per dialect, built once
+
+
 def enqueue_many(session: Session, task_name: str, work: list[tuple[dict[str, Any], str]]) -> list[int]:
     """Record several jobs of one kind, each with its dedup key, in one statement (``INSERT …
     ON CONFLICT (dedup_key) DO NOTHING RETURNING id``): a key already present adds nothing, as in
@@ -74,11 +77,15 @@ def enqueue_many(session: Session, task_name: str, work: list[tuple[dict[str, An
     creates this way, so its statement count does not grow with the studies it matches."""
     if not work:
         return []
-    table: Table = OutboxMessage.__table__  # type: ignore[assignment]
     dialect = session.get_bind().dialect.name
-    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = _MANY.get(dialect)
+    if statement is None:
+        table: Table = OutboxMessage.__table__  # type: ignore[assignment]
+        insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _MANY[dialect] = (
+            insert_fn(table).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id)
+        )
     now = utcnow()
-    statement = insert_fn(table).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id)
     rows = [
         {"task_name": task_name, "payload": payload, "dedup_key": key, "available_at": now}
         for payload, key in work

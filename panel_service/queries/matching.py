@@ -1,14 +1,15 @@
-"""The studies that recruit today, and everything the incremental match needs to know about one
-volunteer and them in one statement.
+"""The studies that recruit today, and the incremental match's statements.
 
-``recruiting`` is what "may recruit today" means in SQL (P1, P5). ``load_volunteer`` reads the
-(study, version, content hash) of every recruiting study, the volunteer's profile row, their condition and medication entries (with histories) and
-answers as JSON arrays aggregated beside it, the contact state of ``domain.eligibility``
-(erased, active consent, pause, home, travel limit: the same SQL as ``eligibility.volunteer_state``)
-and whether any invitation of theirs is still queued (so a match with nothing to cancel sends no
-``UPDATE``). ``json_agg`` on PostgreSQL, ``json_group_array`` on SQLite; the test
-``tests/integration/pipeline/test_incremental_match.py`` holds the result to ``load_profile`` and
-``volunteer_state``.
+``recruiting`` is what "may recruit today" means in SQL (P1, P5). ``load_volunteer`` reads, in
+one statement, the (study, version, content hash) of every recruiting study and everything about
+one volunteer: the profile row, the condition and medication entries (with histories) and answers
+as JSON arrays aggregated beside it (``json_agg`` on PostgreSQL, ``json_group_array`` on SQLite),
+the contact state of ``domain.eligibility`` (erased, active consent, pause, home, travel limit:
+the same SQL as ``eligibility.volunteer_state``) and whether any invitation of theirs is still
+queued (so a match with nothing to cancel sends no ``UPDATE``). ``insert_invitations`` and
+``cancel_queued`` are its two writes, one statement each whatever the number of studies. The
+test ``tests/integration/pipeline/test_incremental_match.py`` holds the load to ``load_profile``
+and ``volunteer_state``, and counts the statements.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import typing as t
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Table, exists, func, select
+from sqlalchemy import JSON, BigInteger, Date, Table, any_, bindparam, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from panel_service.domain.eligibility import TRAVEL_LIMIT_KEY, VolunteerState
@@ -45,7 +48,7 @@ answers = t.cast(Table, ProfileAnswer.__table__)
 invitations = t.cast(Table, Invitation.__table__)
 
 
-def _recruiting_from(today: dt.date) -> tuple[Any, tuple[Any, ...]]:
+def _recruiting_from(today: Any) -> tuple[Any, tuple[Any, ...]]:
     joined = Study.__table__.join(StudyVersion, StudyVersion.id == Study.active_version_id).join(
         EthicsApproval, EthicsApproval.study_version_id == StudyVersion.id
     )
@@ -118,11 +121,15 @@ PROFILE_COLUMNS = (
 )
 
 
-def load_volunteer(session: Session, participant_id: int, today: dt.date) -> VolunteerRow:
-    """One volunteer and the recruiting studies, in one statement. No participant row: erased
-    (and no study is read: there is nobody to match)."""
-    dialect = session.get_bind().dialect.name
-    joined, where = _recruiting_from(today)
+_LOAD: dict[str, Any] = {}
+
+
+def _load_statement(dialect: str) -> Any:
+    """The statement of ``load_volunteer``, built once per dialect with ``participant_id`` and
+    ``today`` as parameters: building it (and its cache key) took longer than running it."""
+    if dialect in _LOAD:
+        return _LOAD[dialect]
+    joined, where = _recruiting_from(bindparam("today", type_=Date))
     studies = (
         select(_aggregate(dialect, Study.id, StudyVersion.id, StudyVersion.content_hash))
         .select_from(joined)
@@ -140,30 +147,35 @@ def load_volunteer(session: Session, participant_id: int, today: dt.date) -> Vol
             invitations.c.participant_id == participants.c.id, invitations.c.status == "queued"
         )
     )
-    row = (
-        session.execute(
-            select(
-                studies.label("recruiting"),
-                participants.c.erased_at,
-                participants.c.contact_paused_until,
-                active_consent_exists(participants.c.id).label("consented"),
-                limit.label("max_km"),
-                queued.label("queued"),
-                profiles.c.participant_id.label("profile_id"),
-                *(profiles.c[name] for name in PROFILE_COLUMNS),
-                _entries(dialect, conditions).label("condition_rows"),
-                _entries(dialect, medications).label("medication_rows"),
-                select(_aggregate(dialect, answers.c.key, value, answers.c.value_date, answers.c.answered_on))
-                .where(answers.c.participant_id == participants.c.id)
-                .scalar_subquery()
-                .label("answer_rows"),
-            )
-            .select_from(participants.outerjoin(profiles, profiles.c.participant_id == participants.c.id))
-            .where(participants.c.id == participant_id)
+    statement = (
+        select(
+            studies.label("recruiting"),
+            participants.c.erased_at,
+            participants.c.contact_paused_until,
+            active_consent_exists(participants.c.id).label("consented"),
+            limit.label("max_km"),
+            queued.label("queued"),
+            profiles.c.participant_id.label("profile_id"),
+            *(profiles.c[name] for name in PROFILE_COLUMNS),
+            _entries(dialect, conditions).label("condition_rows"),
+            _entries(dialect, medications).label("medication_rows"),
+            select(_aggregate(dialect, answers.c.key, value, answers.c.value_date, answers.c.answered_on))
+            .where(answers.c.participant_id == participants.c.id)
+            .scalar_subquery()
+            .label("answer_rows"),
         )
-        .mappings()
-        .first()
+        .select_from(participants.outerjoin(profiles, profiles.c.participant_id == participants.c.id))
+        .where(participants.c.id == bindparam("participant_id", type_=BigInteger))
     )
+    _LOAD[dialect] = statement
+    return statement
+
+
+def load_volunteer(session: Session, participant_id: int, today: dt.date) -> VolunteerRow:
+    """One volunteer and the recruiting studies, in one statement. No participant row: erased
+    (and no study is read: there is nobody to match)."""
+    statement = _load_statement(session.get_bind().dialect.name)
+    row = session.execute(statement, {"participant_id": participant_id, "today": today}).mappings().first()
     if row is None:
         erased = VolunteerState(erased=True, consent_active=False, contact_paused_until=None)
         return VolunteerRow([], erased, False, None, [], [], [])
@@ -195,3 +207,59 @@ def load_volunteer(session: Session, participant_id: int, today: dt.date) -> Vol
             for key, stored, value_date, answered_on in _json(row["answer_rows"]) or ()
         ],
     )
+
+
+_WRITES: dict[tuple[str, str], Any] = {}
+
+
+def _write_statement(dialect: str, kind: str) -> Any:
+    """The incremental match's two writes, built once per dialect (see ``_load_statement``)."""
+    key = (dialect, kind)
+    if key not in _WRITES:
+        if kind == "insert":
+            insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            _WRITES[key] = (
+                insert_fn(invitations)
+                .on_conflict_do_nothing(index_elements=["study_id", "participant_id"])
+                .returning(invitations.c.study_id)
+            )
+        else:
+            studies = (
+                invitations.c.study_id == any_(bindparam("study_ids", type_=ARRAY(BigInteger)))
+                if dialect == "postgresql"
+                else invitations.c.study_id.in_(bindparam("study_ids", expanding=True))
+            )
+            _WRITES[key] = (
+                update(invitations)
+                .where(
+                    invitations.c.participant_id == bindparam("volunteer", type_=BigInteger),
+                    studies,
+                    invitations.c.status == "queued",
+                )
+                .values(status="cancelled", reason=bindparam("why"), cancelled_at=bindparam("now"))
+            )
+    return _WRITES[key]
+
+
+def insert_invitations(session: Session, participant_id: int, versions: list[tuple[int, int]]) -> list[int]:
+    """Queue invitations of one volunteer to these (study id, version id): one multi-row
+    ``INSERT … ON CONFLICT DO NOTHING`` (SQLAlchemy's "insertmanyvalues" sends the parameter sets
+    as one statement). Returns the study ids of the invitations that are new (P2: an existing
+    one is left as it is)."""
+    statement = _write_statement(session.get_bind().dialect.name, "insert")
+    rows = [
+        {"study_id": study_id, "participant_id": participant_id, "study_version_id": version_id}
+        for study_id, version_id in versions
+    ]
+    return [int(study_id) for study_id in session.execute(statement, rows).scalars()]
+
+
+def cancel_queued(
+    session: Session, participant_id: int, study_ids: list[int], reason: str, now: dt.datetime
+) -> int:
+    """Cancel the volunteer's still-queued invitations to these studies, in one ``UPDATE``."""
+    statement = _write_statement(session.get_bind().dialect.name, "cancel")
+    result = session.execute(
+        statement, {"volunteer": participant_id, "study_ids": study_ids, "why": reason, "now": now}
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

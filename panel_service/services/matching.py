@@ -23,9 +23,8 @@ import typing as t
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Table, any_, bindparam, func, literal, select, update
+from sqlalchemy import Table, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from config.logging import get_logger
@@ -52,7 +51,13 @@ from panel_service.models import (
 )
 from panel_service.queries.criteria_sql import compile_where
 from panel_service.queries.eligibility import contactable_clause
-from panel_service.queries.matching import VolunteerRow, load_volunteer, recruiting
+from panel_service.queries.matching import (
+    VolunteerRow,
+    cancel_queued,
+    insert_invitations,
+    load_volunteer,
+    recruiting,
+)
 from panel_service.services.audit import record
 from panel_service.services.contact.requests import request_dispatch, request_sends
 from panel_service.services.questions import answers_of, load_catalogue, stored_value
@@ -404,7 +409,6 @@ def match_volunteer(session: Session, settings: Settings, participant_id: int) -
     TRUE for. A study the profile matches
     but the volunteer may not be contacted about today (paused, too far, no consent) gets
     neither: a pause holds, it never cancels (P6); the dispatcher re-checks what is queued."""
-    dialect = session.get_bind().dialect.name
     today = panel_today(settings)
     volunteer = load_volunteer(session, participant_id, today)
     if not volunteer.recruiting:
@@ -421,38 +425,12 @@ def match_volunteer(session: Session, settings: Settings, participant_id: int) -
             unmatched.append(study_id)
         elif eligibility.volunteer_obstacle(state, today, compiled.sites) is None:
             invite.append((study_id, version_id))
-    created: list[int] = []
-    if invite:
-        insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert_fn(invitations)
-            .on_conflict_do_nothing(index_elements=["study_id", "participant_id"])
-            .returning(invitations.c.study_id)
-        )
-        # Many parameter sets, one statement: SQLAlchemy sends them as one multi-row INSERT
-        # ("insertmanyvalues"), and the statement's compiled form is cached.
-        rows = [
-            {"study_id": study_id, "participant_id": participant_id, "study_version_id": version_id}
-            for study_id, version_id in invite
-        ]
-        created = list(session.execute(statement, rows).scalars())
+    created = insert_invitations(session, participant_id, invite) if invite else []
     if created:
         INVITATIONS_CREATED.inc(len(created))
         request_sends(session, participant_id, created)
     if unmatched and volunteer.has_queued:
-        cancelled = session.execute(
-            update(Invitation)
-            .where(
-                Invitation.participant_id == participant_id,
-                Invitation.study_id == any_(bindparam("unmatched", unmatched, type_=ARRAY(BigInteger)))
-                if dialect == "postgresql"
-                else Invitation.study_id.in_(unmatched),
-                Invitation.status == "queued",
-            )
-            .values(status="cancelled", reason="no_longer_matches", cancelled_at=utcnow())
-            # No RETURNING to refresh loaded objects: the job's session holds no invitations.
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
+        cancelled = cancel_queued(session, participant_id, unmatched, "no_longer_matches", utcnow())
         if cancelled:
             INVITATIONS_CANCELLED.labels("no_longer_matches").inc(cancelled)
     return len(created)
