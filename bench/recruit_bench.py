@@ -112,7 +112,7 @@ def measure(profiles_count: int, processes: int, chunk_size: int, runs: int) -> 
         select(literal(study_id), profiles.c.participant_id).where(
             compile_where(node, today, "postgresql"), contactable_clause("postgresql", today)
         ),
-    )
+    ).execution_options(preserve_rowcount=True)
     with psycopg.connect(url) as raw:
         recruit_insert_select.build(raw)
 
