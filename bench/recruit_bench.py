@@ -107,12 +107,16 @@ def measure(profiles_count: int, processes: int, chunk_size: int, runs: int) -> 
         "postgresql", ["study_id", "participant_id", "study_version_id"], source
     )
     node = parse_any(pipeline_bench.CRITERIA["broad"])
-    lean = insert_into(LEAN).from_select(
-        ["study_id", "participant_id"],
-        select(literal(study_id), profiles.c.participant_id).where(
-            compile_where(node, today, "postgresql"), contactable_clause("postgresql", today)
-        ),
-    ).execution_options(preserve_rowcount=True)
+    lean = (
+        insert_into(LEAN)
+        .from_select(
+            ["study_id", "participant_id"],
+            select(literal(study_id), profiles.c.participant_id).where(
+                compile_where(node, today, "postgresql"), contactable_clause("postgresql", today)
+            ),
+        )
+        .execution_options(preserve_rowcount=True)
+    )
     with psycopg.connect(url) as raw:
         recruit_insert_select.build(raw)
 
