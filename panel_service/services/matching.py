@@ -377,9 +377,12 @@ def compiled_versions(
     """(study id, version id, compiled criteria) for (study id, version id, content hash) of
     recruiting studies: the criteria and sites of versions not compiled yet in this process are
     read in one statement (none once warm) and compiled once."""
-    missing = [
-        version_id for _, version_id, content_hash in found if (version_id, content_hash) not in _COMPILED
-    ]
+    # A local view of the cache: another thread (the embedded mode's job runner) may clear it.
+    known = {
+        (version_id, content_hash): _COMPILED.get((version_id, content_hash))
+        for _, version_id, content_hash in found
+    }
+    missing = [version_id for (version_id, _), compiled in known.items() if compiled is None]
     if missing:
         if len(_COMPILED) > 4096:
             _COMPILED.clear()
@@ -391,11 +394,14 @@ def compiled_versions(
         for version_id, content_hash, criteria, sites in rows:
             node = criteria_of(version_id, content_hash, criteria, lambda: load_catalogue(session))
             points = site_points(sites)
-            _COMPILED[(version_id, content_hash)] = CompiledVersion(compile_criteria(node, points), points)
-    return [
-        (study_id, version_id, _COMPILED[(version_id, content_hash)])
-        for study_id, version_id, content_hash in found
-    ]
+            fresh = CompiledVersion(compile_criteria(node, points), points)
+            _COMPILED[(version_id, content_hash)] = known[(version_id, content_hash)] = fresh
+    result = []
+    for study_id, version_id, content_hash in found:
+        check = known.get((version_id, content_hash))
+        if check is not None:  # always, since a version's content never changes
+            result.append((study_id, version_id, check))
+    return result
 
 
 def match_volunteer(session: Session, settings: Settings, participant_id: int) -> int:
