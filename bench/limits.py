@@ -15,7 +15,14 @@ same machine, their ratio and the target ratio, so that anyone can repeat the co
   times ``panel import profiles`` against ``baselines/import_copy`` (the same lines, one COPY
   per table), each into a freshly migrated database; both must write the same number of
   profiles. Ratio = Panel's seconds over the baseline's.
-* The other rows say "not measured" and why.
+* The incremental-match row runs ``bench.incremental_bench`` (Panel's ``match_volunteer`` and its
+  commit against ``baselines/incremental_match``, alternately, volunteer by volunteer, 50
+  recruiting studies, profile version 2 data in ``panel_incremental_bench``); both must insert
+  the same invitations. Ratio = Panel's median over the baseline's; the load average is shown.
+* The recruit row runs ``bench.recruit_bench`` (a real 2-process Celery worker matching the broad
+  study, commit to last chunk, against ``baselines/recruit_insert_select``: one lean
+  ``INSERT … SELECT`` over code arrays); both must queue the same invitations.
+* The dispatch row says "not measured" and why.
 
 ``--small`` (the default) uses 20,000 profiles; ``--profiles 1000000`` for the issue's size.
 """
@@ -33,7 +40,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import criteria_bench, web_bench
+from bench import criteria_bench, incremental_bench, recruit_bench, web_bench
 from bench.baselines import criteria_text_array, import_copy
 
 NOT_MEASURED = "not measured"
@@ -181,27 +188,36 @@ def import_row(lines: int) -> LimitRow:
     )
 
 
+def incremental_row(profiles: int, runs: int) -> LimitRow:
+    """``bench.incremental_bench``: Panel's incremental match and the hand-built one, alternately,
+    one volunteer at a time against 50 recruiting studies (profile version 2 data)."""
+    result = incremental_bench.measure(profiles, 50, runs)
+    return LimitRow(
+        f"incremental match, 50 recruiting studies ({profiles:,} v2 profiles, {runs} volunteers; load {result.load})",
+        f"p50 {result.panel_p50 * 1000:.1f} ms, p95 {result.panel_p95 * 1000:.1f} ms",
+        f"load + evaluate + one insert: p50 {result.limit_p50 * 1000:.1f} ms, p95 {result.limit_p95 * 1000:.1f} ms",
+        result.ratio,
+        2,
+    )
+
+
+def recruit_row(profiles: int, runs: int) -> LimitRow:
+    """``bench.recruit_bench``: the bulk match with 2 worker processes, end to end, against one
+    lean ``INSERT … SELECT`` over code arrays; Panel's own statement shown beside it."""
+    result = recruit_bench.measure(profiles, 2, 10_000, runs)
+    return LimitRow(
+        f"recruit → all invitations queued, broad, 2 processes ({profiles:,} profiles, "
+        f"{result.invitations:,} invitations; load {result.load})",
+        f"{result.end_to_end:.2f} s (its INSERT…SELECT as one statement: {result.statement * 1000:.0f} ms)",
+        f"one lean INSERT…SELECT over code arrays: {result.limit * 1000:.0f} ms",
+        result.ratio,
+        2,
+    )
+
+
 def not_measured() -> list[LimitRow]:
     reason = "no same-run baseline in bench/ yet; see docs/performance.md for the separate figures"
-    return [
-        LimitRow(
-            "incremental match, 50 recruiting studies",
-            NOT_MEASURED,
-            "load + evaluate + one insert",
-            None,
-            2,
-            reason,
-        ),
-        LimitRow("dispatch, 2 processes", NOT_MEASURED, "the SMTP path alone", None, 3, reason),
-        LimitRow(
-            "recruit → all invitations queued, broad, 2 processes",
-            NOT_MEASURED,
-            "one lean INSERT…SELECT over code arrays",
-            None,
-            2,
-            reason,
-        ),
-    ]
+    return [LimitRow("dispatch, 2 processes", NOT_MEASURED, "the SMTP path alone", None, 3, reason)]
 
 
 def markdown(rows: list[LimitRow]) -> str:
@@ -225,12 +241,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=15, help="timed runs per criteria query (default 15)")
     parser.add_argument("--import-lines", type=int, default=0, help="lines to import (default: --profiles)")
     parser.add_argument("--skip-web", action="store_true", help="only the database rows")
+    parser.add_argument(
+        "--incremental-runs", type=int, default=300, help="volunteers matched incrementally (default 300)"
+    )
     options = parser.parse_args(argv)
     profiles = 20_000 if options.small else options.profiles
     started = dt.datetime.now(dt.UTC)
     rows = [] if options.skip_web else web_rows(options.duration, options.clients)
     rows += criteria_rows(profiles, options.runs)
     rows.append(import_row(options.import_lines or profiles))
+    rows.append(incremental_row(profiles, options.incremental_runs))
+    rows.append(recruit_row(profiles, 5))
     rows += not_measured()
     print(
         f"Limits measured side by side, {started:%Y-%m-%d %H:%M} UTC, `python -m bench.limits {' '.join(argv or sys.argv[1:])}`"

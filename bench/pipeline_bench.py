@@ -24,6 +24,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -44,6 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PG = os.environ.get("PANEL_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 DB_NAME = "panel_pipeline_bench"
 REDIS_URL = os.environ.get("PANEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+# Production settings refuse a guessable key; one per benchmark run.
+SECRET_KEY = secrets.token_urlsafe(48)
 CRITERIA = {
     "broad": "age between 40 and 75 and (has condition I10 or has condition E11) and bmi between 25 and 40 "
     "and not has condition N18 and not pregnant",
@@ -169,7 +172,8 @@ def reset_pipeline(engine: Engine) -> None:
         connection.execute(text("SET LOCAL session_replication_role = replica"))
         connection.execute(
             text(
-                "TRUNCATE invitations, match_chunks, match_runs, outbox, action_tokens, audit_events, "
+                "TRUNCATE respondent_outcomes, invitations, match_chunks, match_runs, outbox, action_tokens, "
+                "audit_events, "
                 "ethics_approvals, study_versions, studies RESTART IDENTITY"
             )
         )
@@ -193,8 +197,8 @@ def worker_env(smtp_port: int | None, chunk_size: int) -> dict[str, str]:
             "DATABASE_URL": f"{PG}/{DB_NAME}",
             "CELERY_BROKER_URL": REDIS_URL,
             "PANEL_ENV": "production",
-            "SECRET_KEY": "bench-secret-key-0123456789abcdef",
-            "LOG_LEVEL": "WARNING",
+            "SECRET_KEY": SECRET_KEY,
+            "LOG_LEVEL": "INFO",  # the worker says " ready." at INFO
             "PANEL_MATCH_CHUNK_SIZE": str(chunk_size),
             "PYTHONPATH": str(ROOT),
         }

@@ -24,7 +24,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -64,6 +65,35 @@ def enqueue(
             return None
     session.info.setdefault(SESSION_KEY, []).append(message.id)
     return message
+
+
+_MANY: dict[str, Any] = {}  # enqueue_many's statement per dialect, built once
+
+
+def enqueue_many(session: Session, task_name: str, work: list[tuple[dict[str, Any], str]]) -> list[int]:
+    """Record several jobs of one kind, each with its dedup key, in one statement (``INSERT …
+    ON CONFLICT (dedup_key) DO NOTHING RETURNING id``): a key already present adds nothing, as in
+    ``enqueue``. Returns the ids added. The incremental match queues one send per invitation it
+    creates this way, so its statement count does not grow with the studies it matches."""
+    if not work:
+        return []
+    dialect = session.get_bind().dialect.name
+    statement = _MANY.get(dialect)
+    if statement is None:
+        table: Table = OutboxMessage.__table__  # type: ignore[assignment]
+        insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _MANY[dialect] = (
+            insert_fn(table).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id)
+        )
+    now = utcnow()
+    rows = [
+        {"task_name": task_name, "payload": payload, "dedup_key": key, "available_at": now}
+        for payload, key in work
+    ]
+    # One statement for all the rows (SQLAlchemy's multi-row "insertmanyvalues"), cached.
+    ids = [int(row_id) for row_id in session.execute(statement, rows).scalars()]
+    session.info.setdefault(SESSION_KEY, []).extend(ids)
+    return ids
 
 
 def take_committed_ids(session: Session) -> list[int]:

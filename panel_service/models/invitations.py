@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from panel_service.db import Base
@@ -39,15 +39,20 @@ class Invitation(Base):
             sqlite_where=text(f"status = '{InvitationStatus.QUEUED}'"),
         ),
         Index("ix_invitations_participant", "participant_id", "status"),
+        # One key for the study and its version (0006_invitation_lean): the version is that
+        # study's, and the bulk match's insert runs two foreign-key triggers a row, not three.
+        ForeignKeyConstraint(
+            ["study_id", "study_version_id"],
+            ["study_versions.study_id", "study_versions.id"],
+            ondelete="RESTRICT",
+        ),
     )
 
-    study_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("studies.id", ondelete="CASCADE"), primary_key=True
-    )
+    study_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     participant_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
     )
-    study_version_id: Mapped[int] = mapped_column(BigId, ForeignKey("study_versions.id", ondelete="RESTRICT"))
+    study_version_id: Mapped[int] = mapped_column(BigId)
     status: Mapped[str] = mapped_column(
         String(20), server_default=InvitationStatus.QUEUED.value, default=InvitationStatus.QUEUED
     )

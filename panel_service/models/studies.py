@@ -56,6 +56,8 @@ class StudyVersion(Base):
         CheckConstraint(check_in("review_state", ReviewState), name="review_state"),
         CheckConstraint("target_enrolment > 0", name="target_positive"),
         Index("uq_study_versions_study_number", "study_id", "number", unique=True),
+        # The target of an invitation's one foreign key to its study's version (0006_invitation_lean).
+        Index("uq_study_versions_study_id_id", "study_id", "id", unique=True),
     )
 
     id: Mapped[int_pk]

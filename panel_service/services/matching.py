@@ -31,14 +31,15 @@ from config.logging import get_logger
 from panel_service import outbox
 from panel_service.domain import eligibility, lifecycle
 from panel_service.domain.criteria import Truth, compile_criteria, profile_facts
+from panel_service.domain.criteria.evaluate import Check
 from panel_service.domain.criteria.versions import criteria_of
 from panel_service.domain.geo import Home, Sites, site_points
 from panel_service.domain.history import Entry
 from panel_service.domain.profile import ProfileData
+from panel_service.domain.questions import Answer
 from panel_service.jobs import job
 from panel_service.metrics import INVITATIONS_CANCELLED, INVITATIONS_CREATED
 from panel_service.models import (
-    EthicsApproval,
     Invitation,
     MatchChunk,
     MatchRun,
@@ -49,10 +50,17 @@ from panel_service.models import (
     StudyVersion,
 )
 from panel_service.queries.criteria_sql import compile_where
-from panel_service.queries.eligibility import contactable_clause, volunteer_state
+from panel_service.queries.eligibility import contactable_clause
+from panel_service.queries.matching import (
+    VolunteerRow,
+    cancel_queued,
+    insert_invitations,
+    load_volunteer,
+    recruiting,
+)
 from panel_service.services.audit import record
-from panel_service.services.contact.requests import request_dispatch, request_send
-from panel_service.services.questions import answers_of, load_catalogue
+from panel_service.services.contact.requests import request_dispatch, request_sends
+from panel_service.services.questions import answers_of, load_catalogue, stored_value
 from panel_service.tasks import Task
 from panel_service.timeutil import panel_today, utcnow
 
@@ -111,22 +119,11 @@ class Recruiting:
 
 
 def recruiting_versions(session: Session, today: dt.date, study_id: int | None = None) -> list[Recruiting]:
-    """Studies that recruit today: status recruiting, an active version whose own approval is in
-    force. The approval is joined by the active version's id, so an approval of another version
-    never covers it (P5)."""
-    query = (
-        select(
-            Study.id, StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria, StudyVersion.sites
-        )
-        .join(StudyVersion, StudyVersion.id == Study.active_version_id)
-        .join(EthicsApproval, EthicsApproval.study_version_id == StudyVersion.id)
-        .where(
-            Study.status == "recruiting",
-            StudyVersion.study_id == Study.id,
-            EthicsApproval.approved_on <= today,
-            EthicsApproval.expires_on > today,
-        )
-        .order_by(Study.id)
+    """Studies that recruit today (``queries.matching.recruiting``), with their versions' criteria
+    and sites."""
+    query = recruiting(
+        (Study.id, StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria, StudyVersion.sites),
+        today,
     )
     if study_id is not None:
         query = query.where(Study.id == study_id)
@@ -320,6 +317,34 @@ def stored_home(profile: Profile) -> Home | None:
     return Home(profile.home_lat, profile.home_lon, profile.home_place, profile.home_geonameid)
 
 
+def profile_of(volunteer: VolunteerRow) -> ProfileData | None:
+    """The volunteer's profile as ``load_profile`` builds it, from ``queries.matching``'s row."""
+    row = volunteer.profile
+    if row is None:
+        return None
+    conditions, medications = volunteer.conditions, volunteer.medications
+    return ProfileData(
+        birth_date=row["birth_date"],
+        sex=row["sex"],
+        region=row["region"],
+        height_cm=row["height_cm"],
+        weight_kg=row["weight_kg"],
+        smoker=row["smoker"],
+        pregnant=row["pregnant"],
+        conditions=tuple(entry.code for entry in conditions) if row["conditions_answered"] else None,
+        medications=tuple(entry.code for entry in medications) if row["medications_answered"] else None,
+        condition_history=tuple(entry for entry in conditions if not entry.plain),
+        medication_history=tuple(entry for entry in medications if not entry.plain),
+        answers={
+            key: Answer(stored_value(value, value_date), answered_on)
+            for key, value, value_date, answered_on in volunteer.answers
+        },
+        home=None
+        if row["home_lat"] is None or row["home_lon"] is None
+        else Home(row["home_lat"], row["home_lon"], row["home_place"], row["home_geonameid"]),
+    )
+
+
 def _stored_entries(
     session: Session, model: type[ProfileCondition] | type[ProfileMedication], participant_id: int
 ) -> list[Entry]:
@@ -332,47 +357,89 @@ def _stored_entries(
     return [Entry(code, status, since, until) for code, status, since, until in rows]
 
 
+@dataclass(frozen=True)
+class CompiledVersion:
+    """A study version's criteria compiled for the in-memory evaluator, with its sites."""
+
+    check: Check
+    sites: Sites
+
+
+# Compiled criteria per (version id, content hash): a version's criteria and sites never change
+# (an edit makes a new version), so the incremental match reads and compiles them once per
+# process, not once per volunteer.
+_COMPILED: dict[tuple[int, str], CompiledVersion] = {}
+
+
+def compiled_versions(
+    session: Session, found: list[tuple[int, int, str]]
+) -> list[tuple[int, int, CompiledVersion]]:
+    """(study id, version id, compiled criteria) for (study id, version id, content hash) of
+    recruiting studies: the criteria and sites of versions not compiled yet in this process are
+    read in one statement (none once warm) and compiled once."""
+    # A local view of the cache: another thread (the embedded mode's job runner) may clear it.
+    known = {
+        (version_id, content_hash): _COMPILED.get((version_id, content_hash))
+        for _, version_id, content_hash in found
+    }
+    missing = [version_id for (version_id, _), compiled in known.items() if compiled is None]
+    if missing:
+        if len(_COMPILED) > 4096:
+            _COMPILED.clear()
+        rows = session.execute(
+            select(
+                StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria, StudyVersion.sites
+            ).where(StudyVersion.id.in_(missing))
+        )
+        for version_id, content_hash, criteria, sites in rows:
+            node = criteria_of(version_id, content_hash, criteria, lambda: load_catalogue(session))
+            points = site_points(sites)
+            fresh = CompiledVersion(compile_criteria(node, points), points)
+            _COMPILED[(version_id, content_hash)] = known[(version_id, content_hash)] = fresh
+    result = []
+    for study_id, version_id, content_hash in found:
+        check = known.get((version_id, content_hash))
+        if check is not None:  # always, since a version's content never changes
+            result.append((study_id, version_id, check))
+    return result
+
+
 def match_volunteer(session: Session, settings: Settings, participant_id: int) -> int:
-    """One volunteer against every recruiting study, in memory. Returns invitations created."""
-    dialect = session.get_bind().dialect.name
+    """One volunteer against every recruiting study, in memory. Returns invitations created.
+
+    A fixed number of statements whatever the number of studies: one reads the volunteer and which
+    versions recruit today (``queries.matching``; their compiled criteria are cached per version
+    and read only once per process), one ``INSERT`` of
+    every match (with one outbox row per new invitation to send it), and, when the volunteer has
+    a queued invitation, one ``UPDATE`` cancelling those of every study the profile is no longer
+    TRUE for. A study the profile matches
+    but the volunteer may not be contacted about today (paused, too far, no consent) gets
+    neither: a pause holds, it never cancels (P6); the dispatcher re-checks what is queued."""
     today = panel_today(settings)
-    profile = load_profile(session, participant_id)
-    state = volunteer_state(session, participant_id)
-    created = 0
-    studies = recruiting_versions(session, today)
+    volunteer = load_volunteer(session, participant_id, today)
+    if not volunteer.recruiting:
+        return 0
+    studies = compiled_versions(session, volunteer.recruiting)
+    profile = profile_of(volunteer)
+    state = volunteer.state
     facts = profile_facts(profile, today) if profile is not None else None
-    for study in studies:
-        truth = Truth.UNKNOWN
-        if facts is not None:
-            truth = compile_criteria(
-                criteria_of(
-                    study.version_id, study.content_hash, study.criteria, lambda: load_catalogue(session)
-                ),
-                study.site_points,
-            )(facts)
-        not_contactable = eligibility.volunteer_obstacle(state, today, study.site_points)
-        if truth is Truth.TRUE and not_contactable is None:
-            source = select(literal(study.study_id), literal(participant_id), literal(study.version_id))
-            result = session.execute(
-                _insert_ignoring_existing(dialect, ["study_id", "participant_id", "study_version_id"], source)
-            )
-            if result.rowcount:  # type: ignore[attr-defined]
-                created += 1
-                INVITATIONS_CREATED.inc()
-                request_send(session, study.study_id, participant_id)
-        elif truth is not Truth.TRUE:
-            cancelled = session.execute(
-                update(Invitation)
-                .where(
-                    Invitation.study_id == study.study_id,
-                    Invitation.participant_id == participant_id,
-                    Invitation.status == "queued",
-                )
-                .values(status="cancelled", reason="no_longer_matches", cancelled_at=utcnow())
-            ).rowcount  # type: ignore[attr-defined]
-            if cancelled:
-                INVITATIONS_CANCELLED.labels("no_longer_matches").inc(cancelled)
-    return created
+    invite: list[tuple[int, int]] = []
+    unmatched: list[int] = []
+    for study_id, version_id, compiled in studies:
+        truth = compiled.check(facts) if facts is not None else Truth.UNKNOWN
+        if truth is not Truth.TRUE:
+            unmatched.append(study_id)
+        elif eligibility.volunteer_obstacle(state, today, compiled.sites) is None:
+            invite.append((study_id, version_id))
+    created = insert_invitations(session, participant_id, invite) if invite else []
+    if created:
+        INVITATIONS_CREATED.inc(len(created))
+        request_sends(session, participant_id, created)
+    if unmatched and volunteer.has_queued:
+        cancelled = cancel_queued(session, participant_id, unmatched, "no_longer_matches", utcnow())
+        if cancelled:
+            INVITATIONS_CANCELLED.labels("no_longer_matches").inc(cancelled)
+    return len(created)
 
 
 @job(Task.MATCHING_MATCH_PROFILE, queue="matching")
