@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0006_invitation_lean"
-down_revision: str | None = "0005_too_far"
+down_revision: str | None = "0006_email_change"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
