@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from panel_service.domain.criteria import Truth, explain, parse_json
 from panel_service.domain.criteria.explain import Explanation
-from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, QuestionLeaf, leaves
+from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, leaves
 from panel_service.domain.geo import site_points
 from panel_service.domain.profile import ProfileData
 from panel_service.domain.questions import Catalogue
@@ -125,7 +125,9 @@ def open_questions(
 ) -> list[str]:
     """Profile sections whose answer could settle an *unknown* result for some recruiting
     study. Only sections are returned, never a study, a criterion or a code: the volunteer
-    learns how much answering helps without learning what any uninvited study looks for."""
+    learns how much answering helps without learning what any uninvited study looks for. The
+    catalogue's questions are counted one by one by ``services.asking`` (the dashboard's
+    "questions that matter" prompt), not here."""
     if data is None:
         data = profile_data(session, participant_id)
     today = panel_today(settings)
@@ -153,8 +155,6 @@ def open_questions(
                 sections.add("medications")
             elif isinstance(leaf, FieldLeaf):
                 sections.add(SECTION_OF_FIELD[leaf.field])
-            elif isinstance(leaf, QuestionLeaf):
-                sections.add("questions")  # the catalogue's questions (§4a), never which one
     order = [
         "birth_date",
         "sex",
@@ -165,6 +165,5 @@ def open_questions(
         "pregnant",
         "conditions",
         "medications",
-        "questions",
     ]
     return [section for section in order if section in sections]
