@@ -25,6 +25,7 @@ from panel_service.domain.asking import (
 )
 from panel_service.domain.criteria import profile_facts
 from panel_service.domain.criteria.versions import criteria_of
+from panel_service.domain.profile import ProfileData
 from panel_service.domain.questions import Answer, Catalogue
 from panel_service.queries import asking as queries
 from panel_service.queries.eligibility import volunteer_state
@@ -42,15 +43,18 @@ class Asked:
     skipped: int
 
 
-def all_that_matter(session: Session, settings: Settings, participant_id: int) -> list[Ask]:
+def all_that_matter(
+    session: Session, settings: Settings, participant_id: int, profile: ProfileData | None = None
+) -> list[Ask]:
     """Every ask, skipped ones included, best first. Studies already inviting the volunteer and
-    studies beyond their travel limit are left out: no answer changes anything for those."""
-    profile = load_profile(session, participant_id)
-    if profile is None:
-        return []
+    studies beyond their travel limit are left out: no answer changes anything for those.
+    ``profile``: the volunteer's, when the caller has loaded it already (the dashboard has)."""
     today = panel_today(settings)
     studies = recruiting_versions(session, today)
     if not studies:
+        return []
+    profile = profile or load_profile(session, participant_id)
+    if profile is None:
         return []
     catalogue = load_catalogue(session)
     invited = queries.invited_study_ids(session, participant_id)
@@ -68,17 +72,26 @@ def all_that_matter(session: Session, settings: Settings, participant_id: int) -
 
 
 def what_to_ask(
-    session: Session, settings: Settings, participant_id: int, *, with_skipped: bool = False
+    session: Session,
+    settings: Settings,
+    participant_id: int,
+    *,
+    with_skipped: bool = False,
+    profile: ProfileData | None = None,
 ) -> Asked:
-    every = all_that_matter(session, settings, participant_id)
+    every = all_that_matter(session, settings, participant_id, profile)
+    if not every:
+        return Asked([], 0)
     waiting = not_skipped(every, queries.skips_of(session, participant_id), panel_today(settings))
     return Asked(every if with_skipped else waiting, len(every) - len(waiting))
 
 
-def count_to_ask(session: Session, settings: Settings, participant_id: int) -> int:
+def count_to_ask(
+    session: Session, settings: Settings, participant_id: int, profile: ProfileData | None = None
+) -> int:
     """How many questions could make the volunteer eligible for studies (skipped ones left out):
     the one number the dashboard and the reminder email show."""
-    return len(what_to_ask(session, settings, participant_id).asks)
+    return len(what_to_ask(session, settings, participant_id, profile=profile).asks)
 
 
 def find_ask(asks: list[Ask], ask_key: str) -> Ask | None:

@@ -237,7 +237,7 @@ def dashboard(account: Account, participant: Participant) -> str:
         invitations=invitations,
         has_profile=has_profile,
         open_sections=open_sections,
-        questions_to_ask=asking.count_to_ask(session, settings(), participant.id) if has_profile else 0,
+        questions_to_ask=asking.count_to_ask(session, settings(), participant.id, data) if has_profile else 0,
         consent=volunteers.active_consent(session, participant.id),
         paused=volunteers.is_paused(settings(), participant),
         region_name=region_name,
