@@ -149,6 +149,8 @@ def open_questions(
         for leaf, explained in zip(leaves(tree), explanation.leaves, strict=False):
             if explained.result is not Truth.UNKNOWN:
                 continue
+            if isinstance(leaf, Condition | Medication) and _history_would_settle(leaf, data):
+                continue  # the history of a listed entry: one of the questions that matter
             if isinstance(leaf, Condition):
                 sections.add("conditions")
             elif isinstance(leaf, Medication):
@@ -167,3 +169,10 @@ def open_questions(
         "medications",
     ]
     return [section for section in order if section in sections]
+
+
+def _history_would_settle(leaf: Condition | Medication, data: ProfileData) -> bool:
+    """A qualified leaf over an answered list with a matching entry: its history ("still have
+    it? since when?") settles it, and ``services.asking`` counts that among the questions."""
+    codes = data.conditions if isinstance(leaf, Condition) else data.medications
+    return leaf.qualified and codes is not None and any(leaf.matches(code) for code in codes)
