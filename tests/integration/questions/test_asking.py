@@ -7,18 +7,21 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service.domain.questions import Answer
-from panel_service.models import Participant, ProfileAnswer, QuestionSkip
-from panel_service.services import asking, profiles
+from panel_service.extensions import limiter
+from panel_service.models import Participant, ProfileAnswer, QuestionReminder, QuestionSkip
+from panel_service.services import asking, profiles, question_reminders
 from panel_service.services.questions import load_catalogue, replace_answers
 from panel_service.timeutil import panel_today
 from tests.factories import make_invitation, make_recruiting_study
-from tests.support.volunteers import make_volunteer, post_form, sign_in
+from tests.integration.test_query_guards import assert_flat
+from tests.support.volunteers import PASSWORD, make_volunteer, post_form, sign_in
 
 NEXT = "/me/questions/next"
 
@@ -159,3 +162,55 @@ def test_a_history_that_would_decide_links_to_the_since_when_page(
     page = client.get(NEXT).get_data(as_text=True)
     assert "Since when have you had restless legs?" in page
     assert "/me/profile/history#title-c-G258" in page
+
+
+def test_the_pages_read_a_flat_number_of_statements_and_write_nothing(
+    client: FlaskClient, db: Session, engine: Engine, settings: Settings, vera: int, app: Flask
+) -> None:
+    """More recruiting studies cost no more statements on the dashboard and the questions page
+    (each study is evaluated in memory), and a GET writes nothing."""
+    with app.app_context():
+        limiter.reset()
+    sign_in(client, "vera@example.org")
+
+    def add(count: int) -> None:
+        for number in range(count):
+            make_recruiting_study(
+                db, f"answer willing_mri = true and age > {20 + number}", start_matching=False
+            )
+
+    assert_flat(client, engine, NEXT, add, bound=16)
+    assert_flat(client, engine, "/me", add, bound=20)
+
+
+def test_the_history_that_would_decide_is_counted_once_on_the_dashboard(
+    client: FlaskClient, db: Session, settings: Settings, vera: int
+) -> None:
+    participant = db.get(Participant, vera)
+    assert participant is not None
+    profiles.save_codes(db, participant, system="icd10", codes=["G258"])
+    profiles.save_codes(db, participant, system="atc", codes=[])
+    make_recruiting_study(db, "has condition G25.8 for at least P1Y")
+    sign_in(client, "vera@example.org")
+    page = client.get("/me").get_data(as_text=True)
+    assert "Answering 1 more question could make you eligible for studies." in page
+    assert "your health conditions" not in page  # not sent to the list page as well
+
+
+def test_skips_and_reminder_choices_are_in_the_download_and_go_with_erasure(
+    client: FlaskClient, db: Session, settings: Settings, vera: int
+) -> None:
+    make_recruiting_study(db, "answer willing_mri = true")
+    assert asking.skip(db, settings, vera, "q:willing_mri", "rather_not")
+    question_reminders.set_reminders(db, vera, False)
+    sign_in(client, "vera@example.org")
+    export = post_form(client, "/me/data", {}).get_json()
+    assert export["skipped_questions"] == [
+        {"question": "q:willing_mri", "reason": "rather_not", "skipped_on": panel_today(settings).isoformat()}
+    ]
+    assert export["question_reminders"]["opted_out_at"] is not None
+    deleted = post_form(client, "/me/delete", {"password": PASSWORD})
+    assert deleted.status_code in (200, 302), deleted.get_data(as_text=True)[:300]
+    db.expire_all()
+    assert db.scalar(select(QuestionSkip).where(QuestionSkip.participant_id == vera)) is None
+    assert db.get(QuestionReminder, vera) is None
