@@ -473,9 +473,9 @@ def volunteer_next() -> Any:
             asking.skip(session, settings(), participant_id, ask.ask_key, action)
             flash(_("We will not ask you that again for a while."))
             return redirect(back)
-        if action == "confirm" and ask.stale:
-            asking.confirm_stale(session, settings(), participant_id, ask, catalogue)
-            flash(_("Thank you. Your answer is up to date."))
+        if action == "confirm":
+            if ask.stale and asking.confirm_stale(session, settings(), participant_id, ask, catalogue):
+                flash(_("Thank you. Your answer is up to date."))
             return redirect(back)
         if ask.kind is not asking_domain.AskKind.QUESTION:
             abort(400)

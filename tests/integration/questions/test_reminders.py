@@ -156,3 +156,21 @@ def test_the_contact_page_turns_reminders_off_and_on(
     on = post_form(client, "/me/contact/question-reminders", {"wanted": "1"}, token_from="/me/contact")
     assert on.status_code == 302
     assert question_reminders.reminders_on(db, participant.id)
+
+
+def test_the_beat_job_queues_through_the_outbox_and_the_relay_sends(
+    db: Session, runtime: Runtime, smtp: SmtpRecorder
+) -> None:
+    """``questions.remind_due`` (the beat entry) → one outbox row per volunteer due → the relay
+    runs ``questions.send_reminder`` → one email; a second beat the same day queues nothing."""
+    make_recruiting_study(db, "answer willing_mri = true", start_matching=False)
+    vera = long_standing(db)
+    db.commit()
+    assert question_reminders.remind_due(runtime) == 1
+    runtime.relay.drain()  # type: ignore[attr-defined]
+    [message] = smtp.wait_for(1, timeout=10)
+    assert vera.email in message["To"]
+    assert "Answering 1 more question could make you eligible" in email_parts(message).text
+    assert question_reminders.remind_due(runtime) == 0
+    runtime.relay.drain()  # type: ignore[attr-defined]
+    assert len(smtp.messages) == 1
