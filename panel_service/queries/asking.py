@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-from sqlalchemy import Table, delete, func, or_, select
+from sqlalchemy import ColumnElement, Table, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from panel_service.models import Account, Invitation, Participant, QuestionReminder, QuestionSkip
@@ -94,12 +94,31 @@ def opted_out(session: Session, participant_id: int) -> bool:
     )
 
 
+def _may_be_emailed(today: dt.date) -> list[ColumnElement[bool]]:
+    """Not erased, an active account with a confirmed address, consent to be contacted active,
+    contact not paused today (a pause holds these emails too), not opted out of reminders."""
+    return [
+        participants.c.erased_at.is_(None),
+        accounts.c.is_active.is_(True),
+        accounts.c.email_verified_at.is_not(None),
+        active_consent_exists(participants.c.id),
+        or_(participants.c.contact_paused_until.is_(None), participants.c.contact_paused_until < today),
+        reminders.c.opted_out_at.is_(None),
+    ]
+
+
 def reminder_due_ids(
-    session: Session, now: dt.datetime, *, every: dt.timedelta, recheck: dt.timedelta, limit: int
+    session: Session,
+    now: dt.datetime,
+    today: dt.date,
+    *,
+    every: dt.timedelta,
+    recheck: dt.timedelta,
+    limit: int,
 ) -> list[int]:
-    """Volunteers who may get a question reminder now: not erased, an active account with a
-    confirmed address, consent to be contacted active, not opted out, no reminder (and no sign-up)
-    within ``every``, and not found with nothing to ask within ``recheck``. Oldest first."""
+    """Volunteers who may get a question reminder now (``_may_be_emailed``), with no reminder
+    (and no sign-up) within ``every``, and not found with nothing to ask within ``recheck``.
+    Oldest first."""
     since = now - every
     baseline = func.coalesce(reminders.c.last_sent_at, participants.c.created_at)
     query = (
@@ -110,11 +129,7 @@ def reminder_due_ids(
             )
         )
         .where(
-            participants.c.erased_at.is_(None),
-            accounts.c.is_active.is_(True),
-            accounts.c.email_verified_at.is_not(None),
-            active_consent_exists(participants.c.id),
-            reminders.c.opted_out_at.is_(None),
+            *_may_be_emailed(today),
             baseline < since,
             or_(reminders.c.last_checked_at.is_(None), reminders.c.last_checked_at < now - recheck),
             or_(reminders.c.last_sent_at.is_(None), reminders.c.last_sent_at < since),
@@ -125,9 +140,11 @@ def reminder_due_ids(
     return list(session.scalars(query))
 
 
-def reminder_recipient(session: Session, participant_id: int) -> tuple[str, str | None, str] | None:
+def reminder_recipient(
+    session: Session, participant_id: int, today: dt.date
+) -> tuple[str, str | None, str] | None:
     """(email, name, language) of a volunteer who may get a reminder now, or None: erased,
-    inactive, unconfirmed, consent withdrawn or opted out meanwhile."""
+    inactive, unconfirmed, consent withdrawn, paused or opted out meanwhile."""
     row = session.execute(
         select(accounts.c.email, participants.c.name, participants.c.language)
         .select_from(
@@ -135,13 +152,6 @@ def reminder_recipient(session: Session, participant_id: int) -> tuple[str, str 
                 reminders, reminders.c.participant_id == participants.c.id
             )
         )
-        .where(
-            participants.c.id == participant_id,
-            participants.c.erased_at.is_(None),
-            accounts.c.is_active.is_(True),
-            accounts.c.email_verified_at.is_not(None),
-            active_consent_exists(participants.c.id),
-            reminders.c.opted_out_at.is_(None),
-        )
+        .where(participants.c.id == participant_id, *_may_be_emailed(today))
     ).first()
     return None if row is None else (row[0], row[1], row[2])

@@ -2,7 +2,7 @@
 eligible for studies", at most once every ``PANEL_QUESTION_REMINDER_DAYS`` (182) per volunteer.
 
 Only to a volunteer with an active account and a confirmed address, consent to be contacted
-active, not erased, not opted out, and with questions that matter today. The email names no
+active, contact not paused (a pause holds these emails too), not erased, not opted out, and with questions that matter today. The email names no
 study and holds no health data: a count of questions, a link to them, and a signed one-click
 opt-out link (``opt_out_token``; RFC 8058 headers too). The opt-out stops these reminders only;
 invitations are governed by consent.
@@ -31,7 +31,7 @@ from panel_service.metrics import EMAILS_SENT
 from panel_service.queries import asking as queries
 from panel_service.services.asking import count_to_ask
 from panel_service.tasks import Task
-from panel_service.timeutil import as_utc, utcnow
+from panel_service.timeutil import as_utc, panel_today, utcnow
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -100,6 +100,7 @@ def queue_due(session: Session, settings: Settings, now: dt.datetime | None = No
     ids = queries.reminder_due_ids(
         session,
         now,
+        panel_today(settings, now),
         every=dt.timedelta(days=settings.question_reminder_days),
         recheck=RECHECK,
         limit=settings.question_reminder_batch,
@@ -131,7 +132,7 @@ def send_reminder(runtime: JobContext, participant_id: int) -> bool:
             row.last_sent_at, now, dt.timedelta(days=settings.question_reminder_days)
         ):
             return False
-        recipient = queries.reminder_recipient(session, participant_id)
+        recipient = queries.reminder_recipient(session, participant_id, panel_today(settings, now))
         if recipient is None:
             return False
         count = count_to_ask(session, settings, participant_id)

@@ -103,6 +103,12 @@ def test_only_volunteers_who_may_be_emailed_and_have_something_to_answer(
     assert question_reminders.queue_due(db, settings) == 0
     withdrawn = long_standing(db)
     consent.withdraw_contact_consent(db, withdrawn.participant_id, via=consent.VIA_VOLUNTEER_PAGE)
+    paused = long_standing(db)
+    db.execute(
+        update(Participant)
+        .where(Participant.id == paused.participant_id)
+        .values(contact_paused_until=TODAY + dt.timedelta(days=1))
+    )
     erased = make_volunteer(db, birth_date=dt.date(1980, 1, 1), erased=True)
     db.execute(
         update(Participant)
@@ -111,7 +117,7 @@ def test_only_volunteers_who_may_be_emailed_and_have_something_to_answer(
     )
     db.flush()
     assert question_reminders.queue_due(db, settings) == 0
-    for person in (withdrawn, erased):
+    for person in (withdrawn, paused, erased):
         assert not question_reminders.send_reminder(runtime, participant_id=person.participant_id)
     assert smtp.messages == []
 
