@@ -141,7 +141,7 @@ def test_a_stale_answer_shows_its_value_and_still_true_in_danish(
     sign_in(client, "vera@example.org")
     page = client.get(NEXT, headers={"Accept-Language": "da"}).get_data(as_text=True)
     assert "Bor du alene?" in page
-    assert "du fortalte os “Nej” den 5. marts 2024" in page
+    assert "Du fortalte os “Nej” den 5. marts 2024." in page
     assert "Det passer stadig" in page
     done = post_form(client, NEXT, {"ask": "q:lives_alone", "action": "confirm"})
     assert done.status_code == 302
