@@ -54,6 +54,9 @@ SCHEDULE: tuple[ScheduleEntry, ...] = (
     # Ages change and approvals expire: re-match every recruiting study once a night.
     ScheduleEntry("matching-nightly", "matching.nightly", "matching", daily_at="02:00"),
     ScheduleEntry("tokens-purge", "contact.purge_tokens", "maintenance", daily_at="03:45"),
+    # Question reminders (at most one per volunteer per PANEL_QUESTION_REMINDER_DAYS): hourly, a
+    # batch at a time (PANEL_QUESTION_REMINDER_BATCH), so a large panel is spread over the days.
+    ScheduleEntry("questions-remind-due", "questions.remind_due", "default", every_seconds=3600),
 )
 
 

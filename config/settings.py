@@ -71,6 +71,12 @@ class Settings(BaseModel):
     small_cell_threshold: int = Field(11, alias="PANEL_SMALL_CELL_THRESHOLD", ge=1)
     contact_cap: int = Field(2, alias="PANEL_CONTACT_CAP", ge=1)
     contact_cap_days: int = Field(30, alias="PANEL_CONTACT_CAP_DAYS", ge=1)
+    # The "questions that matter" reminder email goes to a volunteer at most once in this many
+    # days (about six months: often enough that answers stay fresh, rarely enough not to nag),
+    # and the beat checks at most this many volunteers an hour (each check evaluates the
+    # volunteer against every recruiting study in memory).
+    question_reminder_days: int = Field(182, alias="PANEL_QUESTION_REMINDER_DAYS", ge=1)
+    question_reminder_batch: int = Field(500, alias="PANEL_QUESTION_REMINDER_BATCH", ge=1)
     match_chunk_size: int = Field(10_000, alias="PANEL_MATCH_CHUNK_SIZE", ge=1)
     send_max_attempts: int = Field(8, alias="PANEL_SEND_MAX_ATTEMPTS", ge=1)
     link_ttl_days: int = Field(30, alias="PANEL_LINK_TTL_DAYS", ge=1)

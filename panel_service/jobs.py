@@ -37,6 +37,7 @@ JOB_MODULES = (
     "panel_service.services.answer_mail",
     "panel_service.services.contact.jobs",
     "panel_service.services.matching",
+    "panel_service.services.question_reminders",
     "panel_service.services.review_mail",
 )
 

@@ -31,4 +31,6 @@ class Task(StrEnum):
     MATCHING_EXPIRE_APPROVALS = "matching.expire_approvals"
     OUTBOX_RECONCILE = "outbox.reconcile"
     OUTBOX_PURGE = "outbox.purge"
+    QUESTIONS_REMIND_DUE = "questions.remind_due"
+    QUESTIONS_SEND_REMINDER = "questions.send_reminder"
     STUDIES_SEND_REVIEW_DECISION = "studies.send_review_decision"

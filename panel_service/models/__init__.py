@@ -1,6 +1,7 @@
 """All models, imported here so ``Base.metadata`` is complete wherever this package is used."""
 
 from panel_service.models.accounts import Account, ApiToken, Organisation, WebSession
+from panel_service.models.asking import QuestionReminder, QuestionSkip
 from panel_service.models.audit import AuditEvent
 from panel_service.models.invitations import ActionToken, Invitation, MatchChunk, MatchRun
 from panel_service.models.outbox import OutboxMessage
@@ -26,7 +27,9 @@ __all__ = [
     "ProfileAnswer",
     "ProfileCondition",
     "ProfileMedication",
+    "QuestionReminder",
     "QuestionRow",
+    "QuestionSkip",
     "RespondentOutcome",
     "Study",
     "StudyVersion",

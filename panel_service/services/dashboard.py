@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from panel_service.domain.criteria import Truth, explain, parse_json
 from panel_service.domain.criteria.explain import Explanation
-from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, QuestionLeaf, leaves
+from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, leaves
 from panel_service.domain.gazetteer import site_text
 from panel_service.domain.geo import site_points
 from panel_service.domain.profile import ProfileData
@@ -126,7 +126,9 @@ def open_questions(
 ) -> list[str]:
     """Profile sections whose answer could settle an *unknown* result for some recruiting
     study. Only sections are returned, never a study, a criterion or a code: the volunteer
-    learns how much answering helps without learning what any uninvited study looks for."""
+    learns how much answering helps without learning what any uninvited study looks for. The
+    catalogue's questions are counted one by one by ``services.asking`` (the dashboard's
+    "questions that matter" prompt), not here."""
     if data is None:
         data = profile_data(session, participant_id)
     today = panel_today(settings)
@@ -148,14 +150,14 @@ def open_questions(
         for leaf, explained in zip(leaves(tree), explanation.leaves, strict=False):
             if explained.result is not Truth.UNKNOWN:
                 continue
+            if isinstance(leaf, Condition | Medication) and _history_would_settle(leaf, data):
+                continue  # the history of a listed entry: one of the questions that matter
             if isinstance(leaf, Condition):
                 sections.add("conditions")
             elif isinstance(leaf, Medication):
                 sections.add("medications")
             elif isinstance(leaf, FieldLeaf):
                 sections.add(SECTION_OF_FIELD[leaf.field])
-            elif isinstance(leaf, QuestionLeaf):
-                sections.add("questions")  # the catalogue's questions (§4a), never which one
     order = [
         "birth_date",
         "sex",
@@ -166,6 +168,12 @@ def open_questions(
         "pregnant",
         "conditions",
         "medications",
-        "questions",
     ]
     return [section for section in order if section in sections]
+
+
+def _history_would_settle(leaf: Condition | Medication, data: ProfileData) -> bool:
+    """A qualified leaf over an answered list with a matching entry: its history ("still have
+    it? since when?") settles it, and ``services.asking`` counts that among the questions."""
+    codes = data.conditions if isinstance(leaf, Condition) else data.medications
+    return leaf.qualified and codes is not None and any(leaf.matches(code) for code in codes)

@@ -24,6 +24,8 @@ from panel_service.models import (
     ProfileAnswer,
     ProfileCondition,
     ProfileMedication,
+    QuestionReminder,
+    QuestionSkip,
     StudyVersion,
     WebSession,
 )
@@ -87,6 +89,7 @@ def export_data(session: Session, account: Account, participant: Participant) ->
             "answers": answers_to_json(answers_of(session, participant.id)),
             "updated_at": when(profile.updated_at),
         }
+    reminder = session.get(QuestionReminder, participant.id)
     record(session, account, "data.export", "participant", participant.id)
     return {
         "format": "panel-volunteer-export/1",
@@ -116,6 +119,21 @@ def export_data(session: Session, account: Account, participant: Participant) ->
             for consent in consents
         ],
         "profile": profile_part,
+        # Questions put aside on the "questions that matter" pages, and the reminder email.
+        "skipped_questions": [
+            {"question": skip.ask_key, "reason": skip.reason, "skipped_on": when(skip.skipped_on)}
+            for skip in session.scalars(
+                select(QuestionSkip)
+                .where(QuestionSkip.participant_id == participant.id)
+                .order_by(QuestionSkip.ask_key)
+            )
+        ],
+        "question_reminders": None
+        if reminder is None
+        else {
+            "opted_out_at": when(reminder.opted_out_at),
+            "last_sent_at": when(reminder.last_sent_at),
+        },
         "invitations": [
             {
                 "study_id": invitation.study_id,
@@ -188,6 +206,10 @@ def erase(session: Session, settings: Settings, account: Account, password: str)
     session.execute(delete(ProfileAnswer).where(ProfileAnswer.participant_id == participant_id))
     session.execute(delete(Profile).where(Profile.participant_id == participant_id))
     session.execute(delete(Consent).where(Consent.participant_id == participant_id))
+    # What they skipped ("I'd rather not say" about a health question says something too) and
+    # their reminder preferences.
+    session.execute(delete(QuestionSkip).where(QuestionSkip.participant_id == participant_id))
+    session.execute(delete(QuestionReminder).where(QuestionReminder.participant_id == participant_id))
     session.execute(
         delete(ActionToken).where(
             or_(ActionToken.participant_id == participant_id, ActionToken.account_id == account.id)

@@ -3,8 +3,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 
-from panel_service.extensions import csrf, db_session
-from panel_service.services import consent, tokens
+from panel_service.extensions import csrf, db_session, settings
+from panel_service.services import consent, question_reminders, tokens
 from panel_service.services.errors import ServiceError
 from panel_service.services.invitations import (
     AnswerRefused,
@@ -99,3 +99,19 @@ def unsubscribe(token: str) -> str | tuple[str, int]:
         session, link.participant_id, via=consent.VIA_ONE_CLICK if one_click else consent.VIA_UNSUBSCRIBE_LINK
     )
     return render_template("answers/unsubscribed.html")
+
+
+# The question reminder email's opt-out (issue 13 item 1). A GET only shows a button (mail
+# scanners follow links); the POST is exempt from CSRF for the same reason as ``unsubscribe``:
+# RFC 8058's one-click POST carries no session. The signed token is the credential, and all it
+# can do is stop these reminders.
+@csrf.exempt
+@bp.route("/reminders/stop/<token>", methods=["GET", "POST"])
+def stop_reminders(token: str) -> str | tuple[str, int]:
+    participant_id = question_reminders.volunteer_of_token(db_session(), settings(), token)
+    if participant_id is None:
+        return _invalid()
+    if request.method == "GET":
+        return render_template("answers/reminders_stop.html")
+    question_reminders.set_reminders(db_session(), participant_id, False)
+    return render_template("answers/reminders_stopped.html")

@@ -10,6 +10,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from panel_service.domain import asking as asking_domain
+from panel_service.domain.criteria import vocabulary
+from panel_service.domain.profile import display_icd10
 from panel_service.domain.questions import (
     QUESTION_TYPES,
     Answer,
@@ -22,12 +25,14 @@ from panel_service.domain.questions import (
 )
 from panel_service.domain.vocab import SEXES
 from panel_service.extensions import db_session, settings
+from panel_service.services import asking
 from panel_service.services import participants as participant_service
 from panel_service.services import questions as service
 from panel_service.services.errors import Forbidden
 from panel_service.services.matching import request_profile_match
 from panel_service.timeutil import panel_today
 from panel_service.web.auth import current, role_required
+from panel_service.web.dates import readable_date
 from panel_service.web.forms import SafeForm
 from panel_service.web.service_words import in_words
 
@@ -365,3 +370,178 @@ def volunteer_section(section: str) -> Any:
         ),
         status,
     )
+
+
+# -- questions that matter (issue 13 item 1) ---------------------------------------------------
+
+ASKS_PER_PAGE = 3
+SKIP_ACTIONS = ("later", "rather_not")
+
+
+def _ask_view(
+    ask: asking_domain.Ask, catalogue: Catalogue, answers: dict[str, Answer], sex: str | None
+) -> dict[str, Any]:
+    """What the page shows of one ask: its questions (an instrument's items), the stored answer
+    of a stale one in words, or the condition or medicine whose history is asked."""
+    view: dict[str, Any] = {"ask": ask, "questions": [], "current": [], "name": ""}
+    if ask.kind is asking_domain.AskKind.QUESTION:
+        question = catalogue[ask.key]
+        view["title"] = question.text(language())
+        items = [catalogue[key] for key in asking.question_keys(catalogue, ask) if key in catalogue]
+        view["questions"] = [q for q in items if q.applies(sex)]
+        if ask.stale:
+            view["current"] = [
+                (q.text(language()), _answer_words(q, answers[q.key]), answers[q.key].answered_on)
+                for q in view["questions"]
+                if q.key in answers
+            ]
+    else:
+        system: vocabulary.System = "icd10" if ask.kind is asking_domain.AskKind.CONDITION else "atc"
+        term = vocabulary.lookup(system, ask.key) or vocabulary.nearest_term(system, ask.key)
+        view["name"] = term.plain_name_in(language()) if term is not None else ask.key
+        view["code"] = display_icd10(ask.key) if system == "icd10" else ask.key
+        view["anchor"] = f"title-{'c' if system == 'icd10' else 'm'}-{ask.key}"
+    return view
+
+
+def _answer_words(question: Question, answer: Answer) -> str:
+    value = answer.value
+    if question.type == "boolean":
+        return _("Yes") if value else _("No")
+    if question.type == "choice":
+        option = question.option(str(value))
+        return option.text(language()) if option is not None else str(value)
+    if question.type == "multi_choice":
+        chosen = sorted(value)  # type: ignore[arg-type]
+        return ", ".join(o.text(language()) for o in question.options if o.key in chosen) or "-"
+    if isinstance(value, dt.date):
+        return readable_date(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value} {question.unit}" if question.unit else str(value)
+
+
+def _next_page(
+    asked: asking.Asked,
+    catalogue: Catalogue,
+    answers: dict[str, Answer],
+    sex: str | None,
+    *,
+    with_skipped: bool,
+    errors: dict[str, dict[str, str]] | None = None,
+    shown: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Any:
+    views = [_ask_view(ask, catalogue, answers, sex) for ask in asked.asks[:ASKS_PER_PAGE]]
+    for view in views:
+        given = (shown or {}).get(view["ask"].ask_key)
+        view["shown"] = given if given is not None else {}
+        view["errors"] = (errors or {}).get(view["ask"].ask_key, {})
+    return (
+        render_template(
+            "questions/volunteer_next.html",
+            views=views,
+            total=len(asked.asks),
+            skipped=asked.skipped,
+            with_skipped=with_skipped,
+            errors=errors or {},
+            language=language(),
+            form=CsrfForm(),
+        ),
+        status,
+    )
+
+
+@bp.route("/me/questions/next", methods=["GET", "POST"])
+@role_required("participant")
+def volunteer_next() -> Any:
+    """The few questions whose answers could decide the most recruiting studies for this
+    volunteer, each on its own small form: answer, "still true", "Skip for now" or "I'd rather
+    not say". Never names a study."""
+    session = db_session()
+    participant_id, sex = _volunteer()
+    with_skipped = request.values.get("skipped") == "1"
+    catalogue = service.load_catalogue(session)
+    answers = service.answers_of(session, participant_id)
+    back = (
+        url_for("questions.volunteer_next", skipped="1")
+        if with_skipped
+        else url_for("questions.volunteer_next")
+    )
+    if request.method == "POST":
+        if not CsrfForm().validate_on_submit():
+            abort(400)
+        ask = asking.find_ask(
+            asking.all_that_matter(session, settings(), participant_id), request.form.get("ask", "")
+        )
+        action = request.form.get("action", "save")
+        if ask is None:
+            flash(_("That question does not make a difference to any study now. Thank you."))
+            return redirect(back)
+        if action in SKIP_ACTIONS:
+            asking.skip(session, settings(), participant_id, ask.ask_key, action)
+            flash(_("We will not ask you that again for a while."))
+            return redirect(back)
+        if action == "confirm":
+            if ask.stale and asking.confirm_stale(session, settings(), participant_id, ask, catalogue):
+                flash(_("Thank you. Your answer is up to date."))
+            return redirect(back)
+        if ask.kind is not asking_domain.AskKind.QUESTION:
+            abort(400)
+        problems, given = _read_ask(ask, catalogue, sex, answers)
+        if not problems:
+            asking.save_answers(session, settings(), participant_id, ask, given, catalogue)
+            flash(_("Your answer is saved."))
+            return redirect(back)
+        shown = {
+            ask.ask_key: {
+                q: set(request.form.getlist(f"q-{q}"))
+                if catalogue[q].type == "multi_choice"
+                else request.form.get(f"q-{q}", "")
+                for q in asking.question_keys(catalogue, ask)
+            }
+        }
+        asked = asking.what_to_ask(session, settings(), participant_id, with_skipped=with_skipped)
+        if asking.find_ask(asked.asks[:ASKS_PER_PAGE], ask.ask_key) is None:
+            asked = asking.Asked([ask, *asked.asks], asked.skipped)
+        return _next_page(
+            asked, catalogue, answers, sex, with_skipped=with_skipped,
+            errors={ask.ask_key: problems}, shown=shown, status=422,
+        )  # fmt: skip
+    asked = asking.what_to_ask(session, settings(), participant_id, with_skipped=with_skipped)
+    shown = {
+        view_ask.ask_key: {
+            key: _display(catalogue[key], answers.get(key))
+            for key in asking.question_keys(catalogue, view_ask)
+        }
+        for view_ask in asked.asks[:ASKS_PER_PAGE]
+        if view_ask.kind is asking_domain.AskKind.QUESTION
+    }
+    return _next_page(asked, catalogue, answers, sex, with_skipped=with_skipped, shown=shown)
+
+
+def _read_ask(
+    ask: asking_domain.Ask, catalogue: Catalogue, sex: str | None, answers: dict[str, Answer]
+) -> tuple[dict[str, str], dict[str, Answer]]:
+    """The posted answers to one ask's questions (errors by question key): every question asked
+    must be answered, since the way not to answer is a skip button."""
+    today = panel_today(settings())
+    problems: dict[str, str] = {}
+    given: dict[str, Answer] = {}
+    for key in asking.question_keys(catalogue, ask):
+        question = catalogue[key]
+        if not question.applies(sex):
+            continue
+        value, problem = _read_answer(question, request.form)
+        if problem is None and value is None:
+            problem = _("Choose an answer, or use “Skip for now”.") if question.type in (
+                "boolean", "choice", "multi_choice"
+            ) else _("Enter an answer, or use “Skip for now”.")  # fmt: skip
+        if problem is None:
+            try:
+                given[key] = Answer(answer_value(question, value), today)
+            except ValueError as error:
+                problem = _("This answer is not accepted: %(reason)s", reason=str(error))
+        if problem is not None:
+            problems[key] = problem
+    return problems, given

@@ -39,11 +39,13 @@ from panel_service.extensions import db_session, limiter, settings
 from panel_service.services import (
     account_mail,
     accounts,
+    asking,
     consent,
     email_change,
     participants,
     personal_data,
     profiles,
+    question_reminders,
     tokens,
     volunteers,
 )
@@ -242,6 +244,7 @@ def dashboard(account: Account, participant: Participant) -> str:
         invitations=invitations,
         has_profile=has_profile,
         open_sections=open_sections,
+        questions_to_ask=asking.count_to_ask(session, settings(), participant.id, data) if has_profile else 0,
         consent=volunteers.active_consent(session, participant.id),
         paused=volunteers.is_paused(settings(), participant),
         region_name=region_name,
@@ -859,6 +862,8 @@ def _render_contact(participant: Participant, pause_form: PauseForm, consent_for
         action_form=EmptyForm(),
         consent_version=volunteers.CONSENT_TEXT_VERSION,
         today=panel_today(settings()),
+        reminders_on=question_reminders.reminders_on(db_session(), participant.id),
+        reminder_months=max(1, round(settings().question_reminder_days / 30.44)),
     )
 
 
@@ -895,6 +900,21 @@ def resume(account: Account, participant: Participant) -> WerkzeugResponse:
         volunteers.resume_contact(db_session(), settings(), participant)
         flash(_("Contact is on again."))
     return redirect(url_for("volunteers.contact"))
+
+
+@bp.post("/me/contact/question-reminders")
+@volunteer_view
+def question_reminder_preference(account: Account, participant: Participant) -> WerkzeugResponse:
+    """Turn the "questions that matter" reminder email off or on again (issue 13 item 1)."""
+    if EmptyForm().validate_on_submit():
+        wanted = request.form.get("wanted") == "1"
+        question_reminders.set_reminders(db_session(), participant.id, wanted)
+        flash(
+            _("We will remind you about questions that could match you to studies.")
+            if wanted
+            else _("We will not send you reminders about questions any more.")
+        )
+    return redirect(url_for("volunteers.contact") + "#reminders-title")
 
 
 @bp.post("/me/consent/withdraw")

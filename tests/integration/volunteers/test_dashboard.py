@@ -13,7 +13,7 @@ from config.settings import Settings
 from panel_service.models import AuditEvent, Invitation, Participant
 from panel_service.services import dashboard as volunteer_dashboard
 from panel_service.services import profiles
-from tests.factories import make_invitation
+from tests.factories import make_invitation, make_recruiting_study
 from tests.support.volunteers import (
     make_volunteer,
     post_form,
@@ -188,7 +188,7 @@ def test_invitation_text_keeps_line_breaks_and_is_escaped(
     assert "<p>Second paragraph</p>" in page
 
 
-def test_an_unanswered_catalogue_question_is_named_as_more_questions(
+def test_an_unanswered_catalogue_question_is_counted_and_linked_without_naming_it(
     client: FlaskClient, db: Session, settings: Settings
 ) -> None:
     _account, participant = make_volunteer(db, settings)
@@ -196,12 +196,14 @@ def test_an_unanswered_catalogue_question_is_named_as_more_questions(
         db, settings, participant, birth_date=dt.date(1980, 4, 23), sex="female", region=None,
         height_cm=None, weight_kg=None, smoker=False, pregnant=False,
     )  # fmt: skip
-    recruiting_study(db, {"question": "willing_mri", "op": "eq", "value": True}, title="Secret scan study")
+    make_recruiting_study(db, "answer willing_mri = true", title="Secret scan study")
     sign_in(client, "vera@example.org")
     page = client.get("/me").get_data(as_text=True)
-    assert "a few more questions about you" in page and "/me/questions" in page
+    assert "Answering 1 more question could make you eligible for studies." in page
+    assert 'href="/me/questions/next"' in page
     assert "Secret" not in page and "MRI" not in page
-    assert volunteer_dashboard.open_questions(db, settings, participant.id) == ["questions"]
+    # The profile sections list leaves the catalogue's questions to that count.
+    assert volunteer_dashboard.open_questions(db, settings, participant.id) == []
 
 
 def test_a_danish_volunteer_reads_why_in_danish_on_the_dashboard_and_the_invitation_page(
