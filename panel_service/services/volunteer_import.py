@@ -38,6 +38,7 @@ from panel_service.services.questions import answer_rows, load_catalogue
 IMPORT_CONSENT_VERSION = "import"
 IDENTITY_KEYS = ("email", "name", "phone", "language", "consent")
 MAX_LINE_BYTES = 64 * 1024
+SUMMARY_INDEXES = ("ix_profiles_condition_codes", "ix_profiles_medication_codes")
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ def import_profiles(
     if report.imported:
         session = session_factory()
         try:
+            _merge_summary_pending_lists(session)
             recruiting = session.scalar(select(Study.id).where(Study.status == "recruiting").limit(1))
             if recruiting is not None:
                 request_rematch_all(session)
@@ -171,6 +173,16 @@ def import_profiles(
         finally:
             session.close()
     return report
+
+
+def _merge_summary_pending_lists(session: Session) -> None:
+    """PostgreSQL keeps rows inserted under a GIN index in a pending list that every ``&&`` on the
+    code summaries scans in full until a vacuum merges it; after a bulk import, merge it now
+    rather than leave the counts slow until autovacuum comes by."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for index in SUMMARY_INDEXES:
+        session.execute(text("SELECT gin_clean_pending_list(CAST(:index AS regclass))"), {"index": index})
 
 
 STAGE_COLUMNS = (
