@@ -85,8 +85,8 @@ def profile_rows(count: int) -> Iterator[tuple[tuple[Any, ...], list[str], list[
             conditions is not None,
             medications is not None,
             # The code summary (domain.criteria.summary), as Panel's writers store it.
-            None if conditions is None else code_summary(condition_codes),
-            None if medications is None else code_summary(medication_codes),
+            None if conditions is None else code_summary(condition_codes, "icd10"),
+            None if medications is None else code_summary(medication_codes, "atc"),
         )
         yield row, condition_codes, medication_codes
 

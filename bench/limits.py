@@ -107,6 +107,11 @@ def criteria_rows(profiles: int, runs: int, database: str = "panel_limits_bench"
                 .select_from(criteria_bench.profiles)
                 .where(criteria_bench.compile_where(node, criteria_bench.TODAY, "postgresql"))
             )
+            on_join_tables = (
+                criteria_bench.select(criteria_bench.func.count())
+                .select_from(criteria_bench.profiles)
+                .where(criteria_bench.compile_where(node, criteria_bench.TODAY, "postgresql", summary=False))
+            )
             sql, params = criteria_text_array.query(connection, name, criteria_bench.TODAY)
             with engine.connect() as panel_connection:
                 panel_s, panel_count, limit_s, limit_count = criteria_bench.interleaved_medians(
@@ -114,8 +119,23 @@ def criteria_rows(profiles: int, runs: int, database: str = "panel_limits_bench"
                     lambda: criteria_text_array.count(connection, sql, params),  # noqa: B023
                     runs,
                 )
-            if panel_count != limit_count:
-                raise RuntimeError(f"{name}: Panel counts {panel_count}, the text[] baseline {limit_count}")
+                # The layout before the code summary, same data, measured against it the same way.
+                joins_s, joins_count, summary_s, _ = criteria_bench.interleaved_medians(
+                    lambda: int(panel_connection.execute(on_join_tables).scalar_one()),  # noqa: B023
+                    lambda: int(panel_connection.execute(compiled).scalar_one()),  # noqa: B023
+                    runs,
+                )
+            if panel_count != limit_count or joins_count != panel_count:
+                raise RuntimeError(
+                    f"{name}: Panel counts {panel_count} ({joins_count} on the join tables), "
+                    f"the text[] baseline {limit_count}"
+                )
+            print(
+                f"{name}: join tables {joins_s * 1000:.1f} ms, code summary {summary_s * 1000:.1f} ms "
+                f"({joins_s / summary_s:.1f}x faster; load average "
+                f"{' '.join(f'{value:.2f}' for value in os.getloadavg())})",
+                file=sys.stderr,
+            )
             load = " ".join(f"{value:.2f}" for value in os.getloadavg())
             rows.append(
                 LimitRow(

@@ -104,10 +104,10 @@ def _tsv(values: tuple[Any, ...]) -> str:
     return "\t".join("\\N" if value is None else str(value) for value in values) + "\n"
 
 
-def _array(codes: list[str] | None) -> str | None:
+def _array(codes: list[str] | None, system: str) -> str | None:
     """The code summary of a list (domain.criteria.summary) as a ``text[]`` literal for COPY
     (codes and their ``=`` marks need no quoting); None for an unanswered list."""
-    summary = code_summary(codes)
+    summary = code_summary(codes, system)
     return None if summary is None else "{" + ",".join(summary) + "}"
 
 
@@ -147,8 +147,8 @@ def copy_volunteers(engine: Engine, count: int, work: Path) -> None:
                     False if person["sex"] == "male" else person["pregnant"],
                     person["conditions"] is not None,
                     person["medications"] is not None,
-                    _array(conditions),
-                    _array(medications),
+                    _array(conditions, "icd10"),
+                    _array(medications, "atc"),
                 )
             )
         )

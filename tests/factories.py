@@ -298,8 +298,8 @@ def make_volunteer(
             pregnant=False if sex == "male" else pregnant,
             conditions_answered=conditions is not None,
             medications_answered=medications is not None,
-            condition_codes=None if conditions is None else code_summary(condition_codes),
-            medication_codes=None if medications is None else code_summary(medication_codes),
+            condition_codes=None if conditions is None else code_summary(condition_codes, "icd10"),
+            medication_codes=None if medications is None else code_summary(medication_codes, "atc"),
         )
         for code in condition_codes:
             ConditionFactory(participant_id=participant.id, code=code)
@@ -360,6 +360,6 @@ def add_condition(session: Session, participant_id: int, code: str) -> None:
     stored = session.scalars(
         select(ProfileCondition.code).where(ProfileCondition.participant_id == participant_id)
     )
-    profile.condition_codes = code_summary(stored)
+    profile.condition_codes = code_summary(stored, "icd10")
     profile.conditions_answered = True
     session.flush()

@@ -476,11 +476,16 @@ def _as_code_test(node: Node, wanted: bool) -> _CodeTest | None:
     return None
 
 
-def compile_where(node: Node, on: dt.date, dialect_name: str, sites: Sites = ()) -> Clause:
+def compile_where(
+    node: Node, on: dt.date, dialect_name: str, sites: Sites = (), *, summary: bool | None = None
+) -> Clause:
     """A boolean clause over ``profiles`` that is TRUE exactly when ``evaluate`` says TRUE on ``on``
-    (with the same ``sites``, ``geo.site_points`` of the study version)."""
+    (with the same ``sites``, ``geo.site_points`` of the study version). Plain code leaves use the
+    code summary on PostgreSQL; ``summary=False`` keeps them on the join tables there too (the
+    layout before it, for the benchmarks that compare the two)."""
     postgresql = dialect_name == "postgresql"
-    return _Compiler(on, use_exists=postgresql, sites=sites, use_summary=postgresql).node(node, True)
+    use_summary = postgresql if summary is None else summary and postgresql
+    return _Compiler(on, use_exists=postgresql, sites=sites, use_summary=use_summary).node(node, True)
 
 
 def matching_ids(node: Node, on: dt.date, dialect_name: str, sites: Sites = ()) -> Select[tuple[int]]:

@@ -111,10 +111,10 @@ def save_codes(
     # The join rows now hold exactly ``unique``; the summary says the same (criteria_sql reads it).
     if system == "icd10":
         profile.conditions_answered = True
-        profile.condition_codes = code_summary(unique)
+        profile.condition_codes = code_summary(unique, "icd10")
     else:
         profile.medications_answered = True
-        profile.medication_codes = code_summary(unique)
+        profile.medication_codes = code_summary(unique, "atc")
     profile.updated_at = utcnow()
     session.flush()
     session.expire(profile, ["conditions", "medications"])

@@ -311,14 +311,14 @@ def _stage_row(line: ImportLine) -> tuple[Any, ...]:
             if profile.home is None
             else (profile.home.lat, profile.home.lon, profile.home.place, profile.home.geonameid)
         ),
-        _summary(profile.condition_entries),
-        _summary(profile.medication_entries),
+        _summary(profile.condition_entries, "icd10"),
+        _summary(profile.medication_entries, "atc"),
     )
 
 
-def _summary(entries: tuple[Entry, ...] | None) -> list[str] | None:
+def _summary(entries: tuple[Entry, ...] | None, system: str) -> list[str] | None:
     """The code summary of exactly the codes ``_code_rows`` stages for the join table."""
-    return None if entries is None else code_summary(entry.code for entry in entries)
+    return None if entries is None else code_summary((entry.code for entry in entries), system)
 
 
 def _code_rows(batch: list[ImportLine]) -> list[tuple[Any, ...]]:

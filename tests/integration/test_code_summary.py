@@ -28,12 +28,15 @@ Summaries = tuple[list[str] | None, list[str] | None]
 def implied_by_rows(db: Session, profile: Profile) -> Summaries:
     """The summaries that the join rows and the answered flags imply."""
 
-    def of(model: type[ProfileCondition] | type[ProfileMedication], answered: bool) -> list[str] | None:
+    def of(
+        model: type[ProfileCondition] | type[ProfileMedication], answered: bool, system: str
+    ) -> list[str] | None:
         codes = db.scalars(select(model.code).where(model.participant_id == profile.participant_id))
-        return code_summary(codes) if answered else None
+        return code_summary(codes, system) if answered else None
 
-    return of(ProfileCondition, profile.conditions_answered), of(
-        ProfileMedication, profile.medications_answered
+    return (
+        of(ProfileCondition, profile.conditions_answered, "icd10"),
+        of(ProfileMedication, profile.medications_answered, "atc"),
     )
 
 
@@ -65,7 +68,7 @@ def test_the_web_wizard_writes_the_summary_with_the_codes(
     assert saved.status_code == 302
     assert post_form(client, "/me/profile/medications", {"action": "none"}).status_code == 302
     assert summary_of(db, participant.id) == (
-        ["=G2581", "=N183", "G", "G2", "G25", "G258", "G2581", "N", "N1", "N18", "N183"],
+        ["=G2581", "=N183", "G", "G2", "G25", "G258", "N", "N1", "N18"],
         [],
     )
     # One code dropped, one kept: the summary shrinks with the rows.
@@ -73,10 +76,10 @@ def test_the_web_wizard_writes_the_summary_with_the_codes(
         post_form(client, "/me/profile/conditions", {"codes": ["G25.81"], "action": "save"}).status_code
         == 302
     )
-    assert summary_of(db, participant.id)[0] == ["=G2581", "G", "G2", "G25", "G258", "G2581"]
+    assert summary_of(db, participant.id)[0] == ["=G2581", "G", "G2", "G25", "G258"]
     # Skipping leaves the stored answer (and its summary) as it is.
     assert post_form(client, "/me/profile/conditions", {"action": "skip"}).status_code == 302
-    assert summary_of(db, participant.id)[0] == ["=G2581", "G", "G2", "G25", "G258", "G2581"]
+    assert summary_of(db, participant.id)[0] == ["=G2581", "G", "G2", "G25", "G258"]
 
 
 def test_the_profile_service_keeps_the_summary_through_every_change(db: Session, settings: Settings) -> None:
@@ -85,13 +88,13 @@ def test_the_profile_service_keeps_the_summary_through_every_change(db: Session,
     assert summary_of(db, participant.id) == (None, None)  # unanswered: NULL, not empty
     profiles.save_codes(db, participant, system="atc", codes=["A12CC05", "N02BE01"])
     profiles.save_codes(db, participant, system="icd10", codes=[])
-    assert summary_of(db, participant.id) == ([], code_summary(["A12CC05", "N02BE01"]))
+    assert summary_of(db, participant.id) == ([], code_summary(["A12CC05", "N02BE01"], "atc"))
     profiles.save_codes(db, participant, system="atc", codes=None)  # skip
-    assert summary_of(db, participant.id)[1] == code_summary(["A12CC05", "N02BE01"])
+    assert summary_of(db, participant.id)[1] == code_summary(["A12CC05", "N02BE01"], "atc")
     # Histories change dates, not codes: the summary stays.
     profiles.save_histories(db, participant, {("atc", "A12CC05"): ("current", "2025")})
     profiles.save_codes(db, participant, system="atc", codes=["A12CC05"])
-    assert summary_of(db, participant.id)[1] == code_summary(["A12CC05"])
+    assert summary_of(db, participant.id)[1] == code_summary(["A12CC05"], "atc")
 
 
 def _line(email: str, **profile: object) -> str:
@@ -116,8 +119,8 @@ def test_the_import_stages_the_summary_for_new_and_updated_volunteers(runtime: R
         email: db.scalar(select(Participant.id).join(Account).where(Account.email == email))
         for email in ("ann@example.org", "bo@example.org", "cy@example.org")
     }
-    assert summary_of(db, ids["ann@example.org"]) == (code_summary(["G2581", "I214"]), None)
-    assert summary_of(db, ids["bo@example.org"]) == ([], code_summary(["A12CC05"]))
+    assert summary_of(db, ids["ann@example.org"]) == (code_summary(["G2581", "I214"], "icd10"), None)
+    assert summary_of(db, ids["bo@example.org"]) == ([], code_summary(["A12CC05"], "atc"))
     assert summary_of(db, ids["cy@example.org"]) == (None, None)
 
     # A later import replaces the profile whole: answered lists change, a missing one is unanswered.
@@ -126,8 +129,8 @@ def test_the_import_stages_the_summary_for_new_and_updated_volunteers(runtime: R
         _line("bo@example.org", conditions=["E11.9"], medications=[]),
     ]
     assert import_profiles(runtime.database.session_factory, again, today=TODAY).imported == 2
-    assert summary_of(db, ids["ann@example.org"]) == (None, code_summary(["N02BE01"]))
-    assert summary_of(db, ids["bo@example.org"]) == (code_summary(["E119"]), [])
+    assert summary_of(db, ids["ann@example.org"]) == (None, code_summary(["N02BE01"], "atc"))
+    assert summary_of(db, ids["bo@example.org"]) == (code_summary(["E119"], "icd10"), [])
 
 
 def test_erasure_leaves_no_summary(db: Session, settings: Settings) -> None:
@@ -138,5 +141,5 @@ def test_erasure_leaves_no_summary(db: Session, settings: Settings) -> None:
     personal_data.erase(db, settings, account, PASSWORD)
     db.expire_all()
     assert db.get(Profile, participant.id) is None
-    assert summary_of(db, other.id)[0] == code_summary(["G2581"])
+    assert summary_of(db, other.id)[0] == code_summary(["G2581"], "icd10")
     assert db.scalars(select(Profile.participant_id)).all() == [other.id]

@@ -56,7 +56,7 @@ def test_the_backfill_writes_the_summary_the_join_rows_imply(empty_engine: Engin
             )
         ).all()
     assert {row[0]: (_summary(row[1]), _summary(row[2])) for row in rows} == {
-        participant_id: (code_summary(conditions), code_summary(medications))
+        participant_id: (code_summary(conditions, "icd10"), code_summary(medications, "atc"))
         for participant_id, (conditions, medications) in PROFILES.items()
     }
     if empty_engine.dialect.name == "postgresql":

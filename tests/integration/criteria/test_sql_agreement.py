@@ -70,8 +70,8 @@ def insert_profiles(connection: Connection, people: Sequence[ProfileData], first
                 "medications_answered": person.medications is not None,
                 "home_lat": None if person.home is None else person.home.lat,
                 "home_lon": None if person.home is None else person.home.lon,
-                "condition_codes": summary_of(person.condition_entries),
-                "medication_codes": summary_of(person.medication_entries),
+                "condition_codes": summary_of(person.condition_entries, "icd10"),
+                "medication_codes": summary_of(person.medication_entries, "atc"),
             }
             for pid, person in zip(ids, people, strict=True)
         ],
@@ -90,9 +90,9 @@ def insert_profiles(connection: Connection, people: Sequence[ProfileData], first
     return ids
 
 
-def summary_of(entries: Sequence[Entry] | None) -> list[str] | None:
+def summary_of(entries: Sequence[Entry] | None, system: str) -> list[str] | None:
     """The code summary of the rows inserted for these entries, as the writers store it."""
-    return None if entries is None else code_summary(entry.code for entry in entries)
+    return None if entries is None else code_summary((entry.code for entry in entries), system)
 
 
 def clear(connection: Connection) -> None:

@@ -47,21 +47,23 @@ def summary_truth(leaves: list[Condition | Medication], summary: list[str] | Non
     return Truth.FALSE
 
 
-def test_the_summary_holds_every_prefix_and_each_code_marked_exact() -> None:
-    assert code_summary(["G2581"]) == ["=G2581", "G", "G2", "G25", "G258", "G2581"]
-    assert code_summary(["A12CC05", "A12C"]) == [
-        "=A12C", "=A12CC05", "A", "A1", "A12", "A12C", "A12CC", "A12CC0", "A12CC05",
-    ]  # fmt: skip
-    assert code_summary([]) == []
-    assert code_summary(None) is None
+def test_the_summary_holds_each_code_marked_exact_and_the_prefixes_a_criterion_can_name() -> None:
+    assert code_summary(["G2581"], "icd10") == ["=G2581", "G", "G2", "G25", "G258"]
+    assert code_summary(["I10", "N183"], "icd10") == ["=I10", "=N183", "I", "I1", "N", "N1", "N18"]
+    # ATC: only the levels (A, A12, A12C, A12CC), never A1 or A12CC0.
+    assert code_summary(["A12CC05", "A12C"], "atc") == ["=A12C", "=A12CC05", "A", "A12", "A12C", "A12CC"]
+    assert code_summary([], "atc") == []
+    assert code_summary(None, "icd10") is None
 
 
 def test_the_false_side_names_less_specific_codes_marked_exact() -> None:
     leaf = Condition("G2581")
-    assert true_terms([leaf]) == ["G2581"]
-    assert false_terms([leaf]) == ["=G25", "=G258", "G2581"]
-    assert false_terms([Medication("A12CC05")]) == ["=A", "=A12", "=A12C", "=A12CC", "A12CC05"]
-    assert false_terms([Condition("N17", "N19")]) == ["N17", "N18", "N19"]
+    assert true_terms([leaf]) == ["=G2581", "G2581"]
+    assert false_terms([leaf]) == ["=G25", "=G258", "=G2581", "G2581"]
+    assert false_terms([Medication("A12CC05")]) == ["=A", "=A12", "=A12C", "=A12CC", "=A12CC05", "A12CC05"]
+    assert false_terms([Condition("N17", "N19")]) == ["=N17", "=N18", "=N19", "N17", "N18", "N19"]
+    assert true_terms([Condition("A00", "B19")])[:3] == ["=B10", "=B11", "=B12"]
+    assert "A" in true_terms([Condition("A00", "B19")]) and "=A" not in true_terms([Condition("A00", "B19")])
 
 
 def test_wide_ranges_are_covered_by_letters_and_two_character_prefixes() -> None:
@@ -103,7 +105,7 @@ def test_plain_condition_leaves_read_off_the_summary_as_in_memory(
     plain = [{"condition": leaf["condition"]} for leaf in leaves]
     tree = parse_json({"any": plain})
     parsed = [parse_json(leaf) for leaf in plain]
-    assert summary_truth(parsed, code_summary(profile.conditions)) == evaluate(tree, profile, ON)  # type: ignore[arg-type]
+    assert summary_truth(parsed, code_summary(profile.conditions, "icd10")) == evaluate(tree, profile, ON)  # type: ignore[arg-type]
 
 
 @given(leaves=st.lists(medication_leaves(), min_size=1, max_size=3), profile=profile_strategy())
@@ -113,4 +115,4 @@ def test_plain_medication_leaves_read_off_the_summary_as_in_memory(
     plain = [{"medication": leaf["medication"]} for leaf in leaves]
     tree = parse_json({"any": plain})
     parsed = [parse_json(leaf) for leaf in plain]
-    assert summary_truth(parsed, code_summary(profile.medications)) == evaluate(tree, profile, ON)  # type: ignore[arg-type]
+    assert summary_truth(parsed, code_summary(profile.medications, "atc")) == evaluate(tree, profile, ON)  # type: ignore[arg-type]
