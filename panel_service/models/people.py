@@ -123,9 +123,10 @@ class Profile(Base):
     pregnant: Mapped[bool | None] = mapped_column(Boolean)
     conditions_answered: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     medications_answered: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
-    # The code summary of each list (domain.criteria.summary): every prefix of every listed code
-    # and each code marked exact (``=G2581``); NULL while the list is unanswered. Written with the
-    # join rows by the one writer of each path (services.profiles.save_codes, the import).
+    # The code summary of each list (domain.criteria.summary): each listed code marked exact
+    # (``=G2581``) and the prefixes a criterion can name (``G``, ``G2``, ``G25``, ``G258``); NULL
+    # while the list is unanswered. Written with the join rows by the one writer of each path
+    # (services.profiles.save_codes, the import).
     condition_codes: Mapped[list[str] | None] = mapped_column(CodeSummary)
     medication_codes: Mapped[list[str] | None] = mapped_column(CodeSummary)
     # Home (§4a): a point rounded to 0.01° (a town, never an address) and, when picked from the
