@@ -36,8 +36,10 @@ import panel_service.models  # noqa: F401 - registers every table on Base.metada
 from panel_service.db import Base, make_engine
 from panel_service.domain.criteria import Node, Truth, evaluate, evaluate_many, parse_json, parse_text
 from panel_service.domain.criteria.evaluate import compile_criteria, profile_facts
+from panel_service.domain.criteria.summary import code_summary
 from panel_service.domain.profile import ProfileData, bmi, normalise_atc, normalise_icd10
 from panel_service.models import Profile
+from panel_service.models.types import JSONCodeList
 from panel_service.queries.criteria_sql import birth_date_threshold, compile_where, profiles
 from panel_service.synthetic import generate_volunteers
 
@@ -57,7 +59,7 @@ BROAD_TEXT = (
 )
 PROFILE_COLUMNS = (
     "participant_id", "birth_date", "sex", "region", "height_cm", "weight_kg", "bmi", "smoker", "pregnant",
-    "conditions_answered", "medications_answered",
+    "conditions_answered", "medications_answered", "condition_codes", "medication_codes",
 )  # fmt: skip
 
 
@@ -68,6 +70,8 @@ def profile_rows(count: int) -> Iterator[tuple[tuple[Any, ...], list[str], list[
     for number, volunteer in enumerate(generate_volunteers(count, seed=0, today=TODAY), start=1):
         conditions = volunteer["conditions"]
         medications = volunteer["medications"]
+        condition_codes = sorted({normalise_icd10(code) for code in conditions or ()})
+        medication_codes = sorted({normalise_atc(code) for code in medications or ()})
         row = (
             number,
             dt.date.fromisoformat(volunteer["birth_date"]),
@@ -80,12 +84,11 @@ def profile_rows(count: int) -> Iterator[tuple[tuple[Any, ...], list[str], list[
             volunteer["pregnant"],
             conditions is not None,
             medications is not None,
+            # The code summary (domain.criteria.summary), as Panel's writers store it.
+            None if conditions is None else code_summary(condition_codes, "icd10"),
+            None if medications is None else code_summary(medication_codes, "atc"),
         )
-        yield (
-            row,
-            sorted({normalise_icd10(code) for code in conditions or ()}),
-            sorted({normalise_atc(code) for code in medications or ()}),
-        )
+        yield row, condition_codes, medication_codes
 
 
 def pg_engine(count: int, reload: bool) -> Engine:
@@ -126,8 +129,10 @@ def copy_profiles(engine: Engine, count: int) -> None:
                 for code in medications:
                     copy.write_row((row[0], code))
         raw.commit()
-        cursor.execute("ANALYZE")
-        raw.commit()
+        # VACUUM, not only ANALYZE: rows COPYed under an existing GIN index wait in its pending
+        # list, which every && then scans in full until a vacuum merges it (autovacuum would, later).
+        raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+        cursor.execute("VACUUM ANALYZE")
     finally:
         raw.close()
 
@@ -145,9 +150,13 @@ def sqlite_engine(count: int, reload: bool) -> Engine:
         try:
             cursor = raw.cursor()
             cursor.executemany("INSERT INTO participants (id) VALUES (?)", [(row[0],) for row, _, _ in rows])
+            as_json = JSONCodeList().process_bind_param
             cursor.executemany(
                 f"INSERT INTO profiles ({', '.join(PROFILE_COLUMNS)}) VALUES ({placeholders})",
-                [row for row, _, _ in rows],
+                [
+                    (*row[:-2], as_json(row[-2], engine.dialect), as_json(row[-1], engine.dialect))
+                    for row, _, _ in rows
+                ],
             )
             cursor.executemany(
                 "INSERT INTO profile_conditions (participant_id, code) VALUES (?, ?)",
@@ -167,8 +176,11 @@ def sqlite_engine(count: int, reload: bool) -> Engine:
 
 
 def loaded_count(engine: Engine) -> int:
+    """Profiles in a database loaded with the current schema, else -1 (a database loaded before
+    the code summary existed is loaded again)."""
     try:
         with engine.connect() as connection:
+            connection.execute(select(profiles.c.condition_codes, profiles.c.medication_codes).limit(1)).all()
             return int(connection.execute(select(func.count()).select_from(profiles)).scalar_one())
     except Exception:
         return -1

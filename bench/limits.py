@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import subprocess
 import sys
 import tempfile
@@ -93,11 +94,11 @@ def web_rows(duration: float, clients: int) -> list[LimitRow]:
     ]
 
 
-def criteria_rows(profiles: int, runs: int) -> list[LimitRow]:
-    criteria_bench.PG_DATABASE = "panel_limits_bench"
+def criteria_rows(profiles: int, runs: int, database: str = "panel_limits_bench") -> list[LimitRow]:
+    criteria_bench.PG_DATABASE = database
     engine = criteria_bench.pg_engine(profiles, reload=False)
     engine.dispose()
-    url = f"{criteria_bench.PG_SERVER}/panel_limits_bench"
+    url = f"{criteria_bench.PG_SERVER}/{database}"
     rows = []
     with psycopg.connect(url) as connection:
         started = time.perf_counter()
@@ -105,15 +106,18 @@ def criteria_rows(profiles: int, runs: int) -> list[LimitRow]:
         print(
             f"built profiles_codes (text[] + GIN) in {time.perf_counter() - started:.1f} s", file=sys.stderr
         )
-        engine = criteria_bench.create_engine(
-            "postgresql+psycopg://postgres@127.0.0.1:5432/panel_limits_bench"
-        )
+        engine = criteria_bench.create_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}")
         for name, criteria in (("narrow", criteria_bench.NARROW_TEXT), ("broad", criteria_bench.BROAD_TEXT)):
             node = criteria_bench.parse_text(criteria)
             compiled = (
                 criteria_bench.select(criteria_bench.func.count())
                 .select_from(criteria_bench.profiles)
                 .where(criteria_bench.compile_where(node, criteria_bench.TODAY, "postgresql"))
+            )
+            on_join_tables = (
+                criteria_bench.select(criteria_bench.func.count())
+                .select_from(criteria_bench.profiles)
+                .where(criteria_bench.compile_where(node, criteria_bench.TODAY, "postgresql", summary=False))
             )
             sql, params = criteria_text_array.query(connection, name, criteria_bench.TODAY)
             with engine.connect() as panel_connection:
@@ -122,12 +126,28 @@ def criteria_rows(profiles: int, runs: int) -> list[LimitRow]:
                     lambda: criteria_text_array.count(connection, sql, params),  # noqa: B023
                     runs,
                 )
-            if panel_count != limit_count:
-                raise RuntimeError(f"{name}: Panel counts {panel_count}, the text[] baseline {limit_count}")
+                # The layout before the code summary, same data, measured against it the same way.
+                joins_s, joins_count, summary_s, _ = criteria_bench.interleaved_medians(
+                    lambda: int(panel_connection.execute(on_join_tables).scalar_one()),  # noqa: B023
+                    lambda: int(panel_connection.execute(compiled).scalar_one()),  # noqa: B023
+                    runs,
+                )
+            if panel_count != limit_count or joins_count != panel_count:
+                raise RuntimeError(
+                    f"{name}: Panel counts {panel_count} ({joins_count} on the join tables), "
+                    f"the text[] baseline {limit_count}"
+                )
+            print(
+                f"{name}: join tables {joins_s * 1000:.1f} ms, code summary {summary_s * 1000:.1f} ms "
+                f"({joins_s / summary_s:.1f}x faster; load average "
+                f"{' '.join(f'{value:.2f}' for value in os.getloadavg())})",
+                file=sys.stderr,
+            )
+            load = " ".join(f"{value:.2f}" for value in os.getloadavg())
             rows.append(
                 LimitRow(
                     f"criteria count, {name} ({profiles:,} profiles, {panel_count:,} match)",
-                    f"{panel_s * 1000:.1f} ms",
+                    f"{panel_s * 1000:.1f} ms (load average {load})",
                     f"codes as `text[]` with GIN: {limit_s * 1000:.1f} ms",
                     panel_s / limit_s,
                     1.5,
@@ -244,15 +264,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--incremental-runs", type=int, default=300, help="volunteers matched incrementally (default 300)"
     )
+    parser.add_argument(
+        "--only",
+        choices=("web", "criteria", "import", "pipeline"),
+        help="only these rows (e.g. criteria after a layout change)",
+    )
+    parser.add_argument(
+        "--criteria-database",
+        default="panel_limits_bench",
+        help="PostgreSQL database for the criteria rows (default panel_limits_bench)",
+    )
     options = parser.parse_args(argv)
     profiles = 20_000 if options.small else options.profiles
     started = dt.datetime.now(dt.UTC)
-    rows = [] if options.skip_web else web_rows(options.duration, options.clients)
-    rows += criteria_rows(profiles, options.runs)
-    rows.append(import_row(options.import_lines or profiles))
-    rows.append(incremental_row(profiles, options.incremental_runs))
-    rows.append(recruit_row(profiles, 5))
-    rows += not_measured()
+    rows: list[LimitRow] = []
+    if options.only in (None, "web") and not options.skip_web:
+        rows += web_rows(options.duration, options.clients)
+    if options.only in (None, "criteria"):
+        rows += criteria_rows(profiles, options.runs, options.criteria_database)
+    if options.only in (None, "import"):
+        rows.append(import_row(options.import_lines or profiles))
+    if options.only in (None, "pipeline"):
+        rows.append(incremental_row(profiles, options.incremental_runs))
+        rows.append(recruit_row(profiles, 5))
+    if options.only is None:
+        rows += not_measured()
     print(
         f"Limits measured side by side, {started:%Y-%m-%d %H:%M} UTC, `python -m bench.limits {' '.join(argv or sys.argv[1:])}`"
     )

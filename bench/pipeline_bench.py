@@ -37,6 +37,7 @@ from sqlalchemy import Engine, text
 
 from panel_service.db import make_engine
 from panel_service.domain.criteria import criteria_hash, parse_any, to_json
+from panel_service.domain.criteria.summary import code_summary
 from panel_service.domain.profile import bmi, normalise_atc, normalise_icd10
 from panel_service.migrate import upgrade
 from panel_service.synthetic import generate_volunteers
@@ -95,7 +96,7 @@ TABLES = {
     "accounts": "id, email, role, email_verified_at",
     "participants": "id, account_id, name, phone, language",
     "profiles": "participant_id, birth_date, sex, region, height_cm, weight_kg, bmi, smoker, pregnant, "
-    "conditions_answered, medications_answered",
+    "conditions_answered, medications_answered, condition_codes, medication_codes",
     "consents": "participant_id, kind, text_version",
     "profile_conditions": "participant_id, code",
     "profile_medications": "participant_id, code",
@@ -104,6 +105,13 @@ TABLES = {
 
 def _tsv(values: tuple[Any, ...]) -> str:
     return "\t".join("\\N" if value is None else str(value) for value in values) + "\n"
+
+
+def _array(codes: list[str] | None, system: str) -> str | None:
+    """The code summary of a list (domain.criteria.summary) as a ``text[]`` literal for COPY
+    (codes and their ``=`` marks need no quoting); None for an unanswered list."""
+    summary = code_summary(codes, system)
+    return None if summary is None else "{" + ",".join(summary) + "}"
 
 
 def copy_volunteers(engine: Engine, count: int, work: Path) -> None:
@@ -117,6 +125,16 @@ def copy_volunteers(engine: Engine, count: int, work: Path) -> None:
         files["accounts"].write(_tsv((number, person["email"], "participant", "2026-01-01T00:00:00+00:00")))
         files["participants"].write(
             _tsv((number, number, person["name"], person["phone"], person["language"]))
+        )
+        conditions = (
+            None
+            if person["conditions"] is None
+            else sorted({normalise_icd10(c) for c in person["conditions"]})
+        )
+        medications = (
+            None
+            if person["medications"] is None
+            else sorted({normalise_atc(c) for c in person["medications"]})
         )
         files["profiles"].write(
             _tsv(
@@ -132,14 +150,16 @@ def copy_volunteers(engine: Engine, count: int, work: Path) -> None:
                     False if person["sex"] == "male" else person["pregnant"],
                     person["conditions"] is not None,
                     person["medications"] is not None,
+                    _array(conditions, "icd10"),
+                    _array(medications, "atc"),
                 )
             )
         )
         if person["consent"]:
             files["consents"].write(_tsv((number, "contact_about_studies", "1")))
-        for code in sorted({normalise_icd10(c) for c in person["conditions"] or ()}):
+        for code in conditions or ():
             files["profile_conditions"].write(_tsv((number, code)))
-        for code in sorted({normalise_atc(c) for c in person["medications"] or ()}):
+        for code in medications or ():
             files["profile_medications"].write(_tsv((number, code)))
     for handle in files.values():
         handle.close()
@@ -158,8 +178,9 @@ def copy_volunteers(engine: Engine, count: int, work: Path) -> None:
         for table in ("accounts", "participants"):
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {count})")
         raw.commit()
-        cursor.execute("ANALYZE")
-        raw.commit()
+        # VACUUM merges the GIN pending list of the code summaries (filled by the COPY) into the index.
+        raw.driver_connection.autocommit = True  # type: ignore[attr-defined]
+        cursor.execute("VACUUM ANALYZE")
     finally:
         raw.close()
     log(f"loaded {count} volunteers with COPY in {time.monotonic() - started:.1f} s")

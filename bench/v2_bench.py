@@ -231,13 +231,18 @@ def measure(engine: Engine, count: int, runs: int) -> list[str]:
 
 
 def main() -> None:
+    global PG_DATABASE  # the loader and the measurements read the one name
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--profiles", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--reload", action="store_true", help="reload the data even if the count matches")
+    parser.add_argument(
+        "--database", default=PG_DATABASE, help=f"PostgreSQL database (default {PG_DATABASE})"
+    )
     args = parser.parse_args()
+    PG_DATABASE = args.database
     engine = pg_engine(args.profiles, args.reload)
     report = "\n".join(measure(engine, args.profiles, args.runs))
     engine.dispose()

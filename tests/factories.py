@@ -24,9 +24,11 @@ from typing import Any
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from panel_service.domain.criteria import parse_any, to_json
+from panel_service.domain.criteria.summary import code_summary
 from panel_service.domain.profile import bmi, normalise_atc, normalise_icd10
 from panel_service.domain.vocab import (
     ApprovalKind,
@@ -131,6 +133,9 @@ class ProfileFactory(_Factory):
     pregnant = False
     conditions_answered = True
     medications_answered = True
+    # The code summary of the lists (domain.criteria.summary): empty when answered, as no codes.
+    condition_codes = factory.LazyAttribute(lambda o: [] if o.conditions_answered else None)
+    medication_codes = factory.LazyAttribute(lambda o: [] if o.medications_answered else None)
 
 
 class ConditionFactory(_Factory):
@@ -270,6 +275,8 @@ def make_volunteer(
 ) -> Volunteer:
     """A volunteer with a verified account, a profile, its codes and (by default) consent.
     ``conditions``/``medications`` None: the list was not answered."""
+    condition_codes = sorted({normalise_icd10(c) for c in conditions or []})
+    medication_codes = sorted({normalise_atc(c) for c in medications or []})
     with bound_to(session):
         email = f"vol{next(_numbers)}@example.org"
         participant = ParticipantFactory(
@@ -291,10 +298,12 @@ def make_volunteer(
             pregnant=False if sex == "male" else pregnant,
             conditions_answered=conditions is not None,
             medications_answered=medications is not None,
+            condition_codes=None if conditions is None else code_summary(condition_codes, "icd10"),
+            medication_codes=None if medications is None else code_summary(medication_codes, "atc"),
         )
-        for code in sorted({normalise_icd10(c) for c in conditions or []}):
+        for code in condition_codes:
             ConditionFactory(participant_id=participant.id, code=code)
-        for code in sorted({normalise_atc(c) for c in medications or []}):
+        for code in medication_codes:
             MedicationFactory(participant_id=participant.id, code=code)
         if consent:
             ConsentFactory(participant_id=participant.id)
@@ -339,3 +348,18 @@ def make_recruiting_study(
     if start_matching and status == StudyStatus.RECRUITING:
         matching.request_recruit_match(session, study.id)
     return study
+
+
+def add_condition(session: Session, participant_id: int, code: str) -> None:
+    """A condition written behind the services' back (a racing edit the matcher has not seen),
+    with the code summary that every writer keeps beside the join rows (domain.criteria.summary)."""
+    session.add(ProfileCondition(participant_id=participant_id, code=code))
+    session.flush()
+    profile = session.get(Profile, participant_id)
+    assert profile is not None
+    stored = session.scalars(
+        select(ProfileCondition.code).where(ProfileCondition.participant_id == participant_id)
+    )
+    profile.condition_codes = code_summary(stored, "icd10")
+    profile.conditions_answered = True
+    session.flush()

@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 import panel_service.models  # noqa: F401  (registers every table on Base.metadata)
 from panel_service.db import Base, make_engine
+from panel_service.models.types import include_object_on
 
 config = context.config
 target_metadata = Base.metadata
@@ -20,6 +21,7 @@ def _configure(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         compare_server_default=False,
+        include_object=include_object_on(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -26,7 +26,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from panel_service.db import Base
 from panel_service.domain.history import STATUSES
 from panel_service.domain.vocab import ConsentKind, ContactChannel, Language, Sex
-from panel_service.models.types import BigId, CodeString, check_in, created_at, int_pk, timestamp
+from panel_service.models.types import (
+    BigId,
+    CodeString,
+    CodeSummary,
+    check_in,
+    created_at,
+    int_pk,
+    postgresql_only,
+    timestamp,
+)
 
 
 class Participant(Base):
@@ -94,6 +103,9 @@ class Profile(Base):
         CheckConstraint("home_lat IS NULL OR (home_lat >= -90 AND home_lat <= 90)", name="home_lat"),
         CheckConstraint("home_lon IS NULL OR (home_lon >= -180 AND home_lon <= 180)", name="home_lon"),
         CheckConstraint("(home_lat IS NULL) = (home_lon IS NULL)", name="home_point"),
+        # Plain code leaves are one && on these (queries.criteria_sql); SQLite has no GIN.
+        postgresql_only(Index("ix_profiles_condition_codes", "condition_codes", postgresql_using="gin")),
+        postgresql_only(Index("ix_profiles_medication_codes", "medication_codes", postgresql_using="gin")),
     )
 
     participant_id: Mapped[int] = mapped_column(
@@ -111,6 +123,12 @@ class Profile(Base):
     pregnant: Mapped[bool | None] = mapped_column(Boolean)
     conditions_answered: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     medications_answered: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    # The code summary of each list (domain.criteria.summary): each listed code marked exact
+    # (``=G2581``) and the prefixes a criterion can name (``G``, ``G2``, ``G25``, ``G258``); NULL
+    # while the list is unanswered. Written with the join rows by the one writer of each path
+    # (services.profiles.save_codes, the import).
+    condition_codes: Mapped[list[str] | None] = mapped_column(CodeSummary)
+    medication_codes: Mapped[list[str] | None] = mapped_column(CodeSummary)
     # Home (§4a): a point rounded to 0.01° (a town, never an address) and, when picked from the
     # gazetteer, its place name and GeoNames id.
     home_lat: Mapped[float | None] = mapped_column(Float)

@@ -21,6 +21,14 @@ one subquery over the code's range and the ``definitely`` tests on the stored da
 FALSE side the negation of one over the code's range and its less specific codes with the
 ``possibly`` tests. A leaf without qualifiers costs what it did in version 1 on its TRUE side;
 its FALSE side adds ``code IN (<ancestors>)`` so that a less specific answer stays unknown.
+
+The code summary (PostgreSQL, ``domain.criteria.summary``): a plain code leaf, or a merged group
+of them, is one ``&&`` of the profile's ``condition_codes`` / ``medication_codes`` against the
+terms it names (``true_terms``; for FALSE, ``NOT`` against ``false_terms``, which add the less
+specific codes marked exact), so the GIN index hands the planner its candidates instead of a
+scan of every profile against the join table (docs/performance.md, the layout decision).
+Qualified leaves stay on the join tables, which hold each entry's dates; SQLite, whose fastest
+shape is ``IN (SELECT ...)`` on the join tables, does not use the summary.
 """
 
 from __future__ import annotations
@@ -64,6 +72,7 @@ from panel_service.domain.criteria.model import (
     Scalar,
 )
 from panel_service.domain.criteria.questions import question_test
+from panel_service.domain.criteria.summary import false_terms, true_terms
 from panel_service.domain.criteria.text_form import to_text
 from panel_service.domain.geo import SitePoint, Sites, a_threshold, bounding_box
 from panel_service.domain.history import Thresholds, subtract_duration, thresholds
@@ -121,10 +130,11 @@ class _CodeTest:
 
 
 class _Compiler:
-    def __init__(self, on: dt.date, use_exists: bool, sites: Sites = ()) -> None:
+    def __init__(self, on: dt.date, use_exists: bool, sites: Sites = (), use_summary: bool = False) -> None:
         self.on = on
         self.use_exists = use_exists
         self.sites = sites
+        self.use_summary = use_summary
 
     def node(self, node: Node, wanted: bool) -> Clause:
         if isinstance(node, Not):
@@ -165,6 +175,8 @@ class _Compiler:
     def codes(self, kind: type, leaves: Sequence[CodeLeaf], wanted: bool) -> Clause:
         if len(leaves) == 1 and leaves[0].qualified:
             return self.qualified(leaves[0], wanted)
+        if self.use_summary:
+            return self.summary(kind, leaves, wanted)
         table = profile_conditions if kind is Condition else profile_medications
         code = table.c.code
         tests: list[Clause] = [
@@ -179,6 +191,17 @@ class _Compiler:
         listed = self.listed(table, or_(*tests))
         # An unanswered list makes every code test unknown: neither polarity may be TRUE.
         return and_(_answered_guard(kind), listed if wanted else not_(listed))
+
+    def summary(self, kind: type, leaves: Sequence[CodeLeaf], wanted: bool) -> Clause:
+        """Plain code leaves (an ``any`` of them) as one overlap with the profile's code summary.
+
+        The guard stays although an unanswered list's summary is NULL (``&&`` and its negation
+        are then NULL, never TRUE): it keeps the two shapes alike for the planner and does not
+        lean on that.
+        """
+        column = profiles.c.condition_codes if kind is Condition else profiles.c.medication_codes
+        overlap = column.overlap(true_terms(leaves) if wanted else false_terms(leaves))
+        return and_(_answered_guard(kind), overlap if wanted else not_(overlap))
 
     def listed(self, table: Table, where: Clause) -> Clause:
         """Whether the profile has a row of ``table`` where ``where`` holds, in the engine's best shape."""
@@ -453,10 +476,16 @@ def _as_code_test(node: Node, wanted: bool) -> _CodeTest | None:
     return None
 
 
-def compile_where(node: Node, on: dt.date, dialect_name: str, sites: Sites = ()) -> Clause:
+def compile_where(
+    node: Node, on: dt.date, dialect_name: str, sites: Sites = (), *, summary: bool | None = None
+) -> Clause:
     """A boolean clause over ``profiles`` that is TRUE exactly when ``evaluate`` says TRUE on ``on``
-    (with the same ``sites``, ``geo.site_points`` of the study version)."""
-    return _Compiler(on, use_exists=dialect_name == "postgresql", sites=sites).node(node, True)
+    (with the same ``sites``, ``geo.site_points`` of the study version). Plain code leaves use the
+    code summary on PostgreSQL; ``summary=False`` keeps them on the join tables there too (the
+    layout before it, for the benchmarks that compare the two)."""
+    postgresql = dialect_name == "postgresql"
+    use_summary = postgresql if summary is None else summary and postgresql
+    return _Compiler(on, use_exists=postgresql, sites=sites, use_summary=use_summary).node(node, True)
 
 
 def matching_ids(node: Node, on: dt.date, dialect_name: str, sites: Sites = ()) -> Select[tuple[int]]:
@@ -480,7 +509,9 @@ def attrition_counts(
     counts as one criterion.
     """
     criteria = node.children if isinstance(node, All) else (node,)
-    compiler = _Compiler(on, use_exists=False, sites=sites)
+    compiler = _Compiler(
+        on, use_exists=False, sites=sites, use_summary=connection.dialect.name == "postgresql"
+    )
     first_failed = case(
         *((compiler.node(criterion, True).is_not(true()), index) for index, criterion in enumerate(criteria)),
         else_=len(criteria),

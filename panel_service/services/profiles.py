@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service.domain.eligibility import TRAVEL_LIMIT_KEY
+from panel_service.domain.criteria.summary import code_summary
 from panel_service.domain.geo import Home, round_coordinate
 from panel_service.domain.history import HISTORY_COLUMNS, Entry, history_values, make_entry
 from panel_service.domain.profile import ProfileData, bmi, latest_adult_birth_date
@@ -137,8 +138,9 @@ def save_travel_limit(session: Session, settings: Settings, participant: Partici
 def save_codes(
     session: Session, participant: Participant, *, system: str, codes: list[str] | None
 ) -> Profile:
-    """Replace the condition (``icd10``) or medication (``atc``) list. ``None`` = skip: the
-    stored answer stays as it is (unanswered stays unanswered). ``[]`` = "I have none"."""
+    """Replace the condition (``icd10``) or medication (``atc``) list and its code summary.
+    ``None`` = skip: the stored answer stays as it is (unanswered stays unanswered). ``[]`` = "I
+    have none". The one writer of a volunteer's lists outside the bulk import."""
     profile = get_or_create_profile(session, participant)
     if codes is None:
         return profile
@@ -148,10 +150,13 @@ def save_codes(
     session.execute(delete(model).where(model.participant_id == participant.id, model.code.not_in(unique)))
     kept = set(stored_codes(session, participant.id, system))
     session.add_all(model(participant_id=participant.id, code=code) for code in unique if code not in kept)
+    # The join rows now hold exactly ``unique``; the summary says the same (criteria_sql reads it).
     if system == "icd10":
         profile.conditions_answered = True
+        profile.condition_codes = code_summary(unique, "icd10")
     else:
         profile.medications_answered = True
+        profile.medication_codes = code_summary(unique, "atc")
     profile.updated_at = utcnow()
     session.flush()
     session.expire(profile, ["conditions", "medications"])

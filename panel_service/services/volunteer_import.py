@@ -19,13 +19,15 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from panel_service.domain import json_input
+from panel_service.domain.criteria.summary import code_summary
 from panel_service.domain.eligibility import CONTACT_CONSENT
-from panel_service.domain.history import HISTORY_COLUMNS, history_values
+from panel_service.domain.history import HISTORY_COLUMNS, Entry, history_values
 from panel_service.domain.profile import ProfileData
 from panel_service.domain.profile_json import PROFILE_KEYS, ProfileJSONError, profile_from_json
 from panel_service.domain.questions import Catalogue
 from panel_service.domain.vocab import LANGUAGES
 from panel_service.models import Account, Participant, ProfileAnswer, Study
+from panel_service.models.types import JSONCodeList
 from panel_service.queries.eligibility import ACTIVE_CONSENT_SQL
 from panel_service.services.accounts import normalise_email
 from panel_service.services.consent import VIA_IMPORT, withdraw_contact_consent
@@ -36,6 +38,7 @@ from panel_service.services.questions import answer_rows, load_catalogue
 IMPORT_CONSENT_VERSION = "import"
 IDENTITY_KEYS = ("email", "name", "phone", "language", "consent")
 MAX_LINE_BYTES = 64 * 1024
+SUMMARY_INDEXES = ("ix_profiles_condition_codes", "ix_profiles_medication_codes")
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ def import_profiles(
     if report.imported:
         session = session_factory()
         try:
+            _merge_summary_pending_lists(session)
             recruiting = session.scalar(select(Study.id).where(Study.status == "recruiting").limit(1))
             if recruiting is not None:
                 request_rematch_all(session)
@@ -169,6 +173,16 @@ def import_profiles(
         finally:
             session.close()
     return report
+
+
+def _merge_summary_pending_lists(session: Session) -> None:
+    """PostgreSQL keeps rows inserted under a GIN index in a pending list that every ``&&`` on the
+    code summaries scans in full until a vacuum merges it; after a bulk import, merge it now
+    rather than leave the counts slow until autovacuum comes by."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for index in SUMMARY_INDEXES:
+        session.execute(text("SELECT gin_clean_pending_list(CAST(:index AS regclass))"), {"index": index})
 
 
 STAGE_COLUMNS = (
@@ -192,6 +206,8 @@ STAGE_COLUMNS = (
     "home_lon",
     "home_place",
     "home_geonameid",
+    "condition_codes",
+    "medication_codes",
 )
 
 _HISTORY = ", ".join(HISTORY_COLUMNS)
@@ -199,14 +215,17 @@ _STAGED_HISTORY = ", ".join(f"c.{column}" for column in HISTORY_COLUMNS)
 ENTRY_COLUMNS = ("email", "kind", "code", *HISTORY_COLUMNS)
 
 # Each batch is staged in temporary tables and written with a fixed sequence of set-based
-# statements that run unchanged on PostgreSQL and SQLite (3.35+): no per-row round trips.
+# statements that run unchanged on PostgreSQL and SQLite (3.35+): no per-row round trips. The
+# code summaries (domain.criteria.summary) are staged in the column type of the engine's
+# ``profiles`` (``text[]`` by COPY; JSON text on SQLite) and copied across as they are.
 STAGE_DDL = (
     """CREATE TEMP TABLE IF NOT EXISTS import_stage (
         line INTEGER, email VARCHAR(320) PRIMARY KEY, name VARCHAR(200), phone VARCHAR(40),
         language VARCHAR(5), consent BOOLEAN, birth_date DATE, sex VARCHAR(10), region VARCHAR(10),
         height_cm FLOAT, weight_kg FLOAT, bmi FLOAT, smoker BOOLEAN, pregnant BOOLEAN,
         conditions_answered BOOLEAN, medications_answered BOOLEAN, home_lat FLOAT, home_lon FLOAT,
-        home_place VARCHAR(200), home_geonameid INTEGER, participant_id BIGINT)""",
+        home_place VARCHAR(200), home_geonameid INTEGER, condition_codes {summary},
+        medication_codes {summary}, participant_id BIGINT)""",
     """CREATE TEMP TABLE IF NOT EXISTS import_stage_entries (
         email VARCHAR(320), kind CHAR(1), code VARCHAR(16), status VARCHAR(10), since VARCHAR(10),
         until VARCHAR(10), since_lo DATE, since_hi DATE, until_lo DATE, until_hi DATE)""",
@@ -229,10 +248,11 @@ WRITE_STATEMENTS = (
     # 3. the health profile, replaced whole
     """INSERT INTO profiles (participant_id, birth_date, sex, region, height_cm, weight_kg, bmi,
                              smoker, pregnant, conditions_answered, medications_answered,
-                             home_lat, home_lon, home_place, home_geonameid, updated_at)
+                             home_lat, home_lon, home_place, home_geonameid, condition_codes,
+                             medication_codes, updated_at)
        SELECT participant_id, birth_date, sex, region, height_cm, weight_kg, bmi, smoker, pregnant,
               conditions_answered, medications_answered, home_lat, home_lon, home_place, home_geonameid,
-              CURRENT_TIMESTAMP
+              condition_codes, medication_codes, CURRENT_TIMESTAMP
        FROM import_stage WHERE true
        ON CONFLICT (participant_id) DO UPDATE SET
          birth_date = excluded.birth_date, sex = excluded.sex, region = excluded.region,
@@ -241,7 +261,8 @@ WRITE_STATEMENTS = (
          conditions_answered = excluded.conditions_answered,
          medications_answered = excluded.medications_answered,
          home_lat = excluded.home_lat, home_lon = excluded.home_lon, home_place = excluded.home_place,
-         home_geonameid = excluded.home_geonameid, updated_at = CURRENT_TIMESTAMP""",
+         home_geonameid = excluded.home_geonameid, condition_codes = excluded.condition_codes,
+         medication_codes = excluded.medication_codes, updated_at = CURRENT_TIMESTAMP""",
     "DELETE FROM profile_conditions WHERE participant_id IN (SELECT participant_id FROM import_stage)",
     "DELETE FROM profile_medications WHERE participant_id IN (SELECT participant_id FROM import_stage)",
     f"""INSERT INTO profile_conditions (participant_id, code, {_HISTORY})
@@ -290,7 +311,14 @@ def _stage_row(line: ImportLine) -> tuple[Any, ...]:
             if profile.home is None
             else (profile.home.lat, profile.home.lon, profile.home.place, profile.home.geonameid)
         ),
+        _summary(profile.condition_entries, "icd10"),
+        _summary(profile.medication_entries, "atc"),
     )
+
+
+def _summary(entries: tuple[Entry, ...] | None, system: str) -> list[str] | None:
+    """The code summary of exactly the codes ``_code_rows`` stages for the join table."""
+    return None if entries is None else code_summary((entry.code for entry in entries), system)
 
 
 def _code_rows(batch: list[ImportLine]) -> list[tuple[Any, ...]]:
@@ -311,8 +339,9 @@ def _write_batch(
     session = session_factory()
     try:
         connection = session.connection()
+        summary_type = "TEXT[]" if connection.dialect.name == "postgresql" else "TEXT"
         for ddl in STAGE_DDL:
-            connection.exec_driver_sql(ddl)
+            connection.exec_driver_sql(ddl.format(summary=summary_type))
         connection.exec_driver_sql("DELETE FROM import_stage")
         connection.exec_driver_sql("DELETE FROM import_stage_entries")
         staff = _staff_emails(session, [line.email for line in batch])
@@ -382,6 +411,11 @@ def _stage(session: Session, lines: list[ImportLine]) -> None:
                     copy.write_row(code_row)
         return
     placeholders = ", ".join("?" for _ in STAGE_COLUMNS)
+    as_json = JSONCodeList().process_bind_param
+    rows = [
+        (*row[:-2], as_json(row[-2], connection.dialect), as_json(row[-1], connection.dialect))
+        for row in rows
+    ]
     connection.exec_driver_sql(
         f"INSERT INTO import_stage ({', '.join(STAGE_COLUMNS)}) VALUES ({placeholders})",  # noqa: S608 - constants
         rows,

@@ -16,13 +16,17 @@ from config.settings import SettingsError, load_settings
 from panel_service import outbox
 from panel_service.db import Base
 from panel_service.models import Invitation, OutboxMessage, Participant, Profile
+from panel_service.models.types import include_object_on
 from panel_service.runtime import Runtime
 from tests.factories import make_study_version
 
 
 def test_migrations_match_models(engine: Engine) -> None:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection,
+            opts={"compare_type": True, "include_object": include_object_on(connection.dialect.name)},
+        )
         assert compare_metadata(context, Base.metadata) == []
 
 

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service.extensions import limiter
-from panel_service.models import ApiToken, ProfileCondition, WebSession
+from panel_service.models import ApiToken, WebSession
 from panel_service.services import accounts, profiles
 from panel_service.timeutil import as_utc, utcnow
 from tests.conftest import make_test_settings
-from tests.factories import make_invitation
+from tests.factories import add_condition, make_invitation
 from tests.integration.coordinators.conftest import Staff, make_staff, study_in
 from tests.integration.coordinators.test_web_pages import sign_in as staff_sign_in
 from tests.support.queries import Statements, statements
@@ -147,9 +147,9 @@ def test_dashboard_loads_the_profile_once(
 ) -> None:
     _account, participant = make_volunteer(db, settings)
     profile = profiles.get_or_create_profile(db, participant)
-    profile.conditions_answered = profile.medications_answered = True
-    db.add(ProfileCondition(participant_id=participant.id, code="G2581"))
-    db.flush()
+    profile.medications_answered = True
+    profile.medication_codes = []
+    add_condition(db, participant.id, "G2581")
     volunteer_sign_in(client, "vera@example.org")
     make_invitation(db, recruiting_study(db), participant.id)
     seen = read(client, engine, "/me")

@@ -24,7 +24,8 @@ from panel_service.domain.criteria import (
     to_json,
     to_text,
 )
-from panel_service.domain.history import history_row, make_entry
+from panel_service.domain.criteria.summary import code_summary
+from panel_service.domain.history import Entry, history_row, make_entry
 from panel_service.domain.profile import ProfileData
 from panel_service.models import Participant
 from panel_service.queries.criteria_sql import (
@@ -69,6 +70,8 @@ def insert_profiles(connection: Connection, people: Sequence[ProfileData], first
                 "medications_answered": person.medications is not None,
                 "home_lat": None if person.home is None else person.home.lat,
                 "home_lon": None if person.home is None else person.home.lon,
+                "condition_codes": summary_of(person.condition_entries, "icd10"),
+                "medication_codes": summary_of(person.medication_entries, "atc"),
             }
             for pid, person in zip(ids, people, strict=True)
         ],
@@ -85,6 +88,11 @@ def insert_profiles(connection: Connection, people: Sequence[ProfileData], first
         if rows:
             connection.execute(insert(table), rows)
     return ids
+
+
+def summary_of(entries: Sequence[Entry] | None, system: str) -> list[str] | None:
+    """The code summary of the rows inserted for these entries, as the writers store it."""
+    return None if entries is None else code_summary((entry.code for entry in entries), system)
 
 
 def clear(connection: Connection) -> None:

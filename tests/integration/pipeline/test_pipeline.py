@@ -24,14 +24,13 @@ from panel_service.models import (
     MatchRun,
     OutboxMessage,
     Participant,
-    ProfileCondition,
     Study,
 )
 from panel_service.runtime import Runtime
 from panel_service.services import consent, contact, matching, volunteers
 from panel_service.tasks import Task
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at
-from tests.factories import make_recruiting_study, make_volunteer
+from tests.factories import add_condition, make_recruiting_study, make_volunteer
 from tests.support.pipeline import NARROW, narrow_expected, seed_population
 from tests.support.services import SmtpRecorder, email_parts
 
@@ -307,7 +306,7 @@ def test_profile_no_longer_matching_is_cancelled_with_a_reason(
     db.commit()
     match_without_sending(tuned, study.id)
     for volunteer in (at_dispatch, incrementally):  # both now report kidney disease
-        db.add(ProfileCondition(participant_id=volunteer.participant_id, code="N183"))
+        add_condition(db, volunteer.participant_id, "N183")
     db.commit()
     matching.match_profile(tuned, incrementally.participant_id)
     row = invitation(db, study.id, incrementally.participant_id)

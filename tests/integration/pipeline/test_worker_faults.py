@@ -29,13 +29,12 @@ from panel_service.models import (
     MatchRun,
     OutboxMessage,
     Participant,
-    ProfileCondition,
     Study,
 )
 from panel_service.runtime import CeleryRelay, Runtime
 from panel_service.services import matching, volunteers
 from panel_service.timeutil import panel_today
-from tests.factories import make_recruiting_study, make_volunteer
+from tests.factories import add_condition, make_recruiting_study, make_volunteer
 from tests.support.pipeline import NARROW, narrow_expected, seed_population
 from tests.support.services import redis_url_for_tests
 from tests.support.worker import (
@@ -265,7 +264,7 @@ def test_changes_between_match_and_send_and_an_smtp_outage(
             .where(Consent.participant_id == withdrawn.participant_id)
             .values(withdrawn_at=func.now())
         )
-        session.add(ProfileCondition(participant_id=changed.participant_id, code="N183"))
+        add_condition(session, changed.participant_id, "N183")
         session.execute(
             update(Participant)
             .where(Participant.id == paused.participant_id)

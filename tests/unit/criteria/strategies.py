@@ -30,14 +30,16 @@ EVALUATION_DAYS = (
     dt.date(2026, 11, 25),
     dt.date(2028, 2, 29),
 )
+# B00, BZZ, C0A and C09: ranges that the code summary covers by a whole letter (A00-C09: A, B,
+# C0 except C0A-C0Z) or by a letter and a character, and codes on each side of those edges.
 CATEGORIES = (
     "D65", "D66", "D67", "G25", "N16", "N17", "N18", "N19", "N1A", "N20", "I10", "E11", "Z99", "A00",
-    "Q99", "QA0", "QB0",
+    "Q99", "QA0", "QB0", "B00", "BZZ", "C09", "C0A",
 )  # fmt: skip
 PROFILE_CONDITIONS = (
     "D66", "D669", "D67", "G25", "G258", "G2581", "G259", "G26", "N169", "N17", "N170", "N18", "N183",
     "N19", "N199", "N1A", "N20", "I10", "E11", "E119", "E1190", "Z99", "A00", "A000",
-    "Q999", "Q9A", "QA0", "QA00101", "QA08", "QB0",
+    "Q999", "Q9A", "QA0", "QA00101", "QA08", "QB0", "B99", "BZZ1", "C09", "C0A1",
 )  # fmt: skip
 CRITERIA_CONDITIONS = (
     "D66", "G25", "G25.8", "G25.81", "N18", "N18.3", "N19", "I10", "E11", "E11.9", "A00", "QA0", "QA0.01",
