@@ -11,8 +11,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from panel_service.domain.eligibility import TRAVEL_LIMIT_KEY
 from panel_service.domain.criteria.summary import code_summary
+from panel_service.domain.eligibility import TRAVEL_LIMIT_KEY
 from panel_service.domain.geo import Home, round_coordinate
 from panel_service.domain.history import HISTORY_COLUMNS, Entry, history_values, make_entry
 from panel_service.domain.profile import ProfileData, bmi, latest_adult_birth_date
