@@ -46,7 +46,7 @@ from bench.loadgen import LoadResult, fetch_status, run_load
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PG_SERVER = os.environ.get("PANEL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
-DB_NAME = "panel_web_bench"
+DB_NAME = os.environ.get("PANEL_BENCH_WEB_DB", "panel_web_bench")
 DATABASE_URL = f"{PG_SERVER}/{DB_NAME}"
 REDIS_URL = os.environ.get("PANEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 HOST = "127.0.0.1"
