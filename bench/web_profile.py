@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
             assert client.get(path, headers=headers).status_code == 200, path
         seen: list[str] = []
 
-        def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        def record(_conn: Any, _cursor: Any, statement: str, *_args: Any, seen: list[str] = seen) -> None:
             seen.append(" ".join(statement.split())[:150])
 
         event.listen(engine, "before_cursor_execute", record)
