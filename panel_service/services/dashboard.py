@@ -4,16 +4,17 @@ explanation, and which profile sections could settle an unknown result (never wh
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from panel_service.domain.criteria import Truth, explain, parse_json
+from panel_service.domain.criteria import Truth, explain
 from panel_service.domain.criteria.explain import Explanation
 from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, QuestionLeaf, leaves
+from panel_service.domain.criteria.versions import criteria_of
 from panel_service.domain.geo import site_points
 from panel_service.domain.profile import ProfileData
 from panel_service.domain.questions import Catalogue
@@ -88,7 +89,7 @@ def visible_invitations(
                 sent_at=invitation.sent_at,
                 response=invitation.response,
                 responded_at=invitation.responded_at,
-                explanation=_explain(version.criteria, data, today, version.sites, catalogue, language),
+                explanation=_explain(version, data, today, catalogue, language),
             )
         )
     return views
@@ -104,18 +105,20 @@ def invitation_view(
     return None
 
 
+def _loader(catalogue: Catalogue | None) -> Callable[[], Catalogue] | None:
+    return (lambda: catalogue) if catalogue is not None else None
+
+
 def _explain(
-    criteria: dict[str, Any],
+    version: StudyVersion,
     data: ProfileData,
     today: dt.date,
-    sites: list[dict[str, Any]] | None = None,
     catalogue: Catalogue | None = None,
     language: str = "en",
 ) -> Explanation | None:
     try:
-        return explain(
-            parse_json(criteria, catalogue), data, today, site_points(sites), language, catalogue=catalogue
-        )
+        tree = criteria_of(version.id, version.content_hash, version.criteria, _loader(catalogue))
+        return explain(tree, data, today, site_points(version.sites), language, catalogue=catalogue)
     except Exception:  # a stored version is validated on write; never let one break the page
         return None
 
@@ -130,15 +133,16 @@ def open_questions(
         data = profile_data(session, participant_id)
     today = panel_today(settings)
     criteria_rows = session.execute(
-        select(StudyVersion.criteria, StudyVersion.sites)
+        select(StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria, StudyVersion.sites)
         .join(Study, Study.active_version_id == StudyVersion.id)
         .where(Study.status == "recruiting")
     ).all()
     sections: set[str] = set()
     catalogue = load_catalogue(session) if criteria_rows else None
-    for criteria, sites in criteria_rows:
+    for version_id, content_hash, criteria, sites in criteria_rows:
         try:
-            tree = parse_json(criteria, catalogue)
+            # Parsed once per version and process (versions never change), not per page view.
+            tree = criteria_of(version_id, content_hash, criteria, _loader(catalogue))
         except Exception:  # noqa: S112 - a broken stored version must not break the dashboard
             continue
         explanation = explain(tree, data, today, site_points(sites), catalogue=catalogue)
