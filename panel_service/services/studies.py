@@ -286,26 +286,25 @@ def pending_version(study: Study) -> StudyVersion | None:
 
 
 # The text form of a version's criteria, kept per process: a version never changes once written
-# (P5) and its text depends only on its criteria and the catalogue it is read with, so a list of
-# twenty studies does not parse forty criteria trees on every request. Keyed by the catalogue
-# object (held, so that its id is not reused while the entry lives), the version's id and its
-# content hash (which covers the criteria).
-_CRITERIA_TEXT: dict[tuple[int, int, str], tuple[object, str]] = {}
+# (P5), so a list of twenty studies neither parses forty criteria trees nor reads the question
+# catalogue on every request. The catalogue is read only for a version not seen yet; as for
+# ``domain.criteria.versions.criteria_of`` (the same rule, for the parsed tree), a question's
+# key and type never change once answered, so a text made once stays right. Keyed by the
+# version's id and its content hash (which covers the criteria).
+_CRITERIA_TEXT: dict[tuple[int, str], str] = {}
 _CRITERIA_TEXT_MAX = 4096
 
 
 def criteria_text(version: StudyVersion) -> str:
-    catalogue = catalogue_of(version)
     if version.id is None:
-        return to_text(parse_json(version.criteria, catalogue))
-    key = (id(catalogue), version.id, version.content_hash)
-    found = _CRITERIA_TEXT.get(key)
-    if found is not None and found[0] is catalogue:
-        return found[1]
-    text = to_text(parse_json(version.criteria, catalogue))
-    if len(_CRITERIA_TEXT) >= _CRITERIA_TEXT_MAX:
-        _CRITERIA_TEXT.clear()
-    _CRITERIA_TEXT[key] = (catalogue, text)
+        return to_text(parse_json(version.criteria, catalogue_of(version)))
+    key = (version.id, version.content_hash)
+    text = _CRITERIA_TEXT.get(key)
+    if text is None:
+        text = to_text(parse_json(version.criteria, catalogue_of(version)))
+        if len(_CRITERIA_TEXT) >= _CRITERIA_TEXT_MAX:
+            _CRITERIA_TEXT.clear()
+        _CRITERIA_TEXT[key] = text
     return text
 
 

@@ -245,3 +245,51 @@ def test_study_list_total_on_every_page(
     other = make_staff(db, "coordinator", "Another Organisation")
     empty = client.get("/api/v1/studies", headers=other.headers).json
     assert (empty["items"], empty["total"]) == ([], 0)
+
+
+# --- the dashboard's catalogue --------------------------------------------------------------
+
+
+def test_the_dashboard_reads_the_catalogue_only_for_criteria_that_ask_a_question(
+    db: Session, engine: Engine, settings: Settings
+) -> None:
+    from panel_service.domain.criteria import explain
+    from panel_service.domain.geo import site_points
+    from panel_service.services import dashboard
+    from panel_service.services.profiles import profile_data
+    from panel_service.timeutil import panel_today
+    from tests.factories import make_invitation
+    from tests.support.volunteers import make_volunteer, recruiting_study
+
+    _account, participant = make_volunteer(db, settings)
+    make_invitation(db, recruiting_study(db, title="Plain"), participant.id)
+
+    def catalogue_reads(seen: Any) -> int:
+        return sum(" FROM questions " in " ".join(f"{sql} ".split()) + " " for sql in seen.sql)
+
+    # The first view parses the version (reading the catalogue); later ones find the parse kept.
+    dashboard.visible_invitations(db, settings, participant.id)
+    db.info.pop(questions.CATALOGUE_KEY, None)  # as in a new request's session
+    with statements(engine) as seen:
+        dashboard.visible_invitations(db, settings, participant.id)
+        dashboard.open_questions(db, settings, participant.id)
+    assert catalogue_reads(seen) == 0, str(seen)
+
+    asked = recruiting_study(db, {"question": "willing_mri", "op": "eq", "value": True}, title="Scan")
+    make_invitation(db, asked, participant.id)
+    db.info.pop(questions.CATALOGUE_KEY, None)
+    with statements(engine) as seen:
+        views = dashboard.visible_invitations(db, settings, participant.id)
+    assert catalogue_reads(seen) == 1, str(seen)
+    catalogue = questions.load_catalogue(db)
+    expected = explain(
+        parse_json(asked.criteria, catalogue),
+        profile_data(db, participant.id),
+        panel_today(settings),
+        site_points(asked.sites),
+        "en",
+        catalogue=catalogue,
+    )
+    [scan] = [view for view in views if view.title == "Scan"]
+    assert scan.explanation == expected
+    assert "questions" in dashboard.open_questions(db, settings, participant.id)
