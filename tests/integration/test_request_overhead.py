@@ -293,3 +293,46 @@ def test_the_dashboard_reads_the_catalogue_only_for_criteria_that_ask_a_question
     [scan] = [view for view in views if view.title == "Scan"]
     assert scan.explanation == expected
     assert "questions" in dashboard.open_questions(db, settings, participant.id)
+
+
+# --- the study list's answer without marshmallow ---------------------------------------------
+
+
+def test_the_study_list_answer_equals_the_marshmallow_dump(
+    client: FlaskClient, db: Session, coordinator: Staff, reviewer: Staff
+) -> None:
+    from panel_service.web.api import dump
+    from panel_service.web.api.schemas import StudyList
+    from panel_service.web.api.views import study_json
+
+    # Every field of every mirrored schema is written, and nothing else.
+    for schema, shape in dump.MIRRORED.items():
+        assert set(schema().fields) == set(shape), schema.__name__
+    for status in ("draft", "in_review", "rejected", "recruiting"):
+        study_in(db, coordinator, reviewer, status)
+    # A recruiting study with a newer version pending, with sites.
+    pending = study_in(db, coordinator, reviewer, "recruiting")
+    studies.update_study(
+        db,
+        coordinator.account,
+        pending,
+        study_fields(
+            title="Changed title",
+            sites=[
+                {"name": "Odense", "lat": 55.4, "lon": 10.39},
+                {"name": "Vejle", "lat": 55.71, "lon": 9.53},
+            ],
+        ),
+    )
+    rows, total = studies.list_studies(db, coordinator.account, page=1, per_page=50)
+    body = {"items": [study_json(study) for study in rows], "total": total, "page": 1, "per_page": 50}
+    expected = StudyList().dump(body)
+    assert dump.study_list(body) == expected
+    states = {
+        (item["status"], (item["pending_version"] or {}).get("review_state")) for item in expected["items"]
+    }
+    assert len(states) >= 4, states
+    assert any(item["active_version"] and item["active_version"]["approval"] for item in expected["items"])
+    # And what the API answers is that, as JSON.
+    answer = client.get("/api/v1/studies?per_page=50", headers=coordinator.headers).json
+    assert answer == client.application.json.loads(client.application.json.dumps(expected))
