@@ -126,7 +126,7 @@ bench-import: $(STAMP) services
 	DATABASE_URL=postgresql://postgres@127.0.0.1/panel_import_bench $(BIN)/panel db upgrade
 	DATABASE_URL=postgresql://postgres@127.0.0.1/panel_import_bench /usr/bin/time -f "%e s wall, %M KiB peak" $(BIN)/panel import profiles /tmp/panel-import-100k.jsonl
 
-## Panel's pages under gunicorn (2 workers, 8 clients) beside bare Flask baselines (bench/baselines/).
+## Panel's pages under gunicorn (2 workers, 8 clients) beside bare Flask baselines (bench/baselines/), 3 interleaved rounds.
 bench-web: $(STAMP) services
 	$(BIN)/python -m bench.web_bench --duration 10 --clients 8
 

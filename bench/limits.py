@@ -5,8 +5,9 @@ a hand-built lower bound for the same work (``bench/baselines/``) measured minut
 same machine, their ratio and the target ratio, so that anyone can repeat the comparison.
 
 * The three web rows come from ``bench.web_bench`` (gunicorn, 2 sync workers, 8 closed-loop
-  clients, ``--duration`` seconds per path): Panel's pages against ``flask_pk_read`` and
-  ``flask_trivial``. Ratio = the baseline's req/s over Panel's.
+  clients, ``--duration`` seconds per path and round, ``--rounds`` rounds with Panel and the
+  baselines alternately): Panel's pages against ``flask_pk_read`` and ``flask_trivial``.
+  Ratio = the baseline's req/s over Panel's, median of the rounds. ``--web-only`` runs just these.
 * The criteria rows load ``--profiles`` synthetic profiles (``bench.criteria_bench``'s loader,
   into the database ``panel_limits_bench``; reused when it already holds that many) and time
   Panel's compiled count against ``baselines/criteria_text_array`` (codes as ``text[]`` with a
@@ -63,32 +64,36 @@ class LimitRow:
         return [self.path, self.panel, self.limit, f"{self.ratio:.1f}x", f"≤ {self.target:g}x", verdict]
 
 
-def web_rows(duration: float, clients: int) -> list[LimitRow]:
-    results = web_bench.measure(duration, clients)
+def web_rows(duration: float, clients: int, rounds: int) -> list[LimitRow]:
+    results = web_bench.measure(duration, clients, rounds)
+    ratio = web_bench.WebResults.ratio
 
-    def rps(result: web_bench.LoadResult) -> str:
-        return f"{result.rps:,.0f} req/s (p50 {result.p50:.1f} ms, p99 {result.p99:.1f} ms)"
+    def rps(result: web_bench.Measured) -> str:
+        return (
+            f"{result.rps:,.0f} req/s (p50 {result.p50:.1f} ms, p99 {result.p99:.1f} ms; "
+            f"load average {result.load_text()})"
+        )
 
     return [
         LimitRow(
             f"coordinator study list, API, 20 studies ({clients} clients)",
             rps(results.studies),
             f"one-PK-read Flask page {rps(results.pk_read)}",
-            results.pk_read.rps / results.studies.rps,
+            ratio(results.pk_read, results.studies),
             3,
         ),
         LimitRow(
             "volunteer dashboard `/me`",
             rps(results.me),
             f"one-PK-read Flask page {rps(results.pk_read)}",
-            results.pk_read.rps / results.me.rps,
+            ratio(results.pk_read, results.me),
             2,
         ),
         LimitRow(
             "`/healthz`",
             rps(results.healthz),
             f"trivial Flask view {rps(results.trivial)}",
-            results.trivial.rps / results.healthz.rps,
+            ratio(results.trivial, results.healthz),
             1.5,
         ),
     ]
@@ -260,7 +265,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=8, help="closed-loop web clients (default 8)")
     parser.add_argument("--runs", type=int, default=15, help="timed runs per criteria query (default 15)")
     parser.add_argument("--import-lines", type=int, default=0, help="lines to import (default: --profiles)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="web rounds, Panel and baselines alternately (default 3)"
+    )
     parser.add_argument("--skip-web", action="store_true", help="only the database rows")
+    parser.add_argument("--web-only", action="store_true", help="only the three web rows (= --only web)")
     parser.add_argument(
         "--incremental-runs", type=int, default=300, help="volunteers matched incrementally (default 300)"
     )
@@ -275,11 +284,13 @@ def main(argv: list[str] | None = None) -> None:
         help="PostgreSQL database for the criteria rows (default panel_limits_bench)",
     )
     options = parser.parse_args(argv)
+    if options.web_only:
+        options.only = "web"
     profiles = 20_000 if options.small else options.profiles
     started = dt.datetime.now(dt.UTC)
     rows: list[LimitRow] = []
     if options.only in (None, "web") and not options.skip_web:
-        rows += web_rows(options.duration, options.clients)
+        rows += web_rows(options.duration, options.clients, options.rounds)
     if options.only in (None, "criteria"):
         rows += criteria_rows(profiles, options.runs, options.criteria_database)
     if options.only in (None, "import"):

@@ -14,10 +14,14 @@ and all) and drives, each for ``--duration`` seconds with ``--clients`` closed-l
 * ``GET /me`` with the volunteer's session cookie (the dashboard);
 * ``GET /healthz`` (database and broker checks).
 
-Then the same generator against the same gunicorn settings serving the baselines in
-``bench/baselines/`` (access log to stdout as Panel's config does): ``flask_pk_read`` (one
-account read by primary key from the same database) and ``flask_trivial`` (a constant JSON
-answer). Prints one line per path and a markdown table. Nothing leaves the loopback interface.
+The same generator drives, with the same gunicorn settings (access log to stdout as Panel's
+config does), the baselines in ``bench/baselines/``: ``flask_pk_read`` (one account read by
+primary key from the same database) and ``flask_trivial`` (a constant JSON answer). All three
+servers run side by side and ``--rounds`` rounds each measure every path once, Panel's and the
+baselines' alternately, so that load which comes and goes on a shared machine falls on both
+sides of a ratio; req/s are medians over the rounds, a ratio is the median of the rounds'
+ratios, and the 1-minute load average is printed beside every run. Nothing leaves the loopback
+interface.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import re
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,7 +51,7 @@ from bench.loadgen import LoadResult, fetch_status, run_load
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PG_SERVER = os.environ.get("PANEL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
-DB_NAME = "panel_web_bench"
+DB_NAME = os.environ.get("PANEL_BENCH_WEB_DB", "panel_web_bench")
 DATABASE_URL = f"{PG_SERVER}/{DB_NAME}"
 REDIS_URL = os.environ.get("PANEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 HOST = "127.0.0.1"
@@ -227,46 +232,95 @@ def check(port: int, path: str, headers: dict[str, str]) -> bytes:
 
 
 @dataclass(frozen=True)
+class Measured:
+    """One path measured once per round; the figures are the median round's."""
+
+    runs: tuple[LoadResult, ...]
+    loads: tuple[float, ...]  # the 1-minute load average at the end of each run
+
+    @property
+    def median_run(self) -> LoadResult:
+        return sorted(self.runs, key=lambda run: run.rps)[len(self.runs) // 2]
+
+    @property
+    def rps(self) -> float:
+        return statistics.median(run.rps for run in self.runs)
+
+    @property
+    def p50(self) -> float:
+        return self.median_run.p50
+
+    @property
+    def p99(self) -> float:
+        return self.median_run.p99
+
+    @property
+    def errors(self) -> int:
+        return sum(run.errors for run in self.runs)
+
+    def load_text(self) -> str:
+        return " to ".join(f"{load:.1f}" for load in (min(self.loads), max(self.loads)))
+
+
+@dataclass(frozen=True)
 class WebResults:
-    studies: LoadResult
-    me: LoadResult
-    healthz: LoadResult
-    pk_read: LoadResult
-    trivial: LoadResult
+    studies: Measured
+    me: Measured
+    healthz: Measured
+    pk_read: Measured
+    trivial: Measured
+
+    @staticmethod
+    def ratio(baseline: Measured, panel: Measured) -> float:
+        """The baseline's req/s over Panel's, round by round (measured seconds apart), median."""
+        return statistics.median(b.rps / p.rps for b, p in zip(baseline.runs, panel.runs, strict=True))
 
 
 def warm_up(duration: float) -> float:
-    """An unrecorded run before each measured one (caches, pools, lazy imports): a fifth of it."""
+    """An unrecorded run before each path's first measured one (caches, pools, lazy imports)."""
     return min(2.0, duration / 5)
 
 
-def measure(duration: float, clients: int) -> WebResults:
+def measure(duration: float, clients: int, rounds: int = 3) -> WebResults:
+    """All three servers run side by side; each round measures every path once, Panel's and the
+    baselines' alternately (study list, one-PK read, /me, /healthz, trivial view), so load that
+    comes and goes on the machine falls on both sides of each ratio."""
     log(f"creating {DB_NAME} and seeding {STUDIES} studies, {VOLUNTEERS} volunteers")
     create_database()
     seeded = seed()
-    with gunicorn("panel_service:create_app()", "/healthz", panel=True) as port:
-        cookie = sign_in(port, seeded.volunteer_email, VOLUNTEER_PASSWORD)
+    pk_path = f"/account/{seeded.account_id}"
+    with contextlib.ExitStack() as servers:
+        panel = servers.enter_context(gunicorn("panel_service:create_app()", "/healthz", panel=True))
+        pk_port = servers.enter_context(gunicorn("bench.baselines.flask_pk_read:app", pk_path, panel=False))
+        trivial_port = servers.enter_context(
+            gunicorn("bench.baselines.flask_trivial:app", "/healthz", panel=False)
+        )
+        cookie = sign_in(panel, seeded.volunteer_email, VOLUNTEER_PASSWORD)
         api = {"Authorization": f"Bearer {seeded.api_token}", "Accept": "application/json"}
-        listed = json.loads(check(port, "/api/v1/studies", api))
+        listed = json.loads(check(panel, "/api/v1/studies", api))
         if len(listed["items"]) != STUDIES:
             raise RuntimeError(f"/api/v1/studies lists {len(listed['items'])} studies, not {STUDIES}")
-        check(port, "/me", {"Cookie": cookie})
-        results = []
-        for path, headers in (("/api/v1/studies", api), ("/me", {"Cookie": cookie}), ("/healthz", {})):
-            run_load(HOST, port, path, headers=headers, clients=clients, duration=warm_up(duration))
-            result = run_load(HOST, port, path, headers=headers, clients=clients, duration=duration)
-            log(f"panel {result.line()}")
-            results.append(result)
-    pk_path = f"/account/{seeded.account_id}"
-    with gunicorn("bench.baselines.flask_pk_read:app", pk_path, panel=False) as port:
-        run_load(HOST, port, pk_path, clients=clients, duration=warm_up(duration))
-        pk_read = run_load(HOST, port, pk_path, clients=clients, duration=duration)
-        log(f"flask_pk_read {pk_read.line()}")
-    with gunicorn("bench.baselines.flask_trivial:app", "/healthz", panel=False) as port:
-        run_load(HOST, port, "/healthz", clients=clients, duration=warm_up(duration))
-        trivial = run_load(HOST, port, "/healthz", clients=clients, duration=duration)
-        log(f"flask_trivial {trivial.line()}")
-    return WebResults(studies=results[0], me=results[1], healthz=results[2], pk_read=pk_read, trivial=trivial)
+        check(panel, "/me", {"Cookie": cookie})
+        order = (
+            ("studies", "panel", panel, "/api/v1/studies", api),
+            ("pk_read", "flask_pk_read", pk_port, pk_path, {}),
+            ("me", "panel", panel, "/me", {"Cookie": cookie}),
+            ("healthz", "panel", panel, "/healthz", {}),
+            ("trivial", "flask_trivial", trivial_port, "/healthz", {}),
+        )
+        runs: dict[str, list[LoadResult]] = {name: [] for name, *_ in order}
+        loads: dict[str, list[float]] = {name: [] for name, *_ in order}
+        for number in range(1, rounds + 1):
+            for name, server, port, path, headers in order:
+                if number == 1:
+                    run_load(HOST, port, path, headers=headers, clients=clients, duration=warm_up(duration))
+                result = run_load(HOST, port, path, headers=headers, clients=clients, duration=duration)
+                load = os.getloadavg()[0]
+                log(f"round {number}: {server} {result.line()} (load average {load:.2f})")
+                runs[name].append(result)
+                loads[name].append(load)
+    measured = {name: Measured(tuple(runs[name]), tuple(loads[name])) for name in runs}
+    return WebResults(**measured)
 
 
 def table(results: WebResults) -> str:
@@ -277,8 +331,24 @@ def table(results: WebResults) -> str:
         ("baseline `flask_pk_read` (one PK read)", results.pk_read),
         ("baseline `flask_trivial` (constant JSON)", results.trivial),
     ]
-    lines = ["| path | req/s | p50 ms | p99 ms | errors |", "| --- | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {name} | {r.rps:,.0f} | {r.p50:.1f} | {r.p99:.1f} | {r.errors} |" for name, r in rows]
+    lines = [
+        "| path | req/s (median) | each round | p50 ms | p99 ms | errors | load average |",
+        "| --- | ---: | --- | ---: | ---: | ---: | --- |",
+    ]
+    lines += [
+        f"| {name} | {m.rps:,.0f} | {' / '.join(f'{run.rps:,.0f}' for run in m.runs)} | {m.p50:.1f} "
+        f"| {m.p99:.1f} | {m.errors} | {m.load_text()} |"
+        for name, m in rows
+    ]
+    ratio = WebResults.ratio
+    lines += [
+        "",
+        "| ratio (baseline req/s over Panel's, median of the rounds) | ratio | target |",
+        "| --- | ---: | --- |",
+        f"| study list vs one-PK read | {ratio(results.pk_read, results.studies):.1f}x | ≤ 3x |",
+        f"| `/me` vs one-PK read | {ratio(results.pk_read, results.me):.1f}x | ≤ 2x |",
+        f"| `/healthz` vs trivial view | {ratio(results.trivial, results.healthz):.1f}x | ≤ 1.5x |",
+    ]
     return "\n".join(lines)
 
 
@@ -288,8 +358,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per path (default 10)")
     parser.add_argument("--clients", type=int, default=8, help="closed-loop clients (default 8)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over all paths (default 3)")
     options = parser.parse_args(argv)
-    print(table(measure(options.duration, options.clients)))
+    print(table(measure(options.duration, options.clients, options.rounds)))
 
 
 if __name__ == "__main__":

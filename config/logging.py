@@ -34,7 +34,13 @@ def configure_logging(settings: Settings, *, force: bool = False) -> None:
         _Redactor(keep_logged_mail=settings.env != "production"),
     ]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # A line below the level is dropped before the processors run (the stdlib logger would
+        # drop it after them: a timestamp and the redaction of every value for nothing).
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

@@ -27,6 +27,14 @@ WEB_SESSION_IDLE = dt.timedelta(hours=12)
 # How stale ``api_tokens.last_used_at`` and ``web_sessions.last_seen_at`` may get: a read
 # request writes at most one touch per token (or session) per interval, not one per request.
 TOUCH_INTERVAL = dt.timedelta(minutes=5)
+# Set in ``session.info`` when a sign-in check wrote (a touch, a revocation): the web layer
+# commits those at once, and otherwise leaves the read transaction open for the request.
+SIGN_IN_WRITES = "panel.sign_in_writes"
+
+
+def sign_in_check_wrote(session: Session) -> bool:
+    """Whether the sign-in checks of this session wrote since the last call (and forget it)."""
+    return bool(session.info.pop(SIGN_IN_WRITES, False))
 
 
 def sha256(value: str) -> str:
@@ -171,6 +179,7 @@ def account_for_token(session: Session, token: str) -> Account | None:
     now = utcnow()
     last_used = api_token.last_used_at
     if last_used is None or now - as_utc(last_used) > TOUCH_INTERVAL:
+        session.info[SIGN_IN_WRITES] = True
         # Guarded, so that of concurrent requests with one token only the first writes.
         session.execute(
             update(ApiToken)
@@ -230,9 +239,11 @@ def account_for_web_session(settings: Settings, session: Session, session_id: st
     last_seen = as_utc(web_session.last_seen_at)
     too_old = now - as_utc(web_session.created_at) > settings.session_max_age(account.role)
     if too_old or now - last_seen > WEB_SESSION_IDLE:
+        session.info[SIGN_IN_WRITES] = True
         web_session.revoked_at = now
         return None
     if now - last_seen > TOUCH_INTERVAL:
+        session.info[SIGN_IN_WRITES] = True
         session.execute(
             update(WebSession)
             .where(WebSession.id == web_session.id, WebSession.last_seen_at < now - TOUCH_INTERVAL)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from panel_service.domain.criteria import Truth, explain, parse_json
+from panel_service.domain.criteria import Truth, explain
 from panel_service.domain.criteria.explain import Explanation
-from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, leaves
+from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, Node, QuestionLeaf, leaves
+from panel_service.domain.criteria.versions import criteria_of
 from panel_service.domain.gazetteer import site_text
 from panel_service.domain.geo import site_points
 from panel_service.domain.profile import ProfileData
@@ -68,7 +68,7 @@ def visible_invitations(
     if data is None:
         data = profile_data(session, participant_id)
     today = panel_today(settings)
-    catalogue = load_catalogue(session) if rows else None
+    catalogue = CatalogueOnNeed(session)
     # Explanations in the volunteer's own language (§4a: "du har fortalt os, at ...").
     # From the identity map when the caller has the participant loaded (the dashboard has).
     participant = session.get(Participant, participant_id)
@@ -89,7 +89,7 @@ def visible_invitations(
                 sent_at=invitation.sent_at,
                 response=invitation.response,
                 responded_at=invitation.responded_at,
-                explanation=_explain(version.criteria, data, today, version.sites, catalogue, language),
+                explanation=_explain(version, data, today, catalogue, language),
             )
         )
     return views
@@ -105,17 +105,36 @@ def invitation_view(
     return None
 
 
+class CatalogueOnNeed:
+    """The question catalogue, read (one statement) only when something needs it: the first
+    parse of a version (parses are kept per version) or the explanation of a question leaf.
+    A dashboard whose studies ask no catalogue question does not read it at all."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.loaded: Catalogue | None = None
+
+    def __call__(self) -> Catalogue:
+        if self.loaded is None:
+            self.loaded = load_catalogue(self.session)
+        return self.loaded
+
+    def for_tree(self, tree: Node) -> Catalogue | None:
+        """What ``explain`` needs for ``tree``: the catalogue if a leaf is a question."""
+        return self() if any(isinstance(leaf, QuestionLeaf) for leaf in leaves(tree)) else None
+
+
 def _explain(
-    criteria: dict[str, Any],
+    version: StudyVersion,
     data: ProfileData,
     today: dt.date,
-    sites: list[dict[str, Any]] | None = None,
-    catalogue: Catalogue | None = None,
+    catalogue: CatalogueOnNeed,
     language: str = "en",
 ) -> Explanation | None:
     try:
+        tree = criteria_of(version.id, version.content_hash, version.criteria, catalogue)
         return explain(
-            parse_json(criteria, catalogue), data, today, site_points(sites), language, catalogue=catalogue
+            tree, data, today, site_points(version.sites), language, catalogue=catalogue.for_tree(tree)
         )
     except Exception:  # a stored version is validated on write; never let one break the page
         return None
@@ -133,18 +152,19 @@ def open_questions(
         data = profile_data(session, participant_id)
     today = panel_today(settings)
     criteria_rows = session.execute(
-        select(StudyVersion.criteria, StudyVersion.sites)
+        select(StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria, StudyVersion.sites)
         .join(Study, Study.active_version_id == StudyVersion.id)
         .where(Study.status == "recruiting")
     ).all()
     sections: set[str] = set()
-    catalogue = load_catalogue(session) if criteria_rows else None
-    for criteria, sites in criteria_rows:
+    catalogue = CatalogueOnNeed(session)
+    for version_id, content_hash, criteria, sites in criteria_rows:
         try:
-            tree = parse_json(criteria, catalogue)
+            # Parsed once per version and process (versions never change), not per page view.
+            tree = criteria_of(version_id, content_hash, criteria, catalogue)
         except Exception:  # noqa: S112 - a broken stored version must not break the dashboard
             continue
-        explanation = explain(tree, data, today, site_points(sites), catalogue=catalogue)
+        explanation = explain(tree, data, today, site_points(sites), catalogue=catalogue.for_tree(tree))
         if explanation.result is not Truth.UNKNOWN:
             continue
         for leaf, explained in zip(leaves(tree), explanation.leaves, strict=False):

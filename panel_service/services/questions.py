@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import json
 import logging
 import typing as t
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Text, cast, delete, func, select
 from sqlalchemy.orm import Session, object_session
 
 from panel_service.domain.questions import (
@@ -155,18 +156,45 @@ def _changes_catalogue(change: Callable[P, R]) -> Callable[P, R]:
     return changed
 
 
+# The stored rows as read for a catalogue: key, type, the data as the database's own text, and
+# when the question was retired. Equal rows make an equal catalogue.
+StoredRows = tuple[tuple[str, str, str, "dt.datetime | None"], ...]
+# Catalogues already built, by the rows they were built from, shared by every session of the
+# process. Each session still reads the rows (one statement, so a change committed anywhere is
+# seen by the next request, exactly as before); only parsing them again (about 40 questions,
+# a few milliseconds of every page that shows criteria or questions) is skipped when they are
+# unchanged. Catalogues are never modified once built.
+_BUILT: dict[StoredRows, Catalogue] = {}
+_BUILT_MAX = 8
+
+
 def _read_catalogue(session: Session) -> Catalogue:
+    query = select(QuestionRow.key, QuestionRow.type, cast(QuestionRow.data, Text), QuestionRow.retired_at)
+    rows: StoredRows = tuple(
+        (row[0], row[1], row[2], row[3])
+        for row in session.execute(query.order_by(QuestionRow.position, QuestionRow.key))
+    )
+    built = _BUILT.get(rows)
+    if built is None:
+        built = _build_catalogue(rows)
+        if len(_BUILT) >= _BUILT_MAX:
+            _BUILT.clear()
+        _BUILT[rows] = built
+    return built
+
+
+def _build_catalogue(rows: StoredRows) -> Catalogue:
     seed = seed_catalogue()
     questions: dict[str, Question] = dict(seed)
-    for row in session.scalars(select(QuestionRow).order_by(QuestionRow.position, QuestionRow.key)):
+    for key, type_, data, retired_at in rows:
         try:
-            question = question_from_data({**row.data, "key": row.key, "type": row.type})
-        except QuestionDataError:
-            log.exception("stored question %s cannot be read; the seed's version is used", row.key)
+            question = question_from_data({**json.loads(data), "key": key, "type": type_})
+        except (QuestionDataError, json.JSONDecodeError, TypeError):
+            log.exception("stored question %s cannot be read; the seed's version is used", key)
             continue
-        if row.retired_at is not None:
+        if retired_at is not None:
             question = dataclasses.replace(question, retired=True)
-        questions[row.key] = question
+        questions[key] = question
     return Catalogue(list(questions.values()), seed.sections)
 
 

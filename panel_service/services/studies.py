@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from panel_service.domain import lifecycle
 from panel_service.domain.criteria import All, CriteriaError, Node, parse_any, parse_json, to_json, to_text
@@ -225,9 +225,13 @@ def _owned(session: Session, actor: Account, study_id: int) -> Study:
     return get_study(session, actor, study_id, for_update=True)
 
 
+# Both versions a list shows, each with its approval, joined into the study's own row: every
+# one of these is many-to-one (at most one row each), so the join neither repeats studies nor
+# disturbs LIMIT/OFFSET, and a page is one statement however long it is (lazy loads were two or
+# four per study; one selectinload per relationship was four more statements).
 STUDY_WITH_VERSIONS = (
-    selectinload(Study.latest_version).selectinload(StudyVersion.approval),
-    selectinload(Study.active_version).selectinload(StudyVersion.approval),
+    joinedload(Study.latest_version).joinedload(StudyVersion.approval),
+    joinedload(Study.active_version).joinedload(StudyVersion.approval),
 )
 
 
@@ -239,16 +243,21 @@ def list_studies(
         query = query.where(Study.organisation_id == actor.organisation_id)
     elif actor.role not in REVIEWER_ROLES:
         return [], 0
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    # Everything a list shows, in a fixed number of statements however long the page is (the
-    # API shows both versions with their approvals; lazy loads would be two or four per study).
-    rows = session.scalars(
-        query.options(*STUDY_WITH_VERSIONS)
+    # The total rides along on every row (a window over the filtered studies, computed before
+    # LIMIT), so a page that shows anything costs one statement; an empty page (past the end, or
+    # no studies) counts on its own.
+    total_column = func.count().over().label("total")
+    rows = session.execute(
+        query.add_columns(total_column)
+        .options(*STUDY_WITH_VERSIONS)
         .order_by(Study.id.desc())
         .limit(per_page)
         .offset((page - 1) * per_page)
-    )
-    return list(rows), int(total)
+    ).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][1])
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return [], int(total)
 
 
 def versions_of(session: Session, study: Study) -> list[StudyVersion]:
@@ -276,8 +285,27 @@ def pending_version(study: Study) -> StudyVersion | None:
     return latest
 
 
+# The text form of a version's criteria, kept per process: a version never changes once written
+# (P5), so a list of twenty studies neither parses forty criteria trees nor reads the question
+# catalogue on every request. The catalogue is read only for a version not seen yet; as for
+# ``domain.criteria.versions.criteria_of`` (the same rule, for the parsed tree), a question's
+# key and type never change once answered, so a text made once stays right. Keyed by the
+# version's id and its content hash (which covers the criteria).
+_CRITERIA_TEXT: dict[tuple[int, str], str] = {}
+_CRITERIA_TEXT_MAX = 4096
+
+
 def criteria_text(version: StudyVersion) -> str:
-    return to_text(parse_json(version.criteria, catalogue_of(version)))
+    if version.id is None:
+        return to_text(parse_json(version.criteria, catalogue_of(version)))
+    key = (version.id, version.content_hash)
+    text = _CRITERIA_TEXT.get(key)
+    if text is None:
+        text = to_text(parse_json(version.criteria, catalogue_of(version)))
+        if len(_CRITERIA_TEXT) >= _CRITERIA_TEXT_MAX:
+            _CRITERIA_TEXT.clear()
+        _CRITERIA_TEXT[key] = text
+    return text
 
 
 def diff_versions(session: Session, study: Study, old_number: int, new_number: int) -> list[str]:

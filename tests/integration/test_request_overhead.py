@@ -1,0 +1,338 @@
+"""What every request no longer pays for (issue 15, web rows), each kept honest.
+
+- A pooled PostgreSQL connection is pinged before use only when it may be dead (idle for a while,
+  or its socket readable with no statement running); one the server closed is replaced.
+- ``/healthz`` answers from its last check for ``HEALTH_CACHE_SECONDS``, then checks again.
+- The sign-in check commits only when it wrote (the throttled touch), not on every request.
+- The question catalogue is parsed once per set of stored rows, and a change is seen at once.
+- The study list's total rides on the page's rows, and is still right past the last page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from panel_service import db as db_module
+from panel_service.domain.criteria import parse_json, to_text
+from panel_service.services import questions, studies
+from tests.conftest import make_test_settings
+from tests.integration.coordinators.conftest import Staff, make_staff, study_fields, study_in
+from tests.support.queries import statements
+from tests.support.services import redis_url_for_tests
+
+
+@pytest.fixture()
+def coordinator(db: Session) -> Staff:
+    return make_staff(db, "coordinator", "Odense Heart Unit")
+
+
+@pytest.fixture()
+def reviewer(db: Session) -> Staff:
+    return make_staff(db, "reviewer")
+
+
+# --- the pool's check on checkout ----------------------------------------------------------
+
+
+def _admin(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+
+
+def _last_query(url: str, pid: int) -> str:
+    with _admin(url) as admin:
+        row = admin.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+    assert row is not None, f"backend {pid} is gone"
+    return str(row[0])
+
+
+@pytest.mark.postgres
+def test_a_recently_used_connection_is_handed_out_without_a_ping(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's own record of each backend's last statement shows whether the pool pinged."""
+    engine = db_module.make_engine(settings.database_url)
+    try:
+        monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 3600.0)
+        with engine.connect() as connection:
+            pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        # Returned to the pool: its transaction was rolled back, the last thing it was sent.
+        assert _last_query(settings.database_url, pid) == "ROLLBACK"
+        with engine.connect() as connection:
+            # Handed out again (the pool's only connection) with nothing sent: no ping.
+            assert _last_query(settings.database_url, pid) == "ROLLBACK"
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid
+        # Once idle for longer than the limit (here: any time at all), the next checkout pings.
+        monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+        with engine.connect() as connection:
+            # The ping is the last thing the backend was sent (SQLAlchemy's psycopg dialect
+            # pings with an empty statement, ";").
+            assert _last_query(settings.database_url, pid) != "ROLLBACK"
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_closed_is_replaced_without_an_error(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = db_module.make_engine(settings.database_url)
+    try:
+        monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 3600.0)  # only the socket can tell
+        with engine.connect() as connection:
+            pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with _admin(settings.database_url) as admin:
+            assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+            # pg_terminate_backend only signals: wait until the backend has gone.
+            admin.execute(
+                "DO $$ BEGIN WHILE EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = "
+                f"{int(pid)}) LOOP PERFORM pg_sleep(0.01); END LOOP; END $$"
+            )
+        with engine.connect() as connection:
+            replacement = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert replacement != pid
+    finally:
+        engine.dispose()
+
+
+# --- /healthz -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _health_app(settings: Settings, tmp_path: Path) -> Iterator[Any]:
+    from panel_service import create_app
+
+    app = create_app(
+        make_test_settings(settings.database_url, tmp_path, celery_broker_url=redis_url_for_tests()),
+        start_background_jobs=False,
+    )
+    try:
+        yield app
+    finally:
+        app.extensions["panel_runtime"].close()
+
+
+@pytest.mark.redis
+def test_healthz_answers_from_its_last_check_until_it_is_stale(settings: Settings, tmp_path: Path) -> None:
+    from panel_service.web.public.views import HEALTH_CACHE, HealthCache
+
+    with _health_app(settings, tmp_path) as app:
+        engine = app.extensions["panel_runtime"].database.engine
+        app.extensions[HEALTH_CACHE] = HealthCache(seconds=3600)
+        with statements(engine) as first:
+            response = app.test_client().get("/healthz")
+        assert response.status_code == 200
+        assert response.json == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+        assert "SELECT 1" in first.sql  # (SQLite also sends its BEGIN)
+        with statements(engine) as second:
+            again = app.test_client().get("/healthz")
+        assert (again.status_code, again.json) == (200, response.json)
+        assert second.sql == []
+        app.extensions[HEALTH_CACHE] = HealthCache(seconds=0)
+        for _ in range(2):
+            with statements(engine) as stale:
+                assert app.test_client().get("/healthz").status_code == 200
+            assert "SELECT 1" in stale.sql
+
+
+# --- the sign-in check's commit -------------------------------------------------------------
+
+
+@contextmanager
+def _commits(engine: Engine) -> Iterator[list[str]]:
+    """The transaction ends a request makes. Under the test harness a session's commit is the
+    release of its savepoint."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("RELEASE SAVEPOINT"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_the_sign_in_check_commits_only_when_it_wrote(
+    client: FlaskClient, engine: Engine, coordinator: Staff
+) -> None:
+    # First use of the token: the touch is committed on its own, then the request's work.
+    with _commits(engine) as touched, statements(engine) as seen:
+        assert client.get("/api/v1/studies", headers=coordinator.headers).status_code == 200
+    assert len(seen.writes) == 1, str(seen)
+    assert len(touched) == 2
+    # Within the touch interval nothing is written: one transaction for the whole request.
+    with _commits(engine) as untouched, statements(engine) as seen:
+        assert client.get("/api/v1/studies", headers=coordinator.headers).status_code == 200
+    assert seen.writes == [], str(seen)
+    assert len(untouched) == 1
+
+
+# --- the question catalogue and the criteria text -------------------------------------------
+
+OWNS_DOG = {
+    "key": "owns_dog",
+    "type": "boolean",
+    "section": "daily_life",
+    "wording": {"en": "Do you have a dog?"},
+}
+
+
+def test_the_catalogue_is_built_once_per_set_of_stored_rows(db: Session) -> None:
+    first = questions.fresh_catalogue(db)
+    # Another request (here: the session's own cache dropped) reads the rows again and finds
+    # the catalogue already built from them.
+    assert questions.fresh_catalogue(db) is first
+    assert "owns_dog" not in first
+    questions.add_question(db, OWNS_DOG)
+    added = questions.fresh_catalogue(db)
+    assert added is not first and added["owns_dog"].wording["en"] == "Do you have a dog?"
+    questions.update_question(db, "owns_dog", {"wording": {"en": "Do you own a dog?"}})
+    assert questions.fresh_catalogue(db)["owns_dog"].wording["en"] == "Do you own a dog?"
+    questions.retire_question(db, "owns_dog")
+    assert questions.fresh_catalogue(db)["owns_dog"].retired
+
+
+def test_criteria_text_is_each_versions_own(db: Session, coordinator: Staff) -> None:
+    narrow = "age between 18 and 75 and has condition G25.81"
+    broad = "age between 40 and 75 and (has condition I10 or has condition E11)"
+    made = [
+        studies.create_study(db, coordinator.account, study_fields(criteria=criteria))
+        for criteria in (narrow, broad)
+    ]
+    versions = [study.latest_version for study in made]
+    expected = [
+        to_text(parse_json(v.criteria, questions.load_catalogue(db))) for v in versions if v is not None
+    ]
+    assert expected[0] != expected[1]
+    for _ in range(2):
+        assert [studies.criteria_text(v) for v in versions if v is not None] == expected
+
+
+# --- the study list's total -----------------------------------------------------------------
+
+
+def test_study_list_total_on_every_page(
+    client: FlaskClient, db: Session, coordinator: Staff, reviewer: Staff
+) -> None:
+    made = [
+        study_in(db, coordinator, reviewer, status) for status in ("recruiting", "draft") * 2 + ("draft",)
+    ]
+    pages = [
+        client.get(f"/api/v1/studies?per_page=2&page={page}", headers=coordinator.headers).json
+        for page in (1, 2, 3, 4)
+    ]
+    assert [page["total"] for page in pages] == [5, 5, 5, 5]
+    assert [[item["id"] for item in page["items"]] for page in pages] == [
+        sorted(made, reverse=True)[0:2],
+        sorted(made, reverse=True)[2:4],
+        sorted(made, reverse=True)[4:],
+        [],
+    ]
+    # Another organisation's coordinator sees none of them, and a total of 0.
+    other = make_staff(db, "coordinator", "Another Organisation")
+    empty = client.get("/api/v1/studies", headers=other.headers).json
+    assert (empty["items"], empty["total"]) == ([], 0)
+
+
+# --- the dashboard's catalogue --------------------------------------------------------------
+
+
+def test_the_dashboard_reads_the_catalogue_only_for_criteria_that_ask_a_question(
+    db: Session, engine: Engine, settings: Settings
+) -> None:
+    from panel_service.domain.criteria import explain
+    from panel_service.domain.geo import site_points
+    from panel_service.services import dashboard
+    from panel_service.services.profiles import profile_data
+    from panel_service.timeutil import panel_today
+    from tests.factories import make_invitation
+    from tests.support.volunteers import make_volunteer, recruiting_study
+
+    _account, participant = make_volunteer(db, settings)
+    make_invitation(db, recruiting_study(db, title="Plain"), participant.id)
+
+    def catalogue_reads(seen: Any) -> int:
+        return sum(" FROM questions " in " ".join(f"{sql} ".split()) + " " for sql in seen.sql)
+
+    # The first view parses the version (reading the catalogue); later ones find the parse kept.
+    dashboard.visible_invitations(db, settings, participant.id)
+    db.info.pop(questions.CATALOGUE_KEY, None)  # as in a new request's session
+    with statements(engine) as seen:
+        dashboard.visible_invitations(db, settings, participant.id)
+        dashboard.open_questions(db, settings, participant.id)
+    assert catalogue_reads(seen) == 0, str(seen)
+
+    asked = recruiting_study(db, {"question": "willing_mri", "op": "eq", "value": True}, title="Scan")
+    make_invitation(db, asked, participant.id)
+    db.info.pop(questions.CATALOGUE_KEY, None)
+    with statements(engine) as seen:
+        views = dashboard.visible_invitations(db, settings, participant.id)
+    assert catalogue_reads(seen) == 1, str(seen)
+    catalogue = questions.load_catalogue(db)
+    expected = explain(
+        parse_json(asked.criteria, catalogue),
+        profile_data(db, participant.id),
+        panel_today(settings),
+        site_points(asked.sites),
+        "en",
+        catalogue=catalogue,
+    )
+    [scan] = [view for view in views if view.title == "Scan"]
+    assert scan.explanation == expected
+    assert "questions" in dashboard.open_questions(db, settings, participant.id)
+
+
+# --- the study list's answer without marshmallow ---------------------------------------------
+
+
+def test_the_study_list_answer_equals_the_marshmallow_dump(
+    client: FlaskClient, db: Session, coordinator: Staff, reviewer: Staff
+) -> None:
+    from panel_service.web.api import dump
+    from panel_service.web.api.schemas import StudyList
+    from panel_service.web.api.views import study_json
+
+    # Every field of every mirrored schema is written, and nothing else.
+    for schema, shape in dump.MIRRORED.items():
+        assert set(schema().fields) == set(shape), schema.__name__
+    for status in ("draft", "in_review", "rejected", "recruiting"):
+        study_in(db, coordinator, reviewer, status)
+    # A recruiting study with a newer version pending, with sites.
+    pending = study_in(db, coordinator, reviewer, "recruiting")
+    studies.update_study(
+        db,
+        coordinator.account,
+        pending,
+        study_fields(
+            title="Changed title",
+            sites=[
+                {"name": "Odense", "lat": 55.4, "lon": 10.39},
+                {"name": "Vejle", "lat": 55.71, "lon": 9.53},
+            ],
+        ),
+    )
+    rows, total = studies.list_studies(db, coordinator.account, page=1, per_page=50)
+    body = {"items": [study_json(study) for study in rows], "total": total, "page": 1, "per_page": 50}
+    expected = StudyList().dump(body)
+    assert dump.study_list(body) == expected
+    states = {
+        (item["status"], (item["pending_version"] or {}).get("review_state")) for item in expected["items"]
+    }
+    assert len(states) >= 4, states
+    assert any(item["active_version"] and item["active_version"]["approval"] for item in expected["items"])
+    # And what the API answers is that, as JSON.
+    answer = client.get("/api/v1/studies?per_page=50", headers=coordinator.headers).json
+    assert answer == client.application.json.loads(client.application.json.dumps(expected))
