@@ -292,7 +292,9 @@ def test_the_dashboard_reads_the_catalogue_only_for_criteria_that_ask_a_question
     )
     [scan] = [view for view in views if view.title == "Scan"]
     assert scan.explanation == expected
-    assert "questions" in dashboard.open_questions(db, settings, participant.id)
+    # Catalogue questions are counted by services.asking (the "questions that matter" prompt),
+    # never as a profile section here.
+    assert "questions" not in dashboard.open_questions(db, settings, participant.id)
 
 
 # --- the study list's answer without marshmallow ---------------------------------------------
