@@ -340,6 +340,11 @@ def test_staff_in_danish_review_with_a_letter_compare_versions_and_close(
         page.get_by_role("link", name="ændringer fra version 1").click()
         main = page.inner_text("main")
         assert "Det er ændret:" in main and "Tilføjet:" in main and "Fjernet:" in main
+        # Side by side on a phone without scrolling the table: both versions share the width.
+        assert page.evaluate(
+            "(() => { const t = document.querySelector('.compare-table');"
+            " return t.scrollWidth <= t.parentElement.clientWidth; })()"
+        ), "the comparison table is wider than the phone"
         look(page, "coordinator-compare-versions-da-390")
 
         page.goto(f"{live.url}/coordinators/studies/{sid}")
