@@ -302,6 +302,10 @@ def test_staff_in_danish_review_with_a_letter_compare_versions_and_close(
         page.goto(f"{live.url}/review/")
         look(page, "review-queue-da-390")
         page.goto(f"{live.url}/review/studies/{sid}")
+        preview = page.locator("pre").inner_text()
+        # The invitation as the volunteer will read it: the region and the site's town by name.
+        assert "Region Hovedstaden" in preview and "Bispebjerg Hospital, København" in preview, preview
+        assert "DK-84" not in preview, preview
         look(page, "review-study-da-390")
         page.get_by_label("Komité", exact=True).fill("De Videnskabsetiske Komitéer for Region Midtjylland")
         page.get_by_label("Type komité").select_option("REC")
