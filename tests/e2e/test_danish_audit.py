@@ -30,13 +30,32 @@ WIDE = """[...document.querySelectorAll('body *')].filter(e => e.getBoundingClie
   && !e.closest('.table-wrap')).slice(0, 5).map(e => e.tagName + '.' + e.className)"""
 
 
-def look(page: Any, name: str) -> None:
-    """The page in Danish, fitting 390 px, passing axe; its screenshot."""
-    assert page.locator("html").get_attribute("lang") == "da", name
+def fits_and_passes(page: Any, name: str) -> None:
     wide = page.evaluate(WIDE)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, f"{name} overflows: {wide}"
     assert_accessible(page, name)
     screenshot(page, name)
+
+
+def look(page: Any, name: str, *, english: bool = True) -> None:
+    """The page in Danish, fitting 390 px, passing axe; its screenshot (``name``, ending
+    ``-da-390``). ``english``: the same address again, signed in as the same person, in an
+    English browser (the Danish comes from the browser's language, not a stored choice), checked
+    and photographed the same way (``-en-390``); not for pages that answer a POST."""
+    assert page.locator("html").get_attribute("lang") == "da", name
+    fits_and_passes(page, name)
+    if not english:
+        return
+    twin = page.context.browser.new_context(
+        locale="en-GB", viewport=PHONE, storage_state=page.context.storage_state()
+    )
+    try:
+        other = twin.new_page()
+        other.goto(page.url)
+        assert other.locator("html").get_attribute("lang") == "en", name
+        fits_and_passes(other, name.replace("-da-", "-en-"))
+    finally:
+        twin.close()
 
 
 def danish_phone(browser: Any, *, scripts: bool = True) -> Any:
@@ -148,7 +167,7 @@ def test_a_volunteer_in_danish_from_the_email_to_erasure(page: Any, browser: Any
         phone.get_by_role("button", name="Ja, del mine kontaktoplysninger").click()
         phone.get_by_role("heading", name="Tak", exact=True).wait_for()
         assert volunteer.email in phone.inner_text("main")  # names exactly what was shared
-        look(phone, "answer-thank-you-da-390")
+        look(phone, "answer-thank-you-da-390", english=False)
 
         # The used link says so and leads to signing in, then to the volunteer's page.
         phone.goto(link.group(0))
@@ -184,7 +203,7 @@ def test_a_volunteer_in_danish_from_the_email_to_erasure(page: Any, browser: Any
             outcome.select_option("screened")
             outcome.locator("xpath=..").get_by_role("button", name="Gem").click()
             desk.get_by_text("Udfaldet er gemt.").wait_for()
-            look(desk, "coordinator-respondents-outcome-da-390")
+            look(desk, "coordinator-respondents-outcome-da-390", english=False)
             assert api(live, coordinator, "GET", f"/studies/{study_id}/respondents")["items"][0]["email"] == (
                 volunteer.email
             )
@@ -193,7 +212,7 @@ def test_a_volunteer_in_danish_from_the_email_to_erasure(page: Any, browser: Any
             # volunteer leaves the respondents list at once.
             phone.get_by_role("button", name="Træk mit svar tilbage").click()
             assert "Du har trukket dit svar tilbage" in phone.inner_text("main")
-            look(phone, "invitation-taken-back-da-390")
+            look(phone, "invitation-taken-back-da-390", english=False)
             assert api(live, coordinator, "GET", f"/studies/{study_id}/respondents")["items"] == []
             desk.reload()
             assert volunteer.email not in desk.inner_text("main")
@@ -214,7 +233,7 @@ def test_a_volunteer_in_danish_from_the_email_to_erasure(page: Any, browser: Any
         phone.get_by_role("button", name="Vis mine data som en side").click()
         phone.get_by_role("heading", name="Alt, hvad vi har om dig").wait_for()
         assert "23. april 1980" in phone.inner_text("main")
-        look(phone, "my-data-page-da-390")
+        look(phone, "my-data-page-da-390", english=False)
         phone.goto(f"{live.url}/me/delete")
         # What happens to details already shared, before the button.
         assert phone.get_by_role(
@@ -317,7 +336,7 @@ def test_staff_in_danish_review_with_a_letter_compare_versions_and_close(
         )
         page.get_by_role("button", name="Godkend version 1").click()
         page.wait_for_url(re.compile(r".*/review/$"))
-        look(page, "review-approved-da-390")
+        look(page, "review-approved-da-390", english=False)
         assert api(live, coordinator, "GET", f"/studies/{sid}")["status"] == "approved"
     finally:
         context.close()
@@ -359,7 +378,7 @@ def test_staff_in_danish_review_with_a_letter_compare_versions_and_close(
         page.get_by_role("button", name="Luk forsøget", exact=True).click()
         page.wait_for_url(re.compile(rf".*/coordinators/studies/{sid}$"))
         assert page.get_by_role("link", name="Luk forsøget…").count() == 0
-        look(page, "coordinator-closed-study-da-390")
+        look(page, "coordinator-closed-study-da-390", english=False)
     finally:
         context.close()
     assert api(live, coordinator, "GET", f"/studies/{sid}")["status"] == "closed"
