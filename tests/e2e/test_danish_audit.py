@@ -370,6 +370,16 @@ def test_staff_in_danish_review_with_a_letter_compare_versions_and_close(
         ), "the comparison table is wider than the phone"
         look(page, "coordinator-compare-versions-da-390")
 
+        # The feasibility tab costs nothing; the limit page says when, in Danish, with the menu.
+        page.goto(f"{live.url}/coordinators/studies/{sid}/feasibility")
+        look(page, "coordinator-feasibility-tab-da-390")
+        for _ in range(int(live.runtime.settings.feasibility_rate_limit.split()[0])):
+            api(live, coordinator, "GET", f"/studies/{sid}/feasibility")
+        page.get_by_role("button", name="Kør en gennemførlighedsforespørgsel").click()
+        page.get_by_text("Du kan køre den næste forespørgsel").wait_for()
+        assert page.get_by_role("link", name="Nyt forsøg").is_visible()
+        look(page, "coordinator-feasibility-limit-da-390", english=False)
+
         page.goto(f"{live.url}/coordinators/studies/{sid}")
         page.get_by_role("link", name="Luk forsøget…").click()
         page.wait_for_url(re.compile(rf".*/coordinators/studies/{sid}/close$"))
