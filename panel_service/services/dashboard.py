@@ -54,11 +54,17 @@ class InvitationView:
 
 
 def visible_invitations(
-    session: Session, settings: Settings, participant_id: int, data: ProfileData | None = None
+    session: Session,
+    settings: Settings,
+    participant_id: int,
+    data: ProfileData | None = None,
+    language: str | None = None,
 ) -> list[InvitationView]:
     """Invitations that reached the volunteer (sent), newest first, each with its explanation
     for the exact study version it was sent for. ``data``: the profile when the caller has
-    loaded it already (the dashboard loads it once per request)."""
+    loaded it already (the dashboard loads it once per request). ``language``: the language
+    the page is shown in, which sites' towns and the explanation follow; without it, the
+    volunteer's saved language (what their emails use)."""
     rows = session.execute(
         select(Invitation, StudyVersion)
         .join(StudyVersion, StudyVersion.id == Invitation.study_version_id)
@@ -69,10 +75,11 @@ def visible_invitations(
         data = profile_data(session, participant_id)
     today = panel_today(settings)
     catalogue = CatalogueOnNeed(session)
-    # Explanations in the volunteer's own language (§4a: "du har fortalt os, at ...").
-    # From the identity map when the caller has the participant loaded (the dashboard has).
-    participant = session.get(Participant, participant_id)
-    language = str(participant.language if participant is not None else "en") or "en"
+    # Explanations and towns in the page's language (§4a: "du har fortalt os, at ..."), else
+    # the volunteer's saved one. From the identity map when the caller has the participant loaded.
+    if language is None:
+        participant = session.get(Participant, participant_id)
+        language = str(participant.language if participant is not None else "en") or "en"
     views = []
     for invitation, version in rows:
         # The version the invitation was sent for: an approved version, and the one in force when
@@ -96,10 +103,11 @@ def visible_invitations(
 
 
 def invitation_view(
-    session: Session, settings: Settings, participant_id: int, study_id: int
+    session: Session, settings: Settings, participant_id: int, study_id: int, language: str | None = None
 ) -> InvitationView | None:
-    """One of the volunteer's own invitations; None for anyone else's (P7)."""
-    for view in visible_invitations(session, settings, participant_id):
+    """One of the volunteer's own invitations; None for anyone else's (P7). ``language``: as
+    for ``visible_invitations``."""
+    for view in visible_invitations(session, settings, participant_id, language=language):
         if view.study_id == study_id:
             return view
     return None

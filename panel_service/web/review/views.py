@@ -10,7 +10,9 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage
 
 from panel_service import emails
+from panel_service.domain.gazetteer import site_text
 from panel_service.domain.letters import LetterRefused, check_letter
+from panel_service.domain.regions import region_name
 from panel_service.extensions import db_session, settings
 from panel_service.services import studies
 from panel_service.services.errors import ServiceError, ValidationFailed
@@ -59,14 +61,17 @@ def _invitation_preview(version: StudyVersion | None) -> str:
     version's own words and placeholder links: what an approval lets Panel send."""
     if version is None:
         return ""
+    language = str(get_locale() or "en")
     email = emails.render(
         "invitation",
-        str(get_locale() or "en"),
+        language,
         name=_("(the name of the volunteer)"),
         study_title=version.title,
         organisation_name=version.organisation_name,
-        site_region=version.site_region,
-        sites=[site["name"] for site in version.sites],
+        # As the dispatcher writes them (services/contact/send.py): the region by name, each
+        # site with its town, never a bare "DK-84".
+        site_region=region_name(version.site_region, language) or version.site_region,
+        sites=[site_text(site, language) for site in version.sites],
         invitation_text=version.invitation_text,
         interested=_("(a link to answer “interested”)"),
         not_interested=_("(a link to answer “not interested”)"),

@@ -233,7 +233,9 @@ def dashboard(account: Account, participant: Participant) -> str:
     stored = profiles.stored_profile(session, participant.id)  # loaded once for the whole page
     has_profile = stored is not None
     data = stored or ProfileData()
-    invitations = volunteer_dashboard.visible_invitations(session, settings(), participant.id, data)
+    invitations = volunteer_dashboard.visible_invitations(
+        session, settings(), participant.id, data, language=language()
+    )
     open_sections = (
         volunteer_dashboard.open_questions(session, settings(), participant.id, data) if has_profile else []
     )
@@ -260,7 +262,9 @@ def invitation(account: Account, participant: Participant, study_id: int) -> Vie
     """One of the volunteer's own invitations: what will be shared with whom, and the answer.
     Anyone else's invitation is a 404 (P7): the lookup is keyed by the caller's participant."""
     session = db_session()
-    view = volunteer_dashboard.invitation_view(session, settings(), participant.id, study_id)
+    view = volunteer_dashboard.invitation_view(
+        session, settings(), participant.id, study_id, language=language()
+    )
     if view is None:
         abort(404)
     form = AnswerForm()

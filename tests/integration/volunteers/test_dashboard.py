@@ -214,8 +214,9 @@ def test_a_danish_volunteer_reads_why_in_danish_on_the_dashboard_and_the_invitat
     assert participant is not None
     participant.language = "da"
     db.commit()
+    # The explanation follows the page's language (here the browser's), as the towns beside it do.
     for path in ("/me", f"/me/invitations/{study_id}"):
-        page = client.get(path).get_data(as_text=True)
+        page = client.get(path, headers={"Accept-Language": "da"}).get_data(as_text=True)
         assert "Du er 4" in page, path  # "Du er 46 år, og det er mellem 18 og 75."
         assert "du har fortalt os" in page.lower(), path
         assert "You are 4" not in page, path

@@ -204,3 +204,20 @@ def test_sites_by_name_and_town_on_the_dashboard_and_the_invitation_page(
         page = client.get(path).get_data(as_text=True)
         assert "Bispebjerg Hospital, Copenhagen · Capital Region of Denmark" in page, path
         assert "DK-84" not in page, path
+
+
+def test_the_dashboard_names_towns_in_the_page_language_not_the_saved_one(
+    client: FlaskClient, db: Session, volunteer: int
+) -> None:
+    """A volunteer whose saved language is English reading Danish pages (their browser asks for
+    Danish): the towns and the explanation follow the page, as the region names beside them do."""
+    version = recruiting_study(db)
+    version.sites = [BISPEBJERG]
+    db.flush()
+    make_invitation(db, version, volunteer)
+    participant = db.get(Participant, volunteer)
+    assert participant is not None and participant.language == "en"
+    for path in ("/me", f"/me/invitations/{version.study_id}"):
+        page = client.get(path, headers={"Accept-Language": "da"}).get_data(as_text=True)
+        assert "Bispebjerg Hospital, København · Region Hovedstaden" in page, path
+        assert "Copenhagen" not in page and "You told us" not in page, path
