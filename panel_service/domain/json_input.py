@@ -28,6 +28,10 @@ CONTROL_CHARACTER = "contains a control character"
 # C0 controls other than tab, line feed and carriage return, DEL, and every surrogate code point.
 _REFUSED_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Escapes that may decode to a refused character: \b, \f, \u0000-\u001f, \u007f and surrogates
+# (a false alarm, such as an escaped backslash before "u0000" or a valid surrogate pair, only
+# sends the value through the full walk).
+_REFUSED_ESCAPE = re.compile(r"\\(?:[bf]|u(?:00[01][0-9a-fA-F]|007[fF]|[dD][89a-fA-F][0-9a-fA-F]{2}))")
 
 
 class JSONInputError(ValueError):
@@ -108,6 +112,29 @@ def refusals(obj: object) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
+def _clean(value: object, depth: int = 1) -> bool:
+    """True when ``refusals`` would find nothing, strings aside: no refused number and nothing
+    nested past ``MAX_DEPTH`` (depth counted as ``refusals`` counts it)."""
+    if depth > MAX_DEPTH:
+        return False
+    items: t.Iterable[object]
+    if isinstance(value, dict):
+        items = value.values()
+    elif isinstance(value, list):
+        items = value
+    else:
+        return not isinstance(value, _Refused)
+    if value and depth >= MAX_DEPTH:
+        return False  # its items would be past the limit
+    for item in items:
+        if isinstance(item, dict | list):
+            if not _clean(item, depth + 1):
+                return False
+        elif isinstance(item, _Refused):
+            return False
+    return True
+
+
 def _printable(key: str) -> str:
     return key.encode("unicode_escape").decode("ascii")
 
@@ -117,6 +144,16 @@ def loads(text: str | bytes | bytearray) -> t.Any:
     ``json.JSONDecodeError`` for text that is not JSON and ``JSONInputError`` for JSON holding
     refused values."""
     value = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+    if (
+        isinstance(text, str)
+        and "\\" not in text
+        and _REFUSED_CHARACTERS.search(text) is None
+        and _clean(value)
+    ):
+        # No escape in the text and no refused character in it: no string or key can hold one
+        # (JSON text cannot hold a raw control character in a string), so only numbers and depth
+        # are left, which ``_clean`` checks without building paths (the bulk import's fast path).
+        return value
     problems = refusals(value)
     if problems:
         raise JSONInputError(problems)

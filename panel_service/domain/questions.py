@@ -110,6 +110,8 @@ class Catalogue(Mapping[str, Question]):
         self._questions = {question.key: question for question in questions}
         self.sections: dict[str, Mapping[str, str]] = dict(sections or {})
         self._item_of = {item: q.key for q in questions for item in q.items}
+        # The scored instruments in catalogue order (``derive`` runs once per imported line).
+        self.instruments: tuple[Question, ...] = tuple(q for q in self._questions.values() if q.scored)
 
     def __getitem__(self, key: str) -> Question:
         return self._questions[key]
@@ -314,11 +316,12 @@ def score(question: Question, answers: Mapping[str, Answer]) -> Answer | None:
 def derive(catalogue: Catalogue, answers: Mapping[str, Answer]) -> dict[str, Answer]:
     """Answers with every scored instrument computed from its items (a partly answered one dropped)."""
     result = {key: answer for key, answer in answers.items() if not _is_instrument(catalogue, key)}
-    for key, question in catalogue.items():
-        if question.scored:
-            total = score(question, result)
-            if total is not None:
-                result[key] = total
+    for question in catalogue.instruments:
+        if question.items and question.items[0] not in result:
+            continue  # an item unanswered: no score (what ``score`` answers, found sooner)
+        total = score(question, result)
+        if total is not None:
+            result[question.key] = total
     return result
 
 
