@@ -23,7 +23,11 @@ same machine, their ratio and the target ratio, so that anyone can repeat the co
 * The recruit row runs ``bench.recruit_bench`` (a real 2-process Celery worker matching the broad
   study, commit to last chunk, against ``baselines/recruit_insert_select``: one lean
   ``INSERT … SELECT`` over code arrays); both must queue the same invitations.
-* The dispatch row says "not measured" and why.
+* The dispatch rows send ``--emails`` invitations through a real ``celery -A workers worker -Q
+  contact`` with 1 and 2 processes against ``baselines/dispatch_smtp_only`` (the SMTP path alone)
+  with as many processes, both to one ``bench/smtp_sink.py``, alternately; medians, the load
+  average beside each run on stderr. Ratio = the baseline's emails/s over Panel's; and Panel's
+  scaling from 1 to 2 processes (target ≥ 1.7x).
 
 ``--small`` (the default) uses 20,000 profiles; ``--profiles 1000000`` for the issue's size.
 """
@@ -43,9 +47,9 @@ from pathlib import Path
 import psycopg
 
 from bench import criteria_bench, incremental_bench, recruit_bench, web_bench
-from bench.baselines import criteria_text_array, import_copy
+from bench.baselines import criteria_text_array, dispatch_smtp_only, import_copy
 
-NOT_MEASURED = "not measured"
+GROUPS = ("web", "criteria", "import", "pipeline", "dispatch")
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,18 @@ class LimitRow:
     ratio: float | None
     target: float
     note: str = ""
+    target_text: str = ""  # instead of "≤ {target}x"
 
     def cells(self) -> list[str]:
         if self.ratio is None:
-            return [self.path, self.panel, self.limit, "—", f"≤ {self.target:g}x", self.note]
+            return [
+                self.path,
+                self.panel,
+                self.limit,
+                "—",
+                self.target_text or f"≤ {self.target:g}x",
+                self.note,
+            ]
         verdict = "met" if self.ratio <= self.target else "missed"
         return [self.path, self.panel, self.limit, f"{self.ratio:.1f}x", f"≤ {self.target:g}x", verdict]
 
@@ -204,6 +216,11 @@ def import_row(lines: int) -> LimitRow:
         limit_s = time.perf_counter() - started
     if panel_profiles != copied:
         raise RuntimeError(f"import: Panel wrote {panel_profiles} profiles, the COPY baseline {copied}")
+    print(
+        f"import, {lines} lines: Panel {panel_s:.2f} s (start {start_s:.2f} s), COPY {limit_s:.2f} s "
+        f"(load {load_average()})",
+        file=sys.stderr,
+    )
     return LimitRow(
         f"bulk import, {lines:,} lines",
         f"{panel_s:.2f} s (`panel --help` alone: {start_s:.2f} s)",
@@ -240,9 +257,106 @@ def recruit_row(profiles: int, runs: int) -> LimitRow:
     )
 
 
-def not_measured() -> list[LimitRow]:
-    reason = "no same-run baseline in bench/ yet; see docs/performance.md for the separate figures"
-    return [LimitRow("dispatch, 2 processes", NOT_MEASURED, "the SMTP path alone", None, 3, reason)]
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def dispatch_rows(emails: int, rounds: int) -> list[LimitRow]:
+    """Panel's dispatch (a real ``celery -A workers worker -Q contact`` with 1 and 2 processes,
+    ``bench.pipeline_bench.measure_dispatch``) against ``baselines/dispatch_smtp_only`` with as
+    many processes, both sending ``emails`` invitations to one ``bench/smtp_sink.py`` process,
+    alternately (baseline, Panel, baseline, Panel ...), ``rounds`` of each; medians, with the
+    load average beside each run. The volunteers and their queued invitations (the broad set
+    over 40,000 synthetic profiles) are in the database ``panel_limits_dispatch``, reused."""
+    import os
+    import socket
+    import statistics
+
+    os.environ.setdefault("PANEL_BENCH_PIPELINE_DB", "panel_limits_dispatch")
+    os.environ.setdefault("PANEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+    from bench import pipeline_bench
+
+    pipeline_bench.DB_NAME = os.environ["PANEL_BENCH_PIPELINE_DB"]
+    pipeline_bench.REDIS_URL = os.environ["PANEL_BENCH_REDIS_URL"]
+    work = web_bench.ROOT / "bench" / "results"
+    work.mkdir(parents=True, exist_ok=True)
+    profiles = max(40_000, emails * 12)
+    engine = pipeline_bench.ensure_database(profiles, reload=False)
+    with engine.connect() as connection:
+        invitations = connection.execute(pipeline_bench.text("SELECT count(*) FROM invitations")).scalar_one()
+    if invitations < emails:
+        pipeline_bench.measure_match(engine, 2, pipeline_bench.CRITERIA["broad"], 10_000, work)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sink_log = work / "dispatch-sink.jsonl"
+    sink = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.smtp_sink",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--out",
+            str(sink_log),
+        ],
+        cwd=web_bench.ROOT,
+        stdout=subprocess.PIPE,
+    )
+    rates: dict[tuple[str, int], list[float]] = {}
+    try:
+        assert sink.stdout is not None
+        sink.stdout.readline()  # "listening"
+        for processes in (1, 2):
+            for _ in range(rounds):
+                load = load_average()
+                rate = dispatch_smtp_only.send("127.0.0.1", port, emails, processes)
+                print(
+                    f"dispatch baseline, {processes} process(es): {rate:,.0f} emails/s (load {load})",
+                    file=sys.stderr,
+                )
+                rates.setdefault(("limit", processes), []).append(rate)
+                load = load_average()
+                result = pipeline_bench.measure_dispatch(engine, processes, emails, work, smtp_port=port)
+                if result["emails"] != emails:
+                    raise RuntimeError(f"dispatch: {result['emails']} of {emails} sent")
+                print(
+                    f"dispatch Panel, {processes} process(es): {result['rate']:,.0f} emails/s (load {load})",
+                    file=sys.stderr,
+                )
+                rates.setdefault(("panel", processes), []).append(result["rate"])
+    finally:
+        sink.terminate()
+        sink.wait()
+        engine.dispose()
+    median = {key: statistics.median(values) for key, values in rates.items()}
+    rows = []
+    for processes in (1, 2):
+        panel, limit = median[("panel", processes)], median[("limit", processes)]
+        rows.append(
+            LimitRow(
+                f"dispatch, {processes} process{'es' if processes > 1 else ''} ({emails:,} emails, median of {rounds})",
+                f"{panel:,.0f} emails/s",
+                f"the SMTP path alone: {limit:,.0f} emails/s",
+                limit / panel,
+                3,
+            )
+        )
+    scaling = median[("panel", 2)] / median[("panel", 1)]
+    rows.append(
+        LimitRow(
+            "dispatch, 1 → 2 processes",
+            f"{scaling:.2f}x the emails/s",
+            f"the SMTP path alone: {median[('limit', 2)] / median[('limit', 1)]:.2f}x",
+            None,
+            1.7,
+            "met" if scaling >= 1.7 else "missed",
+            target_text="≥ 1.7x",
+        )
+    )
+    return rows
 
 
 def markdown(rows: list[LimitRow]) -> str:
@@ -268,40 +382,54 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="web rounds, Panel and baselines alternately (default 3)"
     )
-    parser.add_argument("--skip-web", action="store_true", help="only the database rows")
-    parser.add_argument("--web-only", action="store_true", help="only the three web rows (= --only web)")
     parser.add_argument(
         "--incremental-runs", type=int, default=300, help="volunteers matched incrementally (default 300)"
     )
     parser.add_argument(
-        "--only",
-        choices=("web", "criteria", "import", "pipeline"),
-        help="only these rows (e.g. criteria after a layout change)",
+        "--emails", type=int, default=3_000, help="invitations per dispatch run (default 3,000)"
     )
+    parser.add_argument(
+        "--dispatch-rounds", type=int, default=3, help="alternating dispatch runs per side (default 3)"
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(GROUPS),
+        help=f"comma-separated groups of rows: {', '.join(GROUPS)} (default: all)",
+    )
+    parser.add_argument("--skip-web", action="store_true", help="every group but web")
+    parser.add_argument("--web-only", action="store_true", help="only the three web rows (= --only web)")
     parser.add_argument(
         "--criteria-database",
         default="panel_limits_bench",
         help="PostgreSQL database for the criteria rows (default panel_limits_bench)",
     )
     options = parser.parse_args(argv)
-    if options.web_only:
-        options.only = "web"
+    only = {"web"} if options.web_only else set(options.only.split(","))
+    if options.skip_web:
+        only.discard("web")
+    unknown = only - set(GROUPS)
+    if unknown:
+        parser.error(
+            f"--only: unknown group(s) {', '.join(sorted(unknown))}; choose from {', '.join(GROUPS)}"
+        )
     profiles = 20_000 if options.small else options.profiles
     started = dt.datetime.now(dt.UTC)
+    start_load = load_average()
     rows: list[LimitRow] = []
-    if options.only in (None, "web") and not options.skip_web:
+    if "web" in only:
         rows += web_rows(options.duration, options.clients, options.rounds)
-    if options.only in (None, "criteria"):
+    if "criteria" in only:
         rows += criteria_rows(profiles, options.runs, options.criteria_database)
-    if options.only in (None, "import"):
+    if "import" in only:
         rows.append(import_row(options.import_lines or profiles))
-    if options.only in (None, "pipeline"):
+    if "pipeline" in only:
         rows.append(incremental_row(profiles, options.incremental_runs))
         rows.append(recruit_row(profiles, 5))
-    if options.only is None:
-        rows += not_measured()
+    if "dispatch" in only:
+        rows += dispatch_rows(options.emails, options.dispatch_rounds)
     print(
         f"Limits measured side by side, {started:%Y-%m-%d %H:%M} UTC, `python -m bench.limits {' '.join(argv or sys.argv[1:])}`"
+        f" (load average {start_load} at the start, {load_average()} at the end)"
     )
     print()
     print(markdown(rows))

@@ -44,7 +44,9 @@ from panel_service.synthetic import generate_volunteers
 
 ROOT = Path(__file__).resolve().parents[1]
 PG = os.environ.get("PANEL_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-DB_NAME = "panel_pipeline_bench"
+DB_NAME = os.environ.get("PANEL_BENCH_PIPELINE_DB", "panel_pipeline_bench")
+# One strong key per run (production settings refuse a guessable one); worker and publisher share it.
+SECRET_KEY = secrets.token_urlsafe(48)
 REDIS_URL = os.environ.get("PANEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 # Production settings refuse a guessable key; one per benchmark run.
 SECRET_KEY = secrets.token_urlsafe(48)
@@ -260,7 +262,8 @@ def worker(
     )
     try:
         deadline = time.monotonic() + 120
-        while b" ready." not in log_path.read_bytes():
+        while b" ready." not in log_path.read_bytes() and not answers_ping(env):
+            # "ready." is an info line, which LOG_LEVEL=WARNING leaves out: a ping answered will do
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"worker did not start:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.2)
@@ -275,6 +278,23 @@ def worker(
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         handle.close()
+
+
+def answers_ping(env: dict[str, str]) -> bool:
+    """Whether a worker on the broker answers a control ping (it is consuming)."""
+    from celery import Celery
+
+    from config.celery import celery_settings
+    from config.settings import load_settings
+
+    client = Celery("bench-ping", set_as_current=False)
+    client.conf.update(celery_settings(load_settings(env | {"PANEL_ENV": "test"})))
+    try:
+        return bool(client.control.ping(timeout=1.0))
+    except Exception:  # not up yet
+        return False
+    finally:
+        client.close()
 
 
 def warm_up(queue: str, processes: int, env: dict[str, str]) -> None:
@@ -413,7 +433,11 @@ def measure_match(
     }
 
 
-def measure_dispatch(engine: Engine, processes: int, emails: int, work: Path) -> dict[str, Any]:
+def measure_dispatch(
+    engine: Engine, processes: int, emails: int, work: Path, smtp_port: int | None = None
+) -> dict[str, Any]:
+    """``smtp_port``: send to that server (``bench.limits`` runs ``bench/smtp_sink.py``) instead
+    of an aiosmtpd counter in this process."""
     from aiosmtpd.controller import Controller
 
     from tests.support.services import SmtpRecorder, free_port
@@ -430,12 +454,13 @@ def measure_dispatch(engine: Engine, processes: int, emails: int, work: Path) ->
         connection.execute(
             text(
                 "UPDATE invitations SET status = 'queued', reason = NULL, claimed_at = NULL, sent_at = NULL, "
-                "cancelled_at = NULL, attempts = 0, next_attempt_at = NULL, message_id = NULL"
+                "cancelled_at = NULL, attempts = 0, next_attempt_at = NULL, message_id = NULL, "
+                "handed_at = NULL, lease_until = NULL, last_error = NULL"
             )
         )
         connection.execute(
             text(
-                "UPDATE invitations SET status = 'cancelled', reason = 'bench_excess', cancelled_at = now() "
+                "UPDATE invitations SET status = 'cancelled', reason = 'other', cancelled_at = now() "
                 "WHERE participant_id > (SELECT participant_id FROM invitations ORDER BY participant_id "
                 "OFFSET :n LIMIT 1)"
             ),
@@ -453,9 +478,10 @@ def measure_dispatch(engine: Engine, processes: int, emails: int, work: Path) ->
     client = redis.Redis.from_url(REDIS_URL)
     client.delete("contact")
     client.close()
-    recorder = Counter(port=free_port())
+    recorder = Counter(port=smtp_port or free_port())
     controller = Controller(recorder, hostname="127.0.0.1", port=recorder.port)
-    controller.start()
+    if smtp_port is None:
+        controller.start()
     try:
         env = worker_env(recorder.port, 10_000)
         with worker("contact", processes, env, work / f"dispatch-{processes}.log"):
@@ -483,7 +509,8 @@ def measure_dispatch(engine: Engine, processes: int, emails: int, work: Path) ->
                 text("SELECT count(*), min(claimed_at), max(sent_at) FROM invitations WHERE status = 'sent'")
             ).one()
     finally:
-        controller.stop()
+        if smtp_port is None:
+            controller.stop()
     seconds = (last - first).total_seconds() if sent else float("nan")
     rate = sent / seconds if sent else 0.0
     log(
@@ -495,7 +522,7 @@ def measure_dispatch(engine: Engine, processes: int, emails: int, work: Path) ->
         "emails": sent,
         "seconds": seconds,
         "rate": rate,
-        "smtp_received": len(recorder.envelopes),
+        "smtp_received": len(recorder.envelopes) if smtp_port is None else None,
     }
 
 

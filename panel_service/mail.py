@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import binascii
+import functools
 import re
+import secrets
 import smtplib
 import ssl
 from collections.abc import Iterator
@@ -12,9 +15,7 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.charset import QP, Charset
 from email.header import Header
-from email.message import EmailMessage, Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.nonmultipart import MIMENonMultipart
+from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import cast
 
@@ -74,30 +75,50 @@ class Mailer:
         headers: dict[str, str] | None = None,
         to_name: str | None = None,
     ) -> OutgoingMail:
-        """Plain text, plus HTML as an alternative when given. Built with the compat32 MIME classes:
-        the modern ``EmailMessage`` header registry took 1.5 ms per invitation against 0.4 ms,
-        and the dispatcher builds one per email."""
-        body: Message = _text_part(text, "plain")
-        if html is not None:
-            alternative = MIMEMultipart("alternative")
-            alternative.attach(body)
-            alternative.attach(_text_part(html, "html"))
-            body = alternative
+        """Plain text, plus HTML as an alternative when given, each part UTF-8 and
+        quoted-printable. Written out directly (the MIME layout the compat32 classes produce):
+        their generator re-folded every header and encoded the bodies in pure Python, 2 ms per
+        invitation against about 0.1 ms here, and the dispatcher builds one per email. Headers
+        that need it are RFC 2047-encoded and folded by ``email.header`` (cached: a study's
+        subject repeats)."""
         message_id = message_id or make_msgid(domain="panel.invalid")
-        body["From"] = formataddr(parseaddr(self.settings.mail_from), charset="utf-8")
-        body["To"] = formataddr((to_name or "", to), charset="utf-8")
-        body["Subject"] = _header("Subject", subject, fold=True)
-        body["Date"] = formatdate(usegmt=True)
-        body["Message-ID"] = message_id
-        for name, value in (headers or {}).items():
-            body[name] = _header(name, value)
+        lines = [
+            f"From: {_from_header(self.settings.mail_from)}",
+            f"To: {formataddr((to_name or '', to), charset='utf-8')}",
+            f"Subject: {_header('Subject', subject, fold=True)}",
+            f"Date: {formatdate(usegmt=True)}",
+            f"Message-ID: {message_id}",
+        ]
+        lines += [f"{name}: {_header(name, value)}" for name, value in (headers or {}).items()]
+        if html is None:
+            top = [*_part_headers("plain"), *lines]
+            data = _crlf(top) + b"\r\n\r\n" + _qp(text)
+        else:
+            boundary = "===============" + secrets.token_hex(12) + "=="
+            top = [f'Content-Type: multipart/alternative; boundary="{boundary}"', "MIME-Version: 1.0", *lines]
+            separator = f"\r\n--{boundary}\r\n".encode()
+            data = b"".join(
+                (
+                    _crlf(top),
+                    b"\r\n",
+                    separator,
+                    _crlf(_part_headers("plain")),
+                    b"\r\n\r\n",
+                    _qp(text),
+                    separator,
+                    _crlf(_part_headers("html")),
+                    b"\r\n\r\n",
+                    _qp(html),
+                    f"\r\n--{boundary}--\r\n".encode(),
+                )
+            )
         return OutgoingMail(
             sender=parseaddr(self.settings.mail_from)[1],
             recipient=to,
             message_id=message_id,
             subject=subject,
             text=text,
-            data=body.as_bytes(policy=_WIRE),
+            data=data,
         )
 
     def send(self, message: OutgoingMail) -> None:
@@ -244,14 +265,35 @@ def describe_smtp_error(exc: BaseException) -> str:
     return redact_addresses(f"{kind}: {exc}")
 
 
-def _text_part(text: str, subtype: str) -> MIMENonMultipart:
-    part = MIMENonMultipart("text", subtype, charset="utf-8")
-    part.set_payload(text, _UTF8)
-    return part
+def _part_headers(subtype: str) -> list[str]:
+    return [
+        f'Content-Type: text/{subtype}; charset="utf-8"',
+        "MIME-Version: 1.0",
+        "Content-Transfer-Encoding: quoted-printable",
+    ]
 
 
+def _crlf(header_lines: list[str]) -> bytes:
+    """Header lines (a folded one holds "\\n ") as bytes with CRLF line ends."""
+    return "\n".join(header_lines).replace("\n", "\r\n").encode()
+
+
+def _qp(text: str) -> bytes:
+    """The body as quoted-printable UTF-8 with CRLF line ends (``binascii``, in C)."""
+    encoded = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
+    return encoded.replace(b"\n", b"\r\n")
+
+
+@functools.lru_cache(maxsize=16)
+def _from_header(mail_from: str) -> str:
+    return formataddr(parseaddr(mail_from), charset="utf-8")
+
+
+@functools.lru_cache(maxsize=1024)
 def _header(name: str, value: str, *, fold: bool = False) -> str:
-    """RFC 2047-encoded unless ASCII; folded at 78 columns if it is text (``fold``) or encoded."""
+    """RFC 2047-encoded unless ASCII; folded at 78 columns if it is text (``fold``) or encoded.
+    A header value never holds a line break of its own: one would start a new header."""
+    value = " ".join(value.splitlines())
     if value.isascii() and not fold:
         return value
     return Header(value, None if value.isascii() else _UTF8, header_name=name).encode()

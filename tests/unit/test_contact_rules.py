@@ -6,7 +6,11 @@ import datetime as dt
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
+from panel_service import emails
 from panel_service.domain.lifecycle import approval_covers
+from panel_service.domain.regions import region_name
 from panel_service.mail import Mailer
 from panel_service.services.contact import Claimed, backoff_seconds, build_message, message_id_for
 from tests.conftest import make_test_settings
@@ -57,3 +61,93 @@ def test_email_carries_the_approved_text_links_and_one_click_headers(tmp_path: P
     assert "Take part.\n<b>not bold</b>" in plain.get_content()
     assert "https://panel.example.org/invitations/answer/ANSWER?answer=interested" in plain.get_content()
     assert "&lt;b&gt;not bold&lt;/b&gt;" in html.get_content() and "<script>" not in html.get_content()
+
+
+def _claim(**overrides: object) -> Claimed:
+    values: dict[str, object] = {
+        "study_id": 1,
+        "participant_id": 2,
+        "attempts": 1,
+        "message_id": "<inv-1-2@panel.example.org>",
+        "email": "ann@example.org",
+        "name": "Ann <script> & Søren",
+        "study_title": "Magnesium & søvn: a study whose title is long enough to fold the subject header",
+        "organisation_name": "Aarhus Sleep Clinic",
+        "invitation_text": "Take part.\n<b>not bold</b>\n.a line with a dot\nFrom the team = us " + "x" * 120,
+        "site_region": "DK-84",
+        "sites": ("Aarhus University Hospital", "Rigshospitalet"),
+        "answer_token": "ANSWER-tok_1",
+        "unsubscribe_token": "UNSUB-tok_2",
+    }
+    values.update(overrides)
+    return Claimed(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("language", ["en", "da", "xx"])
+@pytest.mark.parametrize("name", ["Ann <script> & Søren", None, "Bo"])
+@pytest.mark.parametrize("sites", [("Aarhus University Hospital", "Rigshospitalet"), ()])
+def test_the_invitation_rendered_once_per_study_equals_the_whole_render(
+    tmp_path: Path, language: str, name: str | None, sites: tuple[str, ...]
+) -> None:
+    """``build_message`` renders a study's template once with placeholders and puts the name and
+    links in per email: the parts must be exactly what rendering the template whole gives."""
+    settings = make_test_settings("sqlite://", tmp_path, base_url="https://panel.example.org")
+    runtime = SimpleNamespace(settings=settings, mailer=Mailer(settings))
+    claim = _claim(language=language, name=name, sites=sites)
+    base = "https://panel.example.org"
+    whole = emails.render(
+        "invitation",
+        language,
+        name=name,
+        study_title=claim.study_title,
+        organisation_name=claim.organisation_name,
+        site_region=region_name(claim.site_region, emails.language_or_default(language)) or claim.site_region,
+        sites=sites,
+        invitation_text=claim.invitation_text,
+        interested=f"{base}/invitations/answer/ANSWER-tok_1?answer=interested",
+        not_interested=f"{base}/invitations/answer/ANSWER-tok_1?answer=not_interested",
+        unsubscribe=f"{base}/unsubscribe/UNSUB-tok_2",
+    )
+    for _ in range(2):  # the second from the cache
+        message = build_message(runtime, claim).parsed()  # type: ignore[arg-type]
+        plain = message.get_body(preferencelist=("plain",))
+        html = message.get_body(preferencelist=("html",))
+        assert plain is not None and html is not None
+        assert message["Subject"] == whole.subject
+        assert plain.get_content() == whole.text
+        assert html.get_content() == whole.html
+
+
+def test_the_message_is_mime_a_mail_client_reads_back(tmp_path: Path) -> None:
+    """The hand-written MIME (``Mailer.build``): every header and both parts read back as given,
+    through the standard library's parser, with CRLF line ends and no line over 998 octets."""
+    settings = make_test_settings("sqlite://", tmp_path, mail_from="Panel Søg <panel@example.org>")
+    mailer = Mailer(settings)
+    text = "Hej Søren,\n\n.dot first\n" + "=" * 90 + "\ntrailing space \nend"
+    html = "<p>Hej Søren</p>\n" + "<b>" + "y" * 200 + "</b>\n"
+    outgoing = mailer.build(
+        to="soren@example.org",
+        to_name="Søren Ærø",
+        subject="Invitation to a research study: " + "Søvn og magnesium " * 4 + "&c.",
+        text=text,
+        html=html,
+        message_id="<m-1@example.org>",
+        headers={"List-Unsubscribe": "<https://panel.example.org/unsubscribe/" + "u" * 100 + ">"},
+    )
+    assert all(len(line) <= 998 for line in outgoing.data.split(b"\r\n"))
+    assert b"\n" not in outgoing.data.replace(b"\r\n", b"")
+    message = outgoing.parsed()
+    assert str(message["From"]) == "Panel Søg <panel@example.org>"
+    assert message["To"].addresses[0].display_name == "Søren Ærø"
+    assert message["To"].addresses[0].addr_spec == "soren@example.org"
+    assert message["Subject"] == "Invitation to a research study: " + "Søvn og magnesium " * 4 + "&c."
+    assert message["Message-ID"] == "<m-1@example.org>"
+    assert message["List-Unsubscribe"] == "<https://panel.example.org/unsubscribe/" + "u" * 100 + ">"
+    assert message.get_content_type() == "multipart/alternative"
+    plain = message.get_body(preferencelist=("plain",))
+    rich = message.get_body(preferencelist=("html",))
+    assert plain is not None and rich is not None
+    assert plain.get_content() == text
+    assert rich.get_content() == html
+    alone = mailer.build(to="a@example.org", subject="Plain", text="Only text.\n").parsed()
+    assert alone.get_content_type() == "text/plain" and alone.get_content() == "Only text.\n"

@@ -9,9 +9,12 @@ renews the claim's lease (``claim_renewer``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import escape
 from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
@@ -51,28 +54,82 @@ def backoff_seconds(base: float, attempts: int) -> float:
     return float(min(MAX_BACKOFF_SECONDS, base * 2 ** max(attempts - 1, 0)))
 
 
+# Placeholders rendered into a study's invitation once per language (``_invitation``) and replaced
+# per volunteer: random per process, letters and digits only, so no escaping or translation
+# touches them.
+_MARK = secrets.token_hex(6)
+_NAME, _INTERESTED, _NOT_INTERESTED, _UNSUBSCRIBE = (
+    f"panel{_MARK}{part}" for part in ("name", "yes", "no", "unsub")
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _invitation(
+    language: str,
+    named: bool,
+    study_title: str,
+    organisation_name: str,
+    site_region: str,
+    sites: tuple[str, ...],
+    invitation_text: str,
+    why_link: str,
+) -> emails.RenderedEmail:
+    """The invitation of one study in one language with placeholders for the volunteer's name and
+    links: the template runs once per study, language and named-or-not, not once per email."""
+    return emails.render(
+        "invitation",
+        language,
+        name=_NAME if named else None,
+        study_title=study_title,
+        organisation_name=organisation_name,
+        # The region by name in the volunteer's language, never a bare code ("DK-84").
+        site_region=region_name(site_region, language) or site_region,
+        sites=sites,
+        invitation_text=invitation_text,
+        interested=_INTERESTED,
+        not_interested=_NOT_INTERESTED,
+        unsubscribe=_UNSUBSCRIBE,
+        why_link=why_link,
+    )
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    for mark, value in values.items():
+        template = template.replace(mark, value)
+    return template
+
+
 def build_message(runtime: JobContext, claim: Claimed) -> OutgoingMail:
     """The invitation in the volunteer's language (``templates/email/invitation/``): Panel's own
-    words translated, the study's words (title, organisation, sites, invitation text) as approved."""
+    words translated, the study's words (title, organisation, sites, invitation text) as approved.
+    The template is rendered once per study and language (``_invitation``); the volunteer's name
+    (escaped in the HTML part) and links are put in per email. Equal to rendering it whole (a
+    unit test compares both)."""
     base = runtime.settings.base_url
     unsubscribe = f"{base}/unsubscribe/{claim.unsubscribe_token}"
-    email = emails.render(
-        "invitation",
-        claim.language,
-        name=claim.name,
-        study_title=claim.study_title,
-        organisation_name=claim.organisation_name,
-        # The region by name in the volunteer's language, never a bare code ("DK-84").
-        site_region=region_name(claim.site_region, claim.language) or claim.site_region,
+    values = {
+        _NAME: claim.name or "",
+        _INTERESTED: f"{base}/invitations/answer/{claim.answer_token}?answer=interested",
+        _NOT_INTERESTED: f"{base}/invitations/answer/{claim.answer_token}?answer=not_interested",
+        _UNSUBSCRIBE: unsubscribe,
+    }
+    template = _invitation(
+        emails.language_or_default(claim.language),
+        bool(claim.name),
+        claim.study_title,
+        claim.organisation_name,
+        claim.site_region,
         # Each site by name and the town it is in, in the volunteer's language (issue 13 item 4).
-        sites=tuple(site_text(site, claim.language) for site in claim.site_places) or claim.sites,
-        invitation_text=claim.invitation_text,
-        interested=f"{base}/invitations/answer/{claim.answer_token}?answer=interested",
-        not_interested=f"{base}/invitations/answer/{claim.answer_token}?answer=not_interested",
-        unsubscribe=unsubscribe,
+        tuple(site_text(site, claim.language) for site in claim.site_places) or claim.sites,
+        claim.invitation_text,
         # Why they were invited: general words in the email, the reasons behind sign-in (an email
         # may be read by others; docs/volunteers.md).
-        why_link=f"{base}/me/invitations/{claim.study_id}",
+        f"{base}/me/invitations/{claim.study_id}",
+    )
+    email = emails.RenderedEmail(
+        subject=_fill(template.subject, values),
+        text=_fill(template.text, values),
+        html=_fill(template.html, {mark: str(escape(value)) for mark, value in values.items()}),
     )
     return runtime.mailer.build(
         to=claim.email,
