@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from panel_service import emails
+from panel_service.domain.gazetteer import site_text
 from panel_service.domain.lifecycle import approval_covers
 from panel_service.domain.regions import region_name
 from panel_service.mail import Mailer
@@ -86,15 +88,22 @@ def _claim(**overrides: object) -> Claimed:
 @pytest.mark.parametrize("language", ["en", "da", "xx"])
 @pytest.mark.parametrize("name", ["Ann <script> & Søren", None, "Bo"])
 @pytest.mark.parametrize("sites", [("Aarhus University Hospital", "Rigshospitalet"), ()])
+@pytest.mark.parametrize("places", [(), ({"name": "Bispebjerg Hospital", "lat": 55.71, "lon": 12.54},)])
 def test_the_invitation_rendered_once_per_study_equals_the_whole_render(
-    tmp_path: Path, language: str, name: str | None, sites: tuple[str, ...]
+    tmp_path: Path,
+    language: str,
+    name: str | None,
+    sites: tuple[str, ...],
+    places: tuple[dict[str, Any], ...],
 ) -> None:
     """``build_message`` renders a study's template once with placeholders and puts the name and
     links in per email: the parts must be exactly what rendering the template whole gives."""
     settings = make_test_settings("sqlite://", tmp_path, base_url="https://panel.example.org")
     runtime = SimpleNamespace(settings=settings, mailer=Mailer(settings))
-    claim = _claim(language=language, name=name, sites=sites)
+    claim = _claim(language=language, name=name, sites=sites, site_places=places)
     base = "https://panel.example.org"
+    # Sites with coordinates are named with their town in the volunteer's language.
+    named_sites = tuple(site_text(site, language) for site in places) or sites
     whole = emails.render(
         "invitation",
         language,
@@ -102,11 +111,12 @@ def test_the_invitation_rendered_once_per_study_equals_the_whole_render(
         study_title=claim.study_title,
         organisation_name=claim.organisation_name,
         site_region=region_name(claim.site_region, emails.language_or_default(language)) or claim.site_region,
-        sites=sites,
+        sites=named_sites,
         invitation_text=claim.invitation_text,
         interested=f"{base}/invitations/answer/ANSWER-tok_1?answer=interested",
         not_interested=f"{base}/invitations/answer/ANSWER-tok_1?answer=not_interested",
         unsubscribe=f"{base}/unsubscribe/UNSUB-tok_2",
+        why_link=f"{base}/me/invitations/{claim.study_id}",
     )
     for _ in range(2):  # the second from the cache
         message = build_message(runtime, claim).parsed()  # type: ignore[arg-type]
