@@ -91,7 +91,9 @@ def _reset_round(engine: Engine) -> None:
     stay, so each round's study and version are new (no per-version cache of the worker helps)."""
     with engine.begin() as connection:
         connection.execute(text("SET LOCAL session_replication_role = replica"))
-        connection.execute(text("TRUNCATE respondent_outcomes, invitations, match_chunks, match_runs, outbox, action_tokens"))
+        connection.execute(
+            text("TRUNCATE respondent_outcomes, invitations, match_chunks, match_runs, outbox, action_tokens")
+        )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM (ANALYZE) invitations, outbox, match_chunks, match_runs"))
 
@@ -131,9 +133,7 @@ def end_to_end(
         pipeline_bench.worker("matching,maintenance,default", processes, env, work / "recruit-worker.log"),
         psycopg.connect(url) as raw,
     ):
-        study, committed = pipeline_bench.recruit(
-            engine, pipeline_bench.CRITERIA["narrow"], "Bench warm-up"
-        )
+        study, committed = pipeline_bench.recruit(engine, pipeline_bench.CRITERIA["narrow"], "Bench warm-up")
         _wait_finished(url, study, committed)
         for number in range(runs):
             time.sleep(0.5)  # the last chunk's task completes its outbox row after finishing the run
@@ -205,6 +205,7 @@ def measure(
         )
         .execution_options(preserve_rowcount=True)
     )
+
     def panel_statement(replica: bool) -> tuple[float, int]:
         with engine.connect() as connection:
             connection.execute(text("SET session_replication_role = replica"))

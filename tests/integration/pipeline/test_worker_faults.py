@@ -293,7 +293,10 @@ def test_worker_killed_in_the_middle_of_a_chunk_redoes_it_without_duplicates(
         study = make_recruiting_study(session, NARROW, start_matching=False)
         expected = {v.email for v in people if narrow_expected(v, TODAY)}
         study_id = study.id
-    run_id = matching.start_study(publisher, study_id)  # the run and its chunk rows, not yet published
+    # The run and its chunk rows (start_study's first transaction alone: the job would go on to
+    # match a chunk here, in the test's process).
+    with publisher.database.session_scope() as session:
+        run_id = matching.start_match_run(session, publisher.settings, study_id)
     assert run_id is not None
 
     # Hold the run row: a chunk inserts its invitations, then blocks on this lock before it can
