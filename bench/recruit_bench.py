@@ -174,7 +174,6 @@ def measure(
     with psycopg.connect(url) as raw:
         recruit_insert_select.build(raw)
     panel_runs, limit_runs, loads, invited = end_to_end(engine, url, processes, chunk_size, runs, code)
-    match = {"invitations": invited, "seconds": statistics.median(panel_runs)}
     url = f"postgresql://postgres@127.0.0.1:5432/{database}"
     with engine.connect() as connection:
         study_id, version_id = connection.execute(
@@ -242,8 +241,8 @@ def measure(
                 "limit": recruit_insert_select.insert(raw, study_id, today),
             }
             counts = {name: count for name, (_, count) in results.items()}
-            if len(set(counts.values()) | {match["invitations"]}) != 1:
-                raise RuntimeError(f"different invitations: {counts}, end to end {match['invitations']}")
+            if len(set(counts.values()) | {invited}) != 1:
+                raise RuntimeError(f"different invitations: {counts}, end to end {invited}")
             if number:  # the first round warms the caches
                 for name, (seconds, _) in results.items():
                     timings[name].append(seconds)
@@ -252,8 +251,8 @@ def measure(
         profiles_count,
         processes,
         chunk_size,
-        match["invitations"],
-        match["seconds"],
+        invited,
+        statistics.median(panel_runs),
         statistics.median(timings["statement"]),
         statistics.median(timings["no_fk"]),
         statistics.median(timings["lean"]),
