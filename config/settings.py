@@ -72,7 +72,7 @@ class Settings(BaseModel):
     contact_cap: int = Field(2, alias="PANEL_CONTACT_CAP", ge=1)
     contact_cap_days: int = Field(30, alias="PANEL_CONTACT_CAP_DAYS", ge=1)
     # A bulk match is split into PANEL_MATCH_WORKERS chunks, or a multiple of it, none larger
-    # than PANEL_MATCH_CHUNK_SIZE profile ids (services.matching.chunk_plan).
+    # than PANEL_MATCH_CHUNK_SIZE profile ids (domain.chunks.chunk_plan).
     match_chunk_size: int = Field(125_000, alias="PANEL_MATCH_CHUNK_SIZE", ge=1)
     match_workers: int = Field(2, alias="PANEL_MATCH_WORKERS", ge=1)
     send_max_attempts: int = Field(8, alias="PANEL_SEND_MAX_ATTEMPTS", ge=1)
