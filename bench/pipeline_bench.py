@@ -341,7 +341,7 @@ def peak_rss_mib(pid: int) -> float:
 # -- scenarios -----------------------------------------------------------------------------------
 
 
-def recruit(engine: Engine, criteria: str) -> tuple[int, float]:
+def recruit(engine: Engine, criteria: str, organisation: str = "Bench") -> tuple[int, float]:
     """Study + approved version + approval, status recruiting and the start_study outbox row in one
     transaction; the relay publishes after commit. Returns (study id, commit time)."""
     from config.settings import load_settings
@@ -355,7 +355,7 @@ def recruit(engine: Engine, criteria: str) -> tuple[int, float]:
 
         with runtime.database.session_scope() as session:
             org = session.execute(
-                text("INSERT INTO organisations (name) VALUES ('Bench') RETURNING id")
+                text("INSERT INTO organisations (name) VALUES (:n) RETURNING id"), {"n": organisation}
             ).scalar_one()
             study = session.execute(
                 text("INSERT INTO studies (organisation_id, status) VALUES (:o, 'draft') RETURNING id"),

@@ -21,9 +21,9 @@ API (the Flask app in this process, bearer tokens) creates a study, submits it, 
 ethics approval and starts recruiting. No row is written by SQL. It waits until the match run
 is finished and nothing is left to send, then checks and prints:
 
-* per host: chunks run and rows matched (from each worker's log: Celery's ``Task
-  matching.match_chunk[…] succeeded in Ts: rows`` lines), emails sent (its ``email.sent``
-  lines) and received from its address at the SMTP server, the peak of its PostgreSQL
+* per host: chunks run and rows matched (from each worker's log: its ``matching.chunk_done``
+  lines, one per chunk matched, by a delivered task or by ``start_study`` itself), emails sent
+  (its ``email.sent`` lines) and received from its address at the SMTP server, the peak of its PostgreSQL
   connections (``pg_stat_activity`` by client address) and Redis connections (``CLIENT LIST``),
   sampled every 0.2 s;
 * that every volunteer the in-memory evaluator says matches (the import file's lines, parsed by
@@ -538,7 +538,6 @@ def warm_up(env: dict[str, str], processes: int) -> None:
 
 
 TASK_LINE = re.compile(r"Task [\w.]+\[[^\]]+\] succeeded in ")
-CHUNK_LINE = re.compile(r"Task matching\.match_chunk\[[^\]]+\] succeeded in ([0-9.]+)s: (\d+)")
 
 
 def read_worker_log(text: str, report: HostReport) -> list[str]:
@@ -548,11 +547,13 @@ def read_worker_log(text: str, report: HostReport) -> list[str]:
     for line in text.splitlines():
         if TASK_LINE.search(line):
             report.tasks += 1
-        found = CHUNK_LINE.search(line)
-        if found:
-            report.chunks += 1
-            report.chunk_seconds.append(float(found.group(1)))
-            report.rows_matched += int(found.group(2))
+        if '"matching.chunk_done"' in line:
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line[line.index("{") :])
+                if entry.get("event") == "matching.chunk_done":
+                    report.chunks += 1
+                    report.chunk_seconds.append(float(entry["seconds"]))
+                    report.rows_matched += int(entry["matched"])
             continue
         if '"email.sent"' in line:
             with contextlib.suppress(ValueError):

@@ -77,7 +77,10 @@ class Settings(BaseModel):
     # volunteer against every recruiting study in memory).
     question_reminder_days: int = Field(182, alias="PANEL_QUESTION_REMINDER_DAYS", ge=1)
     question_reminder_batch: int = Field(500, alias="PANEL_QUESTION_REMINDER_BATCH", ge=1)
-    match_chunk_size: int = Field(10_000, alias="PANEL_MATCH_CHUNK_SIZE", ge=1)
+    # A bulk match is split into PANEL_MATCH_WORKERS chunks, or a multiple of it, none larger
+    # than PANEL_MATCH_CHUNK_SIZE profile ids (domain.chunks.chunk_plan).
+    match_chunk_size: int = Field(125_000, alias="PANEL_MATCH_CHUNK_SIZE", ge=1)
+    match_workers: int = Field(2, alias="PANEL_MATCH_WORKERS", ge=1)
     send_max_attempts: int = Field(8, alias="PANEL_SEND_MAX_ATTEMPTS", ge=1)
     link_ttl_days: int = Field(30, alias="PANEL_LINK_TTL_DAYS", ge=1)
     # A job's lease on its outbox row: taken when it is published and when it starts, renewed by

@@ -292,7 +292,10 @@ def test_worker_killed_in_the_middle_of_a_chunk_redoes_it_without_duplicates(
         study = make_recruiting_study(session, NARROW, start_matching=False)
         expected = {v.email for v in people if narrow_expected(v, TODAY)}
         study_id = study.id
-    run_id = matching.start_study(publisher, study_id)  # the run and its chunk rows, not yet published
+    # The run and its chunk rows (start_study's first transaction alone: the job would go on to
+    # match a chunk here, in the test's process).
+    with publisher.database.session_scope() as session:
+        run_id = matching.start_match_run(session, publisher.settings, study_id)
     assert run_id is not None
 
     # Hold the run row: a chunk inserts its invitations, then blocks on this lock before it can
@@ -336,6 +339,96 @@ def test_worker_killed_in_the_middle_of_a_chunk_redoes_it_without_duplicates(
     with publisher.database.session_scope() as session:
         assert session.scalar(select(func.sum(MatchChunk.matched)).where(MatchChunk.run_id == run_id)) == len(
             expected
+        )
+
+
+def test_worker_killed_while_start_study_matches_its_own_chunk_redoes_it_without_duplicates(
+    fresh: Stack,
+) -> None:
+    """``start_study`` goes on to match the run's last chunk itself (under that chunk's outbox row):
+    the whole worker is killed while that chunk is mid-insert. The rows' leases run
+    out, the reconciler publishes them again, and every expected email goes out exactly once."""
+    publisher, smtp, worker = fresh.publisher, fresh.smtp, fresh.worker
+    with publisher.database.session_scope() as session:
+        people = seed_population(session, 40, seed=17)
+        # The last volunteer matches: start_study's own chunk (the last id range) inserts a row.
+        newest = make_volunteer(
+            session, birth_date=TODAY.replace(year=TODAY.year - 40), conditions=["G25.81"], medications=[]
+        )
+        expected = {v.email for v in [*people, newest] if narrow_expected(v, TODAY)}
+        study_id = make_recruiting_study(session, NARROW, start_matching=False).id
+    assert newest.email in expected
+
+    # Hold every volunteer row: a chunk's insert checks its foreign key to the volunteer
+    # (FOR KEY SHARE) and waits here, mid-insert, in whichever process runs it.
+    holder = publisher.database.engine.connect()
+    holder_tx = holder.begin()
+    holder.execute(select(Participant.id).with_for_update())
+    try:
+        with publisher.database.session_scope() as session:
+            outbox.enqueue(session, "matching.start_study", {"study_id": study_id})
+
+        def own_chunk_blocked() -> bool:
+            with publisher.database.engine.connect() as probe:
+                waiting = probe.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO invitations%'"
+                    )
+                ).scalar()
+            if not waiting:
+                return False
+            with publisher.database.session_scope() as session:
+                run = session.scalar(select(MatchRun).where(MatchRun.study_id == study_id))
+                if run is None:
+                    return False
+                own = [
+                    row
+                    for row in session.scalars(
+                        select(OutboxMessage).where(OutboxMessage.task_name == "matching.match_chunk")
+                    )
+                    if row.payload == {"run_id": run.id, "chunk_no": run.chunks_total - 1}
+                ]
+                return len(own) == 1 and own[0].lease_owner is not None and own[0].completed_at is None
+
+        wait_until(own_chunk_blocked, 30, "start_study's own chunk to block mid-insert")
+        time.sleep(0.5)  # let the other process reach its insert too, when its chunk has a match
+        with publisher.database.session_scope() as session:
+            run = session.scalar(select(MatchRun).where(MatchRun.study_id == study_id))
+            assert run is not None and run.chunks_total >= 2
+            run_id, last = run.id, run.chunks_total - 1
+            start_row = session.scalar(
+                select(OutboxMessage).where(OutboxMessage.task_name == "matching.start_study")
+            )
+            own = [
+                row
+                for row in session.scalars(
+                    select(OutboxMessage).where(OutboxMessage.task_name == "matching.match_chunk")
+                )
+                if row.payload == {"run_id": run_id, "chunk_no": last}
+            ]
+            # start_study is still running, inside the last chunk's own job.
+            assert start_row is not None and start_row.completed_at is None
+            assert len(own) == 1 and own[0].lease_owner is not None and own[0].completed_at is None
+        worker.kill()
+    finally:
+        holder_tx.rollback()
+        holder.close()
+
+    with publisher.database.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Invitation)) == 0
+    time.sleep(OUTBOX_LEASE + 0.5)  # the leases of the killed runs run out
+    worker.start()
+    settle(publisher, study_id, timeout=60)
+
+    assert sorted(smtp.to_addresses()) == sorted(expected)
+    with publisher.database.session_scope() as session:
+        assert session.scalar(select(func.sum(MatchChunk.matched)).where(MatchChunk.run_id == run_id)) == len(
+            expected
+        )
+        assert (
+            session.scalar(select(func.count()).select_from(MatchRun).where(MatchRun.study_id == study_id))
+            == 1
         )
 
 
