@@ -133,6 +133,9 @@ def copy_profiles(engine: Engine, count: int) -> None:
         # list, which every && then scans in full until a vacuum merges it (autovacuum would, later).
         raw.driver_connection.autocommit = True  # type: ignore[union-attr]
         cursor.execute("VACUUM ANALYZE")
+        # Back to transactions before the pool hands it out again: SQLAlchemy does not know the
+        # driver's autocommit was set, and a later engine.begin() would run outside a transaction.
+        raw.driver_connection.autocommit = False  # type: ignore[union-attr]
     finally:
         raw.close()
 

@@ -183,6 +183,9 @@ def copy_volunteers(engine: Engine, count: int, work: Path) -> None:
         # VACUUM merges the GIN pending list of the code summaries (filled by the COPY) into the index.
         raw.driver_connection.autocommit = True  # type: ignore[attr-defined]
         cursor.execute("VACUUM ANALYZE")
+        # Back to transactions before the pool hands it out again: SQLAlchemy does not know the
+        # driver's autocommit was set, and a later engine.begin() would run outside a transaction.
+        raw.driver_connection.autocommit = False  # type: ignore[attr-defined]
     finally:
         raw.close()
     log(f"loaded {count} volunteers with COPY in {time.monotonic() - started:.1f} s")
