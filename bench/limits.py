@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -418,24 +419,30 @@ def main(argv: list[str] | None = None) -> None:
     profiles = 20_000 if options.small else options.profiles
     started = dt.datetime.now(dt.UTC)
     start_load = load_average()
-    rows: list[LimitRow] = []
-    if "web" in only:
-        rows += web_rows(options.duration, options.clients, options.rounds)
-    if "criteria" in only:
-        rows += criteria_rows(profiles, options.runs, options.criteria_database)
-    if "import" in only:
-        rows.append(import_row(options.import_lines or profiles))
-    if "pipeline" in only:
-        rows.append(incremental_row(profiles, options.incremental_runs))
-        rows.append(recruit_row(profiles, 5))
-    if "dispatch" in only:
-        rows += dispatch_rows(options.emails, options.dispatch_rounds)
     print(
         f"Limits measured side by side, {started:%Y-%m-%d %H:%M} UTC, `python -m bench.limits {' '.join(argv or sys.argv[1:])}`"
-        f" (load average {start_load} at the start, {load_average()} at the end)"
+        f" (load average {start_load} at the start)"
     )
     print()
-    print(markdown(rows))
+    print(markdown([]), flush=True)
+    # Each group's rows are printed as soon as they are measured, so a failure in a later group
+    # keeps the figures already taken.
+    groups: dict[str, Callable[[], list[LimitRow]]] = {
+        "web": lambda: web_rows(options.duration, options.clients, options.rounds),
+        "criteria": lambda: criteria_rows(profiles, options.runs, options.criteria_database),
+        "import": lambda: [import_row(options.import_lines or profiles)],
+        "pipeline": lambda: [
+            incremental_row(profiles, options.incremental_runs),
+            recruit_row(profiles, 5),
+        ],
+        "dispatch": lambda: dispatch_rows(options.emails, options.dispatch_rounds),
+    }
+    for group in GROUPS:
+        if group in only:
+            for row in groups[group]():
+                print("| " + " | ".join(row.cells()) + " |", flush=True)
+    print()
+    print(f"Load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":

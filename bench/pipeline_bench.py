@@ -458,7 +458,7 @@ def measure_dispatch(
             text(
                 "UPDATE invitations SET status = 'queued', reason = NULL, claimed_at = NULL, sent_at = NULL, "
                 "cancelled_at = NULL, attempts = 0, next_attempt_at = NULL, message_id = NULL, "
-                "handed_at = NULL, lease_until = NULL, last_error = NULL"
+                "lease_until = NULL, last_error = NULL"
             )
         )
         connection.execute(
