@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,11 +94,15 @@ def test_a_connection_the_server_closed_is_replaced_without_an_error(
             pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
         with _admin(settings.database_url) as admin:
             assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
-            # pg_terminate_backend only signals: wait until the backend has gone.
-            admin.execute(
-                "DO $$ BEGIN WHILE EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = "
-                f"{int(pid)}) LOOP PERFORM pg_sleep(0.01); END LOOP; END $$"
-            )
+            # pg_terminate_backend only signals: wait until the backend has gone. A statement sees
+            # one snapshot of pg_stat_activity per transaction, so each look is its own statement
+            # (autocommit) and the wait is bounded.
+            for _ in range(1000):
+                if admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone() is None:
+                    break
+                time.sleep(0.01)
+            else:
+                pytest.fail(f"backend {pid} still listed 10 s after pg_terminate_backend")
         with engine.connect() as connection:
             replacement = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
         assert replacement != pid
