@@ -248,7 +248,9 @@ def dashboard(account: Account, participant: Participant) -> str:
         questions_to_ask=asking.count_to_ask(session, settings(), participant.id, data, state)
         if has_profile
         else 0,
-        consent=volunteers.active_consent(session, participant.id),
+        # The same test as ``volunteers.active_consent`` (contact consent, not withdrawn), read
+        # with the profile: the page only says whether there is one.
+        consent=state.consent_active,
         paused=volunteers.is_paused(settings(), participant),
         region_name=region_name,
         language=language(),
