@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, *, start_background_jobs: bool 
     from panel_service.services import accounts
     from panel_service.web import register_blueprints, transaction
     from panel_service.web.dates import register_date_filters
+    from panel_service.web.health import HealthProbe
     from panel_service.web.i18n import region_in_page_language
     from panel_service.web.input import BoundedIntConverter, SafeJSONProvider
     from panel_service.web.middleware import install_middleware
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None, *, start_background_jobs: bool 
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
     register_blueprints(app)
+    # Outermost: a probe is answered before ProxyFix and Flask (it reads no client address).
+    app.wsgi_app = HealthProbe(app, app.wsgi_app)  # type: ignore[method-assign]
     register_date_filters(app)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["region"] = region_in_page_language

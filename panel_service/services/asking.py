@@ -25,6 +25,7 @@ from panel_service.domain.asking import (
 )
 from panel_service.domain.criteria import profile_facts
 from panel_service.domain.criteria.versions import criteria_of
+from panel_service.domain.eligibility import VolunteerState
 from panel_service.domain.profile import ProfileData
 from panel_service.domain.questions import Answer, Catalogue
 from panel_service.queries import asking as queries
@@ -44,11 +45,16 @@ class Asked:
 
 
 def all_that_matter(
-    session: Session, settings: Settings, participant_id: int, profile: ProfileData | None = None
+    session: Session,
+    settings: Settings,
+    participant_id: int,
+    profile: ProfileData | None = None,
+    state: VolunteerState | None = None,
 ) -> list[Ask]:
     """Every ask, skipped ones included, best first. Studies already inviting the volunteer and
     studies beyond their travel limit are left out: no answer changes anything for those.
-    ``profile``: the volunteer's, when the caller has loaded it already (the dashboard has)."""
+    ``profile`` and ``state``: the volunteer's, when the caller has loaded them already (the
+    dashboard has)."""
     today = panel_today(settings)
     studies = recruiting_versions(session, today)
     if not studies:
@@ -58,7 +64,7 @@ def all_that_matter(
         return []
     catalogue = load_catalogue(session)
     invited = queries.invited_study_ids(session, participant_id)
-    state = volunteer_state(session, participant_id)
+    state = state or volunteer_state(session, participant_id)
     trees = [
         StudyCriteria(
             criteria_of(study.version_id, study.content_hash, study.criteria, lambda: catalogue),
@@ -78,8 +84,9 @@ def what_to_ask(
     *,
     with_skipped: bool = False,
     profile: ProfileData | None = None,
+    state: VolunteerState | None = None,
 ) -> Asked:
-    every = all_that_matter(session, settings, participant_id, profile)
+    every = all_that_matter(session, settings, participant_id, profile, state)
     if not every:
         return Asked([], 0)
     waiting = not_skipped(every, queries.skips_of(session, participant_id), panel_today(settings))
@@ -87,11 +94,15 @@ def what_to_ask(
 
 
 def count_to_ask(
-    session: Session, settings: Settings, participant_id: int, profile: ProfileData | None = None
+    session: Session,
+    settings: Settings,
+    participant_id: int,
+    profile: ProfileData | None = None,
+    state: VolunteerState | None = None,
 ) -> int:
     """How many questions could make the volunteer eligible for studies (skipped ones left out):
     the one number the dashboard and the reminder email show."""
-    return len(what_to_ask(session, settings, participant_id, profile=profile).asks)
+    return len(what_to_ask(session, settings, participant_id, profile=profile, state=state).asks)
 
 
 def find_ask(asks: list[Ask], ask_key: str) -> Ask | None:

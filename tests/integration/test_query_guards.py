@@ -158,9 +158,15 @@ def test_dashboard_loads_the_profile_once(
     volunteer_sign_in(client, "vera@example.org")
     make_invitation(db, recruiting_study(db), participant.id)
     seen = read(client, engine, "/me")
-    for table in ("profiles", "profile_conditions", "profile_medications"):
-        reads = [sql for sql in seen.sql if f"FROM {table} " in sql + " "]
+    # One statement reads the profile, its lists, its answers and the contact state (since
+    # webpush: ``services.profiles.stored_profile_and_state``).
+    for table in ("profiles", "profile_conditions", "profile_medications", "profile_answers"):
+        reads = [sql for sql in seen.sql if f"FROM {table} " in sql + " " or f"JOIN {table} " in sql]
         assert len(reads) == 1, f"{table} read {len(reads)} times:\n{seen}"
+    assert (
+        len({sql for sql in seen.sql for table in ("profiles", "profile_answers") if f" {table} " in sql})
+        == 1
+    ), f"the profile and the answers in more than one statement:\n{seen}"
 
 
 def test_public_home_page(client: FlaskClient, db: Session, engine: Engine) -> None:

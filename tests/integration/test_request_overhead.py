@@ -150,6 +150,64 @@ def test_healthz_answers_from_its_last_check_until_it_is_stale(settings: Setting
             assert "SELECT 1" in stale.sql
 
 
+@pytest.mark.redis
+def test_healthz_is_answered_ahead_of_flask_as_the_view_would(settings: Settings, tmp_path: Path) -> None:
+    """The WSGI wrapper answers ``/healthz`` without Flask's dispatch (no request hook runs),
+    with the body, status and headers the view and the app's middleware gave it."""
+    from werkzeug.test import Client
+
+    from panel_service.web.health import HealthProbe
+
+    with _health_app(settings, tmp_path) as app:
+        dispatched: list[str] = []
+        app.before_request(lambda: dispatched.append("flask") and None)
+        assert isinstance(app.wsgi_app, HealthProbe)
+        fast = app.test_client().get("/healthz", headers={"X-Request-ID": "probe-12345"})
+        assert dispatched == []
+        # The same app with Flask's own view answering (the wrapper taken off).
+        via_flask = Client(app.wsgi_app.wrapped).get("/healthz", headers={"X-Request-ID": "probe-12345"})
+        assert dispatched == ["flask"]
+        assert (fast.status_code, fast.get_data()) == (via_flask.status_code, via_flask.get_data())
+        assert fast.json == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+        for name in (
+            "Content-Type",
+            "X-Request-ID",
+            "Content-Security-Policy",
+            "X-Content-Type-Options",
+            "X-Frame-Options",
+            "Referrer-Policy",
+            "Permissions-Policy",
+        ):
+            assert fast.headers.get(name) == via_flask.headers.get(name), name
+        assert fast.headers["X-Request-ID"] == "probe-12345"
+        assert "Cache-Control" not in fast.headers and "Set-Cookie" not in fast.headers
+        head = app.test_client().head("/healthz")
+        assert (head.status_code, head.get_data(), len(head.headers["X-Request-ID"])) == (200, b"", 32)
+        # Anything but GET or HEAD is Flask's to answer, as before.
+        assert app.test_client().post("/healthz").status_code == 405
+        assert app.test_client().get("/healthz/extra").status_code == 404
+
+
+def test_healthz_ahead_of_flask_is_503_with_the_same_body_when_the_database_does_not_answer(
+    tmp_path: Path,
+) -> None:
+    from werkzeug.test import Client
+
+    from panel_service import create_app
+
+    app = create_app(
+        make_test_settings("postgresql://nobody@127.0.0.1:1/none", tmp_path), start_background_jobs=False
+    )
+    try:
+        fast = app.test_client().get("/healthz")
+        via_flask = Client(app.wsgi_app.wrapped).get("/healthz")  # type: ignore[attr-defined]
+        assert fast.status_code == via_flask.status_code == 503
+        assert fast.get_data() == via_flask.get_data()
+        assert fast.json["checks"]["database"].startswith("error")
+    finally:
+        app.extensions["panel_runtime"].close()
+
+
 # --- the sign-in check's commit -------------------------------------------------------------
 
 

@@ -5,10 +5,10 @@ import ipaddress
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import redis
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request
 from flask_babel import get_locale
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -20,6 +20,9 @@ from panel_service.extensions import db_session, runtime
 from panel_service.metrics import JOBS_DEAD_NOW
 from panel_service.services import public_studies
 from panel_service.timeutil import panel_today
+
+if TYPE_CHECKING:
+    from panel_service.runtime import Runtime
 
 bp = Blueprint("public", __name__)
 
@@ -117,24 +120,32 @@ class HealthCache:
 
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
-    cache = current_app.extensions.get(HEALTH_CACHE)
-    if cache is None:
-        cache = current_app.extensions.setdefault(HEALTH_CACHE, HealthCache())
-    body, status = cache.get(_check_health)
+    """Served by ``web.health.HealthProbe`` ahead of Flask's dispatch; this view answers only
+    when the app runs without that wrapper (the same cached check either way)."""
+    body, status = health_answer(current_app)
     return jsonify(body), status
 
 
-def _check_health() -> tuple[dict[str, Any], int]:
+def health_answer(app: Flask) -> tuple[dict[str, Any], int]:
+    """The app's last health check, or a new one when it is older than the cache allows."""
+    cache = app.extensions.get(HEALTH_CACHE)
+    if cache is None:
+        cache = app.extensions.setdefault(HEALTH_CACHE, HealthCache())
+    panel_runtime = app.extensions["panel_runtime"]
+    return cast(HealthCache, cache).get(lambda: _check_health(panel_runtime))
+
+
+def _check_health(panel_runtime: Runtime) -> tuple[dict[str, Any], int]:
     checks: dict[str, Any] = {}
     healthy = True
     try:
-        with runtime().database.engine.connect() as connection:
+        with panel_runtime.database.engine.connect() as connection:
             connection.execution_options(read_only=True).execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:
         healthy = False
         checks["database"] = f"error: {type(exc).__name__}"
-    broker = runtime().settings.celery_broker_url
+    broker = panel_runtime.settings.celery_broker_url
     if broker:
         checks["broker"] = _broker_status(broker)
         healthy = healthy and checks["broker"] == "ok"

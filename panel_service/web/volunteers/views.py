@@ -230,7 +230,8 @@ def resend_verification(account: Account, participant: Participant) -> WerkzeugR
 @volunteer_view
 def dashboard(account: Account, participant: Participant) -> str:
     session = db_session()
-    stored = profiles.stored_profile(session, participant.id)  # loaded once for the whole page
+    # Loaded once for the whole page, with the contact state the questions' count needs.
+    stored, state = profiles.stored_profile_and_state(session, settings(), participant.id)
     has_profile = stored is not None
     data = stored or ProfileData()
     invitations = volunteer_dashboard.visible_invitations(
@@ -246,8 +247,12 @@ def dashboard(account: Account, participant: Participant) -> str:
         invitations=invitations,
         has_profile=has_profile,
         open_sections=open_sections,
-        questions_to_ask=asking.count_to_ask(session, settings(), participant.id, data) if has_profile else 0,
-        consent=volunteers.active_consent(session, participant.id),
+        questions_to_ask=asking.count_to_ask(session, settings(), participant.id, data, state)
+        if has_profile
+        else 0,
+        # The same test as ``volunteers.active_consent`` (contact consent, not withdrawn), read
+        # with the profile: the page only says whether there is one.
+        consent=state.consent_active,
         paused=volunteers.is_paused(settings(), participant),
         region_name=region_name,
         language=language(),

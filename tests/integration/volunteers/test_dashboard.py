@@ -220,3 +220,20 @@ def test_a_danish_volunteer_reads_why_in_danish_on_the_dashboard_and_the_invitat
         assert "Du er 4" in page, path  # "Du er 46 år, og det er mellem 18 og 75."
         assert "du har fortalt os" in page.lower(), path
         assert "You are 4" not in page, path
+
+
+def test_the_dashboard_says_when_there_is_no_consent_to_contact(
+    client: FlaskClient, db: Session, settings: Settings
+) -> None:
+    """The notice follows the consent: shown without one, gone once given, back once withdrawn
+    (read with the profile since webpush, no longer as the consent row)."""
+    make_volunteer(db, settings, consent=False)
+    sign_in(client, "vera@example.org")
+    notice = "You have not given consent to be contacted"
+    assert notice in client.get("/me").get_data(as_text=True)
+    assert (
+        post_form(client, "/me/consent/give", {"consent": "y"}, token_from="/me/contact").status_code == 302
+    )
+    assert notice not in client.get("/me").get_data(as_text=True)
+    assert post_form(client, "/me/consent/withdraw", {}, token_from="/me/contact").status_code == 302
+    assert notice in client.get("/me").get_data(as_text=True)
