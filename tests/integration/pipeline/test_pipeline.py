@@ -167,7 +167,7 @@ def test_the_email_is_the_approved_text_with_signed_links_and_one_click_unsubscr
     assert text in plain_text
     assert "&lt;angle&gt;" in html.get_content()
     # The site region by name, never a bare code (issue 13 item 4).
-    assert "Capital Region of Denmark" in plain_text and "DK-84" not in plain_text
+    assert "(in Capital Region of Denmark" in plain_text and "DK-84" not in plain_text
     unsubscribe = message["List-Unsubscribe"]
     assert unsubscribe.startswith("<http://127.0.0.1:5000/unsubscribe/") and unsubscribe.endswith(">")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
