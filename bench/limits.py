@@ -234,9 +234,12 @@ def import_row(lines: int) -> LimitRow:
     )
 
 
-def incremental_row(profiles: int, runs: int) -> LimitRow:
+def incremental_row(profiles: int, runs: int, database: str = incremental_bench.DATABASE) -> LimitRow:
     """``bench.incremental_bench``: Panel's incremental match and the hand-built one, alternately,
-    one volunteer at a time against 50 recruiting studies (profile version 2 data)."""
+    one volunteer at a time against 50 recruiting studies (profile version 2 data), in the
+    PostgreSQL database ``database``."""
+    incremental_bench.DATABASE = database
+    incremental_bench.URL = f"{incremental_bench.PG_SERVER}/{database}"
     result = incremental_bench.measure(profiles, 50, runs)
     return LimitRow(
         f"incremental match, 50 recruiting studies ({profiles:,} v2 profiles, {runs} volunteers; load {result.load})",
@@ -247,10 +250,10 @@ def incremental_row(profiles: int, runs: int) -> LimitRow:
     )
 
 
-def recruit_row(profiles: int, runs: int) -> LimitRow:
+def recruit_row(profiles: int, runs: int, database: str = recruit_bench.DATABASE) -> LimitRow:
     """``bench.recruit_bench``: the bulk match with 2 worker processes, end to end, against one
     lean ``INSERT … SELECT`` over code arrays; Panel's own statement shown beside it."""
-    result = recruit_bench.measure(profiles, 2, recruit_bench.CHUNK_SIZE, runs)
+    result = recruit_bench.measure(profiles, 2, recruit_bench.CHUNK_SIZE, runs, database)
     return LimitRow(
         f"recruit → all invitations queued, broad, 2 processes ({profiles:,} profiles, "
         f"{result.invitations:,} invitations; load {result.load})",
@@ -407,6 +410,16 @@ def main(argv: list[str] | None = None) -> None:
         default="panel_limits_bench",
         help="PostgreSQL database for the criteria rows (default panel_limits_bench)",
     )
+    parser.add_argument(
+        "--incremental-database",
+        default=incremental_bench.DATABASE,
+        help=f"PostgreSQL database for the incremental-match row (default {incremental_bench.DATABASE})",
+    )
+    parser.add_argument(
+        "--recruit-database",
+        default=recruit_bench.DATABASE,
+        help=f"PostgreSQL database for the recruit row (default {recruit_bench.DATABASE})",
+    )
     options = parser.parse_args(argv)
     only = {"web"} if options.web_only else set(options.only.split(","))
     if options.skip_web:
@@ -432,8 +445,8 @@ def main(argv: list[str] | None = None) -> None:
         "criteria": lambda: criteria_rows(profiles, options.runs, options.criteria_database),
         "import": lambda: [import_row(options.import_lines or profiles)],
         "pipeline": lambda: [
-            incremental_row(profiles, options.incremental_runs),
-            recruit_row(profiles, 5),
+            incremental_row(profiles, options.incremental_runs, options.incremental_database),
+            recruit_row(profiles, 5, options.recruit_database),
         ],
         "dispatch": lambda: dispatch_rows(options.emails, options.dispatch_rounds),
     }

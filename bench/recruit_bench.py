@@ -5,14 +5,14 @@ Loads ``--profiles`` synthetic volunteers into the PostgreSQL database ``panel_r
 then measures (medians of ``--runs``):
 
 * **Panel, end to end**, interleaved with the limit: one real Celery worker with ``--processes``
-  pool processes (``PANEL_MATCH_WORKERS`` the same), warmed by a first match of the narrow study,
+  pool processes (``PANEL_MATCH_WORKERS`` the same, or ``--match-workers``), warmed by a first match of the narrow study,
   then ``--runs`` rounds of: a new broad study set recruiting, the time from its commit to the
   run finished (every invitation queued; ``--chunk-size`` the most profile ids a chunk), then
   the limit once. The load average is kept per round;
 * then, alternately, **Panel's statement**: the bulk match's ``INSERT … SELECT`` (compiled criteria AND contactable,
   ``ON CONFLICT DO NOTHING``) over every profile as one statement into ``invitations``, in this
   process, and the same with the foreign-key triggers off (``session_replication_role =
-  replica``, the benchmark's superuser only: what the three FK checks cost), and the same
+  replica``, the benchmark's superuser only: what the invitation's key checks cost), and the same
   ``SELECT`` into ``lean_invitations`` (what the table costs: width, indexes, FKs);
 * **limit**: ``bench/baselines/recruit_insert_select.py``: one lean ``INSERT … SELECT`` over code
   arrays into ``lean_invitations``.
@@ -113,13 +113,21 @@ def _wait_finished(url: str, study: int, committed: float) -> float:
 
 
 def end_to_end(
-    engine: Engine, url: str, processes: int, chunk_size: int, runs: int, code: Path | None = None
+    engine: Engine,
+    url: str,
+    processes: int,
+    chunk_size: int,
+    runs: int,
+    code: Path | None = None,
+    match_workers: int | None = None,
 ) -> tuple[list[float], list[float], list[str], int]:
     """``runs`` bulk matches of the broad study by one warm worker (a first match of the narrow
     study warms it: connections, imports, the relay's broker link), each followed by the limit:
     (Panel's seconds, the limit's seconds, the load average, invitations) round by round."""
     pipeline_bench.reset_pipeline(engine)
-    env = pipeline_bench.worker_env(None, chunk_size) | {"PANEL_MATCH_WORKERS": str(processes)}
+    env = pipeline_bench.worker_env(None, chunk_size) | {
+        "PANEL_MATCH_WORKERS": str(match_workers or processes)
+    }
     work = pipeline_bench.ROOT / "bench" / "results"
     root = pipeline_bench.ROOT
     if code is not None:  # the worker runs another checkout (a before/after comparison)
@@ -167,13 +175,16 @@ def measure(
     runs: int,
     database: str = DATABASE,
     code: Path | None = None,
+    match_workers: int | None = None,
 ) -> Result:
     pipeline_bench.DB_NAME = database
     engine: Engine = pipeline_bench.ensure_database(profiles_count, reload=False)
     url = f"postgresql://postgres@127.0.0.1:5432/{database}"
     with psycopg.connect(url) as raw:
         recruit_insert_select.build(raw)
-    panel_runs, limit_runs, loads, invited = end_to_end(engine, url, processes, chunk_size, runs, code)
+    panel_runs, limit_runs, loads, invited = end_to_end(
+        engine, url, processes, chunk_size, runs, code, match_workers
+    )
     url = f"postgresql://postgres@127.0.0.1:5432/{database}"
     with engine.connect() as connection:
         study_id, version_id = connection.execute(
@@ -275,6 +286,9 @@ def main() -> None:
     parser.add_argument(
         "--chunk-size", type=int, default=CHUNK_SIZE, help="PANEL_MATCH_CHUNK_SIZE (the most ids a chunk)"
     )
+    parser.add_argument(
+        "--match-workers", type=int, help="PANEL_MATCH_WORKERS for the worker (default: --processes)"
+    )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--database", default=DATABASE, help=f"PostgreSQL database (default {DATABASE})")
     parser.add_argument(
@@ -282,7 +296,13 @@ def main() -> None:
     )
     options = parser.parse_args()
     result = measure(
-        options.profiles, options.processes, options.chunk_size, options.runs, options.database, options.code
+        options.profiles,
+        options.processes,
+        options.chunk_size,
+        options.runs,
+        options.database,
+        options.code,
+        options.match_workers,
     )
     print(json.dumps(result.__dict__ | {"ratio": result.ratio}, indent=2, default=str))
     Path(pipeline_bench.ROOT / "bench" / "results" / f"recruit-{options.profiles}.json").write_text(
