@@ -8,6 +8,7 @@ doubt (P3).
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from panel_service.domain.geo import site_points
 from panel_service.metrics import INVITATIONS_CANCELLED, INVITATIONS_DEFERRED
 from panel_service.queries import contact as sql
 from panel_service.queries.eligibility import travel_facts
-from panel_service.services import tokens
+from panel_service.services.accounts import sha256
 from panel_service.services.questions import load_catalogue
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at, utcnow
 
@@ -114,9 +115,10 @@ def claim_in(
 ) -> ClaimAttempt:
     """Claim one due invitation (or the given one) in the caller's transaction.
 
-    Four statements (one more when no new invitation is left and due retries are looked for):
-    the row with everything P1 needs about the volunteer and the study (locked), the profile and
-    contact-cap checks, the two link tokens, the claim itself."""
+    Three statements on PostgreSQL (one more when no new invitation is left and due retries are
+    looked for): the row with everything P1 needs about the volunteer and the study (locked), the
+    profile and contact-cap checks, and the claim with its two link tokens (one statement; two on
+    SQLite)."""
     dialect = session.get_bind().dialect.name
     candidate = _pick(session, dialect, study_id, participant_id)
     if candidate is None:
@@ -133,14 +135,7 @@ def claim_in(
         session.execute(sql.DEFER, key | {"retry_at": verdict.until})
         INVITATIONS_DEFERRED.labels(verdict.cause).inc()
         return ClaimAttempt(outcome=Outcome.DEFERRED)
-    answer, unsubscribe = tokens.issue_many(
-        session,
-        [
-            tokens.TokenRequest("answer", participant_id=pid, study_id=sid),
-            tokens.TokenRequest("unsubscribe", participant_id=pid),
-        ],
-        ttl=dt.timedelta(days=settings.link_ttl_days),
-    )
+    answer, unsubscribe = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     claim = Claimed(
         study_id=sid,
         participant_id=pid,
@@ -159,16 +154,18 @@ def claim_in(
         language=str(candidate.language),
     )
     now = utcnow()
-    session.execute(
-        sql.CLAIM,
-        key
-        | {
-            "at": now,
-            "attempt": claim.attempts,
-            "mid": claim.message_id,
-            "lease_until": leases.lease_end(now, settings.claim_lease_seconds),
-        },
-    )
+    params = key | {
+        "at": now,
+        "attempt": claim.attempts,
+        "mid": claim.message_id,
+        "lease_until": leases.lease_end(now, settings.claim_lease_seconds),
+        # The answer and unsubscribe links (``services.tokens``: only the hash is stored).
+        "answer_hash": sha256(answer),
+        "unsubscribe_hash": sha256(unsubscribe),
+        "tokens_expire": now + dt.timedelta(days=settings.link_ttl_days),
+    }
+    for statement in sql.claim_statements(dialect):  # one on PostgreSQL
+        session.execute(statement, params)
     return ClaimAttempt(claim=claim)
 
 

@@ -5,6 +5,7 @@ test_worker_faults.py."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from email.utils import parseaddr
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from panel_service import jobs
@@ -27,11 +28,12 @@ from panel_service.models import (
     Study,
 )
 from panel_service.runtime import Runtime
-from panel_service.services import consent, contact, matching, volunteers
+from panel_service.services import consent, contact, matching, tokens, volunteers
 from panel_service.tasks import Task
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at
 from tests.factories import add_condition, make_recruiting_study, make_volunteer
 from tests.support.pipeline import NARROW, narrow_expected, seed_population
+from tests.support.queries import statements
 from tests.support.services import SmtpRecorder, email_parts
 
 TODAY = dt.date.today()
@@ -129,6 +131,40 @@ def test_every_task_run_twice_changes_nothing(db: Session, tuned: Runtime, smtp:
     assert matching.start_study(tuned, study.id, kind="nightly") is not None
     drain(tuned)
     assert sorted(smtp.to_addresses()) == sorted(expected)
+
+
+def test_a_send_is_four_statements_on_postgresql_and_its_links_work(
+    db: Session, tuned: Runtime, smtp: SmtpRecorder, engine: Engine
+) -> None:
+    """Guard (issue 15): claim (pick, profile and cap, tokens with the claim update) and record. On
+    PostgreSQL the tokens ride in the claim update; SQLite sends them on their own. The links the
+    email carries are the stored tokens: the answer one names this study and volunteer."""
+    volunteer = rls_volunteer(db)
+    study = make_recruiting_study(db, NARROW, start_matching=False)
+    db.commit()
+    match_without_sending(tuned, study.id)
+    with statements(engine) as seen:
+        outcome = contact.send_invitation(tuned, study.id, volunteer.participant_id)
+    assert outcome == "sent"
+    starts = [" ".join(sql.split())[:30] for sql in seen.sql]
+    pick, check = "SELECT picked.study_id, picked", "SELECT EXISTS (SELECT * FROM p"
+    claim, record = "UPDATE invitations SET status=", "UPDATE invitations SET status="
+    if engine.dialect.name == "postgresql":
+        assert starts == [pick, check, "WITH claim_tokens AS (INSERT I", record], str(seen)
+    else:
+        assert starts == [pick, check, "INSERT INTO action_tokens (tok", claim, record], str(seen)
+    [message] = smtp.wait_for(1, timeout=5)
+    plain = email_parts(message).text
+    answer = re.search(r"/invitations/answer/([\w-]+)\?answer=interested", plain)
+    unsubscribe = re.search(r"/unsubscribe/([\w-]+)>", message["List-Unsubscribe"])
+    assert answer is not None and unsubscribe is not None
+    answer_row = tokens.peek(db, answer.group(1), "answer")
+    assert (answer_row.study_id, answer_row.participant_id) == (study.id, volunteer.participant_id)
+    unsubscribe_row = tokens.peek(db, unsubscribe.group(1), "unsubscribe")
+    assert (unsubscribe_row.study_id, unsubscribe_row.participant_id) == (None, volunteer.participant_id)
+    assert answer_row.expires_at == unsubscribe_row.expires_at
+    row = invitation(db, study.id, volunteer.participant_id)
+    assert row is not None and row.status == "sent" and row.attempts == 1
 
 
 def test_outbox_row_delivered_twice_runs_once(db: Session, tuned: Runtime, smtp: SmtpRecorder) -> None:
