@@ -84,13 +84,17 @@ def _token_row(hash_key: str, purpose: str, study_id: ColumnElement[Any]) -> Sel
     )
 
 
-CLAIM_TOKENS = insert(action_tokens).from_select(
-    ["token_hash", "purpose", "participant_id", "study_id", "expires_at"],
-    union_all(
-        _token_row("answer_hash", "answer", bindparam("key_study", type_=BigInteger)),
-        _token_row("unsubscribe_hash", "unsubscribe", cast(null(), BigInteger)),
-    ),
-)
+def _claim_tokens(*conditions: ColumnElement[bool]) -> Insert:
+    return insert(action_tokens).from_select(
+        ["token_hash", "purpose", "participant_id", "study_id", "expires_at"],
+        union_all(
+            _token_row("answer_hash", "answer", bindparam("key_study", type_=BigInteger)).where(*conditions),
+            _token_row("unsubscribe_hash", "unsubscribe", cast(null(), BigInteger)).where(*conditions),
+        ),
+    )
+
+
+CLAIM_TOKENS = _claim_tokens()
 
 
 def claim_statements(dialect: str) -> tuple[Insert | Update, ...]:
@@ -269,7 +273,7 @@ def profile_and_cap_query(
 def _build_profile_and_cap_query(
     node: Node, today: dt.date, dialect: str, cap: int, sites: Sites = ()
 ) -> Select[Any]:
-    participant_id: BindParameter[int] = bindparam("participant_id")
+    participant_id: BindParameter[int] = bindparam("key_participant")
     has_profile = exists().where(profiles.c.participant_id == participant_id)
     matches = exists().where(
         profiles.c.participant_id == participant_id, compile_where(node, today, dialect, sites)
@@ -287,4 +291,37 @@ def _build_profile_and_cap_query(
         .offset(cap - 1)
         .scalar_subquery()
     )
-    return select(has_profile, matches, cap_reached_at)
+    return select(
+        has_profile.label("has_profile"), matches.label("matches"), cap_reached_at.label("cap_reached_at")
+    )
+
+
+_CHECK_AND_CLAIM: dict[tuple[object, ...], Select[Any]] = {}
+
+
+def check_and_claim_query(
+    version: tuple[int, str], node: Node, today: dt.date, dialect: str, cap: int, sites: Sites = ()
+) -> Select[Any] | None:
+    """On PostgreSQL, ``profile_and_cap_query`` and, when its answer lets the invitation go (a
+    profile that satisfies the criteria, the volunteer under the cap), the claim with its two
+    tokens, in one statement: the check's three answers and ``claimed``. The check reads after the
+    volunteer's row is locked (the pick was an earlier statement) and, like every part of one
+    statement, before the claim's own update. None elsewhere (SQLite: check, then claim).
+    Parameters: those of ``profile_and_cap_query`` and of the claim (``claim_statements``)."""
+    if dialect != "postgresql":
+        return None
+    key = (*version, today, dialect, cap)
+    query = _CHECK_AND_CLAIM.get(key)
+    if query is None:
+        if len(_CHECK_AND_CLAIM) > 1024:
+            _CHECK_AND_CLAIM.clear()
+        checked = profile_and_cap_query(version, node, today, dialect, cap, sites).cte("checked")
+        passed = exists().where(checked.c.has_profile, checked.c.matches, checked.c.cap_reached_at.is_(None))
+        claimed = CLAIM.where(passed).returning(invitations.c.attempts).cte("claimed")
+        query = _CHECK_AND_CLAIM[key] = select(
+            checked.c.has_profile,
+            checked.c.matches,
+            checked.c.cap_reached_at,
+            exists().select_from(claimed).label("claimed"),
+        ).add_cte(_claim_tokens(passed).cte("claim_tokens"))
+    return query
