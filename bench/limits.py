@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import Engine
 
 from bench import criteria_bench, incremental_bench, recruit_bench, web_bench
 from bench.baselines import criteria_text_array, dispatch_smtp_only, import_copy
@@ -268,16 +269,12 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def dispatch_rows(emails: int, rounds: int) -> list[LimitRow]:
-    """Panel's dispatch (a real ``celery -A workers worker -Q contact`` with 1 and 2 processes,
-    ``bench.pipeline_bench.measure_dispatch``) against ``baselines/dispatch_smtp_only`` with as
-    many processes, both sending ``emails`` invitations to one ``bench/smtp_sink.py`` process,
-    alternately (baseline, Panel, baseline, Panel ...), ``rounds`` of each; medians, with the
-    load average beside each run. The volunteers and their queued invitations (the broad set
-    over 40,000 synthetic profiles) are in the database ``panel_limits_dispatch``, reused."""
-    import os
+def dispatch_setup(emails: int, sink_log: Path) -> tuple[Engine, subprocess.Popen[bytes], int]:
+    """What the dispatch rows (and ``bench.dispatch_cost``) send from and to: the database of
+    ``PANEL_BENCH_PIPELINE_DB`` (default ``panel_limits_dispatch``) with its volunteers and the
+    invitations of the broad set (made when missing, then reused), and a ``bench/smtp_sink.py``
+    process on a free port, listening. Returns the engine, the sink process and its port."""
     import socket
-    import statistics
 
     os.environ.setdefault("PANEL_BENCH_PIPELINE_DB", "panel_limits_dispatch")
     os.environ.setdefault("PANEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -287,8 +284,7 @@ def dispatch_rows(emails: int, rounds: int) -> list[LimitRow]:
     pipeline_bench.REDIS_URL = os.environ["PANEL_BENCH_REDIS_URL"]
     work = web_bench.ROOT / "bench" / "results"
     work.mkdir(parents=True, exist_ok=True)
-    profiles = max(40_000, emails * 12)
-    engine = pipeline_bench.ensure_database(profiles, reload=False)
+    engine = pipeline_bench.ensure_database(max(40_000, emails * 12), reload=False)
     with engine.connect() as connection:
         invitations = connection.execute(pipeline_bench.text("SELECT count(*) FROM invitations")).scalar_one()
     if invitations < emails:
@@ -296,7 +292,6 @@ def dispatch_rows(emails: int, rounds: int) -> list[LimitRow]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    sink_log = work / "dispatch-sink.jsonl"
     sink = subprocess.Popen(
         [
             sys.executable,
@@ -312,10 +307,26 @@ def dispatch_rows(emails: int, rounds: int) -> list[LimitRow]:
         cwd=web_bench.ROOT,
         stdout=subprocess.PIPE,
     )
+    assert sink.stdout is not None
+    sink.stdout.readline()  # "listening"
+    return engine, sink, port
+
+
+def dispatch_rows(emails: int, rounds: int) -> list[LimitRow]:
+    """Panel's dispatch (a real ``celery -A workers worker -Q contact`` with 1 and 2 processes,
+    ``bench.pipeline_bench.measure_dispatch``) against ``baselines/dispatch_smtp_only`` with as
+    many processes, both sending ``emails`` invitations to one ``bench/smtp_sink.py`` process,
+    alternately (baseline, Panel, baseline, Panel ...), ``rounds`` of each; medians, with the
+    load average beside each run. The volunteers and their queued invitations (the broad set
+    over 40,000 synthetic profiles) are in the database ``panel_limits_dispatch``, reused."""
+    import statistics
+
+    from bench import pipeline_bench
+
+    work = web_bench.ROOT / "bench" / "results"
+    engine, sink, port = dispatch_setup(emails, work / "dispatch-sink.jsonl")
     rates: dict[tuple[str, int], list[float]] = {}
     try:
-        assert sink.stdout is not None
-        sink.stdout.readline()  # "listening"
         for processes in (1, 2):
             for _ in range(rounds):
                 load = load_average()

@@ -436,21 +436,9 @@ def measure_match(
     }
 
 
-def measure_dispatch(
-    engine: Engine, processes: int, emails: int, work: Path, smtp_port: int | None = None
-) -> dict[str, Any]:
-    """``smtp_port``: send to that server (``bench.limits`` runs ``bench/smtp_sink.py``) instead
-    of an aiosmtpd counter in this process."""
-    from aiosmtpd.controller import Controller
-
-    from tests.support.services import SmtpRecorder, free_port
-
-    class Counter(SmtpRecorder):
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            with self.received:
-                self.envelopes.append(None)
-            return "250 OK"
-
+def reset_dispatch_queue(engine: Engine, emails: int) -> int:
+    """Every invitation back to ``queued`` and then all but the first ``emails`` cancelled, no
+    tokens, no contact jobs; vacuumed. Returns how many are queued."""
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM action_tokens"))
         connection.execute(text("DELETE FROM outbox WHERE task_name LIKE 'contact.%'"))
@@ -476,6 +464,25 @@ def measure_dispatch(
     # the previous run's debris (autovacuum would clear it in production, at its own time).
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM (ANALYZE) invitations, action_tokens, outbox"))
+    return int(queued)
+
+
+def measure_dispatch(
+    engine: Engine, processes: int, emails: int, work: Path, smtp_port: int | None = None
+) -> dict[str, Any]:
+    """``smtp_port``: send to that server (``bench.limits`` runs ``bench/smtp_sink.py``) instead
+    of an aiosmtpd counter in this process."""
+    from aiosmtpd.controller import Controller
+
+    from tests.support.services import SmtpRecorder, free_port
+
+    class Counter(SmtpRecorder):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            with self.received:
+                self.envelopes.append(None)
+            return "250 OK"
+
+    queued = reset_dispatch_queue(engine, emails)
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)

@@ -10,12 +10,32 @@ import typing as t
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Subquery, Table, bindparam, exists, func, or_, select, update
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Insert,
+    Select,
+    String,
+    Subquery,
+    Table,
+    Update,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from panel_service.domain.criteria import Node
 from panel_service.domain.geo import Sites
-from panel_service.models import Account, EthicsApproval, Invitation, Study, StudyVersion
+from panel_service.models import Account, ActionToken, EthicsApproval, Invitation, Study, StudyVersion
 from panel_service.queries.criteria_sql import compile_where
 from panel_service.queries.eligibility import active_consent_exists, participants, profiles
 
@@ -24,6 +44,7 @@ studies = t.cast(Table, Study.__table__)
 versions = t.cast(Table, StudyVersion.__table__)
 approvals = t.cast(Table, EthicsApproval.__table__)
 invitations = t.cast(Table, Invitation.__table__)
+action_tokens = t.cast(Table, ActionToken.__table__)
 
 # The state changes of one invitation, built once (the dispatcher makes several per email).
 # Parameters: ``key_study`` and ``key_participant``, and the ones each names.
@@ -46,6 +67,45 @@ CLAIM = ONE.values(
     message_id=bindparam("mid"),
     lease_until=bindparam("lease_until"),
 )
+
+
+# The claim's two link tokens (their hashes: ``answer_hash``, ``unsubscribe_hash``; both expire at
+# ``tokens_expire``), built once: an ``INSERT … SELECT`` of two rows of parameters, which
+# SQLAlchemy caches compiled (a multi-row ``VALUES`` it compiled anew on every claim, about a tenth
+# of a sender's time). Parameter names that are no column of either table, so that the same
+# parameters serve the token insert and the claim update.
+def _token_row(hash_key: str, purpose: str, study_id: ColumnElement[Any]) -> Select[Any]:
+    return select(
+        bindparam(hash_key, type_=String(64)),
+        literal(purpose, String(20)),
+        bindparam("key_participant", type_=BigInteger),
+        study_id,
+        bindparam("tokens_expire", type_=DateTime(timezone=True)),
+    )
+
+
+def _claim_tokens(*conditions: ColumnElement[bool]) -> Insert:
+    return insert(action_tokens).from_select(
+        ["token_hash", "purpose", "participant_id", "study_id", "expires_at"],
+        union_all(
+            _token_row("answer_hash", "answer", bindparam("key_study", type_=BigInteger)).where(*conditions),
+            _token_row("unsubscribe_hash", "unsubscribe", cast(null(), BigInteger)).where(*conditions),
+        ),
+    )
+
+
+CLAIM_TOKENS = _claim_tokens()
+
+
+def claim_statements(dialect: str) -> tuple[Insert | Update, ...]:
+    """The tokens and the claim: on PostgreSQL one statement (the insert as a data-modifying CTE of
+    the update; one round trip), elsewhere the two in turn. Same parameters either way."""
+    return _CLAIM_STATEMENTS.get(dialect, (CLAIM_TOKENS, CLAIM))
+
+
+_CLAIM_STATEMENTS: dict[str, tuple[Insert | Update, ...]] = {
+    "postgresql": (CLAIM.add_cte(CLAIM_TOKENS.cte("claim_tokens")),),
+}
 RECORD_SENT = UNRECORDED.values(status="sent", sent_at=bindparam("at"), last_error=None)
 RECORD_AMBIGUOUS = UNRECORDED.values(status="ambiguous", last_error=bindparam("error"))
 RECORD_FAILED = UNRECORDED.values(status="failed", reason="smtp_refused", last_error=bindparam("error"))
@@ -213,7 +273,7 @@ def profile_and_cap_query(
 def _build_profile_and_cap_query(
     node: Node, today: dt.date, dialect: str, cap: int, sites: Sites = ()
 ) -> Select[Any]:
-    participant_id: BindParameter[int] = bindparam("participant_id")
+    participant_id: BindParameter[int] = bindparam("key_participant")
     has_profile = exists().where(profiles.c.participant_id == participant_id)
     matches = exists().where(
         profiles.c.participant_id == participant_id, compile_where(node, today, dialect, sites)
@@ -231,4 +291,37 @@ def _build_profile_and_cap_query(
         .offset(cap - 1)
         .scalar_subquery()
     )
-    return select(has_profile, matches, cap_reached_at)
+    return select(
+        has_profile.label("has_profile"), matches.label("matches"), cap_reached_at.label("cap_reached_at")
+    )
+
+
+_CHECK_AND_CLAIM: dict[tuple[object, ...], Select[Any]] = {}
+
+
+def check_and_claim_query(
+    version: tuple[int, str], node: Node, today: dt.date, dialect: str, cap: int, sites: Sites = ()
+) -> Select[Any] | None:
+    """On PostgreSQL, ``profile_and_cap_query`` and, when its answer lets the invitation go (a
+    profile that satisfies the criteria, the volunteer under the cap), the claim with its two
+    tokens, in one statement: the check's three answers and ``claimed``. The check reads after the
+    volunteer's row is locked (the pick was an earlier statement) and, like every part of one
+    statement, before the claim's own update. None elsewhere (SQLite: check, then claim).
+    Parameters: those of ``profile_and_cap_query`` and of the claim (``claim_statements``)."""
+    if dialect != "postgresql":
+        return None
+    key = (*version, today, dialect, cap)
+    query = _CHECK_AND_CLAIM.get(key)
+    if query is None:
+        if len(_CHECK_AND_CLAIM) > 1024:
+            _CHECK_AND_CLAIM.clear()
+        checked = profile_and_cap_query(version, node, today, dialect, cap, sites).cte("checked")
+        passed = exists().where(checked.c.has_profile, checked.c.matches, checked.c.cap_reached_at.is_(None))
+        claimed = CLAIM.where(passed).returning(invitations.c.attempts).cte("claimed")
+        query = _CHECK_AND_CLAIM[key] = select(
+            checked.c.has_profile,
+            checked.c.matches,
+            checked.c.cap_reached_at,
+            exists().select_from(claimed).label("claimed"),
+        ).add_cte(_claim_tokens(passed).cte("claim_tokens"))
+    return query

@@ -8,8 +8,9 @@ doubt (P3).
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -28,7 +29,7 @@ from panel_service.domain.geo import site_points
 from panel_service.metrics import INVITATIONS_CANCELLED, INVITATIONS_DEFERRED
 from panel_service.queries import contact as sql
 from panel_service.queries.eligibility import travel_facts
-from panel_service.services import tokens
+from panel_service.services.accounts import sha256
 from panel_service.services.questions import load_catalogue
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at, utcnow
 
@@ -89,6 +90,15 @@ class ClaimAttempt:
 NOTHING_DUE = ClaimAttempt()
 
 
+class Claimable(Enum):
+    """The check's statement claimed the invitation (``_verdict``)."""
+
+    CLAIMED = "claimed"
+
+
+CLAIMED = Claimable.CLAIMED
+
+
 @dataclass(frozen=True)
 class Cancel:
     """The invitation may never go out: cancel it with this reason."""
@@ -114,16 +124,20 @@ def claim_in(
 ) -> ClaimAttempt:
     """Claim one due invitation (or the given one) in the caller's transaction.
 
-    Four statements (one more when no new invitation is left and due retries are looked for):
-    the row with everything P1 needs about the volunteer and the study (locked), the profile and
-    contact-cap checks, the two link tokens, the claim itself."""
+    Two statements on PostgreSQL (one more when no new invitation is left and due retries are
+    looked for): the row with everything P1 needs about the volunteer and the study (locked), then
+    the profile and contact-cap checks with, when they pass, the claim and its two link tokens
+    (``sql.check_and_claim_query``). SQLite sends the checks, the tokens and the claim in turn."""
     dialect = session.get_bind().dialect.name
     candidate = _pick(session, dialect, study_id, participant_id)
     if candidate is None:
         return NOTHING_DUE
     sid, pid = candidate.study_id, candidate.participant_id
     key = {"key_study": sid, "key_participant": pid}
-    verdict = _verdict(session, candidate, settings, dialect)
+    claim, claim_params = _prepared_claim(candidate, settings, key)
+    verdict = _verdict(session, candidate, settings, dialect, claim_params)
+    if verdict is CLAIMED:
+        return ClaimAttempt(claim=claim)
     if isinstance(verdict, Cancel):
         session.execute(sql.CANCEL, key | {"why": verdict.reason, "at": utcnow()})
         INVITATIONS_CANCELLED.labels(verdict.reason).inc()
@@ -133,14 +147,17 @@ def claim_in(
         session.execute(sql.DEFER, key | {"retry_at": verdict.until})
         INVITATIONS_DEFERRED.labels(verdict.cause).inc()
         return ClaimAttempt(outcome=Outcome.DEFERRED)
-    answer, unsubscribe = tokens.issue_many(
-        session,
-        [
-            tokens.TokenRequest("answer", participant_id=pid, study_id=sid),
-            tokens.TokenRequest("unsubscribe", participant_id=pid),
-        ],
-        ttl=dt.timedelta(days=settings.link_ttl_days),
-    )
+    for statement in sql.claim_statements(dialect):
+        session.execute(statement, claim_params)
+    return ClaimAttempt(claim=claim)
+
+
+def _prepared_claim(
+    candidate: sql.Candidate, settings: Settings, key: dict[str, Any]
+) -> tuple[Claimed, dict[str, Any]]:
+    """The claim (what the email needs) and the parameters of the statements that make it."""
+    answer, unsubscribe = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    sid, pid = candidate.study_id, candidate.participant_id
     claim = Claimed(
         study_id=sid,
         participant_id=pid,
@@ -159,17 +176,19 @@ def claim_in(
         language=str(candidate.language),
     )
     now = utcnow()
-    session.execute(
-        sql.CLAIM,
-        key
-        | {
-            "at": now,
-            "attempt": claim.attempts,
-            "mid": claim.message_id,
-            "lease_until": leases.lease_end(now, settings.claim_lease_seconds),
-        },
-    )
-    return ClaimAttempt(claim=claim)
+    params = key | {
+        "at": now,
+        "attempt": claim.attempts,
+        "mid": claim.message_id,
+        "lease_until": leases.lease_end(now, settings.claim_lease_seconds),
+        # The answer and unsubscribe links (``services.tokens``: only the hash is stored).
+        "answer_hash": sha256(answer),
+        "unsubscribe_hash": sha256(unsubscribe),
+        "tokens_expire": now + dt.timedelta(days=settings.link_ttl_days),
+        # The contact cap's window (``sql.profile_and_cap_query``).
+        "window_start": now - dt.timedelta(days=settings.contact_cap_days),
+    }
+    return claim, params
 
 
 def _pick(
@@ -187,10 +206,12 @@ def _pick(
 
 
 def _verdict(
-    session: Session, candidate: sql.Candidate, settings: Settings, dialect: str
-) -> Cancel | Hold | None:
+    session: Session, candidate: sql.Candidate, settings: Settings, dialect: str, params: dict[str, Any]
+) -> Cancel | Hold | Claimable | None:
     """P1 at claim time (``domain.eligibility``), then the profile and the contact cap: None when
-    the invitation may go out now. A held invitation is re-checked in full when it comes due."""
+    the invitation may go out now, ``CLAIMED`` when it may and the check's statement claimed it
+    already (``sql.check_and_claim_query``, with ``params``). A held invitation is re-checked in
+    full when it comes due."""
     today = panel_today(settings)
     sites = site_points(candidate.sites)
     home, max_travel_km = travel_facts(session, candidate.participant_id) if sites else (None, None)
@@ -221,13 +242,15 @@ def _verdict(
     assert candidate.criteria is not None  # VERSION_CHANGED otherwise
     version = (candidate.study_version_id, candidate.content_hash or "")
     node = criteria_of(*version, candidate.criteria, lambda: load_catalogue(session))
-    has_profile, matches, cap_reached_at = session.execute(
-        sql.profile_and_cap_query(version, node, today, dialect, settings.contact_cap, sites),
-        {
-            "participant_id": candidate.participant_id,
-            "window_start": utcnow() - dt.timedelta(days=settings.contact_cap_days),
-        },
-    ).one()
+    both = sql.check_and_claim_query(version, node, today, dialect, settings.contact_cap, sites)
+    if both is not None and candidate.email and candidate.account_active:
+        has_profile, matches, cap_reached_at, claimed = session.execute(both, params).one()
+        if claimed:  # a profile that matches, under the cap: nothing below stands in the way
+            return CLAIMED
+    else:
+        has_profile, matches, cap_reached_at = session.execute(
+            sql.profile_and_cap_query(version, node, today, dialect, settings.contact_cap, sites), params
+        ).one()
     if not has_profile:
         return Cancel(Obstacle.ERASED.value)
     if not matches:

@@ -176,8 +176,9 @@ def _key(claim: Claimed) -> dict[str, Any]:
 
 
 def _record(runtime: JobContext, claim: Claimed, statement: Any, values: dict[str, Any]) -> None:
-    """Record an outcome SMTP has told us, surviving a database restart: on a lost connection try
-    again (a new session checks out a fresh connection; the pool pings it first) with backoff, for
+    """Record an outcome SMTP has told us in one statement committed on its own (autocommit on
+    PostgreSQL: one round trip), surviving a database restart: on a lost connection try again (a
+    fresh connection is checked out; the pool pings it first) with backoff, for
     up to ``claim_lease_seconds``. The statements only touch this claim's unrecorded row, so a try
     whose commit did land before the connection dropped makes the next one a no-op."""
     params = _key(claim) | {"key_attempts": claim.attempts} | values
@@ -187,8 +188,7 @@ def _record(runtime: JobContext, claim: Claimed, statement: Any, values: dict[st
     while True:
         tries += 1
         try:
-            with runtime.database.session_scope() as session:
-                session.execute(statement, params)
+            runtime.database.execute_alone(statement, params)
         except DBAPIError as exc:
             transient = isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
             if not transient or time.monotonic() + delay > deadline:

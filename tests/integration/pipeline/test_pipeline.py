@@ -5,6 +5,7 @@ test_worker_faults.py."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -12,11 +13,12 @@ from email.utils import parseaddr
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from panel_service import jobs
 from panel_service.models import (
+    ActionToken,
     Consent,
     EthicsApproval,
     Invitation,
@@ -27,11 +29,12 @@ from panel_service.models import (
     Study,
 )
 from panel_service.runtime import Runtime
-from panel_service.services import consent, contact, matching, volunteers
+from panel_service.services import consent, contact, matching, tokens, volunteers
 from panel_service.tasks import Task
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at
 from tests.factories import add_condition, make_recruiting_study, make_volunteer
 from tests.support.pipeline import NARROW, narrow_expected, seed_population
+from tests.support.queries import statements
 from tests.support.services import SmtpRecorder, email_parts
 
 TODAY = dt.date.today()
@@ -64,6 +67,14 @@ def match_without_sending(runtime: Runtime, study_id: int) -> None:
     run_id = matching.start_study(runtime, study_id)
     assert run_id is not None
     matching.match_chunk(runtime, run_id, 0)
+
+
+def links_of(db: Session, participant_id: int) -> list[tuple[str, int | None]]:
+    """The link tokens issued for a volunteer: (purpose, study)."""
+    rows = db.execute(
+        select(ActionToken.purpose, ActionToken.study_id).where(ActionToken.participant_id == participant_id)
+    )
+    return [(purpose, study_id) for purpose, study_id in rows]
 
 
 def rls_volunteer(db: Session, **overrides: object):  # type: ignore[no-untyped-def]
@@ -129,6 +140,40 @@ def test_every_task_run_twice_changes_nothing(db: Session, tuned: Runtime, smtp:
     assert matching.start_study(tuned, study.id, kind="nightly") is not None
     drain(tuned)
     assert sorted(smtp.to_addresses()) == sorted(expected)
+
+
+def test_a_send_is_three_statements_on_postgresql_and_its_links_work(
+    db: Session, tuned: Runtime, smtp: SmtpRecorder, engine: Engine
+) -> None:
+    """Guard (issue 15): the pick, the check with the claim and its tokens, the record. On PostgreSQL
+    the check, the tokens and the claim are one statement; SQLite sends them in turn. The links the
+    email carries are the stored tokens: the answer one names this study and volunteer."""
+    volunteer = rls_volunteer(db)
+    study = make_recruiting_study(db, NARROW, start_matching=False)
+    db.commit()
+    match_without_sending(tuned, study.id)
+    with statements(engine) as seen:
+        outcome = contact.send_invitation(tuned, study.id, volunteer.participant_id)
+    assert outcome == "sent"
+    starts = [" ".join(sql.split())[:30] for sql in seen.sql]
+    pick, record = "SELECT picked.study_id, picked", "UPDATE invitations SET status="
+    if engine.dialect.name == "postgresql":
+        assert starts == [pick, "WITH checked AS (SELECT EXISTS", record], str(seen)
+    else:
+        check, claim = "SELECT EXISTS (SELECT * FROM p", "UPDATE invitations SET status="
+        assert starts == [pick, check, "INSERT INTO action_tokens (tok", claim, record], str(seen)
+    [message] = smtp.wait_for(1, timeout=5)
+    plain = email_parts(message).text
+    answer = re.search(r"/invitations/answer/([\w-]+)\?answer=interested", plain)
+    unsubscribe = re.search(r"/unsubscribe/([\w-]+)>", message["List-Unsubscribe"])
+    assert answer is not None and unsubscribe is not None
+    answer_row = tokens.peek(db, answer.group(1), "answer")
+    assert (answer_row.study_id, answer_row.participant_id) == (study.id, volunteer.participant_id)
+    unsubscribe_row = tokens.peek(db, unsubscribe.group(1), "unsubscribe")
+    assert (unsubscribe_row.study_id, unsubscribe_row.participant_id) == (None, volunteer.participant_id)
+    assert answer_row.expires_at == unsubscribe_row.expires_at
+    row = invitation(db, study.id, volunteer.participant_id)
+    assert row is not None and row.status == "sent" and row.attempts == 1
 
 
 def test_outbox_row_delivered_twice_runs_once(db: Session, tuned: Runtime, smtp: SmtpRecorder) -> None:
@@ -315,6 +360,9 @@ def test_profile_no_longer_matching_is_cancelled_with_a_reason(
     contact.dispatch_due(tuned)
     row = invitation(db, study.id, at_dispatch.participant_id)
     assert row is not None and (row.status, row.reason) == ("cancelled", "no_longer_matches")
+    # Refused by the check, which on PostgreSQL is the statement that would have claimed it: no
+    # link was issued either.
+    assert links_of(db, at_dispatch.participant_id) == []
     assert smtp.to_addresses() == []
 
 
@@ -388,6 +436,11 @@ def test_contact_cap_defers_without_dropping(db: Session, tuned: Runtime, smtp: 
     assert waiting.next_attempt_at is not None
     assert waiting.next_attempt_at.date() >= TODAY + dt.timedelta(days=29)
     assert len(smtp.to_addresses()) == 2
+    # Two links per invitation sent; none for the one the cap holds (its claim never happened).
+    assert sorted(links_of(db, volunteer.participant_id)) == sorted(
+        [("answer", r.study_id) for r in rows if r is not None and r.status == "sent"]
+        + [("unsubscribe", None)] * 2
+    )
 
 
 def test_a_claim_that_never_recorded_its_send_becomes_ambiguous_and_is_not_resent(
