@@ -50,6 +50,12 @@ DATABASE = "panel_incremental_bench"
 URL = f"{PG_SERVER}/{DATABASE}"
 
 
+def use_database(name: str) -> None:
+    """Run against ``name`` instead of ``panel_incremental_bench`` (two runs on one server)."""
+    global DATABASE, URL
+    DATABASE, URL = name, f"{PG_SERVER}/{name}"
+
+
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -231,7 +237,11 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=20_000)
     parser.add_argument("--studies", type=int, default=50)
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument(
+        "--database", default=DATABASE, help=f"PostgreSQL database for the run (default {DATABASE})"
+    )
     options = parser.parse_args()
+    use_database(options.database)
     result = measure(options.profiles, options.studies, options.runs)
     print(
         f"incremental match, {result.studies} recruiting studies, {result.profiles:,} profiles, {result.runs} "

@@ -29,6 +29,16 @@ specific codes marked exact), so the GIN index hands the planner its candidates 
 scan of every profile against the join table (docs/performance.md, the layout decision).
 Qualified leaves stay on the join tables, which hold each entry's dates; SQLite, whose fastest
 shape is ``IN (SELECT ...)`` on the join tables, does not use the summary.
+
+Constants in the SQL text (PostgreSQL): every value of the criteria (birth-date bounds, code
+terms, numbers, regions) is rendered into the statement at execution (``literal_execute``), not
+sent as a parameter. psycopg prepares a statement after its fifth run on a connection and
+PostgreSQL then switches to a generic plan, which cannot see the values: for a count it estimated
+one row and added a ``BitmapAnd`` with the whole ``birth_date`` range (15,867 of 20,000 rows for
+18-75), twice the time of the plan for the values (docs/performance.md, "Counts and the
+incremental match, second round"). With the values in the text every plan is made for them;
+SQLAlchemy still caches the compiled form, and the same criteria on the same day is still one
+prepared statement.
 """
 
 from __future__ import annotations
@@ -54,7 +64,8 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.sql import operators as sql_operators
-from sqlalchemy.sql.elements import BooleanClauseList
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter, BooleanClauseList
 
 from panel_service.domain.criteria.evaluate import COMPARISONS
 from panel_service.domain.criteria.model import (
@@ -476,16 +487,33 @@ def _as_code_test(node: Node, wanted: bool) -> _CodeTest | None:
     return None
 
 
+_Element = t.TypeVar("_Element", bound=ColumnElement[t.Any])
+
+
+def _constants_in_text(clause: _Element) -> _Element:
+    """``clause`` with each of its bound values rendered into the SQL text at execution (see the
+    module's docstring: a prepared statement's generic plan cannot see them)."""
+
+    def replace(element: t.Any, **_options: t.Any) -> t.Any:
+        if isinstance(element, BindParameter) and not element.literal_execute:
+            return element.render_literal_execute()
+        return None
+
+    return t.cast(_Element, visitors.replacement_traverse(t.cast(t.Any, clause), {}, replace))
+
+
 def compile_where(
     node: Node, on: dt.date, dialect_name: str, sites: Sites = (), *, summary: bool | None = None
 ) -> Clause:
     """A boolean clause over ``profiles`` that is TRUE exactly when ``evaluate`` says TRUE on ``on``
     (with the same ``sites``, ``geo.site_points`` of the study version). Plain code leaves use the
     code summary on PostgreSQL; ``summary=False`` keeps them on the join tables there too (the
-    layout before it, for the benchmarks that compare the two)."""
+    layout before it, for the benchmarks that compare the two). On PostgreSQL the criteria's
+    values are in the SQL text, not parameters."""
     postgresql = dialect_name == "postgresql"
     use_summary = postgresql if summary is None else summary and postgresql
-    return _Compiler(on, use_exists=postgresql, sites=sites, use_summary=use_summary).node(node, True)
+    clause = _Compiler(on, use_exists=postgresql, sites=sites, use_summary=use_summary).node(node, True)
+    return _constants_in_text(clause) if postgresql else clause
 
 
 def matching_ids(node: Node, on: dt.date, dialect_name: str, sites: Sites = ()) -> Select[tuple[int]]:
@@ -509,13 +537,15 @@ def attrition_counts(
     counts as one criterion.
     """
     criteria = node.children if isinstance(node, All) else (node,)
-    compiler = _Compiler(
-        on, use_exists=False, sites=sites, use_summary=connection.dialect.name == "postgresql"
-    )
-    first_failed = case(
+    postgresql = connection.dialect.name == "postgresql"
+    compiler = _Compiler(on, use_exists=False, sites=sites, use_summary=postgresql)
+    classify = case(
         *((compiler.node(criterion, True).is_not(true()), index) for index, criterion in enumerate(criteria)),
         else_=len(criteria),
-    ).label("first_failed")
+    )
+    if postgresql:
+        classify = _constants_in_text(classify)
+    first_failed = classify.label("first_failed")
     query = select(first_failed, func.count()).select_from(profiles)
     if base_where is not None:
         query = query.where(base_where)

@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, Engine, delete, insert
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from panel_service.domain.criteria import (
     All,
@@ -30,6 +30,7 @@ from panel_service.domain.profile import ProfileData
 from panel_service.models import Participant
 from panel_service.queries.criteria_sql import (
     attrition_counts,
+    compile_where,
     matching_ids,
     profile_conditions,
     profile_medications,
@@ -325,3 +326,23 @@ def test_icd10_cm_letter_second_codes_and_ranges_match_in_sql(
     by_id = dict(zip(ids, codes, strict=True))
     assert {by_id[pid] for pid in found} == expected
     assert memory_matches(tree, dict(zip(ids, people, strict=True)), on) == found
+
+
+def test_a_count_repeated_on_one_connection_is_planned_for_its_values(pg_engine: Engine) -> None:
+    """psycopg prepares a statement after its fifth run; with parameters PostgreSQL then plans it
+    once for any value (for a count: one row estimated, a BitmapAnd with the whole birth-date
+    range). The compiled criteria carry no parameter, so the prepared plan is the one for them;
+    and the same count on the same day stays one prepared statement."""
+    tree = parse_text("age between 18 and 75 and has condition G25.81 and not has condition N18 and bmi > 25")
+    query = (
+        select(func.count())
+        .select_from(profiles)
+        .where(compile_where(tree, dt.date(2026, 11, 25), "postgresql"))
+    )
+    with pg_engine.connect() as connection:
+        counts = {connection.execute(query).scalar_one() for _ in range(12)}
+        prepared = connection.exec_driver_sql(
+            "SELECT parameter_types::text FROM pg_prepared_statements WHERE statement LIKE '%%condition_codes &&%%'"
+        ).all()
+    assert len(counts) == 1
+    assert [types for (types,) in prepared] == ["{}"]

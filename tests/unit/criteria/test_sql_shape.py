@@ -98,3 +98,21 @@ def test_merge_intervals() -> None:
         ("N17", "N1:"),
     ]
     assert merge_intervals([("A", "B"), ("B", "C")]) == [("A", "C")]
+
+
+def test_postgresql_gets_the_values_in_the_sql_text_and_sqlite_keeps_parameters() -> None:
+    """A prepared statement's generic plan cannot see parameters (criteria_sql's docstring): on
+    PostgreSQL every value of the criteria is rendered at execution, none is a parameter."""
+    criteria = (
+        "age between 18 and 75 and has condition G25.81 and not has condition N18 and bmi between 25 and 40 "
+        "and has condition I10 within P2Y and region = DK and answer smoking_status in (current, former) answered within P12M"
+    )
+    node = parse_text(criteria)
+    for dialect_name, dialect in (("postgresql", postgresql.psycopg.dialect()), ("sqlite", sqlite.dialect())):
+        compiled = matching_ids(node, TODAY, dialect_name).compile(dialect=dialect)
+        rendered_at_execution = {compiled.bind_names[bind] for bind in compiled.literal_execute_params}  # type: ignore[attr-defined]
+        assert len(compiled.params) > 10
+        if dialect_name == "postgresql":
+            assert rendered_at_execution == set(compiled.params) and "%(" not in str(compiled)
+        else:
+            assert not rendered_at_execution
