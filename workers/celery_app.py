@@ -10,12 +10,13 @@ from typing import Any
 
 import structlog
 from celery import Celery, Task
-from celery.signals import setup_logging, task_postrun, task_prerun, worker_process_init
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_init, worker_process_init
 
 from config.celery import celery_settings
 from config.logging import configure_logging, get_logger
 from config.settings import load_settings
 from panel_service import jobs
+from panel_service.domain.gazetteer import gazetteer
 from panel_service.metrics import JOBS_RUN
 from panel_service.runtime import Runtime
 
@@ -74,6 +75,14 @@ def _setup_logging(**_: Any) -> None:
     # proxy, which drops what it gets back from the root logger: no child's line ever reached the
     # worker's output. Having a receiver also tells Celery to leave the std streams alone.
     configure_logging(load_settings())
+
+
+@worker_init.connect
+def _load_gazetteer(**_: Any) -> None:
+    # Every invitation names its sites' towns (``gazetteer.site_text``). Loaded once here, in the
+    # main process before the pool forks, the children share it instead of each spending most of
+    # a second on its first email.
+    gazetteer()
 
 
 @worker_process_init.connect
