@@ -481,3 +481,75 @@ def test_the_study_list_keeps_no_study_for_a_reader_who_may_not_see_it(
     _listed(client, db, stranger)
     assert client.get("/api/v1/studies", headers=stranger.headers).json["items"] == []
     assert client.get("/api/v1/studies", headers=volunteer.headers).status_code == 403
+
+
+# --- read-only views: no transaction of their own on PostgreSQL -----------------------------
+
+
+@contextmanager
+def _autocommit_flags(engine: Engine) -> Iterator[list[bool]]:
+    """For each statement sent: whether its connection was in autocommit (no BEGIN, no COMMIT)."""
+    seen: list[bool] = []
+
+    def record(conn: Any, *_args: Any) -> None:
+        seen.append(bool(conn.connection.dbapi_connection.autocommit))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_read_only_view_runs_without_a_transaction_and_refuses_a_write(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside the test harness (an app with its own engine, data committed): the study list,
+    marked ``reads_only``, sends its statements in autocommit, keeps the sign-in check's touch,
+    and a write slipped into it is refused before it is sent (500 in the API's error shape,
+    nothing written). A GET not so marked still runs in one transaction."""
+    from sqlalchemy import select, update
+
+    from panel_service.models import ApiToken, Study
+    from tests.conftest import truncate_all
+
+    with _health_app(settings, tmp_path) as app:
+        database = app.extensions["panel_runtime"].database
+        engine = database.engine
+        try:
+            with database.session_scope() as session:
+                staff = make_staff(session, "coordinator", "Read Only Clinic")
+                study_id = study_in(session, staff, make_staff(session, "reviewer"), "recruiting")
+            client = app.test_client()
+            with _autocommit_flags(engine) as flags, statements(engine) as first:
+                response = client.get("/api/v1/studies", headers=staff.headers)
+            assert response.status_code == 200 and response.json["total"] == 1
+            assert len(first.writes) == 1 and flags and all(flags), (str(first), flags)
+            with database.session_scope() as session:
+                touched = select(ApiToken.last_used_at).where(ApiToken.account_id == staff.account.id)
+                assert session.scalar(touched) is not None  # the touch, committed
+            with _autocommit_flags(engine) as flags, statements(engine) as again:
+                assert client.get("/api/v1/studies", headers=staff.headers).json == response.json
+            assert again.writes == [] and len(flags) == 2 and all(flags), (str(again), flags)
+            # Not marked: one transaction, as every other request.
+            with _autocommit_flags(engine) as flags:
+                assert client.get(f"/api/v1/studies/{study_id}", headers=staff.headers).status_code == 200
+            assert flags and not any(flags), flags
+
+            reading = studies.study_page_keys
+
+            def writes_then_reads(session: Session, *args: Any, **kwargs: Any) -> Any:
+                session.execute(update(Study).values(status="closed"))
+                return reading(session, *args, **kwargs)
+
+            monkeypatch.setattr(studies, "study_page_keys", writes_then_reads)
+            with statements(engine) as refused:
+                failed = client.get("/api/v1/studies", headers=staff.headers)
+            assert failed.status_code == 500 and failed.json["error"]["code"] == "internal_error"
+            assert refused.writes == [], str(refused)
+            with database.session_scope() as session:
+                assert session.scalar(select(Study.status).where(Study.id == study_id)) == "recruiting"
+        finally:
+            truncate_all(engine)

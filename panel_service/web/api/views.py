@@ -51,7 +51,7 @@ from panel_service.web.api.schemas import (
     VersionList,
 )
 from panel_service.web.ratelimits import feasibility_limit
-from panel_service.web.transaction import commit_authentication
+from panel_service.web.transaction import commit_authentication, reads_only
 
 log = get_logger(__name__)
 
@@ -328,6 +328,7 @@ def get_study(study_id: int) -> dict[str, Any]:
 
 
 @bp.get("/studies")
+@reads_only
 @bp.auth_required(auth)
 @bp.input(PageQuery, location="query", arg_name="paging")
 @bp.output(StudyList)

@@ -57,7 +57,7 @@ from panel_service.web.answers.views import REFUSAL_MESSAGES
 from panel_service.web.auth import current, role_required, sign_in, sign_out
 from panel_service.web.dates import readable_date
 from panel_service.web.ratelimits import account_key
-from panel_service.web.transaction import discard
+from panel_service.web.transaction import discard, reads_only
 from panel_service.web.volunteers.forms import (
     ANY_DISTANCE_KM,
     BIRTH_DATE_MESSAGES,
@@ -227,6 +227,7 @@ def resend_verification(account: Account, participant: Participant) -> WerkzeugR
 
 
 @bp.get("/me")
+@reads_only
 @volunteer_view
 def dashboard(account: Account, participant: Participant) -> str:
     session = db_session()
