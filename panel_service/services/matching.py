@@ -130,6 +130,36 @@ def recruiting_versions(session: Session, today: dt.date, study_id: int | None =
     return [Recruiting(*row) for row in session.execute(query)]
 
 
+# A version's criteria and sites per (version id, content hash): they never change (an edit makes
+# a new version), so a page that already knows which versions recruit (``queries.matching``'s
+# volunteer row) need not read them again.
+_CONTENT: dict[tuple[int, str], tuple[dict[str, Any], Any]] = {}
+
+
+def recruiting_from(session: Session, found: list[tuple[int, int, str]]) -> list[Recruiting]:
+    """``recruiting_versions`` for (study id, version id, content hash) already read (the
+    volunteer row's ``recruiting``, the same "recruits today"): the criteria and sites of versions
+    not seen yet in this process are read in one statement, none once warm."""
+    known = {(version_id, content): _CONTENT.get((version_id, content)) for _, version_id, content in found}
+    missing = [version_id for (version_id, _), content in known.items() if content is None]
+    if missing:
+        if len(_CONTENT) > 4096:
+            _CONTENT.clear()
+        rows = session.execute(
+            select(
+                StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria, StudyVersion.sites
+            ).where(StudyVersion.id.in_(missing))
+        )
+        for version_id, content_hash, criteria, sites in rows:
+            _CONTENT[(version_id, content_hash)] = known[(version_id, content_hash)] = (criteria, sites)
+    result = []
+    for study_id, version_id, content_hash in found:
+        content = known.get((version_id, content_hash))
+        if content is not None:  # always, unless the version's hash changed under it (it cannot)
+            result.append(Recruiting(study_id, version_id, content_hash, *content))
+    return result
+
+
 def _insert_ignoring_existing(dialect_name: str, names: list[str], source: Any) -> Any:
     insert_fn = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     return (
