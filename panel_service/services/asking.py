@@ -30,7 +30,12 @@ from panel_service.domain.profile import ProfileData
 from panel_service.domain.questions import Answer, Catalogue
 from panel_service.queries import asking as queries
 from panel_service.queries.eligibility import volunteer_state
-from panel_service.services.matching import load_profile, recruiting_versions, request_profile_match
+from panel_service.services.matching import (
+    load_profile,
+    recruiting_from,
+    recruiting_versions,
+    request_profile_match,
+)
 from panel_service.services.questions import answers_of, load_catalogue, save_volunteer_answers
 from panel_service.timeutil import panel_today
 
@@ -50,20 +55,27 @@ def all_that_matter(
     participant_id: int,
     profile: ProfileData | None = None,
     state: VolunteerState | None = None,
+    recruiting: list[tuple[int, int, str]] | None = None,
+    invited: set[int] | None = None,
 ) -> list[Ask]:
     """Every ask, skipped ones included, best first. Studies already inviting the volunteer and
     studies beyond their travel limit are left out: no answer changes anything for those.
-    ``profile`` and ``state``: the volunteer's, when the caller has loaded them already (the
-    dashboard has)."""
+    ``profile``, ``state`` and ``recruiting`` (study id, version id, content hash of the studies
+    recruiting today): the volunteer's, when the caller has loaded them already (the dashboard
+    has, in one statement); ``invited``: the studies with an invitation for the volunteer, when
+    the caller has read them (the dashboard has, with the invitations it shows)."""
     today = panel_today(settings)
-    studies = recruiting_versions(session, today)
+    studies = (
+        recruiting_versions(session, today) if recruiting is None else recruiting_from(session, recruiting)
+    )
     if not studies:
         return []
     profile = profile or load_profile(session, participant_id)
     if profile is None:
         return []
     catalogue = load_catalogue(session)
-    invited = queries.invited_study_ids(session, participant_id)
+    if invited is None:
+        invited = queries.invited_study_ids(session, participant_id)
     state = state or volunteer_state(session, participant_id)
     trees = [
         StudyCriteria(
@@ -85,8 +97,10 @@ def what_to_ask(
     with_skipped: bool = False,
     profile: ProfileData | None = None,
     state: VolunteerState | None = None,
+    recruiting: list[tuple[int, int, str]] | None = None,
+    invited: set[int] | None = None,
 ) -> Asked:
-    every = all_that_matter(session, settings, participant_id, profile, state)
+    every = all_that_matter(session, settings, participant_id, profile, state, recruiting, invited)
     if not every:
         return Asked([], 0)
     waiting = not_skipped(every, queries.skips_of(session, participant_id), panel_today(settings))
@@ -99,10 +113,21 @@ def count_to_ask(
     participant_id: int,
     profile: ProfileData | None = None,
     state: VolunteerState | None = None,
+    recruiting: list[tuple[int, int, str]] | None = None,
+    invited: set[int] | None = None,
 ) -> int:
     """How many questions could make the volunteer eligible for studies (skipped ones left out):
     the one number the dashboard and the reminder email show."""
-    return len(what_to_ask(session, settings, participant_id, profile=profile, state=state).asks)
+    asked = what_to_ask(
+        session,
+        settings,
+        participant_id,
+        profile=profile,
+        state=state,
+        recruiting=recruiting,
+        invited=invited,
+    )
+    return len(asked.asks)
 
 
 def find_ask(asks: list[Ask], ask_key: str) -> Ask | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -65,12 +65,30 @@ def visible_invitations(
     loaded it already (the dashboard loads it once per request). ``language``: the language
     the page is shown in, which sites' towns and the explanation follow; without it, the
     volunteer's saved language (what their emails use)."""
+    return dashboard_invitations(session, settings, participant_id, data, language)[0]
+
+
+def dashboard_invitations(
+    session: Session,
+    settings: Settings,
+    participant_id: int,
+    data: ProfileData | None = None,
+    language: str | None = None,
+) -> tuple[list[InvitationView], set[int]]:
+    """``visible_invitations``, and the ids of every study with an invitation for the volunteer
+    in any state (``queries.asking.invited_study_ids``), from one statement: every invitation of
+    the volunteer, with its version joined only when it was sent."""
     rows = session.execute(
         select(Invitation, StudyVersion)
-        .join(StudyVersion, StudyVersion.id == Invitation.study_version_id)
-        .where(Invitation.participant_id == participant_id, Invitation.status == "sent")
+        .outerjoin(
+            StudyVersion,
+            and_(StudyVersion.id == Invitation.study_version_id, Invitation.status == "sent"),
+        )
+        .where(Invitation.participant_id == participant_id)
         .order_by(Invitation.sent_at.desc(), Invitation.study_id)
     ).all()
+    invited = {invitation.study_id for invitation, _version in rows}
+    sent = [(invitation, version) for invitation, version in rows if invitation.status == "sent"]
     if data is None:
         data = profile_data(session, participant_id)
     today = panel_today(settings)
@@ -81,7 +99,7 @@ def visible_invitations(
         participant = session.get(Participant, participant_id)
         language = str(participant.language if participant is not None else "en") or "en"
     views = []
-    for invitation, version in rows:
+    for invitation, version in sent:
         # The version the invitation was sent for: an approved version, and the one in force when
         # it was sent (a claim is cancelled otherwise), so the page says what the email said (P5).
         views.append(
@@ -99,7 +117,7 @@ def visible_invitations(
                 explanation=_explain(version, data, today, catalogue, language),
             )
         )
-    return views
+    return views, invited
 
 
 def invitation_view(

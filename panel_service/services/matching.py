@@ -20,8 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import time
 import typing as t
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Table, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -128,6 +129,59 @@ def recruiting_versions(session: Session, today: dt.date, study_id: int | None =
     if study_id is not None:
         query = query.where(Study.id == study_id)
     return [Recruiting(*row) for row in session.execute(query)]
+
+
+# A version's criteria and sites per (version id, content hash): they never change (an edit makes
+# a new version), so a page that already knows which versions recruit (``queries.matching``'s
+# volunteer row) need not read them again.
+_CONTENT: dict[tuple[int, str], tuple[dict[str, Any], Any]] = {}
+
+
+def recruiting_from(session: Session, found: list[tuple[int, int, str]]) -> list[Recruiting]:
+    """``recruiting_versions`` for (study id, version id, content hash) already read (the
+    volunteer row's ``recruiting``, the same "recruits today"): the criteria and sites of versions
+    not seen yet in this process are read in one statement, none once warm."""
+    return [
+        Recruiting(study_id, version_id, content_hash, *content)
+        for study_id, version_id, content_hash, content in _kept_per_version(
+            session, found, _CONTENT, lambda _version_id, _content_hash, criteria, sites: (criteria, sites)
+        )
+    ]
+
+
+Kept = TypeVar("Kept")
+
+
+def _kept_per_version(
+    session: Session,
+    found: list[tuple[int, int, str]],
+    kept: dict[tuple[int, str], Kept],
+    make: Callable[[int, str, Any, Any], Kept],
+) -> list[tuple[int, int, str, Kept]]:
+    """(study id, version id, content hash, what is kept for the version) for each of ``found``:
+    ``make(version id, content hash, criteria, sites)`` for the versions not in ``kept`` yet,
+    whose criteria and sites are read in one statement (none once warm). A version's content
+    never changes, so what is kept per (version id, content hash) stays right."""
+    # A local view of the cache: another thread (the embedded mode's job runner) may clear it.
+    known = {(version_id, content): kept.get((version_id, content)) for _, version_id, content in found}
+    missing = [version_id for (version_id, _), value in known.items() if value is None]
+    if missing:
+        if len(kept) > 4096:
+            kept.clear()
+        rows = session.execute(
+            select(
+                StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria, StudyVersion.sites
+            ).where(StudyVersion.id.in_(missing))
+        )
+        for version_id, content_hash, criteria, sites in rows:
+            made = make(version_id, content_hash, criteria, sites)
+            kept[(version_id, content_hash)] = known[(version_id, content_hash)] = made
+    result = []
+    for study_id, version_id, content_hash in found:
+        value = known.get((version_id, content_hash))
+        if value is not None:  # always, since a version's content never changes
+            result.append((study_id, version_id, content_hash, value))
+    return result
 
 
 def _insert_ignoring_existing(dialect_name: str, names: list[str], source: Any) -> Any:
@@ -419,31 +473,18 @@ def compiled_versions(
     """(study id, version id, compiled criteria) for (study id, version id, content hash) of
     recruiting studies: the criteria and sites of versions not compiled yet in this process are
     read in one statement (none once warm) and compiled once."""
-    # A local view of the cache: another thread (the embedded mode's job runner) may clear it.
-    known = {
-        (version_id, content_hash): _COMPILED.get((version_id, content_hash))
-        for _, version_id, content_hash in found
-    }
-    missing = [version_id for (version_id, _), compiled in known.items() if compiled is None]
-    if missing:
-        if len(_COMPILED) > 4096:
-            _COMPILED.clear()
-        rows = session.execute(
-            select(
-                StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria, StudyVersion.sites
-            ).where(StudyVersion.id.in_(missing))
+
+    def compile_version(version_id: int, content_hash: str, criteria: Any, sites: Any) -> CompiledVersion:
+        node = criteria_of(version_id, content_hash, criteria, lambda: load_catalogue(session))
+        points = site_points(sites)
+        return CompiledVersion(compile_criteria(node, points), points)
+
+    return [
+        (study_id, version_id, compiled)
+        for study_id, version_id, _content_hash, compiled in _kept_per_version(
+            session, found, _COMPILED, compile_version
         )
-        for version_id, content_hash, criteria, sites in rows:
-            node = criteria_of(version_id, content_hash, criteria, lambda: load_catalogue(session))
-            points = site_points(sites)
-            fresh = CompiledVersion(compile_criteria(node, points), points)
-            _COMPILED[(version_id, content_hash)] = known[(version_id, content_hash)] = fresh
-    result = []
-    for study_id, version_id, content_hash in found:
-        check = known.get((version_id, content_hash))
-        if check is not None:  # always, since a version's content never changes
-            result.append((study_id, version_id, check))
-    return result
+    ]
 
 
 def match_volunteer(session: Session, settings: Settings, participant_id: int) -> int:

@@ -237,12 +237,13 @@ def stored_profile(session: Session, participant_id: int) -> ProfileData | None:
 
 def stored_profile_and_state(
     session: Session, settings: Settings, participant_id: int
-) -> tuple[ProfileData | None, VolunteerState]:
-    """The stored profile (as ``stored_profile``) and the volunteer's contact state (as
-    ``queries.eligibility.volunteer_state``) in one statement (``queries.matching``'s, shared
-    with the incremental match), where reading them apart took five: for the dashboard."""
+) -> tuple[ProfileData | None, VolunteerState, list[tuple[int, int, str]]]:
+    """The stored profile (as ``stored_profile``), the volunteer's contact state (as
+    ``queries.eligibility.volunteer_state``) and the studies recruiting today (study id, version
+    id, content hash; as ``queries.matching.recruiting``) in one statement (``queries.matching``'s,
+    shared with the incremental match), where reading them apart took six: for the dashboard."""
     volunteer = load_volunteer(session, participant_id, panel_today(settings))
-    return profile_of(volunteer), volunteer.state
+    return profile_of(volunteer), volunteer.state, volunteer.recruiting
 
 
 def has_profile(session: Session, participant_id: int) -> bool:

@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from panel_service.domain import lifecycle
 from panel_service.domain.criteria import All, CriteriaError, Node, parse_any, parse_json, to_json, to_text
@@ -258,6 +258,127 @@ def list_studies(
         return [row[0] for row in rows], int(rows[0][1])
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     return [], int(total)
+
+
+# The API's study list reads each page as plain rows of the columns that can change, or that
+# name a version's content: a study's own columns, and for its newest and its active version the
+# version's id, number, content hash, review state and times, and its approval. A row is the key
+# under which the list keeps that study's answer (``web/api/dump.study_page``): equal keys give
+# equal answers, because what a key leaves out is a version's content, which its content hash
+# covers (title, summary, organisation name, sites, criteria, invitation text, region, target;
+# P5: never edited in place), and the criteria text, which is kept per version id and content
+# hash already (``criteria_text``). ``page_key`` gives the same tuple from loaded objects.
+STUDY_KEY = (
+    "id",
+    "organisation_id",
+    "status",
+    "created_at",
+    "updated_at",
+    "active_version_id",
+    "latest_version_id",
+)
+VERSION_KEY = (
+    "id",
+    "number",
+    "content_hash",
+    "review_state",
+    "created_at",
+    "submitted_at",
+    "rejected_at",
+    "rejection_reason",
+)
+APPROVAL_KEY = (
+    "id",
+    "committee",
+    "kind",
+    "reference",
+    "approved_on",
+    "expires_on",
+    "letter_sha256",
+    "letter_filename",
+)
+
+
+def _study_page_statement(*, coordinator: bool) -> Select[Any]:
+    latest, active = aliased(StudyVersion), aliased(StudyVersion)
+    latest_approval, active_approval = aliased(EthicsApproval), aliased(EthicsApproval)
+    columns = [
+        *(getattr(Study, name) for name in STUDY_KEY),
+        *(getattr(latest, name) for name in VERSION_KEY),
+        *(getattr(latest_approval, name) for name in APPROVAL_KEY),
+        *(getattr(active, name) for name in VERSION_KEY),
+        *(getattr(active_approval, name) for name in APPROVAL_KEY),
+        # The total rides along on every row, as in ``list_studies``.
+        func.count().over().label("total"),
+    ]
+    query = (
+        select(*columns)
+        .outerjoin(latest, latest.id == Study.latest_version_id)
+        .outerjoin(latest_approval, latest_approval.study_version_id == latest.id)
+        .outerjoin(active, active.id == Study.active_version_id)
+        .outerjoin(active_approval, active_approval.study_version_id == active.id)
+    )
+    if coordinator:
+        query = query.where(Study.organisation_id == bindparam("organisation_id"))
+    return query.order_by(Study.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
+
+
+# Built once: a statement made per request cost more Python than the rows it reads.
+_STUDY_PAGE = {True: _study_page_statement(coordinator=True), False: _study_page_statement(coordinator=False)}
+_STUDY_COUNT = {
+    True: select(func.count())
+    .select_from(Study)
+    .where(Study.organisation_id == bindparam("organisation_id")),
+    False: select(func.count()).select_from(Study),
+}
+
+
+def study_page_keys(
+    session: Session, actor: Account, *, page: int = 1, per_page: int = 20
+) -> tuple[list[tuple[Any, ...]], int]:
+    """The page ``list_studies`` would show, as one key per study (see ``STUDY_KEY``) and the
+    total: one statement (two for an empty page). The same studies, in the same order, for the
+    same actors (a coordinator their organisation's, reviewers and admins every study)."""
+    if actor.role == Role.COORDINATOR:
+        coordinator = True
+    elif actor.role in REVIEWER_ROLES:
+        coordinator = False
+    else:
+        return [], 0
+    parameters = {
+        "organisation_id": actor.organisation_id,
+        "limit": per_page,
+        "offset": (page - 1) * per_page,
+    }
+    rows = session.execute(_STUDY_PAGE[coordinator], parameters).all()
+    if rows:
+        return [tuple(row)[:-1] for row in rows], int(rows[0][-1])
+    return [], int(session.scalar(_STUDY_COUNT[coordinator], parameters) or 0)
+
+
+def page_key(study: Study) -> tuple[Any, ...]:
+    """A loaded study's key, as ``study_page_keys`` reads it."""
+    latest, active = study.latest_version, study.active_version
+    return (
+        *(getattr(study, name) for name in STUDY_KEY),
+        *_key_of(latest, VERSION_KEY),
+        *_key_of(latest.approval if latest is not None else None, APPROVAL_KEY),
+        *_key_of(active, VERSION_KEY),
+        *_key_of(active.approval if active is not None else None, APPROVAL_KEY),
+    )
+
+
+def _key_of(row: object | None, names: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(getattr(row, name) for name in names) if row is not None else (None,) * len(names)
+
+
+def studies_by_id(session: Session, study_ids: list[int]) -> dict[int, Study]:
+    """Studies with both versions and their approvals, in one statement; for ids taken from
+    ``study_page_keys`` (which checked who may see them)."""
+    found = session.scalars(
+        select(Study).where(Study.id.in_(study_ids)).options(*STUDY_WITH_VERSIONS)
+    ).unique()
+    return {study.id: study for study in found}
 
 
 def versions_of(session: Session, study: Study) -> list[StudyVersion]:

@@ -27,12 +27,38 @@ is not held for the length of the request.
 
 from __future__ import annotations
 
-from flask import Flask, Response, g
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from panel_service.extensions import close_db_session, db_session
-from panel_service.services.accounts import sign_in_check_wrote
+from flask import Flask, Response, g
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from panel_service.extensions import (
+    READ_ONLY_SESSION,
+    READS_ONLY,
+    close_db_session,
+    db_session,
+    without_transaction,
+)
+from panel_service.services.accounts import SIGN_IN_WRITES, sign_in_check_wrote
 
 _DISCARD = "db_discard"
+_AUTHENTICATING = "panel.authenticating"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class WriteInReadOnlyView(RuntimeError):
+    """A view marked ``reads_only`` tried to write: a bug, answered 500 and written nowhere."""
+
+
+def reads_only(view: F) -> F:
+    """Mark a view whose GET writes nothing (the sign-in check's touch aside): its session runs
+    without a transaction of its own (``extensions.db_session``). Put it directly under the
+    route decorator. ``tests/integration/test_query_guards.py`` holds each such page to no
+    write, and any write but the sign-in check's raises ``WriteInReadOnlyView`` before it is sent."""
+    setattr(view, READS_ONLY, True)
+    return view
 
 
 def install(app: Flask) -> None:
@@ -40,6 +66,25 @@ def install(app: Flask) -> None:
     # the commit comes first and the request log reports the status the client gets.
     app.after_request(_end_transaction)
     app.teardown_appcontext(close_db_session)
+    factory = app.extensions["panel_runtime"].database.session_factory
+    if not event.contains(factory, "before_flush", _refuse_flush):
+        event.listen(factory, "before_flush", _refuse_flush)
+        event.listen(factory, "do_orm_execute", _refuse_write)
+
+
+def _writing_allowed(session: Session) -> bool:
+    info = session.info
+    return not info.get(READ_ONLY_SESSION) or bool(info.get(SIGN_IN_WRITES) or info.get(_AUTHENTICATING))
+
+
+def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if not _writing_allowed(session) and (session.new or session.dirty or session.deleted):
+        raise WriteInReadOnlyView("a view marked reads_only changed a row")
+
+
+def _refuse_write(state: ORMExecuteState) -> None:
+    if (state.is_insert or state.is_update or state.is_delete) and not _writing_allowed(state.session):
+        raise WriteInReadOnlyView("a view marked reads_only sent a write")
 
 
 def discard() -> None:
@@ -57,7 +102,12 @@ def commit_authentication() -> None:
     round trips, on every signed-in request and API call."""
     session = db_session()
     if sign_in_check_wrote(session):
-        session.commit()
+        session.info[_AUTHENTICATING] = True
+        try:
+            session.commit()
+        finally:
+            session.info.pop(_AUTHENTICATING, None)
+        without_transaction(session)
 
 
 def _end_transaction(response: Response) -> Response:

@@ -169,6 +169,30 @@ def test_dashboard_loads_the_profile_once(
     ), f"the profile and the answers in more than one statement:\n{seen}"
 
 
+def test_dashboard_reads_invitations_and_recruiting_studies_once(
+    client: FlaskClient, db: Session, engine: Engine, settings: Settings
+) -> None:
+    """The invitations shown and the studies already inviting (which the questions' count leaves
+    out) come from one statement; the studies recruiting today come with the profile, so the
+    questions' count reads no criteria of its own once the versions were seen."""
+    _account, participant = make_volunteer(db, settings)
+    profile = profiles.get_or_create_profile(db, participant)
+    profile.medications_answered = True
+    profile.medication_codes = []
+    volunteer_sign_in(client, "vera@example.org")
+    for number in range(3):
+        study = recruiting_study(db, title=f"Study {number}")
+        if number:
+            make_invitation(db, study, participant.id)
+    seen = read(client, engine, "/me")
+    invitations = [sql for sql in seen.sql if sql.startswith("SELECT invitations.")]
+    assert len(invitations) == 1, f"invitations read {len(invitations)} times:\n{seen}"
+    # The sections' prompt reads the criteria of studies in status "recruiting" (one statement);
+    # the invitations' own statement brings the versions they were sent for.
+    criteria = [sql for sql in seen.sql if "study_versions.criteria" in sql and sql not in invitations]
+    assert len(criteria) == 1, f"criteria read {len(criteria)} times:\n{seen}"
+
+
 def test_public_home_page(client: FlaskClient, db: Session, engine: Engine) -> None:
     def add(count: int) -> None:
         for number in range(count):

@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -392,12 +393,163 @@ def test_the_study_list_answer_equals_the_marshmallow_dump(
     rows, total = studies.list_studies(db, coordinator.account, page=1, per_page=50)
     body = {"items": [study_json(study) for study in rows], "total": total, "page": 1, "per_page": 50}
     expected = StudyList().dump(body)
-    assert dump.study_list(body) == expected
+    assert [dump.study_item(item) for item in body["items"]] == expected["items"]
     states = {
         (item["status"], (item["pending_version"] or {}).get("review_state")) for item in expected["items"]
     }
     assert len(states) >= 4, states
     assert any(item["active_version"] and item["active_version"]["approval"] for item in expected["items"])
-    # And what the API answers is that, as JSON.
-    answer = client.get("/api/v1/studies?per_page=50", headers=coordinator.headers).json
-    assert answer == client.application.json.loads(client.application.json.dumps(expected))
+    # And what the API answers is that, as JSON, byte for byte what jsonify wrote for it; again
+    # from the items kept by the first answer.
+    for _ in range(2):
+        response = client.get("/api/v1/studies?per_page=50", headers=coordinator.headers)
+        assert response.mimetype == "application/json"
+        assert response.get_data() == _jsonify_bytes(client, expected)
+
+
+def _jsonify_bytes(client: FlaskClient, value: Any) -> bytes:
+    with client.application.app_context():
+        return bytes(client.application.json.response(value).get_data())
+
+
+def _listed(client: FlaskClient, db: Session, who: Staff, page: int = 1, per_page: int = 50) -> None:
+    """The list's answer for ``who`` equals the marshmallow dump of the studies as loaded now."""
+    from panel_service.web.api.schemas import StudyList
+    from panel_service.web.api.views import study_json
+
+    db.expire_all()
+    rows, total = studies.list_studies(db, who.account, page=page, per_page=per_page)
+    body = {
+        "items": [study_json(study) for study in rows],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+    }
+    response = client.get(f"/api/v1/studies?page={page}&per_page={per_page}", headers=who.headers)
+    assert response.status_code == 200
+    assert response.get_data() == _jsonify_bytes(client, StudyList().dump(body))
+
+
+def test_the_study_list_shows_every_change_of_a_kept_study(
+    client: FlaskClient, db: Session, coordinator: Staff, reviewer: Staff
+) -> None:
+    """Each item is kept under its page key: every step of a study's life (submission,
+    rejection, a new version, approval, recruiting, a pending edit, pause, close) changes the
+    key, so the next answer is the study as it is now, never the kept one."""
+    from tests.integration.coordinators.conftest import approval_fields
+
+    today = dt.date.today()
+    account = coordinator.account
+    study_id = studies.create_study(db, account, study_fields()).id
+    other = study_in(db, coordinator, reviewer, "recruiting")
+    steps: list[Callable[[], object]] = [
+        lambda: studies.submit_study(db, account, study_id),
+        lambda: studies.reject_study(db, reviewer.account, study_id, "Consent form missing"),
+        lambda: studies.update_study(db, account, study_id, study_fields(title="Second try")),
+        lambda: studies.submit_study(db, account, study_id),
+        lambda: studies.approve_study(db, reviewer.account, study_id, approval_fields(today), today=today),
+        lambda: studies.recruit_study(db, account, study_id, today=today),
+        lambda: studies.update_study(
+            db, account, study_id, study_fields(sites=[{"name": "Vejle", "lat": 55.71, "lon": 9.53}])
+        ),
+        lambda: studies.pause_study(db, account, study_id),
+        lambda: studies.close_study(db, account, study_id),
+    ]
+    _listed(client, db, coordinator)
+    for step in steps:
+        step()
+        db.flush()
+        _listed(client, db, coordinator)
+        _listed(client, db, reviewer, per_page=1)
+    # The other study, unchanged throughout, was answered from what was kept and is still right.
+    assert other in {
+        item["id"] for item in client.get("/api/v1/studies", headers=coordinator.headers).json["items"]
+    }
+
+
+def test_the_study_list_keeps_no_study_for_a_reader_who_may_not_see_it(
+    client: FlaskClient, db: Session, coordinator: Staff, reviewer: Staff
+) -> None:
+    """Items are kept per study, but which studies a page holds is read for each reader: a
+    coordinator of another organisation, after the owner's list was answered and kept, sees
+    none of them (P7), and a volunteer's token sees an empty list as before."""
+    study_in(db, coordinator, reviewer, "recruiting")
+    study_in(db, coordinator, reviewer, "draft")
+    stranger = make_staff(db, "coordinator", "Another Clinic")
+    volunteer = make_staff(db, "participant")
+    assert client.get("/api/v1/studies", headers=coordinator.headers).json["total"] == 2
+    _listed(client, db, stranger)
+    assert client.get("/api/v1/studies", headers=stranger.headers).json["items"] == []
+    assert client.get("/api/v1/studies", headers=volunteer.headers).status_code == 403
+
+
+# --- read-only views: no transaction of their own on PostgreSQL -----------------------------
+
+
+@contextmanager
+def _autocommit_flags(engine: Engine) -> Iterator[list[bool]]:
+    """For each statement sent: whether its connection was in autocommit (no BEGIN, no COMMIT)."""
+    seen: list[bool] = []
+
+    def record(conn: Any, *_args: Any) -> None:
+        seen.append(bool(conn.connection.dbapi_connection.autocommit))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_read_only_view_runs_without_a_transaction_and_refuses_a_write(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside the test harness (an app with its own engine, data committed): the study list,
+    marked ``reads_only``, sends its statements in autocommit, keeps the sign-in check's touch,
+    and a write slipped into it is refused before it is sent (500 in the API's error shape,
+    nothing written). A GET not so marked still runs in one transaction."""
+    from sqlalchemy import select, update
+
+    from panel_service.models import ApiToken, Study
+    from tests.conftest import truncate_all
+
+    with _health_app(settings, tmp_path) as app:
+        database = app.extensions["panel_runtime"].database
+        engine = database.engine
+        try:
+            with database.session_scope() as session:
+                staff = make_staff(session, "coordinator", "Read Only Clinic")
+                study_id = study_in(session, staff, make_staff(session, "reviewer"), "recruiting")
+            client = app.test_client()
+            with _autocommit_flags(engine) as flags, statements(engine) as first:
+                response = client.get("/api/v1/studies", headers=staff.headers)
+            assert response.status_code == 200 and response.json["total"] == 1
+            assert len(first.writes) == 1 and flags and all(flags), (str(first), flags)
+            with database.session_scope() as session:
+                touched = select(ApiToken.last_used_at).where(ApiToken.account_id == staff.account.id)
+                assert session.scalar(touched) is not None  # the touch, committed
+            with _autocommit_flags(engine) as flags, statements(engine) as again:
+                assert client.get("/api/v1/studies", headers=staff.headers).json == response.json
+            assert again.writes == [] and len(flags) == 2 and all(flags), (str(again), flags)
+            # Not marked: one transaction, as every other request.
+            with _autocommit_flags(engine) as flags:
+                assert client.get(f"/api/v1/studies/{study_id}", headers=staff.headers).status_code == 200
+            assert flags and not any(flags), flags
+
+            reading = studies.study_page_keys
+
+            def writes_then_reads(session: Session, *args: Any, **kwargs: Any) -> Any:
+                session.execute(update(Study).values(status="closed"))
+                return reading(session, *args, **kwargs)
+
+            monkeypatch.setattr(studies, "study_page_keys", writes_then_reads)
+            with statements(engine) as refused:
+                failed = client.get("/api/v1/studies", headers=staff.headers)
+            assert failed.status_code == 500 and failed.json["error"]["code"] == "internal_error"
+            assert refused.writes == [], str(refused)
+            with database.session_scope() as session:
+                assert session.scalar(select(Study.status).where(Study.id == study_id)) == "recruiting"
+        finally:
+            truncate_all(engine)

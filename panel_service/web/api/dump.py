@@ -1,18 +1,23 @@
 """The study list's answer without marshmallow: what ``StudyList().dump(body)`` gives, built
-directly.
+directly, and each study's item kept as JSON text.
 
 Dumping a page of twenty studies (each with two versions, their approvals and sites) through
 marshmallow called some 700 field serialisers per request, about a quarter of the list's time.
-The list is the API's most frequent read, so its view builds the same dictionary here and
-answers it as JSON itself; ``@bp.output(StudyList)`` still documents the shape (OpenAPI), and
-``tests/integration/test_request_overhead.py`` holds this function equal to the marshmallow
-dump on studies in every state. A field added to ``StudyOut``, ``VersionOut``, ``ApprovalOut``
-or ``SiteOut`` must be added here too (the test fails until it is).
+The list is the API's most frequent read, so its view builds the same dictionaries here
+(``study_item``) and writes the answer itself; ``@bp.output(StudyList)`` still documents the
+shape (OpenAPI), and ``tests/integration/test_request_overhead.py`` holds the answer equal to
+the marshmallow dump, byte for byte as ``jsonify`` writes it, on studies in every state. A field
+added to ``StudyOut``, ``VersionOut``, ``ApprovalOut`` or ``SiteOut`` must be added here too
+(the test fails until it is).
+
+Since the third round of web work (docs/performance.md), ``study_page`` keeps each study's item
+as JSON text under the study's page key and builds only the items of studies that changed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -101,7 +106,7 @@ STUDY: dict[str, Convert] = {
     "created_at": _iso,
     "updated_at": _iso,
 }
-_study = _fields(STUDY)
+study_item = _fields(STUDY)
 
 # The schemas mirrored, each with the fields written for it: the test compares the two, so a
 # field added to a schema fails the test instead of vanishing from the list's answer.
@@ -113,11 +118,46 @@ MIRRORED: dict[type, dict[str, Convert]] = {
 }
 
 
-def study_list(body: Mapping[str, Any]) -> dict[str, Any]:
-    """``StudyList().dump(body)``: items, total, page, per_page."""
-    return {
-        "items": [_study(item) for item in body["items"]],
-        "total": int(body["total"]),
-        "page": int(body["page"]),
-        "per_page": int(body["per_page"]),
-    }
+# --- the list's answer, kept per study -----------------------------------------------------------
+
+# Each study's item as JSON text, under its page key (``services.studies.study_page_keys``):
+# the key holds every column the item is made from that can change, and the id and content
+# hash of each version whose content it shows, so an item kept here is what the item would be
+# made from the same row again. Which studies a page holds, and who may see them, comes from the
+# page's own statement on every request; nothing of one study is ever found under another's key.
+_ITEMS: dict[tuple[Any, ...], str] = {}
+_ITEMS_MAX = 4096
+
+
+def _json_text(value: Any) -> str:
+    """As Flask's ``jsonify`` writes it outside debug mode (ASCII, sorted keys, compact)."""
+    return json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+
+
+def study_page(
+    keys: list[tuple[Any, ...]],
+    total: int,
+    page: int,
+    per_page: int,
+    load: Callable[[list[int]], Mapping[int, tuple[tuple[Any, ...], Mapping[str, Any]]]],
+) -> str:
+    """The list's answer as JSON text: what ``jsonify(study_list(body))`` writes for the same
+    studies. ``load`` gives, for the ids of studies not kept yet, each study's current key and
+    its item before the dump (``study_json``); an item is kept only when that key is the one the
+    page read (a study that changed in between is shown as loaded, and kept by a later request)."""
+    items = [_ITEMS.get(key) for key in keys]
+    missing = [key[0] for key, item in zip(keys, items, strict=True) if item is None]
+    if missing:
+        loaded = load(missing)
+        for index, key in enumerate(keys):
+            if items[index] is not None or key[0] not in loaded:
+                continue  # kept, or gone since the page was read
+            current, item = loaded[key[0]]
+            text = _json_text(study_item(item))
+            if current == key:
+                if len(_ITEMS) >= _ITEMS_MAX:
+                    _ITEMS.clear()
+                _ITEMS[key] = text
+            items[index] = text
+    shown = ",".join(item for item in items if item is not None)
+    return f'{{"items":[{shown}],"page":{int(page)},"per_page":{int(per_page)},"total":{int(total)}}}\n'

@@ -57,7 +57,7 @@ from panel_service.web.answers.views import REFUSAL_MESSAGES
 from panel_service.web.auth import current, role_required, sign_in, sign_out
 from panel_service.web.dates import readable_date
 from panel_service.web.ratelimits import account_key
-from panel_service.web.transaction import discard
+from panel_service.web.transaction import discard, reads_only
 from panel_service.web.volunteers.forms import (
     ANY_DISTANCE_KM,
     BIRTH_DATE_MESSAGES,
@@ -227,14 +227,15 @@ def resend_verification(account: Account, participant: Participant) -> WerkzeugR
 
 
 @bp.get("/me")
+@reads_only
 @volunteer_view
 def dashboard(account: Account, participant: Participant) -> str:
     session = db_session()
     # Loaded once for the whole page, with the contact state the questions' count needs.
-    stored, state = profiles.stored_profile_and_state(session, settings(), participant.id)
+    stored, state, recruiting = profiles.stored_profile_and_state(session, settings(), participant.id)
     has_profile = stored is not None
     data = stored or ProfileData()
-    invitations = volunteer_dashboard.visible_invitations(
+    invitations, invited = volunteer_dashboard.dashboard_invitations(
         session, settings(), participant.id, data, language=language()
     )
     open_sections = (
@@ -247,7 +248,9 @@ def dashboard(account: Account, participant: Participant) -> str:
         invitations=invitations,
         has_profile=has_profile,
         open_sections=open_sections,
-        questions_to_ask=asking.count_to_ask(session, settings(), participant.id, data, state)
+        questions_to_ask=asking.count_to_ask(
+            session, settings(), participant.id, data, state, recruiting, invited
+        )
         if has_profile
         else 0,
         # The same test as ``volunteers.active_consent`` (contact consent, not withdrawn), read

@@ -397,6 +397,6 @@ def test_a_bug_still_answers_in_the_error_shape(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(studies, "list_studies", broken)
+    monkeypatch.setattr(studies, "study_page_keys", broken)
     error = assert_error(api(client, "GET", "/studies", coordinator), 500)
     assert error["code"] == "internal_error" and "boom" not in error["message"]
