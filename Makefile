@@ -14,7 +14,7 @@ SQLITE_MARKERS := not postgres and not worker and not browser
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .DEFAULT_GOAL := help
-.PHONY: help check translations run test test-path test-all lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-criteria-1m bench-v2 bench-v2-1m bench-pipeline bench-pipeline-1m bench-import bench-web bench-limits bench-two-hosts chaos clean
+.PHONY: help check translations run test test-path test-all lint typecheck test-postgres test-sqlite services browsers venv bench bench-criteria bench-criteria-1m bench-v2 bench-v2-1m bench-pipeline bench-pipeline-1m bench-import bench-web bench-limits bench-limits-1m bench-two-hosts chaos clean
 
 ## List the targets and what each does.
 help:
@@ -133,6 +133,10 @@ bench-web: $(STAMP) services
 ## Every row of issue 15's table with its hand-built limit measured in the same run (small sizes).
 bench-limits: $(STAMP) services
 	$(BIN)/python -m bench.limits --small
+
+## The same at the issue's size: 1,000,000 profiles, 100,000 import lines (about 40 minutes).
+bench-limits-1m: $(STAMP) services
+	$(BIN)/python -m bench.limits --profiles 1000000 --import-lines 100000
 
 # VOLUNTEERS=2000 for a short run; TWO_HOSTS_ARGS=--split-queues: a matching and a contact worker per host.
 VOLUNTEERS ?= 100000
