@@ -134,7 +134,7 @@ bench-web: $(STAMP) services
 bench-limits: $(STAMP) services
 	$(BIN)/python -m bench.limits --small
 
-## The same at the issue's size: 1,000,000 profiles, 100,000 import lines (about 40 minutes).
+## The same at the issue's size: 1,000,000 profiles, 100,000 import lines (PostgreSQL with shared_buffers 4GB as the issue measured; docs/performance.md).
 bench-limits-1m: $(STAMP) services
 	$(BIN)/python -m bench.limits --profiles 1000000 --import-lines 100000
 

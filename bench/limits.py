@@ -265,6 +265,13 @@ def recruit_row(profiles: int, runs: int, database: str = recruit_bench.DATABASE
     )
 
 
+def server_setting(name: str) -> str:
+    """A setting of the benchmark's PostgreSQL server (the issue measured with shared_buffers 4 GB)."""
+    with psycopg.connect(f"{criteria_bench.PG_SERVER}/postgres") as connection:
+        row = connection.execute("SELECT current_setting(%s)", (name,)).fetchone()
+    return str(row[0]) if row else "?"
+
+
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -445,7 +452,7 @@ def main(argv: list[str] | None = None) -> None:
     start_load = load_average()
     print(
         f"Limits measured side by side, {started:%Y-%m-%d %H:%M} UTC, `python -m bench.limits {' '.join(argv or sys.argv[1:])}`"
-        f" (load average {start_load} at the start)"
+        f" (load average {start_load} at the start; PostgreSQL shared_buffers {server_setting('shared_buffers')})"
     )
     print()
     print(markdown([]), flush=True)
