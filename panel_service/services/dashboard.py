@@ -18,7 +18,8 @@ from panel_service.domain.gazetteer import site_text
 from panel_service.domain.geo import site_points
 from panel_service.domain.profile import ProfileData
 from panel_service.domain.questions import Catalogue
-from panel_service.models import Invitation, Participant, Study, StudyVersion
+from panel_service.models import Invitation, Participant, StudyVersion
+from panel_service.services.matching import recruiting_from, recruiting_versions
 from panel_service.services.profiles import profile_data
 from panel_service.services.questions import load_catalogue
 from panel_service.timeutil import panel_today
@@ -167,24 +168,35 @@ def _explain(
 
 
 def open_questions(
-    session: Session, settings: Settings, participant_id: int, data: ProfileData | None = None
+    session: Session,
+    settings: Settings,
+    participant_id: int,
+    data: ProfileData | None = None,
+    recruiting: list[tuple[int, int, str]] | None = None,
 ) -> list[str]:
-    """Profile sections whose answer could settle an *unknown* result for some recruiting
-    study. Only sections are returned, never a study, a criterion or a code: the volunteer
-    learns how much answering helps without learning what any uninvited study looks for. The
-    catalogue's questions are counted one by one by ``services.asking`` (the dashboard's
-    "questions that matter" prompt), not here."""
+    """Profile sections whose answer could settle an *unknown* result for some study that
+    recruits today: the same studies as the questions' count (``services.asking``), under an
+    approval in force (``queries.matching.recruiting``); ``recruiting`` is their (study id,
+    version id, content hash) when the caller has read them already. Only sections are
+    returned, never a study, a criterion or a code: the volunteer learns how much answering
+    helps without learning what any uninvited study looks for. The catalogue's questions are
+    counted one by one by ``services.asking`` (the dashboard's "questions that matter" prompt),
+    not here."""
     if data is None:
         data = profile_data(session, participant_id)
     today = panel_today(settings)
-    criteria_rows = session.execute(
-        select(StudyVersion.id, StudyVersion.content_hash, StudyVersion.criteria, StudyVersion.sites)
-        .join(Study, Study.active_version_id == StudyVersion.id)
-        .where(Study.status == "recruiting")
-    ).all()
+    versions = (
+        recruiting_versions(session, today) if recruiting is None else recruiting_from(session, recruiting)
+    )
     sections: set[str] = set()
     catalogue = CatalogueOnNeed(session)
-    for version_id, content_hash, criteria, sites in criteria_rows:
+    for version in versions:
+        version_id, content_hash, criteria, sites = (
+            version.version_id,
+            version.content_hash,
+            version.criteria,
+            version.sites,
+        )
         try:
             # Parsed once per version and process (versions never change), not per page view.
             tree = criteria_of(version_id, content_hash, criteria, catalogue)

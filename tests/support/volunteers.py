@@ -14,7 +14,7 @@ from panel_service.db import Base
 from panel_service.domain.criteria import parse_text, to_json
 from panel_service.models import Account, Participant, StudyVersion
 from panel_service.services import demo, participants
-from tests.factories import make_study_version
+from tests.factories import EthicsApprovalFactory, bound_to, make_study_version
 
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 PASSWORD = "correct horse battery staple"
@@ -75,13 +75,16 @@ DEMO_CRITERIA = to_json(parse_text(demo.DEMO_CRITERIA))
 def recruiting_study(
     db: Session, criteria: dict[str, Any] | None = None, title: str = "Magnesium for restless legs"
 ) -> StudyVersion:
-    """A recruiting study with an active version (approval rows are not needed by these pages)."""
+    """A recruiting study with an active version under an approval in force (the factory's
+    default dates), as a study must be to recruit (P5)."""
     version = make_study_version(
         db,
         criteria or DEMO_CRITERIA,
         title=title,
         invitation_text="We are testing whether magnesium eases restless legs.\n\nIt takes 8 weeks.",
     )
+    with bound_to(db):
+        EthicsApprovalFactory(study_version_id=version.id, reference=f"H-{version.study_id}")
     version.study.status = "recruiting"
     version.study.active_version_id = version.id
     db.flush()

@@ -239,7 +239,9 @@ def dashboard(account: Account, participant: Participant) -> str:
         session, settings(), participant.id, data, language=language()
     )
     open_sections = (
-        volunteer_dashboard.open_questions(session, settings(), participant.id, data) if has_profile else []
+        volunteer_dashboard.open_questions(session, settings(), participant.id, data, recruiting)
+        if has_profile
+        else []
     )
     response = render_template(
         "volunteers/dashboard.html",

@@ -171,6 +171,35 @@ def test_completeness_counts_questions_without_naming_uninvited_studies(
     ]
 
 
+def test_a_study_whose_approval_has_lapsed_prompts_nothing_though_still_marked_recruiting(
+    client: FlaskClient, db: Session, settings: Settings
+) -> None:
+    """Until the nightly job stops it, a study past its approval's expiry still says
+    "recruiting"; it may not recruit (P5), so neither the profile sections nor the questions'
+    count may be prompted for it, as for a study under an approval in force."""
+    _account, participant = make_volunteer(db, settings)
+    profiles.save_about(
+        db, settings, participant, birth_date=dt.date(1980, 4, 23), sex="female", region=None,
+        height_cm=None, weight_kg=None, smoker=None, pregnant=False,
+    )  # fmt: skip
+    today = dt.date.today()
+    lapsed = dict(approved_on=today - dt.timedelta(days=400), expires_on=today - dt.timedelta(days=1))
+    make_recruiting_study(db, "smoker = true", title="Lapsed smoking study", start_matching=False, **lapsed)
+    make_recruiting_study(
+        db, "answer willing_mri = true", title="Lapsed scan study", start_matching=False, **lapsed
+    )
+    sign_in(client, "vera@example.org")
+    page = client.get("/me").get_data(as_text=True)
+    assert "whether you smoke" not in page
+    assert "more question" not in page
+    assert volunteer_dashboard.open_questions(db, settings, participant.id) == []
+
+    make_recruiting_study(db, "smoker = true", title="Smoking study", start_matching=False)
+    page = client.get("/me").get_data(as_text=True)
+    assert "whether you smoke" in page
+    assert volunteer_dashboard.open_questions(db, settings, participant.id) == ["smoker"]
+
+
 def test_invitation_text_keeps_line_breaks_and_is_escaped(
     client: FlaskClient, db: Session, invited: tuple[int, int]
 ) -> None:
