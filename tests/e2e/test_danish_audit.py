@@ -95,6 +95,19 @@ def sign_in_danish(page: Any, live: LiveServer, email: str, password: str) -> No
     page.wait_for_load_state()
 
 
+def study_body(criteria: object, *, target_enrolment: int) -> dict[str, object]:
+    """The API body of the audit's study (one title, summary, text and site throughout)."""
+    return {
+        "title": TITLE,
+        "summary": "Adults with restless legs syndrome.",
+        "criteria": criteria,
+        "invitation_text": "Would you try a magnesium tablet every evening for 12 weeks?",
+        "site_region": "DK-84",
+        "sites": [BISPEBJERG],
+        "target_enrolment": target_enrolment,
+    }
+
+
 def recruiting_study(live: LiveServer, coordinator: str, reviewer: str) -> int:
     today = dt.date.today()
     study = api(
@@ -102,15 +115,7 @@ def recruiting_study(live: LiveServer, coordinator: str, reviewer: str) -> int:
         coordinator,
         "POST",
         "/studies",
-        {
-            "title": TITLE,
-            "summary": "Adults with restless legs syndrome.",
-            "criteria": demo.DEMO_CRITERIA,
-            "invitation_text": "Would you try a magnesium tablet every evening for 12 weeks?",
-            "site_region": "DK-84",
-            "sites": [BISPEBJERG],
-            "target_enrolment": 120,
-        },
+        study_body(demo.DEMO_CRITERIA, target_enrolment=120),
     )
     api(live, coordinator, "POST", f"/studies/{study['id']}/submit")
     api(
@@ -279,15 +284,7 @@ def test_staff_in_danish_review_with_a_letter_compare_versions_and_close(
         coordinator,
         "POST",
         "/studies",
-        {
-            "title": TITLE,
-            "summary": "Adults with restless legs syndrome.",
-            "criteria": "age between 18 and 70 and has condition G25.8",
-            "invitation_text": "Would you try a magnesium tablet every evening for 12 weeks?",
-            "site_region": "DK-84",
-            "sites": [BISPEBJERG],
-            "target_enrolment": 40,
-        },
+        study_body("age between 18 and 70 and has condition G25.8", target_enrolment=40),
     )
     sid = study["id"]
     api(live, coordinator, "POST", f"/studies/{sid}/submit")
