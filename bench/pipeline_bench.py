@@ -317,7 +317,7 @@ def warm_up(queue: str, processes: int, env: dict[str, str]) -> None:
         else ("contact.send_invitation", {"study_id": 0, "participant_id": 0})
     )
     for _ in range(processes * 3):
-        client.send_task(task, kwargs=kwargs, queue=queue)
+        client.send_task(task, kwargs=kwargs, queue=queue, ignore_result=True)
     client.close()
     time.sleep(4.0)
 

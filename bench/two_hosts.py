@@ -529,9 +529,12 @@ def warm_up(env: dict[str, str], processes: int) -> None:
     client = Celery("two-hosts-warm-up", set_as_current=False)
     client.conf.update(celery_settings(load_settings(env)))
     for _ in range(processes * 3):
-        client.send_task("matching.start_study", kwargs={"study_id": 0}, queue="matching")
+        client.send_task("matching.start_study", kwargs={"study_id": 0}, queue="matching", ignore_result=True)
         client.send_task(
-            "contact.send_invitation", kwargs={"study_id": 0, "participant_id": 0}, queue="contact"
+            "contact.send_invitation",
+            kwargs={"study_id": 0, "participant_id": 0},
+            queue="contact",
+            ignore_result=True,
         )
     client.close()
     time.sleep(5.0)

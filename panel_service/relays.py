@@ -64,6 +64,10 @@ class CeleryRelay:
             kwargs={"outbox_id": row.id, **row.payload},
             queue=jobs.queue_for(row.task_name),
             retry=False,
+            # No job's result is read. Without this, every send subscribes this process to the
+            # task's result channel on the broker: a subscription per message that is never read,
+            # and an ``AsyncResult`` whose garbage collection reconnects to a broker that is gone.
+            ignore_result=True,
         )
 
     def close(self) -> None:
