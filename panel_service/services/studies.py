@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, true, union_all
+from sqlalchemy import Select, bindparam, func, or_, select, true, union_all
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from panel_service.domain import lifecycle
@@ -309,8 +309,10 @@ def _study_page_statement(*, coordinator: bool) -> Select[Any]:
 def _page_of(study: Any) -> Select[Any]:
     """The page's columns (``STUDY_KEY``, then each version's and approval's) and the total,
     for the studies in ``study`` (the table, or an alias of the studies one may see)."""
-    latest, active = aliased(StudyVersion), aliased(StudyVersion)
-    latest_approval, active_approval = aliased(EthicsApproval), aliased(EthicsApproval)
+    # Short names keep the list's one statement under psycopg's 4,096 characters, past which
+    # it converts the statement's text again on every execution instead of once.
+    latest, active = aliased(StudyVersion, name="lv"), aliased(StudyVersion, name="av")
+    latest_approval, active_approval = aliased(EthicsApproval, name="la"), aliased(EthicsApproval, name="aa")
     columns = [
         *(getattr(study, name) for name in STUDY_KEY),
         *(getattr(latest, name) for name in VERSION_KEY),
@@ -394,11 +396,13 @@ def _token_page_statement() -> Select[Any]:
         .where(*accounts.usable_token_clauses(bindparam("token_hash")))
         .subquery("who")
     )
+    study_columns = [getattr(Study, name) for name in STUDY_KEY]
     visible = union_all(
-        select(Study)
+        select(*study_columns)
         .where(who.c.role == Role.COORDINATOR, Study.organisation_id == who.c.organisation_id)
         .correlate(who),
-        select(Study).where(who.c.role.in_(REVIEWER_ROLES)).correlate(who),
+        # Not ``in_``: an expanding parameter is rewritten into the text on every execution.
+        select(*study_columns).where(or_(*(who.c.role == role for role in REVIEWER_ROLES))).correlate(who),
     ).subquery("visible")
     study = aliased(Study, visible)
     page = (
@@ -423,7 +427,10 @@ def token_study_page(
     that account, and the total (counted on its own only when the page is empty). Uses the token
     as ``account_for_token`` does: its ``last_used_at`` touched at most once per interval."""
     parameters = {"token_hash": accounts.sha256(token), "limit": per_page, "offset": (page - 1) * per_page}
-    rows = session.execute(_TOKEN_PAGE, parameters).all()
+    # On the session's connection (its transaction, or its autocommit in a read-only view), as
+    # Core rows: the columns are plain values, and the ORM's result handling of 45 columns was
+    # a third of the statement's time in the process.
+    rows = session.connection().execute(_TOKEN_PAGE, parameters).all()
     if not rows:
         return None
     token_id, last_used_at, account_id, role, organisation_id = rows[0][:_HOLDER_COLUMNS]
