@@ -425,7 +425,10 @@ def token_study_page(
     """The API's study list in one round trip: the token's holder (None when the token may not
     be used, exactly as ``accounts.account_for_token``) with the page ``study_page_keys`` gives
     that account, and the total (counted on its own only when the page is empty). Uses the token
-    as ``account_for_token`` does: its ``last_used_at`` touched at most once per interval."""
+    as ``account_for_token`` does: its ``last_used_at`` touched at most once per interval, after
+    the reads. On SQLite (no LATERAL) the token and the page are two statements."""
+    if session.get_bind().dialect.name != "postgresql":
+        return _token_then_page(session, token, page=page, per_page=per_page)
     parameters = {"token_hash": accounts.sha256(token), "limit": per_page, "offset": (page - 1) * per_page}
     # On the session's connection (its transaction, or its autocommit in a read-only view), as
     # Core rows: the columns are plain values, and the ORM's result handling of 45 columns was
@@ -446,6 +449,23 @@ def token_study_page(
     # Last, so that the caller can commit the touch (and end its row lock) right after it.
     accounts.touch_api_token(session, token_id, last_used_at)
     return holder, keys, total
+
+
+def _token_then_page(
+    session: Session, token: str, *, page: int, per_page: int
+) -> tuple[TokenHolder, list[tuple[Any, ...]], int] | None:
+    """``token_study_page`` where there is no LATERAL (SQLite): the token, then the page."""
+    row = session.execute(
+        select(ApiToken.id, ApiToken.last_used_at, Account)
+        .join(Account, Account.id == ApiToken.account_id)
+        .where(*accounts.usable_token_clauses(accounts.sha256(token)))
+    ).first()
+    if row is None:
+        return None
+    token_id, last_used_at, account = row
+    keys, total = study_page_keys(session, account, page=page, per_page=per_page)
+    accounts.touch_api_token(session, token_id, last_used_at)
+    return TokenHolder(account.id, account.role, account.organisation_id), keys, total
 
 
 def page_key(study: Study) -> tuple[Any, ...]:
