@@ -7,6 +7,7 @@ import hashlib
 import re
 import secrets
 from functools import lru_cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -169,28 +170,38 @@ def account_for_token(session: Session, token: str) -> Account | None:
     row = session.execute(
         select(ApiToken, Account)
         .join(Account, Account.id == ApiToken.account_id)
-        .where(
-            ApiToken.token_hash == sha256(token), ApiToken.revoked_at.is_(None), Account.is_active.is_(True)
-        )
+        .where(*usable_token_clauses(sha256(token)))
     ).first()
     if row is None:
         return None
     api_token, account = row
+    touch_api_token(session, api_token.id, api_token.last_used_at)
+    return account
+
+
+def usable_token_clauses(token_hash: Any) -> tuple[Any, ...]:
+    """What a token must be to be used: its hash (``sha256`` of the token, or a bound parameter
+    of a statement built once) known, not revoked, its account active. ``account_for_token`` and
+    the study list's one statement (``services.studies.token_study_page``) both ask this."""
+    return (ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None), Account.is_active.is_(True))
+
+
+def touch_api_token(session: Session, token_id: int, last_used: dt.datetime | None) -> None:
+    """Record that a token was used, at most once per ``TOUCH_INTERVAL`` (the web layer commits
+    it at once: ``web.transaction.commit_authentication``)."""
     now = utcnow()
-    last_used = api_token.last_used_at
     if last_used is None or now - as_utc(last_used) > TOUCH_INTERVAL:
         session.info[SIGN_IN_WRITES] = True
         # Guarded, so that of concurrent requests with one token only the first writes.
         session.execute(
             update(ApiToken)
             .where(
-                ApiToken.id == api_token.id,
+                ApiToken.id == token_id,
                 (ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < now - TOUCH_INTERVAL),
             )
             .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )
-    return account
 
 
 def revoke_api_token(session: Session, account: Account, token: str) -> bool:

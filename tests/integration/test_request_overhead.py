@@ -20,13 +20,14 @@ from typing import Any
 import psycopg
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, text, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service import db as db_module
 from panel_service.domain.criteria import parse_json, to_text
 from panel_service.services import questions, studies
+from panel_service.timeutil import utcnow
 from tests.conftest import make_test_settings
 from tests.integration.coordinators.conftest import Staff, make_staff, study_fields, study_in
 from tests.support.queries import statements
@@ -229,19 +230,46 @@ def _commits(engine: Engine) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
+@contextmanager
+def _steps(engine: Engine) -> Iterator[list[str]]:
+    """What a request sends, in order: ``touch`` (the token's last-used write), ``commit`` (under
+    the test harness, the release of the session's savepoint), ``read`` (anything else)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sql = statement.lstrip().upper()
+        if sql.startswith("RELEASE SAVEPOINT"):
+            seen.append("commit")
+        elif sql.startswith("UPDATE API_TOKENS"):
+            seen.append("touch")
+        elif not sql.startswith(("SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+            seen.append("read")
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+# The list's one statement (token and page) and the way every other operation takes (the token
+# checked, then the page; here because the schema must read a leading zero).
+@pytest.mark.parametrize("query", ["", "?page=01"])
 def test_the_sign_in_check_commits_only_when_it_wrote(
-    client: FlaskClient, engine: Engine, coordinator: Staff
+    client: FlaskClient, engine: Engine, coordinator: Staff, query: str
 ) -> None:
-    # First use of the token: the touch is committed on its own, then the request's work.
-    with _commits(engine) as touched, statements(engine) as seen:
-        assert client.get("/api/v1/studies", headers=coordinator.headers).status_code == 200
+    # First use of the token: the touch is committed at once, nothing sent in between; the list's
+    # own way reads the page before the touch, the checked way after it (its own transaction).
+    with _commits(engine) as touched, statements(engine) as seen, _steps(engine) as steps:
+        assert client.get(f"/api/v1/studies{query}", headers=coordinator.headers).status_code == 200
     assert len(seen.writes) == 1, str(seen)
-    assert len(touched) == 2
+    assert steps[steps.index("touch") + 1] == "commit", steps
+    assert len(touched) == (2 if query else 1), steps
     # Within the touch interval nothing is written: one transaction for the whole request.
-    with _commits(engine) as untouched, statements(engine) as seen:
-        assert client.get("/api/v1/studies", headers=coordinator.headers).status_code == 200
+    with _commits(engine) as untouched, statements(engine) as seen, _steps(engine) as steps:
+        assert client.get(f"/api/v1/studies{query}", headers=coordinator.headers).status_code == 200
     assert seen.writes == [], str(seen)
-    assert len(untouched) == 1
+    assert len(untouched) == 1 and steps[-1] == "commit", steps
 
 
 # --- the question catalogue and the criteria text -------------------------------------------
@@ -532,24 +560,168 @@ def test_a_read_only_view_runs_without_a_transaction_and_refuses_a_write(
                 assert session.scalar(touched) is not None  # the touch, committed
             with _autocommit_flags(engine) as flags, statements(engine) as again:
                 assert client.get("/api/v1/studies", headers=staff.headers).json == response.json
-            assert again.writes == [] and len(flags) == 2 and all(flags), (str(again), flags)
+            assert again.writes == [] and len(flags) == 1 and all(flags), (str(again), flags)
+            with _autocommit_flags(engine) as flags, statements(engine) as checked:
+                assert client.get("/api/v1/studies?page=01", headers=staff.headers).json == response.json
+            assert checked.writes == [] and len(flags) == 2 and all(flags), (str(checked), flags)
             # Not marked: one transaction, as every other request.
             with _autocommit_flags(engine) as flags:
                 assert client.get(f"/api/v1/studies/{study_id}", headers=staff.headers).status_code == 200
             assert flags and not any(flags), flags
 
-            reading = studies.study_page_keys
+            def writes_then_reads(reading: Callable[..., Any]) -> Callable[..., Any]:
+                def read(session: Session, *args: Any, **kwargs: Any) -> Any:
+                    session.execute(update(Study).values(status="closed"))
+                    return reading(session, *args, **kwargs)
 
-            def writes_then_reads(session: Session, *args: Any, **kwargs: Any) -> Any:
-                session.execute(update(Study).values(status="closed"))
-                return reading(session, *args, **kwargs)
+                return read
 
-            monkeypatch.setattr(studies, "study_page_keys", writes_then_reads)
-            with statements(engine) as refused:
-                failed = client.get("/api/v1/studies", headers=staff.headers)
-            assert failed.status_code == 500 and failed.json["error"]["code"] == "internal_error"
-            assert refused.writes == [], str(refused)
+            # Both ways the list reads its page (one statement with the token, or after it).
+            for name in ("token_study_page", "study_page_keys"):
+                monkeypatch.setattr(studies, name, writes_then_reads(getattr(studies, name)))
+            for query in ("", "?page=01"):
+                with statements(engine) as refused:
+                    failed = client.get(f"/api/v1/studies{query}", headers=staff.headers)
+                assert failed.status_code == 500 and failed.json["error"]["code"] == "internal_error"
+                assert refused.writes == [], str(refused)
             with database.session_scope() as session:
                 assert session.scalar(select(Study.status).where(Study.id == study_id)) == "recruiting"
         finally:
             truncate_all(engine)
+
+
+# --- the study list in one statement: token, account and page ------------------------------
+
+# Paging the list reads itself (``web.api.plain.PlainPaging``) and paging it leaves to the schema.
+PLAIN_QUERIES = ["", "page=2", "per_page=100", "per_page=1&page=1000000", "page=3&per_page=7"]
+SCHEMA_QUERIES = [
+    "page=0",
+    "page=1000001",
+    "per_page=101",
+    "per_page=0",
+    "page=x",
+    "page=",
+    "page",
+    "page=01",
+    "page=+1",
+    "page=-1",
+    "page=%201",
+    "page=1.0",
+    "page=1e3",
+    "page=1_000",
+    "page=%D9%A3",  # ARABIC-INDIC DIGIT THREE, which int() reads
+    "page=1%00",
+    "page=" + "9" * 30,
+    "page=1&page=2",
+    "per_page=5&per_page=5",
+    "unknown=1",
+    "page=2&unknown=1",
+    "Page=2",
+]
+
+
+@pytest.mark.parametrize("query", PLAIN_QUERIES + SCHEMA_QUERIES)
+def test_plain_paging_is_read_as_the_schema_reads_it(app: Any, query: str) -> None:
+    """Where the list reads the paging itself it reads what webargs and ``PageQuery`` read; every
+    other query string is left to them (and so answered as before, 422 naming the field)."""
+    from apiflask.exceptions import HTTPError
+    from apiflask.schema_adapters.marshmallow import parser
+
+    from panel_service.web.api.schemas import PageQuery
+    from panel_service.web.api.views import plain_paging
+
+    with app.test_request_context(f"/api/v1/studies?{query}"):
+        from flask import request
+
+        plain = plain_paging(request)
+        try:
+            parsed: Any = parser.parse(PageQuery(), request, location="query")
+        except HTTPError as error:
+            parsed = error
+    if query in PLAIN_QUERIES:
+        assert plain is not None and (plain[0], plain[1]) == (parsed["page"], parsed["per_page"]), parsed
+    else:
+        assert plain is None
+
+
+def test_the_list_in_one_statement_answers_as_the_checked_way(
+    client: FlaskClient,
+    db: Session,
+    engine: Engine,
+    coordinator: Staff,
+    reviewer: Staff,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every caller, every paging the list reads itself: the same status, headers that matter
+    and bytes as through ``auth_required`` and webargs (``plain_paging`` answering None sends
+    every request that way), in one statement where that way takes two."""
+    from panel_service.models import Account, ApiToken
+    from panel_service.web.api import views
+
+    for status in ("recruiting", "draft", "in_review", "recruiting", "rejected"):
+        study_in(db, coordinator, reviewer, status)
+    stranger = make_staff(db, "coordinator", "Another Clinic")
+    study_in(db, stranger, reviewer, "draft")
+    admin = make_staff(db, "admin")
+    participant = make_staff(db, "participant")
+    revoked = make_staff(db, "coordinator", "Odense Heart Unit")
+    db.execute(update(ApiToken).where(ApiToken.account_id == revoked.account.id).values(revoked_at=utcnow()))
+    inactive = make_staff(db, "reviewer")
+    db.execute(update(Account).where(Account.id == inactive.account.id).values(is_active=False))
+    empty = make_staff(db, "coordinator", "A Clinic Without Studies")
+    db.flush()
+    callers: dict[str, dict[str, str]] = {
+        who: staff.headers
+        for who, staff in {
+            "coordinator": coordinator,
+            "stranger": stranger,
+            "reviewer": reviewer,
+            "admin": admin,
+            "participant": participant,
+            "revoked": revoked,
+            "inactive": inactive,
+            "empty": empty,
+        }.items()
+    }
+    callers |= {
+        "no header": {},
+        "unknown token": {"Authorization": "Bearer not-a-token"},
+        "another scheme": {"Authorization": f"Basic {coordinator.token}"},
+        "lower-case scheme": {"Authorization": f"bearer {coordinator.token}"},
+        "token too long": {"Authorization": "Bearer " + "x" * 201},
+    }
+    statuses: dict[str, set[int]] = {}
+    for who, headers in callers.items():
+        for query in PLAIN_QUERIES:
+            path = f"/api/v1/studies?{query}"
+            client.get(path, headers=headers)  # the token's touch, the kept items
+            with statements(engine) as one:
+                fast = client.get(path, headers=headers)
+            with monkeypatch.context() as checked_way:
+                checked_way.setattr(views, "plain_paging", lambda _request: None)
+                with statements(engine) as two:
+                    checked = client.get(path, headers=headers)
+            answers = [(response.status_code, response.get_data()) for response in (fast, checked)]
+            assert answers[0] == answers[1], (who, query)
+            for header in ("Content-Type", "WWW-Authenticate"):
+                assert fast.headers.get(header) == checked.headers.get(header), (who, query, header)
+            if fast.status_code == 200 and fast.json["items"]:
+                expected = 1 if engine.dialect.name == "postgresql" else 2  # SQLite: no LATERAL
+                assert (one.count, two.count) == (expected, 2), (who, query, str(one), str(two))
+            statuses.setdefault(who, set()).add(fast.status_code)
+    assert statuses["coordinator"] == statuses["reviewer"] == statuses["admin"] == {200}
+    assert statuses["participant"] == {403}
+    for refused in ("revoked", "inactive", "no header", "unknown token", "another scheme", "token too long"):
+        assert statuses[refused] == {401}, refused
+    listed = client.get("/api/v1/studies", headers=coordinator.headers).json
+    assert listed["total"] == 5 and {item["organisation_id"] for item in listed["items"]} == {
+        coordinator.account.organisation_id
+    }
+    assert client.get("/api/v1/studies", headers=stranger.headers).json["total"] == 1
+    assert client.get("/api/v1/studies", headers=reviewer.headers).json["total"] == 6
+    assert client.get("/api/v1/studies", headers=empty.headers).json == {
+        "items": [],
+        "page": 1,
+        "per_page": 20,
+        "total": 0,
+    }

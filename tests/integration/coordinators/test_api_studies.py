@@ -397,6 +397,10 @@ def test_a_bug_still_answers_in_the_error_shape(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
+    # Both ways the list reads a page: plain paging (token and page in one statement), and
+    # paging the schema reads (a leading zero), through the token check and webargs.
+    monkeypatch.setattr(studies, "token_study_page", broken)
     monkeypatch.setattr(studies, "study_page_keys", broken)
-    error = assert_error(api(client, "GET", "/studies", coordinator), 500)
-    assert error["code"] == "internal_error" and "boom" not in error["message"]
+    for path in ("/studies", "/studies?page=01"):
+        error = assert_error(api(client, "GET", path, coordinator), 500)
+        assert error["code"] == "internal_error" and "boom" not in error["message"]
