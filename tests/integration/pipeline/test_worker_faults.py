@@ -33,7 +33,7 @@ from panel_service.models import (
 )
 from panel_service.runtime import CeleryRelay, Runtime
 from panel_service.services import matching, volunteers
-from panel_service.timeutil import panel_today
+from panel_service.timeutil import as_utc, panel_today, pause_ends_at
 from tests.factories import add_condition, make_recruiting_study, make_volunteer
 from tests.support.pipeline import NARROW, narrow_expected, seed_population
 from tests.support.services import redis_url_for_tests
@@ -532,7 +532,21 @@ def test_a_pause_holds_the_invitation_and_resuming_sends_it_once(fresh: Stack) -
         participant = session.get(Participant, volunteer.participant_id)
         assert participant is not None
         until = panel_today(publisher.settings) + dt.timedelta(days=5)
-        assert volunteers.pause_contact(session, publisher.settings, participant, until) == 1
+        held_now = volunteers.pause_contact(session, publisher.settings, participant, until)
+    # Held by the pause itself, or, when the retry (due 0.5 s after the refusal) had claimed it
+    # just before, by the next claim once SMTP refused that attempt too: held either way.
+    assert held_now in (0, 1)
+    held_until = pause_ends_at(publisher.settings, until)
+
+    def held() -> bool:
+        beat_tick(publisher)
+        with publisher.database.session_scope() as session:
+            status, next_attempt = session.execute(
+                select(Invitation.status, Invitation.next_attempt_at).where(Invitation.study_id == study_id)
+            ).one()
+        return status == "queued" and next_attempt is not None and as_utc(next_attempt) >= held_until
+
+    wait_until(held, 30, "the invitation held until the pause ends", interval=0.5)
     smtp.refuse = False
     for _ in range(6):  # the beat keeps ticking, the worker keeps dispatching: nothing goes out
         beat_tick(publisher)
