@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -167,8 +167,7 @@ class Database:
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
-        # The same pool; a connection checked out through it runs in autocommit until checked in.
-        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._compiled: dict[int, tuple[object, RawStatement]] = {}
         self._pid = os.getpid()
 
     @property
@@ -198,17 +197,93 @@ class Database:
 
     def execute_alone(self, statement: Any, params: dict[str, Any]) -> None:
         """One statement in a transaction of its own, committed when this returns. On PostgreSQL it
-        runs in autocommit: one round trip instead of three (``BEGIN``, the statement, ``COMMIT``;
-        psycopg sends ``BEGIN`` on its own) and no ORM session, committed and flushed to disk all the
-        same. SQLite keeps ``session_scope`` (its ``BEGIN IMMEDIATE`` orders writers), and so does a
+        is sent without SQLAlchemy in psycopg's pipeline mode (``raw``): ``BEGIN``, the statement
+        and ``COMMIT`` in one round trip instead of three (psycopg sends ``BEGIN`` on its own), no ORM
+        session and no execution of SQLAlchemy's per statement, committed and flushed to disk all
+        the same. SQLite keeps ``session_scope`` (its ``BEGIN IMMEDIATE`` orders writers), and so does a
         session factory bound to something else than the engine (a connection whose transaction
         its owner keeps, as the tests' ``db`` fixture does): the statement joins it like any other."""
-        if self.is_sqlite or self.session_factory.kw.get("bind") is not self.engine:
+        if not self.pipelines:
             with self.session_scope() as session:
                 session.execute(statement, params)
             return
-        with self._autocommit.connect() as connection:
-            connection.execute(statement, params)
+        sql, values = self.compiled(statement, params)
+        with self.raw() as connection, connection.pipeline():
+            connection.execute(sql, values)
+            connection.commit()  # queued behind it: one round trip, flushed before this returns
+
+    @property
+    def pipelines(self) -> bool:
+        """Whether ``raw`` may be used: PostgreSQL, with sessions on the engine's own pool (not
+        bound to a connection whose transaction someone else keeps, as the tests' ``db`` fixture
+        does: work there must join that transaction, through the session)."""
+        return not self.is_sqlite and self.session_factory.kw.get("bind") is self.engine
+
+    def compiled(self, statement: Any, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The SQL and parameters of ``statement`` for a psycopg cursor of ``raw``, compiled on
+        first use (``RawStatement``; the statement is kept with it, so its id is not reused)."""
+        held = self._compiled.get(id(statement))
+        if held is None or held[0] is not statement:
+            if len(self._compiled) > 2048:
+                self._compiled.clear()
+            held = (statement, RawStatement(statement, self.engine.dialect, tuple(params)))
+            self._compiled[id(statement)] = held
+        raw = held[1]
+        assert isinstance(raw, RawStatement)
+        return raw.sql, raw.params(params)
+
+    @contextmanager
+    def raw(self) -> Iterator[Any]:
+        """A psycopg connection of the engine's pool, for the few statements on the dispatcher's
+        path that are sent without SQLAlchemy (``RawStatement``) in psycopg's pipeline mode: a
+        ``BEGIN`` queued with the first statement, a ``COMMIT`` with the last, one round trip for
+        each batch. Checked out like any other (pinged when it may be dead) and handed back to
+        the pool, which rolls back whatever the block left open. A psycopg error leaves as
+        SQLAlchemy's ``DBAPIError`` (``OperationalError`` …, ``connection_invalidated`` on a lost
+        connection, which is thrown away), as if the statement had gone through the engine."""
+        import psycopg
+
+        proxied = self.engine.raw_connection()
+        connection = proxied.driver_connection
+        try:
+            yield connection
+        except psycopg.Error as exc:
+            lost = self.engine.dialect.is_disconnect(cast(Any, exc), proxied.dbapi_connection, None)
+            if lost:
+                proxied.invalidate(exc)
+            raise DBAPIError.instance(
+                None, None, exc, psycopg.Error, connection_invalidated=lost, dialect=self.engine.dialect
+            ) from exc
+        finally:
+            proxied.close()
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class RawStatement:
+    """A SQLAlchemy statement compiled once for PostgreSQL, to be sent with psycopg directly
+    (``Database.raw``): the SQL text with every late-rendered value written in (``inline``
+    constants, fixed ``IN`` lists) and the values the statement carries itself. ``params``
+    adds the caller's; SQLAlchemy's bind processors run on them as the engine would run them
+    (psycopg adapts these types itself, so there are usually none)."""
+
+    __slots__ = ("fixed", "processors", "sql")
+
+    def __init__(self, statement: Any, dialect: Any, names: tuple[str, ...] = ()) -> None:
+        compiled = statement.compile(dialect=dialect)
+        state = compiled.construct_expanded_state(dict.fromkeys(names), escape_names=False)
+        self.sql: str = state.statement
+        self.fixed: dict[str, Any] = {
+            name: value for name, value in state.parameters.items() if name not in names
+        }
+        self.processors: dict[str, Callable[[Any], Any]] = {
+            name: processor for name, processor in state.processors.items() if processor is not None
+        }
+
+    def params(self, values: dict[str, Any]) -> dict[str, Any]:
+        params = self.fixed | values
+        for name, processor in self.processors.items():
+            if name in params:
+                params[name] = processor(params[name])
+        return params
