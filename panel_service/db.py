@@ -197,10 +197,9 @@ class Database:
 
     def execute_alone(self, statement: Any, params: dict[str, Any]) -> None:
         """One statement in a transaction of its own, committed when this returns. On PostgreSQL it
-        is sent without SQLAlchemy in psycopg's pipeline mode (``raw``): ``BEGIN``, the statement
-        and ``COMMIT`` in one round trip instead of three (psycopg sends ``BEGIN`` on its own), no ORM
-        session and no execution of SQLAlchemy's per statement, committed and flushed to disk all
-        the same. SQLite keeps ``session_scope`` (its ``BEGIN IMMEDIATE`` orders writers), and so does a
+        runs in autocommit, sent with psycopg directly (``raw``): one round trip instead of three
+        (``BEGIN``, the statement, ``COMMIT``; psycopg sends ``BEGIN`` on its own), no ORM session
+        and none of SQLAlchemy's work per statement, committed and flushed to disk all the same. SQLite keeps ``session_scope`` (its ``BEGIN IMMEDIATE`` orders writers), and so does a
         session factory bound to something else than the engine (a connection whose transaction
         its owner keeps, as the tests' ``db`` fixture does): the statement joins it like any other."""
         if not self.pipelines:
@@ -208,9 +207,8 @@ class Database:
                 session.execute(statement, params)
             return
         sql, values = self.compiled(statement, params)
-        with self.raw() as connection, connection.pipeline():
+        with self.raw(autocommit=True) as connection:
             connection.execute(sql, values)
-            connection.commit()  # queued behind it: one round trip, flushed before this returns
 
     @property
     def pipelines(self) -> bool:
@@ -233,19 +231,22 @@ class Database:
         return raw.sql, raw.params(params)
 
     @contextmanager
-    def raw(self) -> Iterator[Any]:
+    def raw(self, *, autocommit: bool = False) -> Iterator[Any]:
         """A psycopg connection of the engine's pool, for the few statements on the dispatcher's
-        path that are sent without SQLAlchemy (``RawStatement``) in psycopg's pipeline mode: a
-        ``BEGIN`` queued with the first statement, a ``COMMIT`` with the last, one round trip for
-        each batch. Checked out like any other (pinged when it may be dead) and handed back to
-        the pool, which rolls back whatever the block left open. A psycopg error leaves as
+        path that are sent without SQLAlchemy (``RawStatement``), in psycopg's pipeline mode where
+        that saves round trips (``claim.claim_pipelined``: a ``BEGIN`` queued with the first
+        statement, a ``COMMIT`` with the last). Checked out like any other (pinged when it may be dead) and handed back to
+        the pool, which rolls back whatever the block left open (``autocommit``: each statement
+        commits on its own, as with SQLAlchemy's ``AUTOCOMMIT``). A psycopg error leaves as
         SQLAlchemy's ``DBAPIError`` (``OperationalError`` …, ``connection_invalidated`` on a lost
         connection, which is thrown away), as if the statement had gone through the engine."""
         import psycopg
 
         proxied = self.engine.raw_connection()
-        connection = proxied.driver_connection
+        connection: Any = proxied.driver_connection
         try:
+            if autocommit:
+                connection.autocommit = True
             yield connection
         except psycopg.Error as exc:
             lost = self.engine.dialect.is_disconnect(cast(Any, exc), proxied.dbapi_connection, None)
@@ -255,6 +256,11 @@ class Database:
                 None, None, exc, psycopg.Error, connection_invalidated=lost, dialect=self.engine.dialect
             ) from exc
         finally:
+            if autocommit and proxied.is_valid:
+                try:
+                    connection.autocommit = False  # as the pool hands its connections out
+                except psycopg.Error:
+                    proxied.invalidate()
             proxied.close()
 
     def dispose(self) -> None:

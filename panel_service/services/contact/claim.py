@@ -380,8 +380,7 @@ def _pick_raw(
         cursor.execute(*database.compiled(sql.claim_query("postgresql", which), params))
         row = cursor.fetchone()
         if row is not None:
-            names = [column.name for column in cursor.description]
-            return sql.Candidate(**dict(zip(names, row, strict=True)))
+            return sql.Candidate(*row)  # the columns in the order of its fields (``sql.claim_query``)
     return None
 
 
