@@ -242,19 +242,20 @@ class Database:
         connection, which is thrown away), as if the statement had gone through the engine."""
         import psycopg
 
-        proxied = self.engine.raw_connection()
+        try:
+            proxied = self.engine.raw_connection()
+        except psycopg.Error as exc:  # the pool hands the driver's error on as it is
+            raise self._wrapped(exc, None) from exc
         connection: Any = proxied.driver_connection
         try:
             if autocommit:
                 connection.autocommit = True
             yield connection
         except psycopg.Error as exc:
-            lost = self.engine.dialect.is_disconnect(cast(Any, exc), proxied.dbapi_connection, None)
-            if lost:
+            error = self._wrapped(exc, proxied.dbapi_connection)
+            if error.connection_invalidated:
                 proxied.invalidate(exc)
-            raise DBAPIError.instance(
-                None, None, exc, psycopg.Error, connection_invalidated=lost, dialect=self.engine.dialect
-            ) from exc
+            raise error from exc
         finally:
             if autocommit and proxied.is_valid:
                 try:
@@ -262,6 +263,18 @@ class Database:
                 except psycopg.Error:
                     proxied.invalidate()
             proxied.close()
+
+    def _wrapped(self, exc: Exception, dbapi_connection: Any) -> DBAPIError:
+        """A driver's error as SQLAlchemy raises it from a statement: ``OperationalError`` …,
+        ``connection_invalidated`` when the connection is lost."""
+        import psycopg
+
+        lost = self.engine.dialect.is_disconnect(cast(Any, exc), dbapi_connection, None)
+        error = DBAPIError.instance(
+            None, None, exc, psycopg.Error, connection_invalidated=lost, dialect=self.engine.dialect
+        )
+        assert isinstance(error, DBAPIError)  # a psycopg error always is one
+        return error
 
     def dispose(self) -> None:
         self.engine.dispose()
