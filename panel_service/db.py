@@ -202,7 +202,7 @@ class Database:
         and none of SQLAlchemy's work per statement, committed and flushed to disk all the same. SQLite keeps ``session_scope`` (its ``BEGIN IMMEDIATE`` orders writers), and so does a
         session factory bound to something else than the engine (a connection whose transaction
         its owner keeps, as the tests' ``db`` fixture does): the statement joins it like any other."""
-        if not self.pipelines:
+        if not self.direct:
             with self.session_scope() as session:
                 session.execute(statement, params)
             return
@@ -211,7 +211,7 @@ class Database:
             connection.execute(sql, values)
 
     @property
-    def pipelines(self) -> bool:
+    def direct(self) -> bool:
         """Whether ``raw`` may be used: PostgreSQL, with sessions on the engine's own pool (not
         bound to a connection whose transaction someone else keeps, as the tests' ``db`` fixture
         does: work there must join that transaction, through the session)."""
@@ -233,9 +233,8 @@ class Database:
     @contextmanager
     def raw(self, *, autocommit: bool = False) -> Iterator[Any]:
         """A psycopg connection of the engine's pool, for the few statements on the dispatcher's
-        path that are sent without SQLAlchemy (``RawStatement``), in psycopg's pipeline mode where
-        that saves round trips (``claim.claim_pipelined``: a ``BEGIN`` queued with the first
-        statement, a ``COMMIT`` with the last). Checked out like any other (pinged when it may be dead) and handed back to
+        path that are sent without SQLAlchemy's execution (``RawStatement``: the claim, the
+        record). Checked out like any other (pinged when it may be dead) and handed back to
         the pool, which rolls back whatever the block left open (``autocommit``: each statement
         commits on its own, as with SQLAlchemy's ``AUTOCOMMIT``). A psycopg error leaves as
         SQLAlchemy's ``DBAPIError`` (``OperationalError`` …, ``connection_invalidated`` on a lost

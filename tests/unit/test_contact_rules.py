@@ -165,7 +165,7 @@ def test_the_message_is_mime_a_mail_client_reads_back(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("which", ["new", "retry", "given"])
 def test_the_pick_selects_the_candidates_fields_in_their_order(which: str) -> None:
-    """The pipelined claim builds ``Candidate`` from the pick's row by position."""
+    """The direct claim (``claim_direct``) builds ``Candidate`` from the pick's row by position."""
     from dataclasses import fields
 
     from panel_service.queries import contact as sql

@@ -291,21 +291,22 @@ def _answers(
     return None
 
 
-# -- PostgreSQL with the engine's own pool: the same claim, pipelined ---------------------------------
+# -- PostgreSQL with the engine's own pool: the same claim, sent with psycopg directly ----------------
 
 
-def claim_pipelined(
+def claim_direct(
     database: Database,
     settings: Settings,
     *,
     study_id: int | None = None,
     participant_id: int | None = None,
 ) -> ClaimAttempt:
-    """``claim_in`` in a transaction of its own, committed, in two round trips instead of four: the
-    same statements, compiled once (``RawStatement``) and sent on a psycopg connection of the
-    engine's pool in pipeline mode, ``BEGIN`` queued with the pick and ``COMMIT`` with the check
-    and claim (``sql.check_and_claim_query``), which is committed and flushed before this returns,
-    as ``claim_next``'s was.
+    """``claim_in`` in a transaction of its own, committed: the same statements (the pick, then the
+    check with the claim, ``sql.check_and_claim_query``), compiled once (``RawStatement``) and
+    sent on a psycopg connection of the engine's pool without SQLAlchemy's execution or an ORM
+    session; committed and flushed before this returns, as ``claim_next``'s was. (psycopg's
+    pipeline mode, which would send ``BEGIN`` with the pick and ``COMMIT`` with the claim, cost
+    the sender more CPU than the two round trips it saved: measured, docs/performance.md.)
 
     This fast path only claims. When the row the pick locked may not go out now (P1's Python
     rules, no email, no profile, no match, the contact cap), the transaction ends without a
@@ -334,7 +335,7 @@ def _claim_fast(
     """The claim when the picked invitation may go out (the attempt, None), else (None, the
     candidate the pick found, or None when nothing was due); its transaction ended either way."""
     dialect = "postgresql"
-    with database.raw() as connection, connection.pipeline():
+    with database.raw() as connection:
         cursor = connection.cursor()
         candidate = _pick_raw(database, cursor, study_id, participant_id)
         if candidate is None:
@@ -362,11 +363,12 @@ def _claim_fast(
         both = sql.check_and_claim_query(version, node, today, dialect, settings.contact_cap, sites)
         assert both is not None  # PostgreSQL
         cursor.execute(*database.compiled(both, params))
-        connection.commit()  # queued behind the claim: sent together, flushed before it returns
         row = cursor.fetchone()
-    assert row is not None
-    if row[3]:  # claimed
-        return ClaimAttempt(claim=claim), candidate
+        assert row is not None
+        if row[3]:  # claimed
+            connection.commit()  # flushed before SMTP is spoken to (P3)
+            return ClaimAttempt(claim=claim), candidate
+        connection.rollback()  # it claimed nothing
     return None, candidate
 
 

@@ -1,8 +1,8 @@
-"""The dispatcher's claim and record as PostgreSQL runs them in production (``claim_pipelined``,
-``Database.execute_alone``: psycopg's pipeline mode on a connection of the engine's pool, outside
+"""The dispatcher's claim and record as PostgreSQL runs them in production (``claim_direct``,
+``Database.execute_alone``: sent with psycopg on a connection of the engine's pool, outside
 SQLAlchemy's execution). The other in-process pipeline tests run inside the ``db`` fixture's
 rolled-back transaction, where the claim goes through the session (``claim_in``); these commit
-for real (``committed_runtime``), so the pipelined path is the one taken, and they hold it to
+for real (``committed_runtime``), so the direct path is the one taken, and they hold it to
 the same outcomes: the email with its stored links, and every invitation that may not go out
 cancelled or held with the session path's reasons, with no link issued for it. The live-worker
 fault tests run this path too."""
@@ -34,17 +34,17 @@ AARHUS, COPENHAGEN = (56.16, 10.21), (55.68, 12.57)  # Copenhagen is about 155 k
 
 
 @pytest.fixture()
-def pipelined(committed_runtime: Runtime) -> Iterator[Runtime]:
+def direct(committed_runtime: Runtime) -> Iterator[Runtime]:
     if committed_runtime.database.is_sqlite:
-        pytest.skip("the pipelined claim is PostgreSQL's")
-    assert committed_runtime.database.pipelines
+        pytest.skip("the direct claim is PostgreSQL's")
+    assert committed_runtime.database.direct
     yield committed_runtime
 
 
 @pytest.fixture()
-def db(pipelined: Runtime) -> Iterator[Session]:
+def db(direct: Runtime) -> Iterator[Session]:
     """A plain session on the engine: what it commits, the dispatcher sees."""
-    session = pipelined.database.session()
+    session = direct.database.session()
     try:
         yield session
     finally:
@@ -80,16 +80,16 @@ def linked(db: Session) -> set[int]:
     return set(db.scalars(select(ActionToken.participant_id)))
 
 
-def test_a_pipelined_send_claims_sends_and_records_with_working_links(
-    db: Session, pipelined: Runtime, smtp: SmtpRecorder
+def test_a_direct_send_claims_sends_and_records_with_working_links(
+    db: Session, direct: Runtime, smtp: SmtpRecorder
 ) -> None:
     volunteer = rls_volunteer(db)
     study = make_recruiting_study(db, NARROW, start_matching=False)
     db.commit()
-    match_without_sending(pipelined, study.id)
+    match_without_sending(direct, study.id)
 
-    assert contact.send_invitation(pipelined, study.id, volunteer.participant_id) == "sent"
-    assert contact.send_invitation(pipelined, study.id, volunteer.participant_id) is None  # once
+    assert contact.send_invitation(direct, study.id, volunteer.participant_id) == "sent"
+    assert contact.send_invitation(direct, study.id, volunteer.participant_id) is None  # once
 
     [message] = smtp.wait_for(1, timeout=5)
     plain = email_parts(message).text
@@ -107,7 +107,7 @@ def test_a_pipelined_send_claims_sends_and_records_with_working_links(
 
 
 def test_what_may_not_go_out_is_cancelled_or_held_with_the_session_paths_reasons(
-    db: Session, pipelined: Runtime, smtp: SmtpRecorder
+    db: Session, direct: Runtime, smtp: SmtpRecorder
 ) -> None:
     sent = rls_volunteer(db)
     no_longer = rls_volunteer(db)
@@ -119,16 +119,16 @@ def test_what_may_not_go_out_is_cancelled_or_held_with_the_session_paths_reasons
     ]
     db.commit()
     for each in earlier:  # the capped volunteer has had two invitations this month
-        match_without_sending(pipelined, each.id)
+        match_without_sending(direct, each.id)
         db.execute(
             update(Invitation)
             .where(Invitation.study_id == each.id, Invitation.participant_id != capped.participant_id)
             .values(status="cancelled", reason="other")
         )
         db.commit()
-        contact.dispatch_due(pipelined)
+        contact.dispatch_due(direct)
     assert len(smtp.to_addresses()) == 2
-    match_without_sending(pipelined, study.id)
+    match_without_sending(direct, study.id)
     add_condition(db, no_longer.participant_id, "N183")  # kidney disease: the criteria exclude it
     db.execute(
         update(Participant)
@@ -138,7 +138,7 @@ def test_what_may_not_go_out_is_cancelled_or_held_with_the_session_paths_reasons
     db.commit()
     before = linked(db)
 
-    contact.dispatch_due(pipelined)
+    contact.dispatch_due(direct)
 
     rows = states(db, study.id)
     assert rows[sent.participant_id] == ("sent", None)
@@ -157,8 +157,8 @@ def test_what_may_not_go_out_is_cancelled_or_held_with_the_session_paths_reasons
     assert linked(db) - before == {sent.participant_id}
 
 
-def test_an_expired_approval_and_a_volunteer_too_far_cancel_at_the_pipelined_recheck(
-    db: Session, pipelined: Runtime, smtp: SmtpRecorder
+def test_an_expired_approval_and_a_volunteer_too_far_cancel_at_the_direct_recheck(
+    db: Session, direct: Runtime, smtp: SmtpRecorder
 ) -> None:
     near = make_volunteer(db, birth_date=TODAY.replace(year=TODAY.year - 40), region="DK-84")
     mover = make_volunteer(db, birth_date=TODAY.replace(year=TODAY.year - 40), region="DK-84")
@@ -171,7 +171,7 @@ def test_an_expired_approval_and_a_volunteer_too_far_cancel_at_the_pipelined_rec
     expiring = make_recruiting_study(db, "region = DK", title="Expiring", start_matching=False)
     db.commit()
     for each in (with_sites, expiring):
-        match_without_sending(pipelined, each.id)
+        match_without_sending(direct, each.id)
     profile = db.get(Profile, mover.participant_id)
     assert profile is not None
     profile.home_lat, profile.home_lon = COPENHAGEN  # moved before the invitation went out
@@ -182,7 +182,7 @@ def test_an_expired_approval_and_a_volunteer_too_far_cancel_at_the_pipelined_rec
     )
     db.commit()
 
-    contact.dispatch_due(pipelined)
+    contact.dispatch_due(direct)
 
     assert states(db, with_sites.id) == {
         near.participant_id: ("sent", None),
