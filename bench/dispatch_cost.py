@@ -6,7 +6,8 @@ rows' database (``bench.limits.dispatch_setup``: ``PANEL_BENCH_PIPELINE_DB``, de
 (``dispatch_one`` in a loop over one SMTP connection), after 50 unrecorded warm-up sends. It
 prints, per email: wall time, the sending process's CPU time, the CPU time of the database's
 PostgreSQL backends (from ``/proc``; run it on the database's host), the statements sent (the
-engine's ``before_cursor_execute``; psycopg's own ``BEGIN`` and ``COMMIT`` are not among them),
+engine's ``before_cursor_execute``; psycopg's own ``BEGIN`` and ``COMMIT`` are not among them,
+and on PostgreSQL neither are the claim and the record, which go to psycopg directly: 0 there),
 and the load average. Wall time follows the machine's load and its disk (two flushed commits
 per email); the CPU times and the statements follow the code.
 """

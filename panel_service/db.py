@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -167,8 +167,7 @@ class Database:
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
-        # The same pool; a connection checked out through it runs in autocommit until checked in.
-        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._compiled: dict[int, tuple[object, RawStatement]] = {}
         self._pid = os.getpid()
 
     @property
@@ -198,17 +197,111 @@ class Database:
 
     def execute_alone(self, statement: Any, params: dict[str, Any]) -> None:
         """One statement in a transaction of its own, committed when this returns. On PostgreSQL it
-        runs in autocommit: one round trip instead of three (``BEGIN``, the statement, ``COMMIT``;
-        psycopg sends ``BEGIN`` on its own) and no ORM session, committed and flushed to disk all the
-        same. SQLite keeps ``session_scope`` (its ``BEGIN IMMEDIATE`` orders writers), and so does a
+        runs in autocommit, sent with psycopg directly (``raw``): one round trip instead of three
+        (``BEGIN``, the statement, ``COMMIT``; psycopg sends ``BEGIN`` on its own), no ORM session
+        and none of SQLAlchemy's work per statement, committed and flushed to disk all the same. SQLite keeps ``session_scope`` (its ``BEGIN IMMEDIATE`` orders writers), and so does a
         session factory bound to something else than the engine (a connection whose transaction
         its owner keeps, as the tests' ``db`` fixture does): the statement joins it like any other."""
-        if self.is_sqlite or self.session_factory.kw.get("bind") is not self.engine:
+        if not self.direct:
             with self.session_scope() as session:
                 session.execute(statement, params)
             return
-        with self._autocommit.connect() as connection:
-            connection.execute(statement, params)
+        sql, values = self.compiled(statement, params)
+        with self.raw(autocommit=True) as connection:
+            connection.execute(sql, values)
+
+    @property
+    def direct(self) -> bool:
+        """Whether ``raw`` may be used: PostgreSQL, with sessions on the engine's own pool (not
+        bound to a connection whose transaction someone else keeps, as the tests' ``db`` fixture
+        does: work there must join that transaction, through the session)."""
+        return not self.is_sqlite and self.session_factory.kw.get("bind") is self.engine
+
+    def compiled(self, statement: Any, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The SQL and parameters of ``statement`` for a psycopg cursor of ``raw``, compiled on
+        first use (``RawStatement``; the statement is kept with it, so its id is not reused)."""
+        held = self._compiled.get(id(statement))
+        if held is None or held[0] is not statement:
+            if len(self._compiled) > 2048:
+                self._compiled.clear()
+            held = (statement, RawStatement(statement, self.engine.dialect, tuple(params)))
+            self._compiled[id(statement)] = held
+        raw = held[1]
+        assert isinstance(raw, RawStatement)
+        return raw.sql, raw.params(params)
+
+    @contextmanager
+    def raw(self, *, autocommit: bool = False) -> Iterator[Any]:
+        """A psycopg connection of the engine's pool, for the few statements on the dispatcher's
+        path that are sent without SQLAlchemy's execution (``RawStatement``: the claim, the
+        record). Checked out like any other (pinged when it may be dead) and handed back to
+        the pool, which rolls back whatever the block left open (``autocommit``: each statement
+        commits on its own, as with SQLAlchemy's ``AUTOCOMMIT``). A psycopg error leaves as
+        SQLAlchemy's ``DBAPIError`` (``OperationalError`` …, ``connection_invalidated`` on a lost
+        connection, which is thrown away), as if the statement had gone through the engine."""
+        import psycopg
+
+        try:
+            proxied = self.engine.raw_connection()
+        except psycopg.Error as exc:  # the pool hands the driver's error on as it is
+            raise self._wrapped(exc, None) from exc
+        connection: Any = proxied.driver_connection
+        try:
+            if autocommit:
+                connection.autocommit = True
+            yield connection
+        except psycopg.Error as exc:
+            error = self._wrapped(exc, proxied.dbapi_connection)
+            if error.connection_invalidated:
+                proxied.invalidate(exc)
+            raise error from exc
+        finally:
+            if autocommit and proxied.is_valid:
+                try:
+                    connection.autocommit = False  # as the pool hands its connections out
+                except psycopg.Error:
+                    proxied.invalidate()
+            proxied.close()
+
+    def _wrapped(self, exc: Exception, dbapi_connection: Any) -> DBAPIError:
+        """A driver's error as SQLAlchemy raises it from a statement: ``OperationalError`` …,
+        ``connection_invalidated`` when the connection is lost."""
+        import psycopg
+
+        lost = self.engine.dialect.is_disconnect(cast(Any, exc), dbapi_connection, None)
+        error = DBAPIError.instance(
+            None, None, exc, psycopg.Error, connection_invalidated=lost, dialect=self.engine.dialect
+        )
+        assert isinstance(error, DBAPIError)  # a psycopg error always is one
+        return error
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class RawStatement:
+    """A SQLAlchemy statement compiled once for PostgreSQL, to be sent with psycopg directly
+    (``Database.raw``): the SQL text with every late-rendered value written in (``inline``
+    constants, fixed ``IN`` lists) and the values the statement carries itself. ``params``
+    adds the caller's; SQLAlchemy's bind processors run on them as the engine would run them
+    (psycopg adapts these types itself, so there are usually none)."""
+
+    __slots__ = ("fixed", "processors", "sql")
+
+    def __init__(self, statement: Any, dialect: Any, names: tuple[str, ...] = ()) -> None:
+        compiled = statement.compile(dialect=dialect)
+        state = compiled.construct_expanded_state(dict.fromkeys(names), escape_names=False)
+        self.sql: str = state.statement
+        self.fixed: dict[str, Any] = {
+            name: value for name, value in state.parameters.items() if name not in names
+        }
+        self.processors: dict[str, Callable[[Any], Any]] = {
+            name: processor for name, processor in state.processors.items() if processor is not None
+        }
+
+    def params(self, values: dict[str, Any]) -> dict[str, Any]:
+        params = self.fixed | values
+        for name, processor in self.processors.items():
+            if name in params:
+                params[name] = processor(params[name])
+        return params

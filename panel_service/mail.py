@@ -113,7 +113,7 @@ class Mailer:
                 )
             )
         return OutgoingMail(
-            sender=parseaddr(self.settings.mail_from)[1],
+            sender=_envelope_sender(self.settings.mail_from),
             recipient=to,
             message_id=message_id,
             subject=subject,
@@ -282,6 +282,11 @@ def _qp(text: str) -> bytes:
     """The body as quoted-printable UTF-8 with CRLF line ends (``binascii``, in C)."""
     encoded = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
     return encoded.replace(b"\n", b"\r\n")
+
+
+@functools.lru_cache(maxsize=16)
+def _envelope_sender(mail_from: str) -> str:
+    return parseaddr(mail_from)[1]
 
 
 @functools.lru_cache(maxsize=16)

@@ -13,7 +13,20 @@ import datetime as dt
 import typing as t
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, Table, and_, bindparam, case, exists, func, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Exists,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
@@ -102,14 +115,13 @@ def contactable_clause(
     )
 
 
-def volunteer_state(session: Session, participant_id: int) -> VolunteerState:
-    """One volunteer's state for the rule, in one statement. No row reads as erased."""
+def _volunteer_state_query() -> Select[Any]:
     limit = (
         select(answers.c.value_num)
         .where(answers.c.participant_id == participants.c.id, answers.c.key == TRAVEL_LIMIT_KEY)
         .scalar_subquery()
     )
-    row = session.execute(
+    return (
         select(
             participants.c.erased_at,
             participants.c.contact_paused_until,
@@ -119,8 +131,22 @@ def volunteer_state(session: Session, participant_id: int) -> VolunteerState:
             limit,
         )
         .select_from(participants.outerjoin(profiles, profiles.c.participant_id == participants.c.id))
-        .where(participants.c.id == participant_id)
-    ).first()
+        .where(participants.c.id == bindparam("participant_id"))
+    )
+
+
+# One volunteer's state (parameter ``participant_id``), built once: the dispatcher reads it on
+# every claim of a study with sites.
+VOLUNTEER_STATE = _volunteer_state_query()
+
+
+def volunteer_state(session: Session, participant_id: int) -> VolunteerState:
+    """One volunteer's state for the rule, in one statement. No row reads as erased."""
+    return volunteer_state_of(session.execute(VOLUNTEER_STATE, {"participant_id": participant_id}).first())
+
+
+def volunteer_state_of(row: t.Sequence[Any] | None) -> VolunteerState:
+    """The state from a row of ``VOLUNTEER_STATE`` (None: no such volunteer, read as erased)."""
     if row is None:
         return VolunteerState(erased=True, consent_active=False, contact_paused_until=None)
     erased_at, paused_until, consented, lat, lon, max_km = row

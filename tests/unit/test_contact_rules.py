@@ -161,3 +161,38 @@ def test_the_message_is_mime_a_mail_client_reads_back(tmp_path: Path) -> None:
     assert rich.get_content() == html
     alone = mailer.build(to="a@example.org", subject="Plain", text="Only text.\n").parsed()
     assert alone.get_content_type() == "text/plain" and alone.get_content() == "Only text.\n"
+
+
+@pytest.mark.parametrize("which", ["new", "retry", "given"])
+def test_the_pick_selects_the_candidates_fields_in_their_order(which: str) -> None:
+    """The direct claim (``claim_direct``) builds ``Candidate`` from the pick's row by position."""
+    from dataclasses import fields
+
+    from panel_service.queries import contact as sql
+
+    columns = [column.name for column in sql.claim_query("postgresql", which).selected_columns]
+    assert columns == [field.name for field in fields(sql.Candidate)]
+
+
+def test_a_raw_statement_carries_its_own_values_and_late_rendered_lists() -> None:
+    """``RawStatement``: the SQL psycopg gets, with the statement's constants and ``IN`` lists
+    written out as parameters and the caller's added."""
+    from sqlalchemy.dialects import postgresql
+
+    from panel_service.db import RawStatement
+    from panel_service.queries import contact as sql
+
+    names = ("key_study", "key_participant", "key_attempts", "at")
+    raw = RawStatement(sql.RECORD_SENT, postgresql.psycopg.dialect(), names)
+    assert "IN (%(status_1_1)s::VARCHAR, %(status_1_2)s::VARCHAR)" in raw.sql
+    params = raw.params({"key_study": 1, "key_participant": 2, "key_attempts": 3, "at": None})
+    assert params == {
+        "status": "sent",
+        "last_error": None,
+        "status_1_1": "claimed",
+        "status_1_2": "ambiguous",
+        "key_study": 1,
+        "key_participant": 2,
+        "key_attempts": 3,
+        "at": None,
+    }

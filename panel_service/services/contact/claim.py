@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from config.logging import get_logger
+from panel_service.db import Database
 from panel_service.domain import leases
 from panel_service.domain.criteria.versions import criteria_of
 from panel_service.domain.eligibility import (
@@ -25,10 +26,10 @@ from panel_service.domain.eligibility import (
     VolunteerState,
     invitation_obstacle,
 )
-from panel_service.domain.geo import site_points
+from panel_service.domain.geo import Sites, site_points
 from panel_service.metrics import INVITATIONS_CANCELLED, INVITATIONS_DEFERRED
 from panel_service.queries import contact as sql
-from panel_service.queries.eligibility import travel_facts
+from panel_service.queries.eligibility import VOLUNTEER_STATE, travel_facts, volunteer_state_of
 from panel_service.services.accounts import sha256
 from panel_service.services.questions import load_catalogue
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at, utcnow
@@ -215,6 +216,34 @@ def _verdict(
     today = panel_today(settings)
     sites = site_points(candidate.sites)
     home, max_travel_km = travel_facts(session, candidate.participant_id) if sites else (None, None)
+    stop = _obstacle(candidate, settings, today, sites, home, max_travel_km)
+    if stop is not None:
+        return stop
+    assert candidate.criteria is not None  # VERSION_CHANGED otherwise
+    version = (candidate.study_version_id, candidate.content_hash or "")
+    node = criteria_of(*version, candidate.criteria, lambda: load_catalogue(session))
+    both = sql.check_and_claim_query(version, node, today, dialect, settings.contact_cap, sites)
+    if both is not None and candidate.email and candidate.account_active:
+        has_profile, matches, cap_reached_at, claimed = session.execute(both, params).one()
+        if claimed:  # a profile that matches, under the cap: nothing below stands in the way
+            return CLAIMED
+    else:
+        has_profile, matches, cap_reached_at = session.execute(
+            sql.profile_and_cap_query(version, node, today, dialect, settings.contact_cap, sites), params
+        ).one()
+    return _answers(candidate, settings, has_profile, matches, cap_reached_at)
+
+
+def _obstacle(
+    candidate: sql.Candidate,
+    settings: Settings,
+    today: dt.date,
+    sites: Sites,
+    home: tuple[float, float] | None,
+    max_travel_km: float | None,
+) -> Cancel | Hold | None:
+    """The Python part of P1 (``domain.eligibility``) on the picked row: what stops the send, if
+    anything."""
     obstacle = invitation_obstacle(
         VolunteerState(
             erased=candidate.erased_at is not None,
@@ -239,18 +268,17 @@ def _verdict(
         return Hold(pause_ends_at(settings, candidate.contact_paused_until), obstacle.value)
     if obstacle is not None:
         return Cancel(obstacle.value)
-    assert candidate.criteria is not None  # VERSION_CHANGED otherwise
-    version = (candidate.study_version_id, candidate.content_hash or "")
-    node = criteria_of(*version, candidate.criteria, lambda: load_catalogue(session))
-    both = sql.check_and_claim_query(version, node, today, dialect, settings.contact_cap, sites)
-    if both is not None and candidate.email and candidate.account_active:
-        has_profile, matches, cap_reached_at, claimed = session.execute(both, params).one()
-        if claimed:  # a profile that matches, under the cap: nothing below stands in the way
-            return CLAIMED
-    else:
-        has_profile, matches, cap_reached_at = session.execute(
-            sql.profile_and_cap_query(version, node, today, dialect, settings.contact_cap, sites), params
-        ).one()
+    return None
+
+
+def _answers(
+    candidate: sql.Candidate,
+    settings: Settings,
+    has_profile: bool,
+    matches: bool,
+    cap_reached_at: dt.datetime | None,
+) -> Cancel | Hold | None:
+    """What the profile-and-cap check's answers mean for an invitation it did not claim."""
     if not has_profile:
         return Cancel(Obstacle.ERASED.value)
     if not matches:
@@ -261,3 +289,103 @@ def _verdict(
         until = as_utc(cap_reached_at) + dt.timedelta(days=settings.contact_cap_days, seconds=1)
         return Hold(until, "contact_cap")
     return None
+
+
+# -- PostgreSQL with the engine's own pool: the same claim, sent with psycopg directly ----------------
+
+
+def claim_direct(
+    database: Database,
+    settings: Settings,
+    *,
+    study_id: int | None = None,
+    participant_id: int | None = None,
+) -> ClaimAttempt:
+    """``claim_in`` in a transaction of its own, committed: the same statements (the pick, then the
+    check with the claim, ``sql.check_and_claim_query``), compiled once (``RawStatement``) and
+    sent on a psycopg connection of the engine's pool without SQLAlchemy's execution or an ORM
+    session; committed and flushed before this returns, as ``claim_next``'s was. (psycopg's
+    pipeline mode, which would send ``BEGIN`` with the pick and ``COMMIT`` with the claim, cost
+    the sender more CPU than the two round trips it saved: measured, docs/performance.md.)
+
+    This fast path only claims. When the row the pick locked may not go out now (P1's Python
+    rules, no email, no profile, no match, the contact cap), the transaction ends without a
+    change and the invitation is claimed again through ``claim_in``, in a session, under its lock
+    again: it cancels or holds it with the same reasons (or claims it, if what stood in the way
+    is gone in between). A pick that finds nothing ends the same way as ``claim_in``'s."""
+    given = study_id is not None and participant_id is not None
+    while True:
+        claimed, candidate = _claim_fast(database, settings, study_id, participant_id)
+        if claimed is not None:
+            return claimed
+        if candidate is None:
+            return NOTHING_DUE
+        with database.session_scope() as session:
+            attempt = claim_in(
+                session, settings, study_id=candidate.study_id, participant_id=candidate.participant_id
+            )
+        if given or not attempt.nothing_due:
+            return attempt
+        # another worker holds it now (or it was dealt with): pick the next one
+
+
+def _claim_fast(
+    database: Database, settings: Settings, study_id: int | None, participant_id: int | None
+) -> tuple[ClaimAttempt | None, sql.Candidate | None]:
+    """The claim when the picked invitation may go out (the attempt, None), else (None, the
+    candidate the pick found, or None when nothing was due); its transaction ended either way."""
+    dialect = "postgresql"
+    with database.raw() as connection:
+        cursor = connection.cursor()
+        candidate = _pick_raw(database, cursor, study_id, participant_id)
+        if candidate is None:
+            connection.rollback()
+            return None, None
+        today = panel_today(settings)
+        sites = site_points(candidate.sites)
+        home, max_travel_km = None, None
+        if sites:
+            cursor.execute(*database.compiled(VOLUNTEER_STATE, {"participant_id": candidate.participant_id}))
+            state = volunteer_state_of(cursor.fetchone())
+            home, max_travel_km = state.home, state.max_travel_km
+        if (
+            _obstacle(candidate, settings, today, sites, home, max_travel_km) is not None
+            or candidate.criteria is None
+            or not candidate.email
+            or not candidate.account_active
+        ):
+            connection.rollback()
+            return None, candidate
+        key = {"key_study": candidate.study_id, "key_participant": candidate.participant_id}
+        claim, params = _prepared_claim(candidate, settings, key)
+        version = (candidate.study_version_id, candidate.content_hash or "")
+        node = criteria_of(*version, candidate.criteria, lambda: _catalogue(database))
+        both = sql.check_and_claim_query(version, node, today, dialect, settings.contact_cap, sites)
+        assert both is not None  # PostgreSQL
+        cursor.execute(*database.compiled(both, params))
+        row = cursor.fetchone()
+        assert row is not None
+        if row[3]:  # claimed
+            connection.commit()  # flushed before SMTP is spoken to (P3)
+            return ClaimAttempt(claim=claim), candidate
+        connection.rollback()  # it claimed nothing
+    return None, candidate
+
+
+def _pick_raw(
+    database: Database, cursor: Any, study_id: int | None, participant_id: int | None
+) -> sql.Candidate | None:
+    """``_pick`` on a psycopg cursor."""
+    params: dict[str, Any] = {"now": utcnow(), "study_id": study_id, "participant_id": participant_id}
+    order = ("given",) if study_id is not None and participant_id is not None else ("new", "retry")
+    for which in order:
+        cursor.execute(*database.compiled(sql.claim_query("postgresql", which), params))
+        row = cursor.fetchone()
+        if row is not None:
+            return sql.Candidate(*row)  # the columns in the order of its fields (``sql.claim_query``)
+    return None
+
+
+def _catalogue(database: Database) -> Any:
+    with database.session_scope() as session:
+        return load_catalogue(session)

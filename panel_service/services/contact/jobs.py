@@ -24,7 +24,7 @@ from panel_service.mail import MailBatch
 from panel_service.metrics import INVITATIONS_AMBIGUOUS
 from panel_service.models import Invitation
 from panel_service.services import tokens
-from panel_service.services.contact.claim import ClaimAttempt, Outcome, claim_in
+from panel_service.services.contact.claim import ClaimAttempt, Outcome, claim_direct, claim_in
 from panel_service.services.contact.requests import request_dispatch
 from panel_service.services.contact.send import claim_renewer, send_claimed
 from panel_service.tasks import Task
@@ -42,7 +42,12 @@ DISPATCH_BUDGET_SECONDS = 60.0  # well under the task soft time limit (240 s)
 def claim_next(
     runtime: JobContext, *, study_id: int | None = None, participant_id: int | None = None
 ) -> ClaimAttempt:
-    """Step 1 in its own transaction: committed before any SMTP (P3)."""
+    """Step 1 in its own transaction: committed before any SMTP (P3). Pipelined on PostgreSQL
+    (``claim_direct``: two round trips instead of four), in a session elsewhere."""
+    if runtime.database.direct:
+        return claim_direct(
+            runtime.database, runtime.settings, study_id=study_id, participant_id=participant_id
+        )
     with runtime.database.session_scope() as session:
         return claim_in(session, runtime.settings, study_id=study_id, participant_id=participant_id)
 
