@@ -101,9 +101,10 @@ def volunteer_view(view: F) -> F:
     @role_required("participant")
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        account = current().account()
+        user = current()
+        account = user.account()
         try:
-            participant = participants.participant_for(db_session(), account.id)
+            participant = user.participant()  # read with the web session: no statement here
         except Forbidden:
             abort(403)
         return view(account, participant, *args, **kwargs)
@@ -231,12 +232,14 @@ def resend_verification(account: Account, participant: Participant) -> WerkzeugR
 @volunteer_view
 def dashboard(account: Account, participant: Participant) -> str:
     session = db_session()
-    # Loaded once for the whole page, with the contact state the questions' count needs.
-    stored, state, recruiting = profiles.stored_profile_and_state(session, settings(), participant.id)
+    # One statement for the whole page: the profile, the contact state the questions' count
+    # needs, the studies recruiting today and every invitation (``dashboard_facts``).
+    facts = volunteer_dashboard.dashboard_facts(session, settings(), participant.id)
+    stored, state, recruiting = facts.profile, facts.state, facts.recruiting
     has_profile = stored is not None
     data = stored or ProfileData()
     invitations, invited = volunteer_dashboard.dashboard_invitations(
-        session, settings(), participant.id, data, language=language()
+        session, settings(), participant.id, data, language=language(), rows=facts.invitations
     )
     open_sections = (
         volunteer_dashboard.open_questions(session, settings(), participant.id, data, recruiting)

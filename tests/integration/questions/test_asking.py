@@ -214,3 +214,33 @@ def test_skips_and_reminder_choices_are_in_the_download_and_go_with_erasure(
     db.expire_all()
     assert db.scalar(select(QuestionSkip).where(QuestionSkip.participant_id == vera)) is None
     assert db.get(QuestionReminder, vera) is None
+
+
+@pytest.mark.postgres
+def test_the_dashboard_reads_no_catalogue_once_built_and_a_retired_question_shows_at_once(
+    client: FlaskClient, db: Session, engine: Engine, settings: Settings, vera: int, app: Flask
+) -> None:
+    """The dashboard's one statement about the volunteer carries the catalogue's stamp: once this
+    process has built the catalogue of those rows, no statement reads the questions; a change to
+    them (here a retirement) changes the stamp, so the very next page reads them again and
+    shows what follows from the change."""
+    from panel_service.services.questions import retire_question
+    from tests.support.queries import statements
+
+    with app.app_context():
+        limiter.reset()
+    make_recruiting_study(db, "answer willing_mri = true", start_matching=False)
+    sign_in(client, "vera@example.org")
+    assert client.get("/me").status_code == 200  # builds the catalogue of these rows
+    with statements(engine) as warm:
+        page = client.get("/me").get_data(as_text=True)
+    assert "Answering 1 more question could make you eligible for studies." in page
+    assert [sql for sql in warm.sql if sql.startswith("SELECT questions.")] == [], str(warm)
+    # The web session with the participant; the profile, state, studies, invitations and stamp;
+    # the volunteer's skips (read only when there is something to ask).
+    assert warm.count == 3, str(warm)
+    retire_question(db, "willing_mri")
+    with statements(engine) as changed:
+        page = client.get("/me").get_data(as_text=True)
+    assert len([sql for sql in changed.sql if sql.startswith("SELECT questions.")]) == 1, str(changed)
+    assert "more question could make you eligible" not in page
