@@ -132,6 +132,27 @@ def _load_statement(dialect: str, dashboard: bool = False) -> Any:
     catalogue's stamp); the incremental match's own statement does not carry them."""
     if (dialect, dashboard) in _LOAD:
         return _LOAD[(dialect, dashboard)]
+    statement = (
+        select(*_volunteer_columns(dialect, dashboard))
+        .select_from(participants.outerjoin(profiles, profiles.c.participant_id == participants.c.id))
+        .where(participants.c.id == bindparam("participant_id", type_=BigInteger))
+    )
+    _LOAD[(dialect, dashboard)] = statement
+    return statement
+
+
+def with_dashboard(statement: Any, dialect: str) -> Any:
+    """``statement`` (one that selects from ``participants``, at most one row) with
+    ``load_dashboard``'s columns added, correlated to its participant: for a statement that
+    reads the participant anyway (the sign-in check of ``services.accounts``), so that the
+    dashboard needs no statement of its own. Takes ``today`` as a parameter;
+    ``dashboard_from_row`` reads the row."""
+    return statement.outerjoin_from(
+        participants, profiles, profiles.c.participant_id == participants.c.id
+    ).add_columns(*_volunteer_columns(dialect, True))
+
+
+def _volunteer_columns(dialect: str, dashboard: bool) -> list[Any]:
     joined, where = _recruiting_from(bindparam("today", type_=Date))
     studies = (
         select(_aggregate(dialect, Study.id, StudyVersion.id, StudyVersion.content_hash))
@@ -150,29 +171,25 @@ def _load_statement(dialect: str, dashboard: bool = False) -> Any:
             invitations.c.participant_id == participants.c.id, invitations.c.status == "queued"
         )
     )
-    statement = (
-        select(
-            studies.label("recruiting"),
-            participants.c.erased_at,
-            participants.c.contact_paused_until,
-            active_consent_exists(participants.c.id).label("consented"),
-            limit.label("max_km"),
-            queued.label("queued"),
-            profiles.c.participant_id.label("profile_id"),
-            *(profiles.c[name] for name in PROFILE_COLUMNS),
-            _entries(dialect, conditions).label("condition_rows"),
-            _entries(dialect, medications).label("medication_rows"),
-            select(_aggregate(dialect, answers.c.key, value, answers.c.value_date, answers.c.answered_on))
-            .where(answers.c.participant_id == participants.c.id)
-            .scalar_subquery()
-            .label("answer_rows"),
-        )
-        .select_from(participants.outerjoin(profiles, profiles.c.participant_id == participants.c.id))
-        .where(participants.c.id == bindparam("participant_id", type_=BigInteger))
-    )
+    columns = [
+        studies.label("recruiting"),
+        participants.c.erased_at.label("erased_at"),
+        participants.c.contact_paused_until.label("contact_paused_until"),
+        active_consent_exists(participants.c.id).label("consented"),
+        limit.label("max_km"),
+        queued.label("queued"),
+        profiles.c.participant_id.label("profile_id"),
+        *(profiles.c[name].label(name) for name in PROFILE_COLUMNS),
+        _entries(dialect, conditions).label("condition_rows"),
+        _entries(dialect, medications).label("medication_rows"),
+        select(_aggregate(dialect, answers.c.key, value, answers.c.value_date, answers.c.answered_on))
+        .where(answers.c.participant_id == participants.c.id)
+        .scalar_subquery()
+        .label("answer_rows"),
+    ]
     if dashboard:
         sent_version = t.cast(Table, StudyVersion.__table__)
-        statement = statement.add_columns(
+        columns += [
             select(
                 _aggregate(
                     dialect,
@@ -195,9 +212,8 @@ def _load_statement(dialect: str, dashboard: bool = False) -> Any:
             .scalar_subquery()
             .label("invitation_rows"),
             catalogue_stamp(dialect).label("catalogue_stamp"),
-        )
-    _LOAD[(dialect, dashboard)] = statement
-    return statement
+        ]
+    return columns
 
 
 @dataclass(frozen=True)
@@ -234,6 +250,12 @@ def load_dashboard(session: Session, participant_id: int, today: dt.date) -> Das
     aside). No participant row: erased, with no invitations."""
     statement = _load_statement(session.get_bind().dialect.name, dashboard=True)
     row = session.execute(statement, {"participant_id": participant_id, "today": today}).mappings().first()
+    return dashboard_from_row(row)
+
+
+def dashboard_from_row(row: Any) -> DashboardRow:
+    """The ``DashboardRow`` of a row with ``load_dashboard``'s columns (its own statement's, or
+    one widened by ``with_dashboard``); None: no participant."""
     if row is None:
         return DashboardRow(_volunteer_from(None), [], None)
     return DashboardRow(

@@ -21,7 +21,13 @@ from panel_service.domain.geo import site_points
 from panel_service.domain.profile import ProfileData
 from panel_service.domain.questions import Catalogue
 from panel_service.models import Participant, StudyVersion
-from panel_service.queries.matching import InvitationRow, invitation_rows, load_dashboard
+from panel_service.queries.matching import (
+    InvitationRow,
+    dashboard_from_row,
+    invitation_rows,
+    load_dashboard,
+    with_dashboard,
+)
 from panel_service.services.matching import profile_of, recruiting_from, recruiting_versions
 from panel_service.services.profiles import profile_data
 from panel_service.services.questions import catalogue_by_stamp, load_catalogue
@@ -69,14 +75,30 @@ class DashboardFacts:
     invitations: list[InvitationRow]
 
 
-def dashboard_facts(session: Session, settings: Settings, participant_id: int) -> DashboardFacts:
-    """``DashboardFacts`` in one statement (``queries.matching.load_dashboard``). The statement
-    also reads the question catalogue's stamp: when this process has built the catalogue of
-    those very rows, the session takes it and the page reads no catalogue."""
-    row = load_dashboard(session, participant_id, panel_today(settings))
+def dashboard_facts(
+    session: Session, settings: Settings, participant_id: int, read: Any = None
+) -> DashboardFacts:
+    """``DashboardFacts`` in one statement (``queries.matching.load_dashboard``), or from
+    ``read``, a row that already holds its columns (the sign-in check's, widened by
+    ``SIGN_IN_READ``). The statement also reads the question catalogue's stamp: when this
+    process has built the catalogue of those very rows, the session takes it and the page reads
+    no catalogue."""
+    row = (
+        load_dashboard(session, participant_id, panel_today(settings))
+        if read is None
+        else dashboard_from_row(read._mapping)
+    )
     catalogue_by_stamp(session, row.catalogue_stamp)
     volunteer = row.volunteer
     return DashboardFacts(profile_of(volunteer), volunteer.state, volunteer.recruiting, row.invitations)
+
+
+# The dashboard's reading, for the sign-in check's statement to do (``web.auth.read_with_sign_in``).
+SIGN_IN_READ = with_dashboard
+
+
+def sign_in_read_params(settings: Settings) -> dict[str, Any]:
+    return {"today": panel_today(settings)}
 
 
 def visible_invitations(

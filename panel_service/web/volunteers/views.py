@@ -54,7 +54,7 @@ from panel_service.services import invitations as invitation_service
 from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from panel_service.timeutil import panel_today
 from panel_service.web.answers.views import REFUSAL_MESSAGES
-from panel_service.web.auth import current, role_required, sign_in, sign_out
+from panel_service.web.auth import current, read_with_sign_in, role_required, sign_in, sign_out
 from panel_service.web.dates import readable_date
 from panel_service.web.ratelimits import account_key
 from panel_service.web.transaction import discard, reads_only
@@ -229,12 +229,16 @@ def resend_verification(account: Account, participant: Participant) -> WerkzeugR
 
 @bp.get("/me")
 @reads_only
+@read_with_sign_in(
+    volunteer_dashboard.SIGN_IN_READ, lambda: volunteer_dashboard.sign_in_read_params(settings())
+)
 @volunteer_view
 def dashboard(account: Account, participant: Participant) -> str:
     session = db_session()
-    # One statement for the whole page: the profile, the contact state the questions' count
-    # needs, the studies recruiting today and every invitation (``dashboard_facts``).
-    facts = volunteer_dashboard.dashboard_facts(session, settings(), participant.id)
+    # The profile, the contact state the questions' count needs, the studies recruiting today
+    # and every invitation (``dashboard_facts``), read by the sign-in check's own statement:
+    # one round trip for the page.
+    facts = volunteer_dashboard.dashboard_facts(session, settings(), participant.id, current().read)
     stored, state, recruiting = facts.profile, facts.state, facts.recruiting
     has_profile = stored is not None
     data = stored or ProfileData()
