@@ -238,6 +238,9 @@ class DashboardRow:
     volunteer: VolunteerRow
     invitations: list[InvitationRow]
     catalogue_stamp: str | None
+    # The stored profile's columns as read (their repr): equal keys, equal profiles. None: no
+    # participant.
+    profile_key: str | None = None
 
 
 def _moment(value: str | None) -> dt.datetime | None:
@@ -276,7 +279,11 @@ def dashboard_from_row(row: Any) -> DashboardRow:
             or ()
         ],
         row["catalogue_stamp"],
+        repr(tuple(row[name] for name in _PROFILE_KEY)),
     )
+
+
+_PROFILE_KEY = ("profile_id", *PROFILE_COLUMNS, "condition_rows", "medication_rows", "answer_rows")
 
 
 def invitation_rows(session: Session, participant_id: int) -> list[InvitationRow]:

@@ -4,8 +4,10 @@ explanation, and which profile sections could settle an unknown result (never wh
 from __future__ import annotations
 
 import datetime as dt
+import typing as t
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -73,6 +75,9 @@ class DashboardFacts:
     state: VolunteerState
     recruiting: list[tuple[int, int, str]]
     invitations: list[InvitationRow]
+    # (the profile's key, the catalogue's stamp) when both are known (PostgreSQL): what the
+    # explanations and the sections' prompt are kept under, with the rest of what they read.
+    memo: tuple[str, str] | None = None
 
 
 def dashboard_facts(
@@ -90,7 +95,34 @@ def dashboard_facts(
     )
     catalogue_by_stamp(session, row.catalogue_stamp)
     volunteer = row.volunteer
-    return DashboardFacts(profile_of(volunteer), volunteer.state, volunteer.recruiting, row.invitations)
+    memo = (
+        (row.profile_key, row.catalogue_stamp)
+        if row.profile_key is not None and row.catalogue_stamp is not None
+        else None
+    )
+    return DashboardFacts(profile_of(volunteer), volunteer.state, volunteer.recruiting, row.invitations, memo)
+
+
+# Explanations and sections' prompts already worked out, by everything they are worked out from:
+# the profile as stored (its columns as read, ``DashboardRow.profile_key``), the catalogue's
+# stamp, the version (id and content hash: never edited in place, P5), the day and the language.
+# Nothing else goes into them, so an equal key gives an equal answer; any change to the profile,
+# the catalogue, the studies recruiting or the day is a new key, read and worked out afresh on
+# the very next page (P6). Shared by the process, emptied when it grows past _MEMO_MAX.
+_MEMO: dict[tuple[Any, ...], Any] = {}
+_MEMO_MAX = 4096
+
+
+def _remembered(key: tuple[Any, ...] | None, work: Callable[[], Kept]) -> Kept:
+    if key is None:
+        return work()
+    if key in _MEMO:
+        return t.cast(Kept, _MEMO[key])
+    value = work()
+    if len(_MEMO) >= _MEMO_MAX:
+        _MEMO.clear()
+    _MEMO[key] = value
+    return value
 
 
 # The dashboard's reading, for the sign-in check's statement to do (``web.auth.read_with_sign_in``).
@@ -123,6 +155,7 @@ def dashboard_invitations(
     data: ProfileData | None = None,
     language: str | None = None,
     rows: list[InvitationRow] | None = None,
+    memo: tuple[str, str] | None = None,
 ) -> tuple[list[InvitationView], set[int]]:
     """``visible_invitations``, and the ids of every study with an invitation for the volunteer
     in any state (``queries.asking.invited_study_ids``). ``rows``: every invitation of the
@@ -168,7 +201,13 @@ def dashboard_invitations(
                 sent_at=row.sent_at,
                 response=row.response,
                 responded_at=row.responded_at,
-                explanation=_explain(version, data, today, catalogue, language),
+                explanation=_remembered(
+                    None
+                    if memo is None
+                    else ("explain", *memo, version.id, version.content_hash, today, language),
+                    # Called at once, inside this iteration: ``version`` is this row's.
+                    lambda: _explain(version, data, today, catalogue, language),  # noqa: B023
+                ),
             )
         )
     return views, invited
@@ -187,6 +226,8 @@ class SentVersion:
     organisation_name: str
     criteria: dict[str, Any]
 
+
+Kept = TypeVar("Kept")
 
 # Per (version id, content hash), shared by the process: a version is never edited in place.
 _SENT: dict[tuple[int, str], SentVersion] = {}
@@ -269,6 +310,7 @@ def open_questions(
     participant_id: int,
     data: ProfileData | None = None,
     recruiting: list[tuple[int, int, str]] | None = None,
+    memo: tuple[str, str] | None = None,
 ) -> list[str]:
     """Profile sections whose answer could settle an *unknown* result for some study that
     recruits today: the same studies as the questions' count (``services.asking``), under an
@@ -281,6 +323,14 @@ def open_questions(
     if data is None:
         data = profile_data(session, participant_id)
     today = panel_today(settings)
+    key = None if memo is None or recruiting is None else ("open", *memo, tuple(recruiting), today)
+    found = data
+    return list(_remembered(key, lambda: tuple(_open_sections(session, found, today, recruiting))))
+
+
+def _open_sections(
+    session: Session, data: ProfileData, today: dt.date, recruiting: list[tuple[int, int, str]] | None
+) -> list[str]:
     versions = (
         recruiting_versions(session, today) if recruiting is None else recruiting_from(session, recruiting)
     )

@@ -243,10 +243,16 @@ def dashboard(account: Account, participant: Participant) -> str:
     has_profile = stored is not None
     data = stored or ProfileData()
     invitations, invited = volunteer_dashboard.dashboard_invitations(
-        session, settings(), participant.id, data, language=language(), rows=facts.invitations
+        session,
+        settings(),
+        participant.id,
+        data,
+        language=language(),
+        rows=facts.invitations,
+        memo=facts.memo,
     )
     open_sections = (
-        volunteer_dashboard.open_questions(session, settings(), participant.id, data, recruiting)
+        volunteer_dashboard.open_questions(session, settings(), participant.id, data, recruiting, facts.memo)
         if has_profile
         else []
     )
@@ -268,7 +274,8 @@ def dashboard(account: Account, participant: Participant) -> str:
         paused=volunteers.is_paused(settings(), participant),
         region_name=region_name,
         language=language(),
-        resend_form=EmptyForm(),
+        # Shown (and its CSRF field built) only while the address is unconfirmed.
+        resend_form=EmptyForm() if account.email_verified_at is None else None,
     )
     return response
 

@@ -315,3 +315,52 @@ def test_the_dashboard_read_with_the_sign_in_check_shows_every_change_at_once_an
     )
     response = client.get("/me")
     assert response.status_code == 302 and "/login" in response.location
+
+
+def test_explanations_and_the_sections_prompt_follow_a_profile_change_on_the_next_page(
+    client: FlaskClient, db: Session, settings: Settings, invited: tuple[int, int]
+) -> None:
+    """What the dashboard works out from the profile (each invitation's "why", the sections'
+    prompt) is kept per process under the stored profile as read, the catalogue's stamp, the
+    version, the day and the language: the same page twice is worked out once, and a changed
+    profile is a new key, shown on the very next page."""
+    from tests.support.volunteers import DEMO_CRITERIA
+
+    participant_id, _study_id = invited
+    participant = db.get(Participant, participant_id)
+    assert participant is not None
+    criteria = {"all": [DEMO_CRITERIA, {"field": "smoker", "op": "eq", "value": False}]}
+    recruiting_study(db, criteria=criteria, title="A smokers' study")
+    first = client.get("/me").get_data(as_text=True)
+    assert first == client.get("/me").get_data(as_text=True)
+    assert "You are 4" in first
+    profiles.save_about(
+        db,
+        settings,
+        participant,
+        birth_date=dt.date(1990, 4, 23),
+        sex="female",
+        region="DK-84",
+        height_cm=170.0,
+        weight_kg=65.0,
+        smoker=None,
+        pregnant=False,
+    )
+    db.flush()
+    changed = client.get("/me").get_data(as_text=True)
+    assert "You are 3" in changed and "You are 4" not in changed
+    assert "whether you smoke" in changed and "whether you smoke" not in first
+    profiles.save_about(
+        db,
+        settings,
+        participant,
+        birth_date=dt.date(1990, 4, 23),
+        sex="female",
+        region="DK-84",
+        height_cm=170.0,
+        weight_kg=65.0,
+        smoker=True,
+        pregnant=False,
+    )
+    db.flush()
+    assert "whether you smoke" not in client.get("/me").get_data(as_text=True)
