@@ -245,3 +245,11 @@ def test_the_dashboard_reads_no_catalogue_once_built_and_a_retired_question_show
         page = client.get("/me").get_data(as_text=True)
     assert len([sql for sql in changed.sql if sql.startswith("SELECT questions.")]) == 1, str(changed)
     assert "more question could make you eligible" not in page
+    # Back in use: a second change to the same row (here in the same transaction, as the test
+    # harness runs everything in one) is seen at once as well.
+    assert client.get("/me").status_code == 200  # the retired catalogue, built and kept
+    retire_question(db, "willing_mri", retired=False)
+    with statements(engine) as again:
+        page = client.get("/me").get_data(as_text=True)
+    assert len([sql for sql in again.sql if sql.startswith("SELECT questions.")]) == 1, str(again)
+    assert "Answering 1 more question could make you eligible for studies." in page
