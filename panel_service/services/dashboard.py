@@ -4,10 +4,8 @@ explanation, and which profile sections could settle an unknown result (never wh
 from __future__ import annotations
 
 import datetime as dt
-import typing as t
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +28,7 @@ from panel_service.queries.matching import (
     load_dashboard,
     with_dashboard,
 )
+from panel_service.services.kept import remembered
 from panel_service.services.matching import profile_of, recruiting_from, recruiting_versions
 from panel_service.services.profiles import profile_data
 from panel_service.services.questions import catalogue_by_stamp, load_catalogue
@@ -101,28 +100,6 @@ def dashboard_facts(
         else None
     )
     return DashboardFacts(profile_of(volunteer), volunteer.state, volunteer.recruiting, row.invitations, memo)
-
-
-# Explanations and sections' prompts already worked out, by everything they are worked out from:
-# the profile as stored (its columns as read, ``DashboardRow.profile_key``), the catalogue's
-# stamp, the version (id and content hash: never edited in place, P5), the day and the language.
-# Nothing else goes into them, so an equal key gives an equal answer; any change to the profile,
-# the catalogue, the studies recruiting or the day is a new key, read and worked out afresh on
-# the very next page (P6). Shared by the process, emptied when it grows past _MEMO_MAX.
-_MEMO: dict[tuple[Any, ...], Any] = {}
-_MEMO_MAX = 4096
-
-
-def _remembered(key: tuple[Any, ...] | None, work: Callable[[], Kept]) -> Kept:
-    if key is None:
-        return work()
-    if key in _MEMO:
-        return t.cast(Kept, _MEMO[key])
-    value = work()
-    if len(_MEMO) >= _MEMO_MAX:
-        _MEMO.clear()
-    _MEMO[key] = value
-    return value
 
 
 # The dashboard's reading, for the sign-in check's statement to do (``web.auth.read_with_sign_in``).
@@ -201,7 +178,7 @@ def dashboard_invitations(
                 sent_at=row.sent_at,
                 response=row.response,
                 responded_at=row.responded_at,
-                explanation=_remembered(
+                explanation=remembered(
                     None
                     if memo is None
                     else ("explain", *memo, version.id, version.content_hash, today, language),
@@ -226,8 +203,6 @@ class SentVersion:
     organisation_name: str
     criteria: dict[str, Any]
 
-
-Kept = TypeVar("Kept")
 
 # Per (version id, content hash), shared by the process: a version is never edited in place.
 _SENT: dict[tuple[int, str], SentVersion] = {}
@@ -325,7 +300,7 @@ def open_questions(
     today = panel_today(settings)
     key = None if memo is None or recruiting is None else ("open", *memo, tuple(recruiting), today)
     found = data
-    return list(_remembered(key, lambda: tuple(_open_sections(session, found, today, recruiting))))
+    return list(remembered(key, lambda: tuple(_open_sections(session, found, today, recruiting))))
 
 
 def _open_sections(

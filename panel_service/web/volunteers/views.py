@@ -264,7 +264,7 @@ def dashboard(account: Account, participant: Participant) -> str:
         has_profile=has_profile,
         open_sections=open_sections,
         questions_to_ask=asking.count_to_ask(
-            session, settings(), participant.id, data, state, recruiting, invited
+            session, settings(), participant.id, data, state, recruiting, invited, facts.memo
         )
         if has_profile
         else 0,

@@ -253,3 +253,33 @@ def test_the_dashboard_reads_no_catalogue_once_built_and_a_retired_question_show
         page = client.get("/me").get_data(as_text=True)
     assert len([sql for sql in again.sql if sql.startswith("SELECT questions.")]) == 1, str(again)
     assert "Answering 1 more question could make you eligible for studies." in page
+
+
+def test_the_dashboards_count_follows_a_skip_an_answer_and_an_invitation_on_the_next_page(
+    client: FlaskClient, db: Session, settings: Settings, vera: int, app: Flask
+) -> None:
+    """The asks behind the dashboard's count are kept per process under everything they are
+    worked out from (``services.kept``); the skips are read on every page. A skip, an answer
+    and an invitation each change the count on the very next page."""
+    with app.app_context():
+        limiter.reset()
+    make_recruiting_study(db, "answer willing_mri = true and answer lives_alone = false", title="Scan study")
+    second = make_recruiting_study(db, "answer drug_study_3m = false", title="Drug study")
+    sign_in(client, "vera@example.org")
+
+    def count() -> str:
+        page = client.get("/me").get_data(as_text=True)
+        for number in (3, 2, 1):
+            if f"Answering {number} more question" in page:
+                return str(number)
+        return "none"
+
+    assert count() == count() == "3"
+    assert asking.skip(db, settings, vera, "q:lives_alone", "later")
+    assert count() == "2"
+    replace_answers(db, vera, {"willing_mri": Answer(True, panel_today(settings))}, load_catalogue(db))
+    assert count() == "1"
+    version = second.active_version
+    assert version is not None
+    make_invitation(db, version, vera)
+    assert count() == "none"
