@@ -38,6 +38,7 @@ from panel_service.models import (
     StudyVersion,
 )
 from panel_service.models.questions import ProfileAnswer
+from panel_service.queries.catalogue import catalogue_stamp
 from panel_service.queries.eligibility import active_consent_exists
 
 profiles = t.cast(Table, Profile.__table__)
@@ -121,14 +122,37 @@ PROFILE_COLUMNS = (
 )
 
 
-_LOAD: dict[str, Any] = {}
+_LOAD: dict[tuple[str, bool], Any] = {}
 
 
-def _load_statement(dialect: str) -> Any:
+def _load_statement(dialect: str, dashboard: bool = False) -> Any:
     """The statement of ``load_volunteer``, built once per dialect with ``participant_id`` and
-    ``today`` as parameters: building it (and its cache key) took longer than running it."""
-    if dialect in _LOAD:
-        return _LOAD[dialect]
+    ``today`` as parameters: building it (and its cache key) took longer than running it.
+    ``dashboard``: ``load_dashboard``'s, the same columns and two more (the invitations, the
+    catalogue's stamp); the incremental match's own statement does not carry them."""
+    if (dialect, dashboard) in _LOAD:
+        return _LOAD[(dialect, dashboard)]
+    statement = (
+        select(*_volunteer_columns(dialect, dashboard))
+        .select_from(participants.outerjoin(profiles, profiles.c.participant_id == participants.c.id))
+        .where(participants.c.id == bindparam("participant_id", type_=BigInteger))
+    )
+    _LOAD[(dialect, dashboard)] = statement
+    return statement
+
+
+def with_dashboard(statement: Any, dialect: str) -> Any:
+    """``statement`` (one that selects from ``participants``, at most one row) with
+    ``load_dashboard``'s columns added, correlated to its participant: for a statement that
+    reads the participant anyway (the sign-in check of ``services.accounts``), so that the
+    dashboard needs no statement of its own. Takes ``today`` as a parameter;
+    ``dashboard_from_row`` reads the row."""
+    return statement.outerjoin_from(
+        participants, profiles, profiles.c.participant_id == participants.c.id
+    ).add_columns(*_volunteer_columns(dialect, True))
+
+
+def _volunteer_columns(dialect: str, dashboard: bool) -> list[Any]:
     joined, where = _recruiting_from(bindparam("today", type_=Date))
     studies = (
         select(_aggregate(dialect, Study.id, StudyVersion.id, StudyVersion.content_hash))
@@ -147,28 +171,143 @@ def _load_statement(dialect: str) -> Any:
             invitations.c.participant_id == participants.c.id, invitations.c.status == "queued"
         )
     )
-    statement = (
-        select(
-            studies.label("recruiting"),
-            participants.c.erased_at,
-            participants.c.contact_paused_until,
-            active_consent_exists(participants.c.id).label("consented"),
-            limit.label("max_km"),
-            queued.label("queued"),
-            profiles.c.participant_id.label("profile_id"),
-            *(profiles.c[name] for name in PROFILE_COLUMNS),
-            _entries(dialect, conditions).label("condition_rows"),
-            _entries(dialect, medications).label("medication_rows"),
-            select(_aggregate(dialect, answers.c.key, value, answers.c.value_date, answers.c.answered_on))
-            .where(answers.c.participant_id == participants.c.id)
+    columns = [
+        studies.label("recruiting"),
+        participants.c.erased_at.label("erased_at"),
+        participants.c.contact_paused_until.label("contact_paused_until"),
+        active_consent_exists(participants.c.id).label("consented"),
+        limit.label("max_km"),
+        queued.label("queued"),
+        profiles.c.participant_id.label("profile_id"),
+        *(profiles.c[name].label(name) for name in PROFILE_COLUMNS),
+        _entries(dialect, conditions).label("condition_rows"),
+        _entries(dialect, medications).label("medication_rows"),
+        select(_aggregate(dialect, answers.c.key, value, answers.c.value_date, answers.c.answered_on))
+        .where(answers.c.participant_id == participants.c.id)
+        .scalar_subquery()
+        .label("answer_rows"),
+    ]
+    if dashboard:
+        sent_version = t.cast(Table, StudyVersion.__table__)
+        columns += [
+            select(
+                _aggregate(
+                    dialect,
+                    invitations.c.study_id,
+                    invitations.c.study_version_id,
+                    invitations.c.status,
+                    invitations.c.sent_at,
+                    invitations.c.response,
+                    invitations.c.responded_at,
+                    sent_version.c.content_hash,
+                )
+            )
+            .select_from(
+                invitations.outerjoin(
+                    sent_version,
+                    (sent_version.c.id == invitations.c.study_version_id) & (invitations.c.status == "sent"),
+                )
+            )
+            .where(invitations.c.participant_id == participants.c.id)
             .scalar_subquery()
-            .label("answer_rows"),
-        )
-        .select_from(participants.outerjoin(profiles, profiles.c.participant_id == participants.c.id))
-        .where(participants.c.id == bindparam("participant_id", type_=BigInteger))
+            .label("invitation_rows"),
+            catalogue_stamp(dialect).label("catalogue_stamp"),
+        ]
+    return columns
+
+
+@dataclass(frozen=True)
+class InvitationRow:
+    """One invitation of the volunteer as ``load_dashboard`` reads it; ``content_hash`` is its
+    version's, for a sent invitation only (the version whose words the volunteer was sent)."""
+
+    study_id: int
+    study_version_id: int
+    status: str
+    sent_at: dt.datetime | None
+    response: str | None
+    responded_at: dt.datetime | None
+    content_hash: str | None
+
+
+@dataclass(frozen=True)
+class DashboardRow:
+    """``load_volunteer``'s row, every invitation of the volunteer (any state), and the stamp
+    of the stored question catalogue (``queries.catalogue``; None on SQLite)."""
+
+    volunteer: VolunteerRow
+    invitations: list[InvitationRow]
+    catalogue_stamp: str | None
+    # The stored profile's columns as read (their repr): equal keys, equal profiles. None: no
+    # participant.
+    profile_key: str | None = None
+
+
+def _moment(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)
+
+
+def load_dashboard(session: Session, participant_id: int, today: dt.date) -> DashboardRow:
+    """``load_volunteer`` and the volunteer's invitations and the catalogue's stamp, in one
+    statement: what the volunteer's dashboard reads about them (the web session's statement
+    aside). No participant row: erased, with no invitations."""
+    statement = _load_statement(session.get_bind().dialect.name, dashboard=True)
+    row = session.execute(statement, {"participant_id": participant_id, "today": today}).mappings().first()
+    return dashboard_from_row(row)
+
+
+def dashboard_from_row(row: Any) -> DashboardRow:
+    """The ``DashboardRow`` of a row with ``load_dashboard``'s columns (its own statement's, or
+    one widened by ``with_dashboard``); None: no participant."""
+    if row is None:
+        return DashboardRow(_volunteer_from(None), [], None)
+    return DashboardRow(
+        _volunteer_from(row),
+        [
+            InvitationRow(
+                int(study_id),
+                int(version_id),
+                str(status),
+                _moment(sent_at),
+                response,
+                _moment(responded_at),
+                content_hash,
+            )
+            for study_id, version_id, status, sent_at, response, responded_at, content_hash in _json(
+                row["invitation_rows"]
+            )
+            or ()
+        ],
+        row["catalogue_stamp"],
+        repr(tuple(row[name] for name in _PROFILE_KEY)),
     )
-    _LOAD[dialect] = statement
-    return statement
+
+
+_PROFILE_KEY = ("profile_id", *PROFILE_COLUMNS, "condition_rows", "medication_rows", "answer_rows")
+
+
+def invitation_rows(session: Session, participant_id: int) -> list[InvitationRow]:
+    """``load_dashboard``'s invitations alone (same columns, one statement)."""
+    sent_version = t.cast(Table, StudyVersion.__table__)
+    rows = session.execute(
+        select(
+            invitations.c.study_id,
+            invitations.c.study_version_id,
+            invitations.c.status,
+            invitations.c.sent_at,
+            invitations.c.response,
+            invitations.c.responded_at,
+            sent_version.c.content_hash,
+        )
+        .select_from(
+            invitations.outerjoin(
+                sent_version,
+                (sent_version.c.id == invitations.c.study_version_id) & (invitations.c.status == "sent"),
+            )
+        )
+        .where(invitations.c.participant_id == participant_id)
+    )
+    return [InvitationRow(*row) for row in rows]
 
 
 def load_volunteer(session: Session, participant_id: int, today: dt.date) -> VolunteerRow:
@@ -176,6 +315,10 @@ def load_volunteer(session: Session, participant_id: int, today: dt.date) -> Vol
     (and no study is read: there is nobody to match)."""
     statement = _load_statement(session.get_bind().dialect.name)
     row = session.execute(statement, {"participant_id": participant_id, "today": today}).mappings().first()
+    return _volunteer_from(row)
+
+
+def _volunteer_from(row: Any) -> VolunteerRow:
     if row is None:
         erased = VolunteerState(erased=True, consent_active=False, contact_paused_until=None)
         return VolunteerRow([], erased, False, None, [], [], [])

@@ -6,13 +6,14 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from config.settings import Settings
@@ -234,18 +235,54 @@ def account_for_web_session(settings: Settings, session: Session, session_id: st
     """The account of a live session, or None. A session ends after WEB_SESSION_IDLE without
     use and, however busy, once it is older than the role's absolute lifetime (a stolen
     cookie stops working; a forgotten shared computer does not stay signed in for ever)."""
-    row = session.execute(
-        select(WebSession, Account)
-        .join(Account, Account.id == WebSession.account_id)
-        .where(
-            WebSession.session_hash == sha256(session_id),
-            WebSession.revoked_at.is_(None),
-            Account.is_active.is_(True),
+    found = web_session_account(settings, session, session_id)
+    return None if found is None else found[0]
+
+
+# A page's extra reading done by the sign-in check's own statement: ``widen(statement, dialect)``
+# adds columns (correlated to the participant) to it, ``params`` their parameters.
+Widen = Callable[[Any, str], Any]
+_SIGN_IN: dict[tuple[str, Widen | None], Any] = {}
+
+
+def _sign_in_statement(dialect: str, widen: Widen | None) -> Any:
+    """The sign-in check's statement, built once per dialect and widening (building it cost
+    about what running it does)."""
+    key = (dialect, widen)
+    if key not in _SIGN_IN:
+        statement = (
+            select(WebSession, Account, Participant)
+            .join(Account, Account.id == WebSession.account_id)
+            .outerjoin(Participant, Participant.account_id == Account.id)
+            .where(
+                WebSession.session_hash == bindparam("session_hash"),
+                WebSession.revoked_at.is_(None),
+                Account.is_active.is_(True),
+            )
         )
-    ).first()
+        _SIGN_IN[key] = statement if widen is None else widen(statement, dialect)
+    return _SIGN_IN[key]
+
+
+def web_session_account(
+    settings: Settings,
+    session: Session,
+    session_id: str,
+    widen: Widen | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> tuple[Account, Participant | None, Any] | None:
+    """``account_for_web_session``, the account's participant row (None for staff) and the row
+    the statement read, all from one statement: a volunteer's page needs the participant, and
+    a second round trip for it was a sixth of ``/me``'s statements. The participant is as
+    current as the session check itself (same statement, same snapshot); whether it is erased
+    is for the caller (``participants.usable_participant``). ``widen`` and ``params``: more
+    columns a page reads in the same statement (``_sign_in_statement``), in the returned row.
+    Whatever a widening adds, the session, its account and their checks are the same."""
+    statement = _sign_in_statement(session.get_bind().dialect.name, widen)
+    row = session.execute(statement, {**(params or {}), "session_hash": sha256(session_id)}).first()
     if row is None:
         return None
-    web_session, account = row
+    web_session, account, participant = row[0], row[1], row[2]
     now = utcnow()
     last_seen = as_utc(web_session.last_seen_at)
     too_old = now - as_utc(web_session.created_at) > settings.session_max_age(account.role)
@@ -261,7 +298,7 @@ def account_for_web_session(settings: Settings, session: Session, session_id: st
             .values(last_seen_at=now)
             .execution_options(synchronize_session=False)
         )
-    return account
+    return account, participant, row
 
 
 def close_web_session(session: Session, session_id: str) -> None:

@@ -30,6 +30,7 @@ from panel_service.domain.profile import ProfileData
 from panel_service.domain.questions import Answer, Catalogue
 from panel_service.queries import asking as queries
 from panel_service.queries.eligibility import volunteer_state
+from panel_service.services.kept import remembered
 from panel_service.services.matching import (
     load_profile,
     recruiting_from,
@@ -115,19 +116,34 @@ def count_to_ask(
     state: VolunteerState | None = None,
     recruiting: list[tuple[int, int, str]] | None = None,
     invited: set[int] | None = None,
+    memo: tuple[str, str] | None = None,
 ) -> int:
     """How many questions could make the volunteer eligible for studies (skipped ones left out):
-    the one number the dashboard and the reminder email show."""
-    asked = what_to_ask(
-        session,
-        settings,
-        participant_id,
-        profile=profile,
-        state=state,
-        recruiting=recruiting,
-        invited=invited,
+    the one number the dashboard and the reminder email show. ``memo``: the dashboard's (the
+    stored profile's key and the catalogue's stamp, ``services.kept``): with it, and with every
+    input given, the asks are worked out once per process for equal inputs; the skips are read
+    every time."""
+    if memo is None or profile is None or state is None or recruiting is None or invited is None:
+        asked = what_to_ask(
+            session,
+            settings,
+            participant_id,
+            profile=profile,
+            state=state,
+            recruiting=recruiting,
+            invited=invited,
+        )
+        return len(asked.asks)
+    today = panel_today(settings)
+    every = remembered(
+        ("asks", *memo, tuple(recruiting), frozenset(invited), today),
+        lambda: tuple(
+            all_that_matter(session, settings, participant_id, profile, state, recruiting, invited)
+        ),
     )
-    return len(asked.asks)
+    if not every:
+        return 0
+    return len(not_skipped(every, queries.skips_of(session, participant_id), today))
 
 
 def find_ask(asks: list[Ask], ask_key: str) -> Ask | None:

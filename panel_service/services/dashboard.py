@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -14,14 +15,23 @@ from panel_service.domain.criteria import Truth, explain
 from panel_service.domain.criteria.explain import Explanation
 from panel_service.domain.criteria.model import Condition, FieldLeaf, Medication, Node, QuestionLeaf, leaves
 from panel_service.domain.criteria.versions import criteria_of
+from panel_service.domain.eligibility import VolunteerState
 from panel_service.domain.gazetteer import site_text
 from panel_service.domain.geo import site_points
 from panel_service.domain.profile import ProfileData
 from panel_service.domain.questions import Catalogue
-from panel_service.models import Invitation, Participant, StudyVersion
-from panel_service.services.matching import recruiting_from, recruiting_versions
+from panel_service.models import Participant, StudyVersion
+from panel_service.queries.matching import (
+    InvitationRow,
+    dashboard_from_row,
+    invitation_rows,
+    load_dashboard,
+    with_dashboard,
+)
+from panel_service.services.kept import remembered
+from panel_service.services.matching import profile_of, recruiting_from, recruiting_versions
 from panel_service.services.profiles import profile_data
-from panel_service.services.questions import load_catalogue
+from panel_service.services.questions import catalogue_by_stamp, load_catalogue
 from panel_service.timeutil import panel_today
 
 # Profile sections a volunteer can answer, keyed by the criteria field or leaf kind that an
@@ -54,6 +64,52 @@ class InvitationView:
     explanation: Explanation | None
 
 
+@dataclass(frozen=True)
+class DashboardFacts:
+    """What the dashboard reads about the volunteer: the stored profile (None: none yet), the
+    contact state, the studies recruiting today (study id, version id, content hash) and every
+    invitation of theirs (any state)."""
+
+    profile: ProfileData | None
+    state: VolunteerState
+    recruiting: list[tuple[int, int, str]]
+    invitations: list[InvitationRow]
+    # (the profile's key, the catalogue's stamp) when both are known (PostgreSQL): what the
+    # explanations and the sections' prompt are kept under, with the rest of what they read.
+    memo: tuple[str, str] | None = None
+
+
+def dashboard_facts(
+    session: Session, settings: Settings, participant_id: int, read: Any = None
+) -> DashboardFacts:
+    """``DashboardFacts`` in one statement (``queries.matching.load_dashboard``), or from
+    ``read``, a row that already holds its columns (the sign-in check's, widened by
+    ``SIGN_IN_READ``). The statement also reads the question catalogue's stamp: when this
+    process has built the catalogue of those very rows, the session takes it and the page reads
+    no catalogue."""
+    row = (
+        load_dashboard(session, participant_id, panel_today(settings))
+        if read is None
+        else dashboard_from_row(read._mapping)
+    )
+    catalogue_by_stamp(session, row.catalogue_stamp)
+    volunteer = row.volunteer
+    memo = (
+        (row.profile_key, row.catalogue_stamp)
+        if row.profile_key is not None and row.catalogue_stamp is not None
+        else None
+    )
+    return DashboardFacts(profile_of(volunteer), volunteer.state, volunteer.recruiting, row.invitations, memo)
+
+
+# The dashboard's reading, for the sign-in check's statement to do (``web.auth.read_with_sign_in``).
+SIGN_IN_READ = with_dashboard
+
+
+def sign_in_read_params(settings: Settings) -> dict[str, Any]:
+    return {"today": panel_today(settings)}
+
+
 def visible_invitations(
     session: Session,
     settings: Settings,
@@ -75,21 +131,24 @@ def dashboard_invitations(
     participant_id: int,
     data: ProfileData | None = None,
     language: str | None = None,
+    rows: list[InvitationRow] | None = None,
+    memo: tuple[str, str] | None = None,
 ) -> tuple[list[InvitationView], set[int]]:
     """``visible_invitations``, and the ids of every study with an invitation for the volunteer
-    in any state (``queries.asking.invited_study_ids``), from one statement: every invitation of
-    the volunteer, with its version joined only when it was sent."""
-    rows = session.execute(
-        select(Invitation, StudyVersion)
-        .outerjoin(
-            StudyVersion,
-            and_(StudyVersion.id == Invitation.study_version_id, Invitation.status == "sent"),
-        )
-        .where(Invitation.participant_id == participant_id)
-        .order_by(Invitation.sent_at.desc(), Invitation.study_id)
-    ).all()
-    invited = {invitation.study_id for invitation, _version in rows}
-    sent = [(invitation, version) for invitation, version in rows if invitation.status == "sent"]
+    in any state (``queries.asking.invited_study_ids``). ``rows``: every invitation of the
+    volunteer as ``queries.matching.load_dashboard`` read them with the profile; without them,
+    one statement reads them. The words of the versions they were sent for are kept per
+    (version id, content hash), as the criteria are (a version never changes, P5): read in one
+    statement only for versions this process has not shown yet."""
+    if rows is None:
+        rows = invitation_rows(session, participant_id)
+    invited = {row.study_id for row in rows}
+    sent = sorted(
+        (row for row in rows if row.status == "sent" and row.content_hash is not None),
+        # Newest first (NULLs first, as PostgreSQL's DESC puts them), then by study.
+        key=lambda row: (row.sent_at is None, row.sent_at.timestamp() if row.sent_at else 0.0, -row.study_id),
+        reverse=True,
+    )
     if data is None:
         data = profile_data(session, participant_id)
     today = panel_today(settings)
@@ -99,26 +158,79 @@ def dashboard_invitations(
     if language is None:
         participant = session.get(Participant, participant_id)
         language = str(participant.language if participant is not None else "en") or "en"
+    versions = sent_versions(session, [(row.study_version_id, str(row.content_hash)) for row in sent])
     views = []
-    for invitation, version in sent:
+    for row in sent:
         # The version the invitation was sent for: an approved version, and the one in force when
         # it was sent (a claim is cancelled otherwise), so the page says what the email said (P5).
+        version = versions.get((row.study_version_id, str(row.content_hash)))
+        if version is None:  # never: an invitation's version is never deleted
+            continue
         views.append(
             InvitationView(
-                study_id=invitation.study_id,
+                study_id=row.study_id,
                 title=version.title,
                 invitation_text=version.invitation_text,
                 site_region=version.site_region,
                 sites=tuple(site_text(site, language) for site in version.sites),
                 organisation=version.organisation_name,
-                status=invitation.status,
-                sent_at=invitation.sent_at,
-                response=invitation.response,
-                responded_at=invitation.responded_at,
-                explanation=_explain(version, data, today, catalogue, language),
+                status=row.status,
+                sent_at=row.sent_at,
+                response=row.response,
+                responded_at=row.responded_at,
+                explanation=remembered(
+                    None
+                    if memo is None
+                    else ("explain", *memo, version.id, version.content_hash, today, language),
+                    # Called at once, inside this iteration: ``version`` is this row's.
+                    lambda: _explain(version, data, today, catalogue, language),  # noqa: B023
+                ),
             )
         )
     return views, invited
+
+
+@dataclass(frozen=True)
+class SentVersion:
+    """What a volunteer's page shows of a study version an invitation was sent for."""
+
+    id: int
+    content_hash: str
+    title: str
+    invitation_text: str
+    site_region: str
+    sites: list[dict[str, Any]]
+    organisation_name: str
+    criteria: dict[str, Any]
+
+
+# Per (version id, content hash), shared by the process: a version is never edited in place.
+_SENT: dict[tuple[int, str], SentVersion] = {}
+
+
+def sent_versions(session: Session, wanted: list[tuple[int, str]]) -> dict[tuple[int, str], SentVersion]:
+    """The versions ``wanted`` (version id, content hash), those not kept yet read in one
+    statement."""
+    known = {key: _SENT.get(key) for key in wanted}
+    missing = [version_id for (version_id, _content), value in known.items() if value is None]
+    if missing:
+        if len(_SENT) > 4096:
+            _SENT.clear()
+        for version in session.execute(
+            select(
+                StudyVersion.id,
+                StudyVersion.content_hash,
+                StudyVersion.title,
+                StudyVersion.invitation_text,
+                StudyVersion.site_region,
+                StudyVersion.sites,
+                StudyVersion.organisation_name,
+                StudyVersion.criteria,
+            ).where(StudyVersion.id.in_(missing))
+        ):
+            kept = SentVersion(*version)
+            _SENT[(kept.id, kept.content_hash)] = known[(kept.id, kept.content_hash)] = kept
+    return {key: value for key, value in known.items() if value is not None}
 
 
 def invitation_view(
@@ -152,7 +264,7 @@ class CatalogueOnNeed:
 
 
 def _explain(
-    version: StudyVersion,
+    version: SentVersion,
     data: ProfileData,
     today: dt.date,
     catalogue: CatalogueOnNeed,
@@ -173,6 +285,7 @@ def open_questions(
     participant_id: int,
     data: ProfileData | None = None,
     recruiting: list[tuple[int, int, str]] | None = None,
+    memo: tuple[str, str] | None = None,
 ) -> list[str]:
     """Profile sections whose answer could settle an *unknown* result for some study that
     recruits today: the same studies as the questions' count (``services.asking``), under an
@@ -185,6 +298,14 @@ def open_questions(
     if data is None:
         data = profile_data(session, participant_id)
     today = panel_today(settings)
+    key = None if memo is None or recruiting is None else ("open", *memo, tuple(recruiting), today)
+    found = data
+    return list(remembered(key, lambda: tuple(_open_sections(session, found, today, recruiting))))
+
+
+def _open_sections(
+    session: Session, data: ProfileData, today: dt.date, recruiting: list[tuple[int, int, str]] | None
+) -> list[str]:
     versions = (
         recruiting_versions(session, today) if recruiting is None else recruiting_from(session, recruiting)
     )

@@ -68,7 +68,12 @@ def sign_up(
 
 
 def participant_for(session: Session, account_id: int) -> Participant:
-    participant = session.scalar(select(Participant).where(Participant.account_id == account_id))
+    return usable_participant(session.scalar(select(Participant).where(Participant.account_id == account_id)))
+
+
+def usable_participant(participant: Participant | None) -> Participant:
+    """The account's participant row as read (``participant_for``, or with the web session by
+    ``accounts.web_session_account``), refused when there is none or it was erased."""
     if participant is None or participant.erased_at is not None:
         raise Forbidden("This account has no volunteer profile.")
     return participant

@@ -37,6 +37,7 @@ from panel_service.domain.questions import (
 )
 from panel_service.models import Profile
 from panel_service.models.questions import ProfileAnswer, QuestionRow
+from panel_service.queries.catalogue import catalogue_stamp
 
 log = logging.getLogger(__name__)
 
@@ -166,21 +167,43 @@ StoredRows = tuple[tuple[str, str, str, "dt.datetime | None"], ...]
 # unchanged. Catalogues are never modified once built.
 _BUILT: dict[StoredRows, Catalogue] = {}
 _BUILT_MAX = 8
+# The same catalogues by the stamp of the rows they were built from (``queries.catalogue``,
+# PostgreSQL only), recorded only from a statement that read the rows and their stamp together
+# (one snapshot), so a stamp always names the catalogue of exactly those rows.
+_STAMPED: dict[str, Catalogue] = {}
 
 
 def _read_catalogue(session: Session) -> Catalogue:
-    query = select(QuestionRow.key, QuestionRow.type, cast(QuestionRow.data, Text), QuestionRow.retired_at)
-    rows: StoredRows = tuple(
-        (row[0], row[1], row[2], row[3])
-        for row in session.execute(query.order_by(QuestionRow.position, QuestionRow.key))
+    stamp_column = catalogue_stamp(session.get_bind().dialect.name).label("stamp")
+    query = select(
+        QuestionRow.key, QuestionRow.type, cast(QuestionRow.data, Text), QuestionRow.retired_at, stamp_column
     )
+    read = session.execute(query.order_by(QuestionRow.position, QuestionRow.key)).all()
+    rows: StoredRows = tuple((row[0], row[1], row[2], row[3]) for row in read)
     built = _BUILT.get(rows)
     if built is None:
         built = _build_catalogue(rows)
         if len(_BUILT) >= _BUILT_MAX:
             _BUILT.clear()
         _BUILT[rows] = built
+    stamp = read[0][4] if read else None
+    if stamp is not None:
+        if len(_STAMPED) >= _BUILT_MAX:
+            _STAMPED.clear()
+        _STAMPED[stamp] = built
     return built
+
+
+def catalogue_by_stamp(session: Session, stamp: str | None) -> None:
+    """For a session that has just read the catalogue's stamp (``queries.catalogue``) in one of
+    its statements: when this process has built the catalogue of rows with that stamp, the
+    session takes it (``load_catalogue`` then sends no statement); otherwise nothing changes and
+    the rows are read when the catalogue is first needed."""
+    if stamp is None or isinstance(session.info.get(CATALOGUE_KEY), Catalogue):
+        return
+    known = _STAMPED.get(stamp)
+    if known is not None:
+        session.info[CATALOGUE_KEY] = known
 
 
 def _build_catalogue(rows: StoredRows) -> Catalogue:

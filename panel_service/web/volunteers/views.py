@@ -54,7 +54,7 @@ from panel_service.services import invitations as invitation_service
 from panel_service.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from panel_service.timeutil import panel_today
 from panel_service.web.answers.views import REFUSAL_MESSAGES
-from panel_service.web.auth import current, role_required, sign_in, sign_out
+from panel_service.web.auth import current, read_with_sign_in, role_required, sign_in, sign_out
 from panel_service.web.dates import readable_date
 from panel_service.web.ratelimits import account_key
 from panel_service.web.transaction import discard, reads_only
@@ -101,9 +101,10 @@ def volunteer_view(view: F) -> F:
     @role_required("participant")
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        account = current().account()
+        user = current()
+        account = user.account()
         try:
-            participant = participants.participant_for(db_session(), account.id)
+            participant = user.participant()  # read with the web session: no statement here
         except Forbidden:
             abort(403)
         return view(account, participant, *args, **kwargs)
@@ -228,18 +229,30 @@ def resend_verification(account: Account, participant: Participant) -> WerkzeugR
 
 @bp.get("/me")
 @reads_only
+@read_with_sign_in(
+    volunteer_dashboard.SIGN_IN_READ, lambda: volunteer_dashboard.sign_in_read_params(settings())
+)
 @volunteer_view
 def dashboard(account: Account, participant: Participant) -> str:
     session = db_session()
-    # Loaded once for the whole page, with the contact state the questions' count needs.
-    stored, state, recruiting = profiles.stored_profile_and_state(session, settings(), participant.id)
+    # The profile, the contact state the questions' count needs, the studies recruiting today
+    # and every invitation (``dashboard_facts``), read by the sign-in check's own statement:
+    # one round trip for the page.
+    facts = volunteer_dashboard.dashboard_facts(session, settings(), participant.id, current().read)
+    stored, state, recruiting = facts.profile, facts.state, facts.recruiting
     has_profile = stored is not None
     data = stored or ProfileData()
     invitations, invited = volunteer_dashboard.dashboard_invitations(
-        session, settings(), participant.id, data, language=language()
+        session,
+        settings(),
+        participant.id,
+        data,
+        language=language(),
+        rows=facts.invitations,
+        memo=facts.memo,
     )
     open_sections = (
-        volunteer_dashboard.open_questions(session, settings(), participant.id, data, recruiting)
+        volunteer_dashboard.open_questions(session, settings(), participant.id, data, recruiting, facts.memo)
         if has_profile
         else []
     )
@@ -251,7 +264,7 @@ def dashboard(account: Account, participant: Participant) -> str:
         has_profile=has_profile,
         open_sections=open_sections,
         questions_to_ask=asking.count_to_ask(
-            session, settings(), participant.id, data, state, recruiting, invited
+            session, settings(), participant.id, data, state, recruiting, invited, facts.memo
         )
         if has_profile
         else 0,
@@ -261,7 +274,8 @@ def dashboard(account: Account, participant: Participant) -> str:
         paused=volunteers.is_paused(settings(), participant),
         region_name=region_name,
         language=language(),
-        resend_form=EmptyForm(),
+        # Shown (and its CSRF field built) only while the address is unconfirmed.
+        resend_form=EmptyForm() if account.email_verified_at is None else None,
     )
     return response
 

@@ -214,3 +214,72 @@ def test_skips_and_reminder_choices_are_in_the_download_and_go_with_erasure(
     db.expire_all()
     assert db.scalar(select(QuestionSkip).where(QuestionSkip.participant_id == vera)) is None
     assert db.get(QuestionReminder, vera) is None
+
+
+@pytest.mark.postgres
+def test_the_dashboard_reads_no_catalogue_once_built_and_a_retired_question_shows_at_once(
+    client: FlaskClient, db: Session, engine: Engine, settings: Settings, vera: int, app: Flask
+) -> None:
+    """The dashboard's one statement about the volunteer carries the catalogue's stamp: once this
+    process has built the catalogue of those rows, no statement reads the questions; a change to
+    them (here a retirement) changes the stamp, so the very next page reads them again and
+    shows what follows from the change."""
+    from panel_service.services.questions import retire_question
+    from tests.support.queries import statements
+
+    with app.app_context():
+        limiter.reset()
+    make_recruiting_study(db, "answer willing_mri = true", start_matching=False)
+    sign_in(client, "vera@example.org")
+    assert client.get("/me").status_code == 200  # builds the catalogue of these rows
+    with statements(engine) as warm:
+        page = client.get("/me").get_data(as_text=True)
+    assert "Answering 1 more question could make you eligible for studies." in page
+    assert [sql for sql in warm.sql if sql.startswith("SELECT questions.")] == [], str(warm)
+    # The sign-in check, which also reads the participant, the profile, the contact state, the
+    # studies, the invitations and the stamp; the volunteer's skips (read only when there is
+    # something to ask).
+    assert warm.count == 2, str(warm)
+    retire_question(db, "willing_mri")
+    with statements(engine) as changed:
+        page = client.get("/me").get_data(as_text=True)
+    assert len([sql for sql in changed.sql if sql.startswith("SELECT questions.")]) == 1, str(changed)
+    assert "more question could make you eligible" not in page
+    # Back in use: a second change to the same row (here in the same transaction, as the test
+    # harness runs everything in one) is seen at once as well.
+    assert client.get("/me").status_code == 200  # the retired catalogue, built and kept
+    retire_question(db, "willing_mri", retired=False)
+    with statements(engine) as again:
+        page = client.get("/me").get_data(as_text=True)
+    assert len([sql for sql in again.sql if sql.startswith("SELECT questions.")]) == 1, str(again)
+    assert "Answering 1 more question could make you eligible for studies." in page
+
+
+def test_the_dashboards_count_follows_a_skip_an_answer_and_an_invitation_on_the_next_page(
+    client: FlaskClient, db: Session, settings: Settings, vera: int, app: Flask
+) -> None:
+    """The asks behind the dashboard's count are kept per process under everything they are
+    worked out from (``services.kept``); the skips are read on every page. A skip, an answer
+    and an invitation each change the count on the very next page."""
+    with app.app_context():
+        limiter.reset()
+    make_recruiting_study(db, "answer willing_mri = true and answer lives_alone = false", title="Scan study")
+    second = make_recruiting_study(db, "answer drug_study_3m = false", title="Drug study")
+    sign_in(client, "vera@example.org")
+
+    def count() -> str:
+        page = client.get("/me").get_data(as_text=True)
+        for number in (3, 2, 1):
+            if f"Answering {number} more question" in page:
+                return str(number)
+        return "none"
+
+    assert count() == count() == "3"
+    assert asking.skip(db, settings, vera, "q:lives_alone", "later")
+    assert count() == "2"
+    replace_answers(db, vera, {"willing_mri": Answer(True, panel_today(settings))}, load_catalogue(db))
+    assert count() == "1"
+    version = second.active_version
+    assert version is not None
+    make_invitation(db, version, vera)
+    assert count() == "none"

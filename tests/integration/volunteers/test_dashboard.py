@@ -266,3 +266,101 @@ def test_the_dashboard_says_when_there_is_no_consent_to_contact(
     assert notice not in client.get("/me").get_data(as_text=True)
     assert post_form(client, "/me/consent/withdraw", {}, token_from="/me/contact").status_code == 302
     assert notice in client.get("/me").get_data(as_text=True)
+
+
+def test_the_dashboard_read_with_the_sign_in_check_shows_every_change_at_once_and_refuses_at_once(
+    client: FlaskClient, db: Session, settings: Settings, invited: tuple[int, int]
+) -> None:
+    """``/me`` is read by the sign-in check's own statement (``web.auth.read_with_sign_in``): what
+    it shows is read on every request, so a pause, an answer and a new invitation show on the
+    very next page (P6), and the check refuses as it always did: a revoked session or a
+    disabled account is signed out, an erased volunteer is refused."""
+    from sqlalchemy import update
+
+    from panel_service.models import Account, WebSession
+    from panel_service.services import volunteers
+
+    participant_id, _study_id = invited
+    page = client.get("/me").get_data(as_text=True)
+    assert "Answer this invitation" in page and "You have paused contact" not in page
+    participant = db.get(Participant, participant_id)
+    assert participant is not None
+    volunteers.pause_contact(db, settings, participant, dt.date.today() + dt.timedelta(days=30))
+    db.flush()
+    assert "You have paused contact until" in client.get("/me").get_data(as_text=True)
+    invitation = db.scalars(select(Invitation).where(Invitation.participant_id == participant_id)).one()
+    invitation.response = "not_interested"
+    db.flush()
+    page = client.get("/me").get_data(as_text=True)
+    assert "You said you are not interested." in page and "Answer this invitation" not in page
+    make_invitation(db, recruiting_study(db, title="A second study"), participant_id)
+    assert "A second study" in client.get("/me").get_data(as_text=True)
+    # An erased volunteer: refused at once.
+    participant.erased_at = dt.datetime.now(dt.UTC)
+    db.flush()
+    assert client.get("/me").status_code == 403
+    participant.erased_at = None
+    db.flush()
+    assert client.get("/me").status_code == 200
+    # A disabled account, then a revoked session: signed out at once.
+    account_id = participant.account_id
+    db.execute(update(Account).where(Account.id == account_id).values(is_active=False))
+    assert client.get("/me").status_code == 302
+    db.execute(update(Account).where(Account.id == account_id).values(is_active=True))
+    assert client.get("/me").status_code == 200
+    db.execute(
+        update(WebSession)
+        .where(WebSession.account_id == account_id)
+        .values(revoked_at=dt.datetime.now(dt.UTC))
+    )
+    response = client.get("/me")
+    assert response.status_code == 302 and "/login" in response.location
+
+
+def test_explanations_and_the_sections_prompt_follow_a_profile_change_on_the_next_page(
+    client: FlaskClient, db: Session, settings: Settings, invited: tuple[int, int]
+) -> None:
+    """What the dashboard works out from the profile (each invitation's "why", the sections'
+    prompt) is kept per process under the stored profile as read, the catalogue's stamp, the
+    version, the day and the language: the same page twice is worked out once, and a changed
+    profile is a new key, shown on the very next page."""
+    from tests.support.volunteers import DEMO_CRITERIA
+
+    participant_id, _study_id = invited
+    participant = db.get(Participant, participant_id)
+    assert participant is not None
+    criteria = {"all": [DEMO_CRITERIA, {"field": "smoker", "op": "eq", "value": False}]}
+    recruiting_study(db, criteria=criteria, title="A smokers' study")
+    first = client.get("/me").get_data(as_text=True)
+    assert first == client.get("/me").get_data(as_text=True)
+    assert "You are 4" in first
+    profiles.save_about(
+        db,
+        settings,
+        participant,
+        birth_date=dt.date(1990, 4, 23),
+        sex="female",
+        region="DK-84",
+        height_cm=170.0,
+        weight_kg=65.0,
+        smoker=None,
+        pregnant=False,
+    )
+    db.flush()
+    changed = client.get("/me").get_data(as_text=True)
+    assert "You are 3" in changed and "You are 4" not in changed
+    assert "whether you smoke" in changed and "whether you smoke" not in first
+    profiles.save_about(
+        db,
+        settings,
+        participant,
+        birth_date=dt.date(1990, 4, 23),
+        sex="female",
+        region="DK-84",
+        height_cm=170.0,
+        weight_kg=65.0,
+        smoker=True,
+        pregnant=False,
+    )
+    db.flush()
+    assert "whether you smoke" not in client.get("/me").get_data(as_text=True)
