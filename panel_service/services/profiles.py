@@ -12,15 +12,14 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from panel_service.domain.criteria.summary import code_summary
-from panel_service.domain.eligibility import TRAVEL_LIMIT_KEY, VolunteerState
+from panel_service.domain.eligibility import TRAVEL_LIMIT_KEY
 from panel_service.domain.geo import Home, round_coordinate
 from panel_service.domain.history import HISTORY_COLUMNS, Entry, history_values, make_entry
 from panel_service.domain.profile import ProfileData, bmi, latest_adult_birth_date
 from panel_service.domain.questions import Answer
 from panel_service.models import Participant, Profile, ProfileCondition, ProfileMedication
-from panel_service.queries.matching import load_volunteer
 from panel_service.services.errors import ValidationFailed
-from panel_service.services.matching import load_profile, profile_of, request_profile_match
+from panel_service.services.matching import load_profile, request_profile_match
 from panel_service.services.questions import (
     answers_of,
     load_catalogue,
@@ -233,17 +232,6 @@ def profile_data(session: Session, participant_id: int) -> ProfileData:
 def stored_profile(session: Session, participant_id: int) -> ProfileData | None:
     """The stored profile as ``profile_data`` reads it, or None when there is none yet."""
     return load_profile(session, participant_id)
-
-
-def stored_profile_and_state(
-    session: Session, settings: Settings, participant_id: int
-) -> tuple[ProfileData | None, VolunteerState, list[tuple[int, int, str]]]:
-    """The stored profile (as ``stored_profile``), the volunteer's contact state (as
-    ``queries.eligibility.volunteer_state``) and the studies recruiting today (study id, version
-    id, content hash; as ``queries.matching.recruiting``) in one statement (``queries.matching``'s,
-    shared with the incremental match), where reading them apart took six: for the dashboard."""
-    volunteer = load_volunteer(session, participant_id, panel_today(settings))
-    return profile_of(volunteer), volunteer.state, volunteer.recruiting
 
 
 def has_profile(session: Session, participant_id: int) -> bool:

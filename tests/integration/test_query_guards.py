@@ -165,8 +165,8 @@ def test_dashboard_loads_the_profile_once(
     volunteer_sign_in(client, "vera@example.org")
     make_invitation(db, recruiting_study(db), participant.id)
     seen = read(client, engine, "/me")
-    # One statement reads the profile, its lists, its answers and the contact state (since
-    # webpush: ``services.profiles.stored_profile_and_state``).
+    # One statement reads the profile, its lists, its answers and the contact state (the sign-in
+    # check's, widened for the dashboard: ``queries.matching``).
     for table in ("profiles", "profile_conditions", "profile_medications", "profile_answers"):
         reads = [sql for sql in seen.sql if f"FROM {table} " in sql + " " or f"JOIN {table} " in sql]
         assert len(reads) == 1, f"{table} read {len(reads)} times:\n{seen}"
