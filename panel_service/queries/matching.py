@@ -188,26 +188,10 @@ def _volunteer_columns(dialect: str, dashboard: bool) -> list[Any]:
         .label("answer_rows"),
     ]
     if dashboard:
-        sent_version = t.cast(Table, StudyVersion.__table__)
+        invitation_columns, invitation_source = _invitations_read()
         columns += [
-            select(
-                _aggregate(
-                    dialect,
-                    invitations.c.study_id,
-                    invitations.c.study_version_id,
-                    invitations.c.status,
-                    invitations.c.sent_at,
-                    invitations.c.response,
-                    invitations.c.responded_at,
-                    sent_version.c.content_hash,
-                )
-            )
-            .select_from(
-                invitations.outerjoin(
-                    sent_version,
-                    (sent_version.c.id == invitations.c.study_version_id) & (invitations.c.status == "sent"),
-                )
-            )
+            select(_aggregate(dialect, *invitation_columns))
+            .select_from(invitation_source)
             .where(invitations.c.participant_id == participants.c.id)
             .scalar_subquery()
             .label("invitation_rows"),
@@ -288,26 +272,31 @@ _PROFILE_KEY = ("profile_id", *PROFILE_COLUMNS, "condition_rows", "medication_ro
 
 def invitation_rows(session: Session, participant_id: int) -> list[InvitationRow]:
     """``load_dashboard``'s invitations alone (same columns, one statement)."""
-    sent_version = t.cast(Table, StudyVersion.__table__)
+    columns, source = _invitations_read()
     rows = session.execute(
-        select(
-            invitations.c.study_id,
-            invitations.c.study_version_id,
-            invitations.c.status,
-            invitations.c.sent_at,
-            invitations.c.response,
-            invitations.c.responded_at,
-            sent_version.c.content_hash,
-        )
-        .select_from(
-            invitations.outerjoin(
-                sent_version,
-                (sent_version.c.id == invitations.c.study_version_id) & (invitations.c.status == "sent"),
-            )
-        )
-        .where(invitations.c.participant_id == participant_id)
+        select(*columns).select_from(source).where(invitations.c.participant_id == participant_id)
     )
     return [InvitationRow(*row) for row in rows]
+
+
+def _invitations_read() -> tuple[tuple[Any, ...], Any]:
+    """The columns of an ``InvitationRow`` and what they are read from: a volunteer's invitations,
+    with the content hash of the version each sent one was sent for."""
+    sent_version = t.cast(Table, StudyVersion.__table__)
+    columns = (
+        invitations.c.study_id,
+        invitations.c.study_version_id,
+        invitations.c.status,
+        invitations.c.sent_at,
+        invitations.c.response,
+        invitations.c.responded_at,
+        sent_version.c.content_hash,
+    )
+    source = invitations.outerjoin(
+        sent_version,
+        (sent_version.c.id == invitations.c.study_version_id) & (invitations.c.status == "sent"),
+    )
+    return columns, source
 
 
 def load_volunteer(session: Session, participant_id: int, today: dt.date) -> VolunteerRow:
