@@ -18,6 +18,7 @@ keep the rest as it was:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -39,13 +40,13 @@ def documented(*decorators: Callable[[Any], Any]) -> Callable[[F], F]:
     return the view itself, unwrapped: for a view that does their work on its own."""
 
     def decorate(view: F) -> F:
-        def stand_in(*_args: Any, **_kwargs: Any) -> Any:  # only described, never called
-            raise NotImplementedError
+        # The decorators read the view's name and docstring and attach its description; they
+        # are given a copy to wrap (``functools.wraps``), and only the description is kept.
+        @functools.wraps(view)
+        def described_view(*args: Any, **kwargs: Any) -> Any:
+            return view(*args, **kwargs)
 
-        stand_in.__name__ = view.__name__
-        stand_in.__qualname__ = view.__qualname__
-        stand_in.__doc__ = view.__doc__
-        described: Any = stand_in
+        described: Any = described_view
         for decorator in reversed(decorators):
             described = decorator(described)
         view._spec = described._spec  # type: ignore[attr-defined]
