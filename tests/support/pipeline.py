@@ -6,15 +6,33 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
+from email.message import Message
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from panel_service.services import tokens
 from tests.factories import Volunteer, make_volunteer
+from tests.support.services import email_parts
 
 NARROW = (
     "age between 18 and 75 and has condition G25.8 and not (has condition N17-N19 or has condition D66 "
     "or pregnant) and not takes A12CC"
 )
+
+
+def rls_volunteer(session: Session, **overrides: object) -> Volunteer:
+    """A volunteer the NARROW study matches (restless legs, 40 years old, no medicines), with
+    ``overrides`` to make one it does not."""
+    today = dt.date.today()
+    values: dict[str, object] = {
+        "birth_date": today.replace(year=today.year - 40),
+        "conditions": ["G25.81"],
+        "medications": [],
+    }
+    values.update(overrides)
+    return make_volunteer(session, **values)  # type: ignore[arg-type]
 
 
 def narrow_expected(volunteer: Volunteer, today: dt.date) -> bool:
@@ -73,3 +91,18 @@ def seed_population(session: Session, count: int, seed: int = 7) -> list[Volunte
             )
         )
     return people
+
+
+def invitation_links(
+    session: Session, message: Message, study_id: int, participant_id: int
+) -> tuple[Any, Any]:
+    """The stored tokens of an invitation email's two links (answer, unsubscribe), checked to name
+    the study and the volunteer it was sent for (the unsubscribe link names no study)."""
+    answer = re.search(r"/invitations/answer/([\w-]+)\?answer=interested", email_parts(message).text)
+    unsubscribe = re.search(r"/unsubscribe/([\w-]+)>", message["List-Unsubscribe"])
+    assert answer is not None and unsubscribe is not None
+    answer_row = tokens.peek(session, answer.group(1), "answer")
+    assert (answer_row.study_id, answer_row.participant_id) == (study_id, participant_id)
+    unsubscribe_row = tokens.peek(session, unsubscribe.group(1), "unsubscribe")
+    assert (unsubscribe_row.study_id, unsubscribe_row.participant_id) == (None, participant_id)
+    return answer_row, unsubscribe_row

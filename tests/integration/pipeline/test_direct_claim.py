@@ -10,7 +10,6 @@ fault tests run this path too."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -20,11 +19,11 @@ from sqlalchemy.orm import Session
 from panel_service.domain.questions import Answer
 from panel_service.models import ActionToken, EthicsApproval, Invitation, Participant, Profile
 from panel_service.runtime import Runtime
-from panel_service.services import contact, matching, tokens
+from panel_service.services import contact, matching
 from panel_service.services.questions import load_catalogue, replace_answers
-from tests.factories import Volunteer, add_condition, make_recruiting_study, make_volunteer
-from tests.support.pipeline import NARROW
-from tests.support.services import SmtpRecorder, email_parts
+from tests.factories import add_condition, make_recruiting_study, make_volunteer
+from tests.support.pipeline import NARROW, invitation_links, rls_volunteer
+from tests.support.services import SmtpRecorder
 
 pytestmark = pytest.mark.postgres
 
@@ -49,16 +48,6 @@ def db(direct: Runtime) -> Iterator[Session]:
         yield session
     finally:
         session.close()
-
-
-def rls_volunteer(db: Session, **overrides: object) -> Volunteer:
-    values: dict[str, object] = {
-        "birth_date": TODAY.replace(year=TODAY.year - 40),
-        "conditions": ["G25.81"],
-        "medications": [],
-    }
-    values.update(overrides)
-    return make_volunteer(db, **values)  # type: ignore[arg-type]
 
 
 def match_without_sending(runtime: Runtime, study_id: int) -> None:
@@ -92,14 +81,7 @@ def test_a_direct_send_claims_sends_and_records_with_working_links(
     assert contact.send_invitation(direct, study.id, volunteer.participant_id) is None  # once
 
     [message] = smtp.wait_for(1, timeout=5)
-    plain = email_parts(message).text
-    answer = re.search(r"/invitations/answer/([\w-]+)\?answer=interested", plain)
-    unsubscribe = re.search(r"/unsubscribe/([\w-]+)>", message["List-Unsubscribe"])
-    assert answer is not None and unsubscribe is not None
-    answer_row = tokens.peek(db, answer.group(1), "answer")
-    assert (answer_row.study_id, answer_row.participant_id) == (study.id, volunteer.participant_id)
-    unsubscribe_row = tokens.peek(db, unsubscribe.group(1), "unsubscribe")
-    assert (unsubscribe_row.study_id, unsubscribe_row.participant_id) == (None, volunteer.participant_id)
+    invitation_links(db, message, study.id, volunteer.participant_id)
     db.expire_all()
     row = db.get(Invitation, (study.id, volunteer.participant_id))
     assert row is not None and (row.status, row.attempts) == ("sent", 1)

@@ -27,22 +27,12 @@ from panel_service.queries.matching import load_volunteer
 from panel_service.services import matching
 from panel_service.services.questions import load_catalogue, replace_answers
 from panel_service.tasks import Task
-from tests.factories import Volunteer, make_invitation, make_recruiting_study, make_volunteer
-from tests.support.pipeline import NARROW
+from tests.factories import make_invitation, make_recruiting_study, make_volunteer
+from tests.support.pipeline import NARROW, rls_volunteer
 from tests.support.queries import Statements, statements
 
 TODAY = dt.date.today()
 ELSEWHERE = "has condition I10"  # the RLS volunteers below do not have it
-
-
-def rls_volunteer(db: Session, **overrides: object) -> Volunteer:
-    values: dict[str, object] = {
-        "birth_date": TODAY.replace(year=TODAY.year - 40),
-        "conditions": ["G25.81"],
-        "medications": [],
-    }
-    values.update(overrides)
-    return make_volunteer(db, **values)  # type: ignore[arg-type]
 
 
 def version_of(db: Session, study: Study) -> StudyVersion:

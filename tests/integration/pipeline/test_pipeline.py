@@ -5,7 +5,6 @@ test_worker_faults.py."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -29,11 +28,11 @@ from panel_service.models import (
     Study,
 )
 from panel_service.runtime import Runtime
-from panel_service.services import consent, contact, matching, tokens, volunteers
+from panel_service.services import consent, contact, matching, volunteers
 from panel_service.tasks import Task
 from panel_service.timeutil import as_utc, panel_today, pause_ends_at
-from tests.factories import add_condition, make_recruiting_study, make_volunteer
-from tests.support.pipeline import NARROW, narrow_expected, seed_population
+from tests.factories import add_condition, make_recruiting_study
+from tests.support.pipeline import NARROW, invitation_links, narrow_expected, rls_volunteer, seed_population
 from tests.support.queries import statements
 from tests.support.services import SmtpRecorder, email_parts
 
@@ -75,16 +74,6 @@ def links_of(db: Session, participant_id: int) -> list[tuple[str, int | None]]:
         select(ActionToken.purpose, ActionToken.study_id).where(ActionToken.participant_id == participant_id)
     )
     return [(purpose, study_id) for purpose, study_id in rows]
-
-
-def rls_volunteer(db: Session, **overrides: object):  # type: ignore[no-untyped-def]
-    values: dict[str, object] = {
-        "birth_date": TODAY.replace(year=TODAY.year - 40),
-        "conditions": ["G25.81"],
-        "medications": [],
-    }
-    values.update(overrides)
-    return make_volunteer(db, **values)  # type: ignore[arg-type]
 
 
 def test_recruit_invites_exactly_the_consistent_consenting_volunteers(
@@ -163,14 +152,7 @@ def test_a_send_is_three_statements_on_postgresql_and_its_links_work(
         check, claim = "SELECT EXISTS (SELECT * FROM p", "UPDATE invitations SET status="
         assert starts == [pick, check, "INSERT INTO action_tokens (tok", claim, record], str(seen)
     [message] = smtp.wait_for(1, timeout=5)
-    plain = email_parts(message).text
-    answer = re.search(r"/invitations/answer/([\w-]+)\?answer=interested", plain)
-    unsubscribe = re.search(r"/unsubscribe/([\w-]+)>", message["List-Unsubscribe"])
-    assert answer is not None and unsubscribe is not None
-    answer_row = tokens.peek(db, answer.group(1), "answer")
-    assert (answer_row.study_id, answer_row.participant_id) == (study.id, volunteer.participant_id)
-    unsubscribe_row = tokens.peek(db, unsubscribe.group(1), "unsubscribe")
-    assert (unsubscribe_row.study_id, unsubscribe_row.participant_id) == (None, volunteer.participant_id)
+    answer_row, unsubscribe_row = invitation_links(db, message, study.id, volunteer.participant_id)
     assert answer_row.expires_at == unsubscribe_row.expires_at
     row = invitation(db, study.id, volunteer.participant_id)
     assert row is not None and row.status == "sent" and row.attempts == 1

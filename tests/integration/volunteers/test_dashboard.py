@@ -334,33 +334,25 @@ def test_explanations_and_the_sections_prompt_follow_a_profile_change_on_the_nex
     first = client.get("/me").get_data(as_text=True)
     assert first == client.get("/me").get_data(as_text=True)
     assert "You are 4" in first
-    profiles.save_about(
-        db,
-        settings,
-        participant,
-        birth_date=dt.date(1990, 4, 23),
-        sex="female",
-        region="DK-84",
-        height_cm=170.0,
-        weight_kg=65.0,
-        smoker=None,
-        pregnant=False,
-    )
-    db.flush()
+
+    def answer_smoking(smoker: bool | None) -> None:  # the rest of "about you" as the fixture has it
+        profiles.save_about(
+            db,
+            settings,
+            participant,
+            birth_date=dt.date(1990, 4, 23),
+            sex="female",
+            region="DK-84",
+            height_cm=170.0,
+            weight_kg=65.0,
+            smoker=smoker,
+            pregnant=False,
+        )
+        db.flush()
+
+    answer_smoking(None)
     changed = client.get("/me").get_data(as_text=True)
     assert "You are 3" in changed and "You are 4" not in changed
     assert "whether you smoke" in changed and "whether you smoke" not in first
-    profiles.save_about(
-        db,
-        settings,
-        participant,
-        birth_date=dt.date(1990, 4, 23),
-        sex="female",
-        region="DK-84",
-        height_cm=170.0,
-        weight_kg=65.0,
-        smoker=True,
-        pregnant=False,
-    )
-    db.flush()
+    answer_smoking(True)
     assert "whether you smoke" not in client.get("/me").get_data(as_text=True)
