@@ -135,6 +135,8 @@ def count_to_ask(
         )
         return len(asked.asks)
     today = panel_today(settings)
+    # ``state`` is not in the key: the asks read only its home and travel limit, which are in the
+    # profile's key (``home_lat``/``home_lon`` columns, the ``max_travel_km`` answer).
     every = remembered(
         ("asks", *memo, tuple(recruiting), frozenset(invited), today),
         lambda: tuple(
